@@ -1,0 +1,65 @@
+/**
+ * Python's `multiprocessing` for Deno and Bun: `Process`, `Pipe`, and the
+ * start methods `"spawn"` (real OS processes, the default) and `"worker"`
+ * (Web Workers sharing memory).
+ *
+ * Names follow Python, spelled the JavaScript way (`isAlive()`,
+ * `currentProcess()`); whatever may wait on another process returns a
+ * Promise (`await p.join()`, `await conn.recv()`); time is in milliseconds.
+ *
+ * @example Start a child and talk to it through a pipe
+ * ```ts ignore
+ * import { Pipe, Process, type Connection } from "@procs/multiprocessing";
+ *
+ * export async function greet(conn: Connection, name: string) {
+ *   await conn.send(`hello,${name}`);
+ *   conn.close();
+ * }
+ *
+ * if (import.meta.main) {
+ *   const [receiver, sender] = Pipe();
+ *   const p = new Process({ target: greet, args: [sender, "kel"] });
+ *   p.start();
+ *   console.log(await receiver.recv()); // hello,kel
+ *   await p.join();
+ * }
+ * ```
+ *
+ * @module
+ */
+
+import { installRuntime } from "./src/install.ts";
+
+installRuntime();
+
+export {
+  activeChildren,
+  cpuCount,
+  currentProcess,
+  parentProcess,
+  Process,
+  type ProcessOptions,
+  TERMINATE_GRACE_MS,
+} from "./src/core/process.ts";
+export { Connection, Pipe } from "./src/core/connection.ts";
+export {
+  Context,
+  getAllStartMethods,
+  getContext,
+  getStartMethod,
+  setStartMethod,
+  type StartMethod,
+} from "./src/core/context.ts";
+export {
+  AuthenticationError,
+  BrokenBarrierError,
+  BufferTooShort,
+  Empty,
+  EOFError,
+  Full,
+  OSError,
+  ProcessError,
+  TimeoutError,
+  ValueError,
+  WorkerLostError,
+} from "./src/core/errors.ts";

@@ -1,0 +1,75 @@
+/**
+ * The Bun host: `Bun.spawn` for "spawn", Web Workers for "worker", unix
+ * sockets through `node:net`.
+ *
+ * @module
+ */
+
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { createRequire } from "node:module";
+import type { Host } from "./types.ts";
+import { nodeSocketTransport } from "./_node_socket.ts";
+import { bunSpawnLauncher } from "./bun_spawn.ts";
+import { webWorkerLauncher } from "./web_worker.ts";
+
+interface NodeProcess {
+  pid: number;
+  exit(code: number): never;
+  on(event: "exit", callback: () => void): void;
+}
+
+/** Builds the Bun host. */
+export function bunHost(): Host {
+  const g = globalThis as unknown as {
+    process: NodeProcess;
+    Bun: { version: string; stdin: { text(): Promise<string> } };
+  };
+  const process = g.process;
+  return {
+    runtime: `Bun ${g.Bun.version}`,
+    pid: process.pid,
+    transport: nodeSocketTransport,
+    launchers: {
+      spawn: bunSpawnLauncher(),
+      worker: webWorkerLauncher(process.pid),
+    },
+    makePrivateDir: () => fs.mkdtempSync(path.join(os.tmpdir(), "procs-mp-")),
+    removePrivateDir(dir) {
+      try {
+        fs.rmSync(dir, { recursive: true, force: true });
+      } catch {
+        // already gone
+      }
+    },
+    onExit(callback) {
+      process.on("exit", callback);
+    },
+    exit: (code) => process.exit(code),
+    writeStderr(text) {
+      fs.writeSync(2, text);
+    },
+    readBootstrap: () => g.Bun.stdin.text(),
+    isolateTestRunner() {
+      // Under Bun, test() outside `bun test` throws. The builtin test modules
+      // cannot be replaced by a plugin, but their export objects can be
+      // changed: make every export an inert function before user code runs.
+      const require = createRequire(import.meta.url);
+      const inert: unknown = new Proxy(function () {}, {
+        get: (_target, key) => (key === "then" ? undefined : inert),
+        apply: () => undefined,
+      });
+      for (const name of ["node:test", "bun:test"]) {
+        const exports = require(name) as Record<string, unknown>;
+        for (const key of Object.keys(exports)) {
+          try {
+            exports[key] = inert;
+          } catch {
+            // read-only export: left as is
+          }
+        }
+      }
+    },
+  };
+}

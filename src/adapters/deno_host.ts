@@ -1,0 +1,48 @@
+/**
+ * The Deno host: `Deno.Command` for "spawn", `node:worker_threads` for
+ * "worker", unix sockets through `node:net`.
+ *
+ * @module
+ */
+
+import type { Host } from "./types.ts";
+import { nodeSocketTransport } from "./_node_socket.ts";
+import { denoSubprocessLauncher } from "./deno_subprocess.ts";
+import { nodeWorkerLauncher } from "./node_worker.ts";
+
+/** Builds the Deno host; `privateDir` gives the directory sockets live in. */
+export function denoHost(privateDir: () => string): Host {
+  const encoder = new TextEncoder();
+  return {
+    runtime: `Deno ${Deno.version.deno}`,
+    pid: Deno.pid,
+    transport: nodeSocketTransport,
+    launchers: {
+      spawn: denoSubprocessLauncher(privateDir),
+      worker: nodeWorkerLauncher(Deno.pid),
+    },
+    makePrivateDir: () => Deno.makeTempDirSync({ prefix: "procs-mp-" }),
+    removePrivateDir(path) {
+      try {
+        Deno.removeSync(path, { recursive: true });
+      } catch {
+        // already gone, or not ours to remove
+      }
+    },
+    onExit(callback) {
+      globalThis.addEventListener("unload", callback);
+    },
+    exit: (code) => Deno.exit(code),
+    writeStderr(text) {
+      const bytes = encoder.encode(text);
+      let written = 0;
+      while (written < bytes.length) {
+        written += Deno.stderr.writeSync(bytes.subarray(written));
+      }
+    },
+    readBootstrap: () => new Response(Deno.stdin.readable).text(),
+    isolateTestRunner() {
+      // Outside `deno test`, Deno.test and node:test register nothing.
+    },
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * What the runtime-agnostic core needs from a runtime, as small interfaces.
+ * The core branches only on {@linkcode Capabilities}, never on which runtime
+ * implements them.
+ *
+ * @module
+ */
+
+/** The start methods: a new OS process of the same runtime, or a Web Worker. */
+export type StartMethod = "spawn" | "worker";
+
+/** What a start method can do. */
+export interface Capabilities {
+  /** Children are OS processes with their own pid, ended by signals. */
+  readonly osProcess: boolean;
+  /** Parent and children can share `SharedArrayBuffer` memory. */
+  readonly sharedMemory: boolean;
+}
+
+/** An ordered, reliable byte stream (a connected socket). */
+export interface ByteStream {
+  /** Queues bytes for writing, in order. */
+  write(data: Uint8Array): void;
+  /** Called with every chunk received, in order. */
+  onData(callback: (chunk: Uint8Array) => void): void;
+  /** Called once when the stream is closed by either side or fails. */
+  onClose(callback: () => void): void;
+  /** Flushes what was written, then closes; resolves when closed. */
+  end(): Promise<void>;
+  /** Closes at once, dropping unwritten bytes. */
+  destroy(): void;
+  /** Lets the stream keep the program alive (the default). */
+  ref(): void;
+  /** Stops the stream from keeping the program alive. */
+  unref(): void;
+}
+
+/** A listening socket. */
+export interface ServerHandle {
+  /** Stops accepting connections. */
+  close(): Promise<void>;
+}
+
+/** Sockets: unix domain sockets for the tree's own endpoints, TCP for remote use. */
+export interface SocketTransport {
+  /** Listens on a unix socket path that only the owner may open (mode 0600). */
+  listenUnix(path: string, onConnection: (stream: ByteStream) => void): Promise<ServerHandle>;
+  /** Connects to a unix socket path. */
+  connectUnix(path: string): Promise<ByteStream>;
+}
+
+/** How a child ended: its exit code, or minus the signal that ended it. */
+export interface ExitStatus {
+  readonly code: number;
+}
+
+/** A started child as its launcher sees it. */
+export interface ChildHandle {
+  /** The OS pid: the child's own under "spawn", the parent's under "worker". */
+  readonly pid: number;
+  /**
+   * Resolves when the launcher sees the child end. A launcher that cannot
+   * see every exit (a Deno Worker that closes itself) resolves only on the
+   * exits it sees; the core learns the rest from the control channel.
+   */
+  readonly exited: Promise<ExitStatus>;
+  /** Sends a signal (a worker is terminated for either). */
+  kill(signal: "SIGTERM" | "SIGKILL"): void;
+  /** Lets the child keep the parent alive (the default). */
+  ref(): void;
+  /** Stops the child from keeping the parent alive (daemon children). */
+  unref(): void;
+}
+
+/** What a launcher needs to start a child. */
+export interface LaunchSpec {
+  /** One line of JSON the child reads first (see src/child). */
+  readonly bootstrap: string;
+}
+
+/** Starts children by one start method. */
+export interface Launcher {
+  /** What children started this way can do. */
+  readonly capabilities: Capabilities;
+  /** Starts a child; returns at once with its handle. */
+  launch(spec: LaunchSpec): ChildHandle;
+}
+
+/** Everything runtime-specific the core and the child entries use. */
+export interface Host {
+  /** The runtime's name, for messages only. */
+  readonly runtime: string;
+  /** This OS process's pid. */
+  readonly pid: number;
+  /** Sockets. */
+  readonly transport: SocketTransport;
+  /** One launcher per start method. */
+  readonly launchers: Readonly<Record<StartMethod, Launcher>>;
+  /** Makes a new directory only the owner can enter (mode 0700). */
+  makePrivateDir(): string;
+  /** Removes a directory made by {@linkcode Host.makePrivateDir}, synchronously. */
+  removePrivateDir(path: string): void;
+  /** Runs `callback` synchronously when this program (or worker) ends. */
+  onExit(callback: () => void): void;
+  /** Ends this program (or worker) with `code`. */
+  exit(code: number): never;
+  /** Writes to standard error, synchronously where possible. */
+  writeStderr(text: string): void;
+  /** Child only: reads the bootstrap line a "spawn" parent wrote to stdin. */
+  readBootstrap(): Promise<string>;
+  /**
+   * Child only: makes `node:test` (and the runtime's own test module) inert,
+   * so importing a user's test file registers and runs no tests.
+   */
+  isolateTestRunner(): void;
+}

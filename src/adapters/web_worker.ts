@@ -1,0 +1,44 @@
+/**
+ * The "worker" start method through the Web `Worker`, used on Bun (fast to
+ * start, with `ref`/`unref` and the exit code on its `close` event).
+ *
+ * @module
+ */
+
+import type { ChildHandle, Launcher } from "./types.ts";
+import { WORKER_ENTRY } from "./_entries.ts";
+import { exitLatch } from "./_settle.ts";
+
+interface RefWorker extends Worker {
+  ref?(): void;
+  unref?(): void;
+}
+
+/** Starts children as Web Workers. */
+export function webWorkerLauncher(pid: number): Launcher {
+  return {
+    capabilities: { osProcess: false, sharedMemory: true },
+    launch({ bootstrap }): ChildHandle {
+      const worker: RefWorker = new Worker(WORKER_ENTRY, { type: "module" });
+      const { exited, settle } = exitLatch();
+      worker.addEventListener("error", (event) => {
+        event.preventDefault();
+        settle({ code: 1 });
+      });
+      worker.addEventListener("close", (event) => {
+        settle({ code: (event as unknown as { code?: number }).code ?? 0 });
+      });
+      worker.postMessage(bootstrap);
+      return {
+        pid,
+        exited,
+        kill(signal) {
+          settle({ code: signal === "SIGKILL" ? -9 : -15 });
+          worker.terminate();
+        },
+        ref: () => worker.ref?.(),
+        unref: () => worker.unref?.(),
+      };
+    },
+  };
+}

@@ -1,0 +1,13 @@
+/**
+ * The entry a "spawn" child starts from: `deno run` / `bun` runs this file,
+ * reads its bootstrap line from stdin, and becomes the child.
+ *
+ * @module
+ */
+
+import { installRuntime } from "../install.ts";
+import { getHost } from "../core/_host.ts";
+import { runChild } from "../core/_child.ts";
+
+installRuntime();
+await runChild(await getHost().readBootstrap());

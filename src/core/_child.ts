@@ -1,0 +1,144 @@
+/**
+ * The life of a child, once its entry module has installed the host: prove
+ * the key to the parent, receive what to run, run it, report an uncaught
+ * error as Python does, settle its own children, flush every channel, exit.
+ * If the parent goes away first, the child exits at once: no orphans.
+ *
+ * @module
+ */
+
+import type { StartMethod } from "../adapters/types.ts";
+import { decode } from "./_codec.ts";
+import { type Channel, localNode, type Message, onMessage } from "./_node.ts";
+import { getHost } from "./_host.ts";
+import { processState, setProcessState } from "./_state.ts";
+import { type CallableSpec, rebuildCallable } from "./reduction.ts";
+import {
+  prepareRebuild,
+  Process,
+  REBUILD,
+  type RebuildState,
+  setCurrentProcess,
+  settleChildrenAtExit,
+} from "./process.ts";
+import { fromHex } from "./_util.ts";
+
+/** The line a parent hands its child. */
+export interface Bootstrap {
+  address: string;
+  token: string;
+  nodeKey: string;
+  startMethod: StartMethod;
+}
+
+interface StartHeader {
+  name: string;
+  identity: number[];
+  daemon: boolean;
+  authkey: Uint8Array;
+  pid: number;
+  ident: number;
+  parent: { name: string; pid: number; ident: number; address: string };
+  target: CallableSpec | null;
+  cls: CallableSpec | null;
+}
+
+let onStart: ((message: Message) => void) | null = null;
+onMessage("start", (_channel, message) => onStart?.(message));
+
+let exiting = false;
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`;
+  return String(error);
+}
+
+/** Runs the child described by `bootstrapLine`; never returns. */
+export async function runChild(bootstrapLine: string): Promise<never> {
+  const host = getHost();
+  host.isolateTestRunner();
+  const boot = JSON.parse(bootstrapLine.trim()) as Bootstrap;
+  const nodeKey = fromHex(boot.nodeKey);
+  setProcessState({
+    name: "<starting>",
+    identity: [],
+    counter: 0,
+    authkey: nodeKey,
+    nodeKey,
+    daemon: false,
+    pid: host.pid,
+    ident: host.pid,
+    startMethod: boot.startMethod,
+    parent: null,
+  });
+  const node = localNode();
+  let channel: Channel;
+  try {
+    channel = await node.channelTo(boot.address);
+  } catch (error) {
+    host.writeStderr(`@procs/multiprocessing: the child could not reach its parent: ${describeError(error)}\n`);
+    return host.exit(1);
+  }
+  node.parentChannel = channel;
+  channel.keepsAlive = true;
+  channel.onClose(() => {
+    // The parent is gone (even SIGKILL closes its sockets): no orphans.
+    if (!exiting) host.exit(1);
+  });
+  const [, header, args, kwargs, fields] = await new Promise<Message>((resolve) => {
+    onStart = resolve;
+    channel.send(["hello", boot.token]);
+  });
+  const h = header as StartHeader;
+  const state = processState();
+  state.name = h.name;
+  state.identity = h.identity;
+  state.daemon = h.daemon;
+  state.authkey = h.authkey;
+  state.ident = h.ident;
+  state.parent = h.parent;
+
+  let code = 0;
+  try {
+    const target = h.target ? await rebuildCallable(h.target) : null;
+    const rebuild: RebuildState = {
+      name: h.name,
+      identity: h.identity,
+      daemon: h.daemon,
+      target,
+      args: decode(args as Uint8Array) as unknown[],
+      kwargs: decode(kwargs as Uint8Array) as Record<string, unknown> | undefined,
+      pid: h.pid,
+      ident: h.ident,
+    };
+    let self: Process;
+    prepareRebuild(rebuild);
+    if (h.cls) {
+      const cls = await rebuildCallable(h.cls);
+      self = Reflect.construct(Process, [REBUILD], cls) as Process;
+      Object.assign(self, decode(fields as Uint8Array));
+    } else {
+      self = new Process(REBUILD as never);
+    }
+    setCurrentProcess(self);
+    await self.run();
+  } catch (error) {
+    host.writeStderr(`Process ${processState().name}:\n${describeError(error)}\n`);
+    code = 1;
+  }
+  return await exitChild(code);
+}
+
+/** Settles children, flushes every channel, and exits with `code`. */
+export async function exitChild(code: number): Promise<never> {
+  const host = getHost();
+  try {
+    await settleChildrenAtExit();
+  } catch (error) {
+    host.writeStderr(`@procs/multiprocessing: ${describeError(error)}\n`);
+  }
+  exiting = true;
+  await localNode().closeAll();
+  localNode().dispose();
+  return host.exit(code);
+}

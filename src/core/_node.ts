@@ -1,0 +1,284 @@
+/**
+ * This process's node in the process tree: its private unix-socket endpoint,
+ * the authenticated channels to other nodes, and the dispatch of messages to
+ * the subsystems (processes, pipes, ...) by operation name.
+ *
+ * Every connection runs the mutual HMAC challenge on the tree's key before a
+ * single message is decoded; frames during the challenge are capped at 256
+ * bytes. A bad frame closes that connection only.
+ *
+ * @module
+ */
+
+import type { ByteStream, ServerHandle } from "../adapters/types.ts";
+import { decode, encode, type EncodeContext } from "./_codec.ts";
+import { FrameReader, frame, MAX_FRAME } from "./_framing.ts";
+import { clientHandshake, HANDSHAKE_MAX_FRAME, serverHandshake } from "./_auth.ts";
+import { AuthenticationError } from "./errors.ts";
+import { getHost } from "./_host.ts";
+import { processState } from "./_state.ts";
+import { sleep } from "./_util.ts";
+
+/** A message: the operation name, then its fields. */
+export type Message = [op: string, ...fields: unknown[]];
+
+type Handler = (channel: Channel, message: Message) => void;
+const handlers = new Map<string, Handler>();
+
+/** Registers the handler of one operation. */
+export function onMessage(op: string, handler: Handler): void {
+  handlers.set(op, handler);
+}
+
+/** An authenticated, framed, ordered message connection to another node. */
+export class Channel {
+  readonly #stream: ByteStream;
+  readonly #reader = new FrameReader(HANDSHAKE_MAX_FRAME);
+  #open = false;
+  #closed = false;
+  readonly #handshakeFrames: Uint8Array[] = [];
+  #handshakeWaiter: (() => void) | null = null;
+  readonly #closeCallbacks: (() => void)[] = [];
+  /** Per-channel state subsystems keep (the child record, attached pipes). */
+  readonly attachments: Map<string, unknown> = new Map();
+
+  constructor(stream: ByteStream) {
+    this.#stream = stream;
+    stream.onData((chunk) => this.#onChunk(chunk));
+    stream.onClose(() => this.#onClosed());
+  }
+
+  /** Whether the connection has closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Encodes and sends a message; a closed channel drops it. */
+  send(message: Message, context?: EncodeContext): void {
+    if (this.#closed) return;
+    this.#stream.write(frame(encode(message, context, "message")));
+  }
+
+  /** Calls `callback` once the channel closes (at once if it has). */
+  onClose(callback: () => void): void {
+    if (this.#closed) queueMicrotask(callback);
+    else this.#closeCallbacks.push(callback);
+  }
+
+  /** Flushes what was sent, then closes. */
+  end(): Promise<void> {
+    return this.#stream.end();
+  }
+
+  /** Closes at once. */
+  destroy(): void {
+    this.#stream.destroy();
+  }
+
+  /** Whether this channel keeps the program alive. */
+  set keepsAlive(value: boolean) {
+    if (value) this.#stream.ref();
+    else this.#stream.unref();
+  }
+
+  /** Runs the challenge; resolves when both sides are proven. */
+  async handshake(key: Uint8Array, role: "server" | "client"): Promise<void> {
+    const io = {
+      sendFrame: (payload: Uint8Array) => this.#stream.write(frame(payload)),
+      recvFrame: async (): Promise<Uint8Array> => {
+        while (this.#handshakeFrames.length === 0) {
+          if (this.#closed) {
+            throw new AuthenticationError(
+              "The connection closed during the authentication challenge",
+            );
+          }
+          await new Promise<void>((resolve) => (this.#handshakeWaiter = resolve));
+        }
+        return this.#handshakeFrames.shift()!;
+      },
+    };
+    try {
+      await (role === "server" ? serverHandshake(io, key) : clientHandshake(io, key));
+    } catch (error) {
+      this.#stream.destroy();
+      throw error;
+    }
+    this.#open = true;
+    this.#reader.maxFrame = MAX_FRAME;
+    for (const f of this.#handshakeFrames.splice(0)) this.#dispatch(f);
+  }
+
+  #onChunk(chunk: Uint8Array): void {
+    let frames: Uint8Array[];
+    try {
+      frames = this.#reader.push(chunk);
+    } catch {
+      this.#stream.destroy(); // oversized frame: this connection only
+      return;
+    }
+    for (const f of frames) {
+      if (this.#open) this.#dispatch(f);
+      else {
+        this.#handshakeFrames.push(f);
+        this.#wakeHandshake();
+      }
+    }
+  }
+
+  #wakeHandshake(): void {
+    const waiter = this.#handshakeWaiter;
+    this.#handshakeWaiter = null;
+    waiter?.();
+  }
+
+  #dispatch(payload: Uint8Array): void {
+    let message: Message;
+    try {
+      message = decode(payload) as Message;
+      if (!Array.isArray(message) || typeof message[0] !== "string") throw new TypeError("not a message");
+    } catch {
+      this.#stream.destroy(); // garbage: this connection only
+      return;
+    }
+    const handler = handlers.get(message[0]);
+    if (!handler) {
+      this.#stream.destroy();
+      return;
+    }
+    try {
+      handler(this, message);
+    } catch (error) {
+      getHost().writeStderr(`@procs/multiprocessing: failed to handle '${message[0]}': ${(error as Error)?.stack ?? error}\n`);
+    }
+  }
+
+  #onClosed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#wakeHandshake();
+    for (const cb of this.#closeCallbacks.splice(0)) {
+      try {
+        cb();
+      } catch (error) {
+        getHost().writeStderr(`@procs/multiprocessing: ${(error as Error)?.stack ?? error}\n`);
+      }
+    }
+  }
+}
+
+/** This process's endpoint and its connections. */
+class LocalNode {
+  #dir: string | null = null;
+  #address: string | null = null;
+  #server: Promise<ServerHandle> | null = null;
+  readonly #outgoing = new Map<string, Promise<Channel>>();
+  /** Every open channel, for flushing before exit. */
+  readonly channels: Set<Channel> = new Set();
+  /** The channel to the parent, in a child. */
+  parentChannel: Channel | null = null;
+
+  /** A directory only this user can enter, removed when the program ends. */
+  get privateDir(): string {
+    if (!this.#dir) {
+      const host = getHost();
+      const dir = host.makePrivateDir();
+      this.#dir = dir;
+      host.onExit(() => host.removePrivateDir(dir));
+    }
+    return this.#dir;
+  }
+
+  /** This node's address, starting its server on first use. */
+  ensureServer(): string {
+    if (this.#address) return this.#address;
+    const address = `${this.privateDir}/node.sock`;
+    this.#address = address;
+    this.#server = getHost().transport.listenUnix(address, (stream) => this.#accept(stream));
+    this.#server.catch((error) => {
+      getHost().writeStderr(`@procs/multiprocessing: cannot listen on ${address}: ${error}\n`);
+    });
+    return address;
+  }
+
+  /** This node's address, or null when it has not started its server. */
+  get address(): string | null {
+    return this.#address;
+  }
+
+  async #accept(stream: ByteStream): Promise<void> {
+    const channel = new Channel(stream);
+    channel.keepsAlive = processState().startMethod !== null;
+    try {
+      await channel.handshake(processState().nodeKey, "server");
+    } catch {
+      return; // nothing is served to a peer that failed the challenge
+    }
+    this.#track(channel);
+  }
+
+  #track(channel: Channel): void {
+    this.channels.add(channel);
+    channel.onClose(() => this.channels.delete(channel));
+  }
+
+  /** The channel to the node at `address`, connecting on first use. */
+  channelTo(address: string): Promise<Channel> {
+    let channel = this.#outgoing.get(address);
+    if (!channel) {
+      channel = this.#connect(address);
+      this.#outgoing.set(address, channel);
+      channel.then(
+        (c) => c.onClose(() => this.#outgoing.delete(address)),
+        () => this.#outgoing.delete(address),
+      );
+    }
+    return channel;
+  }
+
+  /** Records an already-open channel as the way to `address`. */
+  adoptChannel(address: string, channel: Channel): void {
+    this.#outgoing.set(address, Promise.resolve(channel));
+    this.#track(channel);
+    channel.onClose(() => this.#outgoing.delete(address));
+  }
+
+  async #connect(address: string): Promise<Channel> {
+    const transport = getHost().transport;
+    let stream: ByteStream | undefined;
+    for (let attempt = 0; !stream; attempt++) {
+      try {
+        stream = await transport.connectUnix(address);
+      } catch (error) {
+        // The peer may still be binding its socket: retry for about 5 s.
+        if (attempt >= 100) throw error;
+        await sleep(50);
+      }
+    }
+    const channel = new Channel(stream);
+    // In the main program channels never keep it alive (its children do);
+    // a child exits explicitly, so there they must keep it running.
+    channel.keepsAlive = processState().startMethod !== null;
+    await channel.handshake(processState().nodeKey, "client");
+    this.#track(channel);
+    return channel;
+  }
+
+  /** Stops the server and removes the private directory (a child, just before it exits). */
+  dispose(): void {
+    this.#server?.then((server) => server.close(), () => {});
+    if (this.#dir) getHost().removePrivateDir(this.#dir);
+  }
+
+  /** Flushes and closes every channel; resolves when all are closed. */
+  async closeAll(): Promise<void> {
+    const all = [...this.channels];
+    await Promise.all(all.map((c) => c.end()));
+  }
+}
+
+let local: LocalNode | undefined;
+
+/** This process's node. */
+export function localNode(): LocalNode {
+  return (local ??= new LocalNode());
+}

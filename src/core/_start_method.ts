@@ -1,0 +1,33 @@
+import type { StartMethod } from "../adapters/types.ts";
+import { ValueError } from "./errors.ts";
+
+/** Every start method, the default first. */
+export const START_METHODS: readonly StartMethod[] = ["spawn", "worker"];
+
+let chosen: StartMethod | null = null;
+
+/** Checks a start method name, with CPython's message for an unknown one. */
+export function checkStartMethod(method: unknown): StartMethod {
+  if (!START_METHODS.includes(method as StartMethod)) {
+    throw new ValueError(
+      `Cannot find context for '${String(method)}': the start methods are ${START_METHODS.map((m) => `'${m}'`).join(", ")}`,
+    );
+  }
+  return method as StartMethod;
+}
+
+/** The default start method; fixed on first use unless set. */
+export function defaultStartMethod(allowNone = false): StartMethod | null {
+  if (chosen === null && !allowNone) chosen = "spawn";
+  return chosen;
+}
+
+/** Sets the default start method (CPython's `set_start_method`). */
+export function setDefaultStartMethod(method: StartMethod | null, force: boolean): void {
+  if (chosen !== null && !force) {
+    throw new ValueError(
+      `The context has already been set to '${chosen}': pass { force: true } to change it`,
+    );
+  }
+  chosen = method === null ? null : checkStartMethod(method);
+}

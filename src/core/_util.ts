@@ -1,0 +1,61 @@
+import { setTimeout as nodeSetTimeout } from "node:timers";
+
+/** Random hex id, for tickets, pipes and child tokens. */
+export function randomId(bytes = 12): string {
+  const b = crypto.getRandomValues(new Uint8Array(bytes));
+  let s = "";
+  for (const x of b) s += x.toString(16).padStart(2, "0");
+  return s;
+}
+
+/** Bytes to hex. */
+export function toHex(bytes: Uint8Array): string {
+  let s = "";
+  for (const x of bytes) s += x.toString(16).padStart(2, "0");
+  return s;
+}
+
+/** Hex to bytes. */
+export function fromHex(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** Resolves after `ms` milliseconds; with `unref` the timer does not keep the program alive. */
+export function sleep(ms: number, unref = false): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = nodeSetTimeout(resolve, ms);
+    if (unref) timer.unref();
+  });
+}
+
+/** Runs `callback` after `ms` without keeping the program alive; returns a canceller. */
+export function unrefTimeout(callback: () => void, ms: number): () => void {
+  const timer = nodeSetTimeout(callback, ms);
+  timer.unref();
+  return () => clearTimeout(timer);
+}
+
+/** A promise with its resolve and reject exposed. */
+export function deferred<T>(): {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (reason: unknown) => void;
+} {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Checks a timeout argument in milliseconds: a finite number, or null/undefined. */
+export function checkTimeout(timeout: unknown, what: string): void {
+  if (timeout === undefined || timeout === null) return;
+  if (typeof timeout !== "number" || Number.isNaN(timeout)) {
+    throw new TypeError(`${what} timeout must be a number of milliseconds: received ${String(timeout)}`);
+  }
+}

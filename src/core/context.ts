@@ -1,0 +1,141 @@
+/**
+ * Start methods and contexts, as Python's `get_context` /
+ * `set_start_method`: a context holds the library's classes and factories
+ * bound to one start method.
+ *
+ * @module
+ */
+
+import type { StartMethod } from "../adapters/types.ts";
+import { activeChildren, cpuCount, currentProcess, parentProcess, Process, START_METHOD } from "./process.ts";
+import { Pipe } from "./connection.ts";
+import { checkStartMethod, defaultStartMethod, START_METHODS, setDefaultStartMethod } from "./_start_method.ts";
+
+export type { StartMethod };
+
+/**
+ * The classes and factories of the library bound to one start method
+ * (`ctx.Process` starts its children that way).
+ *
+ * @example
+ * ```ts
+ * import { getContext } from "@procs/multiprocessing";
+ * const ctx = getContext("worker");
+ * console.assert(ctx.getStartMethod() === "worker");
+ * ```
+ */
+export class Context {
+  readonly #method: StartMethod | null;
+  /** `Process`, starting children with this context's start method. */
+  readonly Process: typeof Process;
+  /** {@linkcode Pipe}. */
+  readonly Pipe: typeof Pipe = Pipe;
+  /** {@linkcode currentProcess}. */
+  readonly currentProcess: typeof currentProcess = currentProcess;
+  /** {@linkcode parentProcess}. */
+  readonly parentProcess: typeof parentProcess = parentProcess;
+  /** {@linkcode activeChildren}. */
+  readonly activeChildren: typeof activeChildren = activeChildren;
+  /** {@linkcode cpuCount}. */
+  readonly cpuCount: typeof cpuCount = cpuCount;
+
+  /** @internal Use {@linkcode getContext}. */
+  constructor(method: StartMethod | null) {
+    this.#method = method;
+    this.Process = method === null ? Process : boundProcess(method);
+  }
+
+  /**
+   * The start method of this context (the default context answers with the
+   * current default).
+   *
+   * @example
+   * ```ts
+   * import { getContext } from "@procs/multiprocessing";
+   * console.assert(getContext("spawn").getStartMethod() === "spawn");
+   * ```
+   */
+  getStartMethod(): StartMethod {
+    return this.#method ?? defaultStartMethod()!;
+  }
+}
+
+/** A `Process` class named "Process" whose children use `method`. */
+function boundProcess(method: StartMethod): typeof Process {
+  const bound = class extends Process {
+    static readonly [START_METHOD]: StartMethod = method;
+  };
+  // Named "Process", so its children are "Process-N" as in Python (engines
+  // differ in the name they infer for a class expression).
+  Object.defineProperty(bound, "name", { value: "Process" });
+  return bound;
+}
+
+const contexts = new Map<StartMethod | null, Context>();
+
+/**
+ * The context of a start method; with no argument, the default context
+ * (whose classes follow {@linkcode setStartMethod}).
+ *
+ * @throws {ValueError} for an unknown start method
+ * @example
+ * ```ts
+ * import { getContext } from "@procs/multiprocessing";
+ * const ctx = getContext("spawn");
+ * console.assert(typeof ctx.Process === "function");
+ * ```
+ */
+export function getContext(method?: StartMethod | null): Context {
+  const key = method === undefined || method === null ? null : checkStartMethod(method);
+  let ctx = contexts.get(key);
+  if (!ctx) {
+    ctx = new Context(key);
+    contexts.set(key, ctx);
+  }
+  return ctx;
+}
+
+/**
+ * Sets the default start method, once (as Python's `set_start_method`);
+ * `{ force: true }` changes it again, and `null` with `force` unsets it.
+ *
+ * @throws {ValueError} when already set without `force`, or for an unknown method
+ * @example
+ * ```ts
+ * import { getStartMethod, setStartMethod } from "@procs/multiprocessing";
+ * setStartMethod("worker", { force: true });
+ * console.assert(getStartMethod() === "worker");
+ * setStartMethod("spawn", { force: true });
+ * ```
+ */
+export function setStartMethod(method: StartMethod | null, options: { force?: boolean } = {}): void {
+  setDefaultStartMethod(method, options.force ?? false);
+}
+
+/**
+ * The default start method. It is fixed to `"spawn"` on first use unless
+ * set; with `{ allowNone: true }` an unset method answers `null` and stays
+ * unset.
+ *
+ * @example
+ * ```ts
+ * import { getStartMethod } from "@procs/multiprocessing";
+ * console.assert(["spawn", "worker"].includes(getStartMethod()!));
+ * ```
+ */
+export function getStartMethod(options: { allowNone?: boolean } = {}): StartMethod | null {
+  return defaultStartMethod(options.allowNone ?? false);
+}
+
+/**
+ * Every start method, the default first.
+ *
+ * @example
+ * ```ts
+ * import { getAllStartMethods } from "@procs/multiprocessing";
+ * console.assert(getAllStartMethods()[0] === "spawn");
+ * ```
+ */
+export function getAllStartMethods(): StartMethod[] {
+  return [...START_METHODS];
+}

@@ -1,0 +1,177 @@
+/**
+ * The error classes of `@procs/multiprocessing`, named as in Python's
+ * `multiprocessing`. Every class extends {@linkcode ProcessError}, so one
+ * `catch` can tell the library's errors from everything else.
+ *
+ * @module
+ */
+
+/**
+ * The base class of every error this library throws on purpose.
+ *
+ * @example Catch any library error
+ * ```ts
+ * import { ProcessError, ValueError } from "@procs/multiprocessing";
+ * try {
+ *   throw new ValueError("Cannot start a process twice");
+ * } catch (error) {
+ *   console.assert(error instanceof ProcessError);
+ * }
+ * ```
+ */
+export class ProcessError extends Error {
+  /** Creates the error with a message and, optionally, a cause. */
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * A call was made at the wrong time or with a value out of range: starting a
+ * process twice, joining one that was never started, using a closed object.
+ *
+ * @example
+ * ```ts
+ * import { Process, ValueError } from "@procs/multiprocessing";
+ * const p = new Process();
+ * p.join().catch((e) => console.assert(e instanceof ValueError));
+ * ```
+ */
+export class ValueError extends ProcessError {}
+
+/**
+ * An operating-system level failure on a connection: a closed handle, a
+ * read-only end used to send, a message longer than allowed.
+ *
+ * @example
+ * ```ts
+ * import { OSError, Pipe } from "@procs/multiprocessing";
+ * const [reader] = Pipe(false);
+ * reader.send(1).catch((e) => console.assert(e instanceof OSError));
+ * ```
+ */
+export class OSError extends ProcessError {}
+
+/**
+ * `recvBytesInto` was given a buffer too small for the message. The whole
+ * message is kept in {@linkcode BufferTooShort.data}, so nothing is lost.
+ *
+ * @example
+ * ```ts
+ * import { BufferTooShort } from "@procs/multiprocessing";
+ * const error = new BufferTooShort(new Uint8Array([1, 2, 3]));
+ * console.assert(error.data.length === 3);
+ * ```
+ */
+export class BufferTooShort extends ProcessError {
+  /** The whole message that did not fit. */
+  readonly data: Uint8Array;
+  /** Creates the error for a message that did not fit. */
+  constructor(data: Uint8Array, message?: string) {
+    super(
+      message ??
+        `Message of ${data.byteLength} bytes does not fit in the buffer: read it from error.data or pass a larger buffer`,
+    );
+    this.data = data;
+  }
+}
+
+/**
+ * An operation did not finish within its timeout.
+ *
+ * @example
+ * ```ts
+ * import { TimeoutError } from "@procs/multiprocessing";
+ * console.assert(new TimeoutError("Timed out after 5 ms").name === "TimeoutError");
+ * ```
+ */
+export class TimeoutError extends ProcessError {}
+
+/**
+ * The peer of a connection did not prove it knows the `authkey`, or refused
+ * ours. Nothing was read from, or served to, that peer.
+ *
+ * @example
+ * ```ts
+ * import { AuthenticationError } from "@procs/multiprocessing";
+ * console.assert(new AuthenticationError("digest received was wrong") instanceof Error);
+ * ```
+ */
+export class AuthenticationError extends ProcessError {}
+
+/**
+ * `recv()` was called on a connection whose other end is closed and whose
+ * buffered messages have all been read.
+ *
+ * @example
+ * ```ts
+ * import { EOFError, Pipe } from "@procs/multiprocessing";
+ * const [a, b] = Pipe();
+ * b.close();
+ * a.recv().catch((e) => console.assert(e instanceof EOFError));
+ * ```
+ */
+export class EOFError extends ProcessError {}
+
+/**
+ * A `get` found the queue empty (at once when not blocking, after the
+ * timeout otherwise).
+ *
+ * @example
+ * ```ts
+ * import { Empty } from "@procs/multiprocessing";
+ * console.assert(new Empty().name === "Empty");
+ * ```
+ */
+export class Empty extends ProcessError {}
+
+/**
+ * A `put` found the queue full (at once when not blocking, after the
+ * timeout otherwise).
+ *
+ * @example
+ * ```ts
+ * import { Full } from "@procs/multiprocessing";
+ * console.assert(new Full().name === "Full");
+ * ```
+ */
+export class Full extends ProcessError {}
+
+/**
+ * A barrier was aborted or reset while a party waited on it, or a wait timed
+ * out and broke it.
+ *
+ * @example
+ * ```ts
+ * import { BrokenBarrierError } from "@procs/multiprocessing";
+ * console.assert(new BrokenBarrierError().name === "BrokenBarrierError");
+ * ```
+ */
+export class BrokenBarrierError extends ProcessError {}
+
+/**
+ * A pool worker died (killed, crashed, out of memory, `exit()`) while it held
+ * the task; the pool replaced it and keeps serving.
+ *
+ * @example
+ * ```ts
+ * import { WorkerLostError } from "@procs/multiprocessing";
+ * console.assert(new WorkerLostError("worker exited with code -9").name === "WorkerLostError");
+ * ```
+ */
+export class WorkerLostError extends ProcessError {}
+
+/** Every error class above by name, for rebuilding errors that crossed a process boundary. */
+export const LIBRARY_ERRORS: Readonly<Record<string, new (message?: string) => Error>> = {
+  ProcessError,
+  ValueError,
+  OSError,
+  TimeoutError,
+  AuthenticationError,
+  EOFError,
+  Empty,
+  Full,
+  BrokenBarrierError,
+  WorkerLostError,
+};

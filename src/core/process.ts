@@ -1,0 +1,621 @@
+/**
+ * `Process`: run a function (or a subclass's `run()`) in a child, as
+ * Python's `multiprocessing.Process` does; plus `currentProcess()`,
+ * `parentProcess()`, `activeChildren()` and `cpuCount()`.
+ *
+ * @module
+ */
+
+import type { ChildHandle, StartMethod } from "../adapters/types.ts";
+import { encode, type EncodeContext } from "./_codec.ts";
+import { type Channel, localNode, onMessage } from "./_node.ts";
+import { getHost } from "./_host.ts";
+import { processState } from "./_state.ts";
+import { defaultStartMethod } from "./_start_method.ts";
+import { ValueError } from "./errors.ts";
+import { callerModules, describeCallable } from "./reduction.ts";
+import { checkTimeout, deferred, randomId, toHex, unrefTimeout } from "./_util.ts";
+
+/** The options of `new Process(...)`, as Python's keyword arguments. */
+export interface ProcessOptions {
+  /** The function `run()` calls; exported, or self-contained if not. */
+  target?: (...args: never[]) => unknown;
+  /** The positional arguments for `target`. */
+  args?: readonly unknown[];
+  /** Keyword arguments: passed to `target` as one trailing object. */
+  kwargs?: Record<string, unknown>;
+  /** The name; `Process-N` (`Process-1:2` in a child) by default. */
+  name?: string;
+  /** Whether the child is ended when its parent ends; inherited by default. */
+  daemon?: boolean;
+}
+
+/** Milliseconds `terminate()` waits for a child to honour SIGTERM before it sends SIGKILL. */
+export const TERMINATE_GRACE_MS = 3000;
+
+/** The start method a context's Process class is bound to. */
+export const START_METHOD: unique symbol = Symbol("startMethod") as never;
+
+/** @internal Marks the construction of a child's own Process object. */
+export const REBUILD: unique symbol = Symbol("rebuild") as never;
+
+/** @internal What a child's Process object is made from. */
+export interface RebuildState {
+  name: string;
+  identity: number[];
+  daemon: boolean;
+  target: ((...args: unknown[]) => unknown) | null;
+  args: unknown[];
+  kwargs: Record<string, unknown> | undefined;
+  pid: number;
+  ident: number;
+}
+
+let pendingRebuild: RebuildState | null = null;
+
+/** @internal Sets what the next `REBUILD` construction uses. */
+export function prepareRebuild(state: RebuildState): void {
+  pendingRebuild = state;
+}
+
+type Role = "child" | "current" | "parent";
+
+interface Started {
+  handle: ChildHandle;
+  method: StartMethod;
+  osProcess: boolean;
+  channel: Channel | null;
+  finished: Promise<void>;
+  exitcode: number | null;
+  killedWith: number | null;
+}
+
+/** Children this process started that have not been seen to end. */
+const children = new Set<Process>();
+
+/** Children waiting for their "hello", by token. */
+const waitingChildren = new Map<string, (channel: Channel) => void>();
+
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // At the end of the program, daemon children are ended; the others were
+  // waited for (they keep the program alive while they run).
+  getHost().onExit(() => {
+    for (const child of children) if (child.daemon && child.isAlive()) child.terminate();
+  });
+}
+
+/**
+ * A child process (or worker) running `target(...args, kwargs?)`, or the
+ * `run()` of an exported subclass. `start()` launches it, `join()` waits for
+ * it, `exitcode` tells how it ended.
+ *
+ * Under `"spawn"` the child is a new OS process of the same runtime that
+ * imports the module that created the Process afresh: guard the main
+ * program with `if (import.meta.main)`, as Python guards it with
+ * `if __name__ == "__main__"`.
+ *
+ * @example Run a function in a child
+ * ```ts ignore
+ * import { Process } from "@procs/multiprocessing";
+ *
+ * export function greet(name: string) {
+ *   console.log(`hello, ${name}`);
+ * }
+ *
+ * if (import.meta.main) {
+ *   const p = new Process({ target: greet, args: ["kel"] });
+ *   p.start();
+ *   await p.join();
+ *   console.log(p.exitcode); // 0
+ * }
+ * ```
+ *
+ * @example A subclass overriding run()
+ * ```ts ignore
+ * import { Process } from "@procs/multiprocessing";
+ *
+ * export class Worker extends Process {
+ *   constructor(public interval = 1) {
+ *     super();
+ *   }
+ *   override run() {
+ *     console.log(`${this.name} waits ${this.interval} ms`);
+ *   }
+ * }
+ *
+ * if (import.meta.main) {
+ *   const w = new Worker(5);
+ *   w.start();
+ *   await w.join();
+ * }
+ * ```
+ */
+export class Process implements AsyncDisposable {
+  #role: Role = "child";
+  #target: ((...args: unknown[]) => unknown) | null = null;
+  #args: unknown[] = [];
+  #kwargs: Record<string, unknown> | undefined;
+  #name: string;
+  #daemon: boolean;
+  #identity: number[];
+  #authkey: Uint8Array;
+  #modules: string[] = [];
+  #pid: number | null = null;
+  #ident: number | null = null;
+  #started: Started | null = null;
+  #closed = false;
+
+  /**
+   * Makes a process object; nothing runs until {@linkcode Process.start}.
+   *
+   * @param options the target, its arguments, name and daemon flag
+   */
+  constructor(options: ProcessOptions = {}) {
+    if ((options as unknown) === REBUILD) {
+      const s = pendingRebuild!;
+      pendingRebuild = null;
+      this.#role = "current";
+      this.#name = s.name;
+      this.#identity = s.identity;
+      this.#daemon = s.daemon;
+      this.#target = s.target;
+      this.#args = s.args;
+      this.#kwargs = s.kwargs;
+      this.#authkey = processState().authkey;
+      this.#pid = s.pid;
+      this.#ident = s.ident;
+      return;
+    }
+    if (options === null || typeof options !== "object") {
+      throw new TypeError(
+        `Process options must be an object such as { target, args }: received ${String(options)}`,
+      );
+    }
+    const { target, args = [], kwargs, name, daemon } = options;
+    if (target !== undefined && target !== null && typeof target !== "function") {
+      throw new TypeError(`Process target must be a function: received ${typeof target}`);
+    }
+    if (!Array.isArray(args)) {
+      throw new TypeError(`Process args must be an array: received ${typeof args}`);
+    }
+    const state = processState();
+    this.#identity = [...state.identity, ++state.counter];
+    this.#name = name ?? `${new.target.name}-${this.#identity.join(":")}`;
+    this.#daemon = daemon ?? state.daemon;
+    this.#authkey = state.authkey;
+    this.#target = (target as (...args: unknown[]) => unknown) ?? null;
+    this.#args = [...args];
+    this.#kwargs = kwargs;
+    this.#modules = callerModules();
+  }
+
+  /** @internal The object standing for the main program or for this process's parent. */
+  static _view(role: "current" | "parent", init: { name: string; pid: number; ident: number; daemon: boolean }): Process {
+    prepareRebuild({ ...init, identity: processState().identity, target: null, args: [], kwargs: undefined });
+    const p = new Process(REBUILD as never);
+    p.#role = role;
+    return p;
+  }
+
+  /**
+   * The work of the child. By default calls `target(...args, kwargs?)`;
+   * override it in a subclass. Runs in the child after `start()`.
+   *
+   * @example
+   * ```ts
+   * import { Process } from "@procs/multiprocessing";
+   * let seen = 0;
+   * new Process({ target: (n: number) => (seen = n), args: [3] }).run();
+   * console.assert(seen === 3);
+   * ```
+   */
+  run(): unknown {
+    if (!this.#target) return undefined;
+    const args = this.#kwargs === undefined ? this.#args : [...this.#args, this.#kwargs];
+    return this.#target(...args);
+  }
+
+  #checkClosed(): void {
+    if (this.#closed) {
+      throw new ValueError(`Process object ${this.#name} is closed: make a new Process to run again`);
+    }
+  }
+
+  /**
+   * Starts the child. Returns at once; under `"spawn"` the child's pid is
+   * known on return. Arguments that cannot be copied throw a `TypeError`
+   * naming where they sit, and nothing is started.
+   *
+   * @throws {ValueError} when started twice, closed, or started by a daemon
+   * @example
+   * ```ts ignore
+   * const p = new Process({ target: work });
+   * p.start();
+   * console.log(p.pid);
+   * ```
+   */
+  start(): void {
+    this.#checkClosed();
+    if (this.#role !== "child") {
+      throw new ValueError(`Cannot start ${this.#name}: it is the ${this.#role} process, not a child`);
+    }
+    if (this.#started) {
+      throw new ValueError(`Cannot start a process twice: ${this.#name} was started already; make a new Process`);
+    }
+    const state = processState();
+    if (state.daemon) {
+      throw new ValueError(
+        `Daemonic processes are not allowed to have children: ${state.name} is a daemon, so it cannot start ${this.#name}`,
+      );
+    }
+    const method = (this.constructor as { [START_METHOD]?: StartMethod })[START_METHOD] ??
+      defaultStartMethod()!;
+    const host = getHost();
+    const launcher = host.launchers[method];
+    const node = localNode();
+
+    // Everything the child needs is encoded now, so a value that cannot be
+    // copied fails here, before any child exists.
+    const tickets: (() => void)[] = [];
+    const context: EncodeContext = { onTicket: (drop) => tickets.push(drop) };
+    const isSubclass = this.constructor !== Process &&
+      Object.prototype.hasOwnProperty.call(this.constructor, START_METHOD) === false &&
+      this.run !== Process.prototype.run;
+    const spec = this.#target ? describeCallable(this.#target as never, this.#modules) : null;
+    const cls = isSubclass ? describeCallable(this.constructor as never, this.#modules) : null;
+    const args = encode(this.#args, context, "args");
+    const kwargs = encode(this.#kwargs, context, "kwargs");
+    const fields = encode(isSubclass ? { ...this } : {}, context, "this");
+
+    const address = node.ensureServer();
+    const token = randomId();
+    const osProcess = launcher.capabilities.osProcess;
+    const handle = launcher.launch({
+      bootstrap: JSON.stringify({
+        address,
+        token,
+        nodeKey: toHex(state.nodeKey),
+        startMethod: method,
+      }),
+    });
+    if (this.#daemon) handle.unref();
+    this.#pid = handle.pid;
+    this.#ident = osProcess ? handle.pid : crypto.getRandomValues(new Uint32Array(1))[0];
+
+    const connected = deferred<Channel | null>();
+    const started: Started = {
+      handle,
+      method,
+      osProcess,
+      channel: null,
+      finished: Promise.resolve(),
+      exitcode: null,
+      killedWith: null,
+    };
+    waitingChildren.set(token, (channel) => {
+      started.channel = channel;
+      channel.send([
+        "start",
+        {
+          name: this.#name,
+          identity: this.#identity,
+          daemon: this.#daemon,
+          authkey: this.#authkey,
+          pid: this.#pid,
+          ident: this.#ident,
+          parent: { name: state.name, pid: state.pid, ident: state.ident, address },
+          target: spec,
+          cls,
+        },
+        args,
+        kwargs,
+        fields,
+      ]);
+      connected.resolve(channel);
+    });
+    started.finished = (async () => {
+      const status = await handle.exited;
+      waitingChildren.delete(token);
+      connected.resolve(null);
+      // Everything the child sent on its channel is handled before join()
+      // returns: wait for the channel to close too.
+      const channel = await connected.promise;
+      if (channel) await new Promise<void>((resolve) => channel.onClose(resolve));
+      for (const drop of tickets) drop();
+      started.exitcode = started.killedWith !== null && !osProcess ? started.killedWith : status.code;
+      children.delete(this);
+    })();
+    this.#started = started;
+    children.add(this);
+    installExitHook();
+  }
+
+  /**
+   * Waits until the child ends, or until `timeout` milliseconds have passed
+   * (then check `exitcode`, which is still `null` if it runs on).
+   *
+   * @throws {ValueError} when the process was never started, or is the current one
+   * @example
+   * ```ts ignore
+   * p.start();
+   * await p.join(500);
+   * if (p.exitcode === null) p.terminate();
+   * ```
+   */
+  async join(timeout?: number | null): Promise<void> {
+    this.#checkClosed();
+    checkTimeout(timeout, "join()");
+    if (this.#role === "current") throw new ValueError("Cannot join the current process: a process cannot wait for itself");
+    if (this.#role === "parent") {
+      const channel = localNode().parentChannel;
+      if (channel) await this.#raceTimeout(new Promise<void>((r) => channel.onClose(r)), timeout);
+      return;
+    }
+    if (!this.#started) {
+      throw new ValueError(`Cannot join ${this.#name}: it was never started; call start() first`);
+    }
+    await this.#raceTimeout(this.#started.finished, timeout);
+  }
+
+  async #raceTimeout(done: Promise<void>, timeout: number | null | undefined): Promise<void> {
+    if (timeout === undefined || timeout === null) return await done;
+    let cancel = () => {};
+    const timedOut = new Promise<void>((resolve) => {
+      // Ref'd on purpose: a join with a timeout keeps the program alive
+      // until it returns; the timer is cleared as soon as the child ends.
+      const t = setTimeout(resolve, Math.max(0, timeout));
+      cancel = () => clearTimeout(t);
+    });
+    try {
+      await Promise.race([done, timedOut]);
+    } finally {
+      cancel();
+    }
+  }
+
+  /**
+   * Whether the child is running: false before `start()` and once it ended.
+   *
+   * @example
+   * ```ts
+   * import { Process } from "@procs/multiprocessing";
+   * console.assert(new Process().isAlive() === false);
+   * ```
+   */
+  isAlive(): boolean {
+    this.#checkClosed();
+    if (this.#role === "current") return true;
+    if (this.#role === "parent") return !(localNode().parentChannel?.closed ?? true);
+    return this.#started !== null && this.#started.exitcode === null;
+  }
+
+  #signal(signal: "SIGTERM" | "SIGKILL"): void {
+    this.#checkClosed();
+    const started = this.#started;
+    if (!started || started.exitcode !== null) return;
+    started.killedWith ??= signal === "SIGKILL" ? -9 : -15;
+    started.handle.kill(signal);
+  }
+
+  /**
+   * Ends the child: SIGTERM under `"spawn"` (then SIGKILL if it is still
+   * alive after {@linkcode TERMINATE_GRACE_MS}); a worker is terminated.
+   * `exitcode` becomes `-15` (or `-9` if it had to be killed).
+   *
+   * @example
+   * ```ts ignore
+   * p.terminate();
+   * await p.join();
+   * console.log(p.exitcode); // -15
+   * ```
+   */
+  terminate(): void {
+    this.#signal("SIGTERM");
+    const started = this.#started;
+    if (!started || !started.osProcess || started.exitcode !== null) return;
+    const cancel = unrefTimeout(() => {
+      if (started.exitcode === null) started.handle.kill("SIGKILL");
+    }, TERMINATE_GRACE_MS);
+    started.finished.then(cancel);
+  }
+
+  /**
+   * Ends the child at once with SIGKILL; `exitcode` becomes `-9`.
+   *
+   * @example
+   * ```ts ignore
+   * p.kill();
+   * await p.join();
+   * console.log(p.exitcode); // -9
+   * ```
+   */
+  kill(): void {
+    this.#signal("SIGKILL");
+  }
+
+  /**
+   * Releases what the object holds. Throws while the child runs; afterwards
+   * most uses of the object throw `ValueError`.
+   *
+   * @example
+   * ```ts ignore
+   * await p.join();
+   * p.close();
+   * ```
+   */
+  close(): void {
+    if (this.#closed) return;
+    if (this.#started && this.#started.exitcode === null) {
+      throw new ValueError(
+        `Cannot close ${this.#name} while it is still running: call join() or terminate() first`,
+      );
+    }
+    this.#closed = true;
+    children.delete(this);
+  }
+
+  /** Terminates the child if it still runs and waits for it (for `await using`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#closed || !this.#started) return;
+    if (this.isAlive()) this.terminate();
+    await this.join();
+  }
+
+  /** The name: `Process-1` by default, `Process-1:2` for a child's second child. */
+  get name(): string {
+    return this.#role === "current" ? processState().name : this.#name;
+  }
+  set name(value: string) {
+    if (typeof value !== "string") throw new TypeError(`name must be a string: received ${typeof value}`);
+    if (this.#role === "current") processState().name = value;
+    this.#name = value;
+  }
+
+  /** Whether the child is ended when its parent ends; settable before `start()` only. */
+  get daemon(): boolean {
+    return this.#role === "current" ? processState().daemon : this.#daemon;
+  }
+  set daemon(value: boolean) {
+    if (this.#started) {
+      throw new ValueError(`Cannot change daemon on ${this.#name}: it has already started`);
+    }
+    if (this.#role !== "child") throw new ValueError(`Cannot change daemon on the ${this.#role} process`);
+    this.#daemon = Boolean(value);
+  }
+
+  /** The OS pid (`null` before `start()`); under `"worker"`, the parent's pid. */
+  get pid(): number | null {
+    return this.#pid;
+  }
+
+  /** A unique id: the pid under `"spawn"`, a number unique to the worker under `"worker"`. */
+  get ident(): number | null {
+    return this.#ident;
+  }
+
+  /** `null` while running (or before start); the exit code after; `-N` when signal N ended it. */
+  get exitcode(): number | null {
+    this.#checkClosed();
+    return this.#started?.exitcode ?? null;
+  }
+
+  /** The authentication key, inherited from the parent; settable (any bytes or a string). */
+  get authkey(): Uint8Array {
+    return this.#role === "current" ? processState().authkey : this.#authkey;
+  }
+  set authkey(value: Uint8Array | string) {
+    const bytes = typeof value === "string" ? new TextEncoder().encode(value) : value;
+    if (!(bytes instanceof Uint8Array)) {
+      throw new TypeError("authkey must be a Uint8Array or a string");
+    }
+    if (this.#role === "current") processState().authkey = bytes;
+    this.#authkey = bytes;
+  }
+
+  /** How this child was started, once started. */
+  get startMethod(): StartMethod | null {
+    return this.#started?.method ?? null;
+  }
+
+  /** A short description, as Python's repr. */
+  toString(): string {
+    const status = this.#role === "current"
+      ? "started"
+      : !this.#started
+      ? "initial"
+      : this.#started.exitcode === null
+      ? "started"
+      : `stopped exitcode=${this.#started.exitcode}`;
+    return `<${this.constructor.name}(${this.name}, ${status}${this.daemon ? " daemon" : ""})>`;
+  }
+}
+
+onMessage("hello", (channel, [, token]) => {
+  const waiter = waitingChildren.get(token as string);
+  if (!waiter) {
+    channel.destroy();
+    return;
+  }
+  waitingChildren.delete(token as string);
+  waiter(channel);
+});
+
+let current: Process | null = null;
+let parent: Process | null = null;
+
+/** @internal Sets this process's own Process object (in a child). */
+export function setCurrentProcess(p: Process): void {
+  current = p;
+}
+
+/**
+ * The Process object of the code that calls it: `MainProcess` in the main
+ * program, the child's own object in a child.
+ *
+ * @example
+ * ```ts
+ * import { currentProcess } from "@procs/multiprocessing";
+ * console.assert(currentProcess().name === "MainProcess");
+ * ```
+ */
+export function currentProcess(): Process {
+  if (!current) {
+    const s = processState();
+    current = Process._view("current", { name: s.name, pid: s.pid, ident: s.ident, daemon: s.daemon });
+  }
+  return current;
+}
+
+/**
+ * The parent of the current process, or `null` in the main program. In a
+ * child it has the parent's `name` and `pid`, and `isAlive()`.
+ *
+ * @example
+ * ```ts
+ * import { parentProcess } from "@procs/multiprocessing";
+ * console.assert(parentProcess() === null);
+ * ```
+ */
+export function parentProcess(): Process | null {
+  const info = processState().parent;
+  if (!info) return null;
+  parent ??= Process._view("parent", { name: info.name, pid: info.pid, ident: info.ident, daemon: false });
+  return parent;
+}
+
+/**
+ * The children of the current process that are still running.
+ *
+ * @example
+ * ```ts
+ * import { activeChildren } from "@procs/multiprocessing";
+ * console.assert(activeChildren().length === 0);
+ * ```
+ */
+export function activeChildren(): Process[] {
+  return [...children].filter((p) => p.isAlive());
+}
+
+/** @internal Ends or waits for this process's children before it exits (as Python does). */
+export async function settleChildrenAtExit(): Promise<void> {
+  const live = [...children];
+  for (const child of live) if (child.daemon) child.terminate();
+  await Promise.all(live.map((child) => child.join()));
+}
+
+/**
+ * The number of CPUs the runtime reports.
+ *
+ * @example
+ * ```ts
+ * import { cpuCount } from "@procs/multiprocessing";
+ * console.assert(cpuCount() >= 1);
+ * ```
+ */
+export function cpuCount(): number {
+  return navigator.hardwareConcurrency || 1;
+}

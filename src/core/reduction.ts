@@ -1,0 +1,128 @@
+/**
+ * How a function or a class reaches a child, as Python's spawn pickles one
+ * by module and name: the child imports the module that made the call and
+ * finds the export with the same name and source. A function that is not
+ * exported is rebuilt from its source text and must be self-contained.
+ *
+ * @module
+ */
+
+import { pathToFileURL } from "node:url";
+
+/** How a child finds a function or class: where to look and what it looks like. */
+export interface CallableSpec {
+  /** Module URLs to search, nearest caller first. */
+  readonly modules: string[];
+  /** The function's or class's name. */
+  readonly name: string;
+  /** Its source text (what `toString()` gives). */
+  readonly source: string;
+}
+
+const LIBRARY_ROOT = new URL("../", import.meta.url).href;
+
+const FRAME = /(?:\(|at\s)((?:file|https?|jsr|npm):\/\/[^\s()]+?|\/[^()]+?):\d+:\d+\)?\s*$/;
+
+/**
+ * The URLs of the user modules on the current call stack, nearest first:
+ * where a child must look for the functions and classes of this call.
+ */
+export function callerModules(): string[] {
+  const limit = (Error as { stackTraceLimit?: number }).stackTraceLimit;
+  (Error as { stackTraceLimit?: number }).stackTraceLimit = 64;
+  const stack = new Error().stack ?? "";
+  (Error as { stackTraceLimit?: number }).stackTraceLimit = limit;
+  const modules: string[] = [];
+  for (const line of stack.split("\n")) {
+    const match = FRAME.exec(line);
+    if (!match) continue;
+    const url = match[1].startsWith("/") ? pathToFileURL(match[1]).href : match[1];
+    if (url.startsWith(LIBRARY_ROOT) || modules.includes(url)) continue;
+    modules.push(url);
+  }
+  return modules;
+}
+
+/** Describes a function or class for {@linkcode rebuildCallable}. */
+export function describeCallable(
+  fn: (...args: never[]) => unknown,
+  modules: string[],
+): CallableSpec {
+  return { modules, name: fn.name, source: Function.prototype.toString.call(fn) };
+}
+
+function where(spec: CallableSpec): string {
+  return spec.modules[0] ?? "the module that started the process";
+}
+
+function cannotRebuild(spec: CallableSpec, why: string): TypeError {
+  return new TypeError(
+    `Cannot rebuild '${spec.name || "<anonymous>"}' in the child: ${why}. ` +
+      `Export it from ${where(spec)} so the child can import it, or pass the values it uses through args`,
+  );
+}
+
+function fromSource(spec: CallableSpec): (...args: unknown[]) => unknown {
+  const source = spec.source;
+  if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
+    throw cannotRebuild(spec, "it is a native or bound function, which has no source");
+  }
+  const indirectEval = eval;
+  const attempts = [
+    () => indirectEval(`(${source})`),
+    () => indirectEval(`({${source}})`)[spec.name],
+  ];
+  for (const attempt of attempts) {
+    try {
+      const fn = attempt();
+      if (typeof fn === "function") return fn;
+    } catch {
+      // try the next form
+    }
+  }
+  throw cannotRebuild(spec, "its source text does not compile on its own");
+}
+
+function explainMissing(spec: CallableSpec, error: unknown): unknown {
+  if (error instanceof ReferenceError) {
+    return new ReferenceError(
+      `${error.message} in '${spec.name || "<anonymous>"}', which the child rebuilt from its source ` +
+        `because it is not exported from ${where(spec)}: export it, or pass the values it uses through args`,
+      { cause: error },
+    );
+  }
+  return error;
+}
+
+/**
+ * Finds, in the child, the function or class `spec` describes: the export
+ * of one of its modules with the same name and source, else a copy rebuilt
+ * from the source whose `ReferenceError`s explain what to do.
+ */
+export async function rebuildCallable(spec: CallableSpec): Promise<(...args: unknown[]) => unknown> {
+  for (const url of spec.modules) {
+    const namespace = await import(url) as Record<string, unknown>;
+    const named = namespace[spec.name];
+    if (typeof named === "function" && Function.prototype.toString.call(named) === spec.source) {
+      return named as (...args: unknown[]) => unknown;
+    }
+    for (const value of Object.values(namespace)) {
+      if (typeof value === "function" && Function.prototype.toString.call(value) === spec.source) {
+        return value as (...args: unknown[]) => unknown;
+      }
+    }
+  }
+  if (/^class\b/.test(spec.source)) {
+    throw cannotRebuild(spec, "classes must be exported (a class is not rebuilt from its source)");
+  }
+  const rebuilt = fromSource(spec);
+  return function (this: unknown, ...args: unknown[]) {
+    try {
+      const result = rebuilt.apply(this, args);
+      if (result instanceof Promise) return result.catch((e) => Promise.reject(explainMissing(spec, e)));
+      return result;
+    } catch (error) {
+      throw explainMissing(spec, error);
+    }
+  };
+}

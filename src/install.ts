@@ -1,0 +1,22 @@
+/**
+ * Wires the core to the runtime it runs on: detects the host and installs
+ * it, and teaches the codec the library's error classes.
+ *
+ * @module
+ */
+
+import { detectHost } from "./adapters/detect.ts";
+import { installHost } from "./core/_host.ts";
+import { localNode } from "./core/_node.ts";
+import { registerErrorClasses } from "./core/_codec.ts";
+import { LIBRARY_ERRORS } from "./core/errors.ts";
+
+let done = false;
+
+/** Installs the host for this runtime (idempotent). */
+export function installRuntime(): void {
+  if (done) return;
+  done = true;
+  installHost(detectHost(() => localNode().privateDir));
+  registerErrorClasses(LIBRARY_ERRORS);
+}
