@@ -6,7 +6,7 @@
  */
 
 import type { Host } from "./types.ts";
-import { nodeSocketTransport } from "./_node_socket.ts";
+import { denoSocketTransport } from "./deno_socket.ts";
 import { denoSubprocessLauncher } from "./deno_subprocess.ts";
 import { nodeWorkerLauncher } from "./node_worker.ts";
 
@@ -16,7 +16,7 @@ export function denoHost(privateDir: () => string): Host {
   return {
     runtime: `Deno ${Deno.version.deno}`,
     pid: Deno.pid,
-    transport: nodeSocketTransport,
+    transport: denoSocketTransport,
     launchers: {
       spawn: denoSubprocessLauncher(privateDir),
       worker: nodeWorkerLauncher(Deno.pid),

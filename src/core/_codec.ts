@@ -93,6 +93,7 @@ const enum Tag {
   Reduced,
   Hole,
   Shared,
+  String16,
 }
 
 const TYPED_ARRAYS = [
@@ -161,6 +162,13 @@ class Writer {
   }
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function isWellFormed(s: string): boolean {
+  const native = (s as { isWellFormed?: () => boolean }).isWellFormed;
+  return native ? native.call(s) : !LONE_SURROGATE.test(s);
+}
+
 function describePath(path: (string | number)[]): string {
   let out = "";
   for (const part of path) {
@@ -202,8 +210,19 @@ class Encoder {
         w.u8(Tag.Float64);
         return w.f64(v);
       case "string":
-        w.u8(Tag.String);
-        return w.str(v);
+        if (isWellFormed(v)) {
+          w.u8(Tag.String);
+          return w.str(v);
+        }
+        // Lone surrogates do not survive UTF-8: keep the UTF-16 code units.
+        w.u8(Tag.String16);
+        w.u32(v.length);
+        w.ensure(v.length * 2);
+        for (let i = 0; i < v.length; i++) {
+          w.view.setUint16(w.pos, v.charCodeAt(i), true);
+          w.pos += 2;
+        }
+        return;
       case "bigint":
         w.u8(Tag.BigInt);
         return w.str(v.toString(16));
@@ -411,6 +430,13 @@ class Decoder {
       }
       case Tag.String:
         return this.str();
+      case Tag.String16: {
+        const n = this.u32();
+        let s = "";
+        for (let i = 0; i < n; i++) s += String.fromCharCode(this.view.getUint16(this.pos + 2 * i, true));
+        this.pos += 2 * n;
+        return s;
+      }
       case Tag.BigInt: {
         const s = this.str();
         return s.startsWith("-") ? -BigInt("0x" + s.slice(1)) : BigInt("0x" + s);

@@ -271,6 +271,9 @@ class LocalNode {
 
   /** Flushes and closes every channel; resolves when all are closed. */
   async closeAll(): Promise<void> {
+    // Connections still opening carry sends queued behind them: let them
+    // open (their queued sends run first), then flush everything.
+    await Promise.allSettled([...this.#outgoing.values()]);
     const all = [...this.channels];
     await Promise.all(all.map((c) => c.end()));
   }

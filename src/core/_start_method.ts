@@ -16,9 +16,26 @@ export function checkStartMethod(method: unknown): StartMethod {
   return method as StartMethod;
 }
 
-/** The default start method; fixed on first use unless set. */
+/** The environment variable that picks the default start method, if set. */
+export const START_METHOD_ENV = "PROCS_MP_START_METHOD";
+
+function fromEnvironment(): StartMethod | null {
+  try {
+    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+    const value = env?.[START_METHOD_ENV];
+    return value ? checkStartMethod(value) : null;
+  } catch (error) {
+    if (error instanceof ValueError) throw error;
+    return null; // no permission to read the environment: use the default
+  }
+}
+
+/**
+ * The default start method; fixed on first use unless set: to the value of
+ * `PROCS_MP_START_METHOD` when it names one, else "spawn".
+ */
 export function defaultStartMethod(allowNone = false): StartMethod | null {
-  if (chosen === null && !allowNone) chosen = "spawn";
+  if (chosen === null && !allowNone) chosen = fromEnvironment() ?? "spawn";
   return chosen;
 }
 

@@ -493,6 +493,9 @@ export class Connection implements Disposable {
       id = link.core.id;
       link.core.tickets[link.end].add(ticket);
       link.core.register();
+      // Unread messages go with the end, as data in an OS pipe is read by
+      // whoever reads the descriptor next: the new holder gets them first.
+      link.core.backlog[link.end].unshift(...this.#inbox.splice(0));
       const core = link.core;
       const end = link.end;
       context.onTicket?.(() => core.dropTicket(end, ticket));

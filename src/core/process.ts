@@ -325,7 +325,11 @@ export class Process implements AsyncDisposable {
       // returns: wait for the channel to close too.
       const channel = await connected.promise;
       if (channel) await new Promise<void>((resolve) => channel.onClose(resolve));
-      for (const drop of tickets) drop();
+      // A child that ended normally attached every handle it was given (its
+      // arguments are decoded before run()), perhaps over another channel
+      // whose attach is still in flight: only a failed child may have left
+      // tickets unused.
+      if (status.code !== 0) for (const drop of tickets) drop();
       started.exitcode = started.killedWith !== null && !osProcess ? started.killedWith : status.code;
       children.delete(this);
     })();

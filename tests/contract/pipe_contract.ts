@@ -1,4 +1,912 @@
-import type { StartMethod } from "../../mod.ts";
+/**
+ * The behaviour of `Pipe()` and `Connection`, written once and run for each
+ * start method: CPython's `_TestConnection` and `_TestPoll`, ported to
+ * Promises and milliseconds, plus the ways an end travels between
+ * processes (as an argument, to two children at once, inside a message).
+ *
+ * Children find their targets by export name in this module, so it
+ * re-exports them; it registers no tests until `runPipeContract` is called.
+ *
+ * @module
+ */
+
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  BufferTooShort,
+  type Connection,
+  type Context,
+  EOFError,
+  getContext,
+  OSError,
+  type Process,
+  ProcessError,
+  type StartMethod,
+  ValueError,
+} from "../../mod.ts";
+import {
+  pipeAnswerer,
+  pipeAsker,
+  pipeBytesInChild,
+  pipeEcho,
+  pipeEchoBytes,
+  pipeMakePipe,
+  pipeSendAndReturn,
+  pipeSendBack,
+  pipeSendBackUnread,
+  pipeSendLater,
+  pipeSendOneAndReturn,
+  pipeSendRange,
+  pipeUseSentConnection,
+  pipeWaitForever,
+  pipeWriterReport,
+} from "../testdata/pipe_targets.ts";
+
+export * from "../testdata/pipe_targets.ts";
+
+const TEST = { timeout: 60_000 };
+
+/** Timers may fire a little early on some platforms; lower bounds allow this much. */
+const TIMER_SLACK_MS = 15;
+
+/**
+ * What one test opened: its pipe ends and its children. Disposing closes
+ * every end (so children waiting for EOF finish), then joins every child,
+ * killing one that is still running after a grace period (a failed test).
+ */
+class Scope implements AsyncDisposable {
+  readonly #ctx: Context;
+  readonly #conns: Connection[] = [];
+  readonly #children: Process[] = [];
+
+  constructor(ctx: Context) {
+    this.#ctx = ctx;
+  }
+
+  /** A new pipe whose ends are closed when the test ends. */
+  pipe(duplex = true): [Connection, Connection] {
+    const pair = this.#ctx.Pipe(duplex);
+    this.#conns.push(...pair);
+    return pair;
+  }
+
+  /** Closes `conn` when the test ends (a connection that arrived in a message). */
+  adopt(conn: Connection): Connection {
+    this.#conns.push(conn);
+    return conn;
+  }
+
+  /** Starts a child of this context's start method running `target(...args)`. */
+  start<A extends unknown[]>(target: (...args: A) => unknown, args: A): Process {
+    const p = new this.#ctx.Process({ target: target as (...args: never[]) => unknown, args });
+    this.#children.push(p);
+    p.start();
+    return p;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const conn of this.#conns) conn.close();
+    for (const child of this.#children) {
+      await child.join(10_000);
+      if (child.exitcode === null) {
+        child.kill();
+        await child.join();
+      }
+    }
+  }
+}
+
+/** `promise`, or a failure naming `what` if it has not settled within `ms`. */
+async function within<T>(promise: Promise<T>, what: string, ms = 20_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Asserts that `conn.recv()` rejects with EOFError (instead of hanging). */
+async function assertEOF(conn: Connection, what: string): Promise<void> {
+  await assert.rejects(within(conn.recv(), what), EOFError, what);
+}
+
+async function joinedCleanly(p: Process): Promise<void> {
+  await within(p.join(), `${p.name} to end`, 30_000);
+  assert.equal(p.exitcode, 0, `${p.name} ended with exitcode ${p.exitcode}`);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function bytes(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}
+
+/** Fails with the first differing index, without printing megabytes. */
+function assertSameBytes(actual: unknown, expected: Uint8Array, what: string): void {
+  assert.ok(actual instanceof Uint8Array, `${what}: expected a Uint8Array, got ${String(actual)}`);
+  assert.equal(actual.byteLength, expected.byteLength, `${what}: length`);
+  let mismatch = -1;
+  for (let i = 0; i < expected.byteLength; i++) {
+    if (actual[i] !== expected[i]) {
+      mismatch = i;
+      break;
+    }
+  }
+  assert.equal(mismatch, -1, `${what}: first difference at byte ${mismatch}`);
+}
+
+/** A value using every kind structured clone copies, with cycles and shared references. */
+function richValue(): Record<string, unknown> {
+  const shared = { shared: true };
+  const map = new Map<unknown, unknown>([["one", 1], [2, "two"], [shared, "object key"]]);
+  map.set("me", map);
+  const buffer = new ArrayBuffer(16);
+  const root: Record<string, unknown> = {
+    map,
+    set: new Set<unknown>([1, "x", shared]),
+    date: new Date(Date.UTC(2024, 1, 29, 12, 30, 15, 123)),
+    big: 2n ** 100n,
+    negativeBig: -(2n ** 70n) - 1n,
+    u8: Uint8Array.of(0, 1, 255),
+    floats: new Float64Array([1.5, -0, NaN, Infinity]),
+    bigints: new BigInt64Array([-(2n ** 63n), 2n ** 63n - 1n]),
+    lowHalf: new Uint32Array(buffer, 0, 2),
+    highHalf: new Uint8Array(buffer, 8, 8),
+    nested: { deep: { deeper: [1, [2, [3, { four: 4 }]]] } },
+    numbers: [0, -0, NaN, 1.5, -(2 ** 31), 2 ** 53, -Infinity],
+    strings: ["", "héllo", "日本語", "snake 🐍"],
+    nothing: [null, undefined],
+    // deno-lint-ignore no-sparse-arrays
+    sparse: [1, , 3],
+    regexp: /a+b/gi,
+    error: new RangeError("out of range"),
+    pair: [shared, shared],
+  };
+  (root.lowHalf as Uint32Array)[1] = 0xdeadbeef;
+  (root.highHalf as Uint8Array)[7] = 42;
+  root.self = root;
+  root.list = [{ up: root }];
+  return root;
+}
+
+/** Checks a copy of {@linkcode richValue}: the values, and the identities inside it. */
+// deno-lint-ignore no-explicit-any
+function assertRichValue(r: any, original: Record<string, unknown>): void {
+  assert.notEqual(r, original, "the receiver gets a copy, not the same object");
+  assert.equal(r.self, r, "a cycle back to the root keeps its identity");
+  assert.equal(r.list[0].up, r, "a nested cycle keeps its identity");
+  assert.equal(r.pair[0], r.pair[1], "a shared reference stays shared");
+  assert.deepEqual(r.pair[0], { shared: true });
+
+  assert.ok(r.map instanceof Map, "Map");
+  assert.equal(r.map.get("one"), 1);
+  assert.equal(r.map.get(2), "two");
+  assert.equal(r.map.get(r.pair[0]), "object key", "an object key is the same object as elsewhere");
+  assert.equal(r.map.get("me"), r.map, "a Map holding itself");
+  assert.ok(r.set instanceof Set, "Set");
+  assert.equal(r.set.size, 3);
+  assert.ok(r.set.has(1) && r.set.has("x") && r.set.has(r.pair[0]), "Set members");
+
+  assert.ok(r.date instanceof Date, "Date");
+  assert.equal(r.date.getTime(), Date.UTC(2024, 1, 29, 12, 30, 15, 123));
+  assert.equal(r.big, 2n ** 100n);
+  assert.equal(r.negativeBig, -(2n ** 70n) - 1n);
+
+  assert.ok(r.u8 instanceof Uint8Array, "Uint8Array");
+  assert.deepEqual([...r.u8], [0, 1, 255]);
+  assert.ok(r.floats instanceof Float64Array, "Float64Array");
+  const floats = [...r.floats] as number[];
+  assert.ok(
+    floats.length === 4 && floats[0] === 1.5 && Object.is(floats[1], -0) &&
+      Number.isNaN(floats[2]) && floats[3] === Infinity,
+    `Float64Array values: ${floats}`,
+  );
+  assert.ok(r.bigints instanceof BigInt64Array, "BigInt64Array");
+  assert.deepEqual([...r.bigints], [-(2n ** 63n), 2n ** 63n - 1n]);
+  assert.ok(r.lowHalf instanceof Uint32Array && r.highHalf instanceof Uint8Array, "views");
+  assert.equal(r.lowHalf.buffer, r.highHalf.buffer, "two views of one buffer still share it");
+  assert.equal(r.lowHalf.byteOffset, 0);
+  assert.equal(r.highHalf.byteOffset, 8);
+  assert.equal(r.lowHalf[1], 0xdeadbeef);
+  assert.equal(r.highHalf[7], 42);
+
+  assert.deepEqual(r.nested, { deep: { deeper: [1, [2, [3, { four: 4 }]]] } });
+  assert.equal(r.numbers.length, 7);
+  assert.ok(Object.is(r.numbers[1], -0), "-0 stays -0");
+  assert.ok(Number.isNaN(r.numbers[2]), "NaN stays NaN");
+  assert.deepEqual(
+    [r.numbers[0], r.numbers[3], r.numbers[4], r.numbers[5], r.numbers[6]],
+    [0, 1.5, -(2 ** 31), 2 ** 53, -Infinity],
+  );
+  assert.deepEqual(r.strings, ["", "héllo", "日本語", "snake 🐍"]);
+  assert.equal(r.nothing.length, 2);
+  assert.ok(r.nothing[0] === null && 1 in r.nothing && r.nothing[1] === undefined, "null, undefined");
+  assert.equal(r.sparse.length, 3);
+  assert.ok(!(1 in r.sparse), "a hole stays a hole");
+  assert.ok(r.regexp instanceof RegExp && r.regexp.source === "a+b" && r.regexp.flags === "gi", "RegExp");
+  assert.ok(r.error instanceof RangeError, "an Error keeps its class");
+  assert.equal(r.error.message, "out of range");
+}
 
 /** Pipe and Connection behaviour, run once per start method. */
-export function runPipeContract(_options: { startMethod: StartMethod }): void {}
+export function runPipeContract({ startMethod }: { startMethod: StartMethod }): void {
+  const ctx = getContext(startMethod);
+
+  describe(`Pipe and Connection (${startMethod})`, () => {
+    // ---- one process ---------------------------------------------------
+
+    test("Pipe() is duplex: each end sends to the other, in order", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [a, b] = s.pipe();
+      for (const end of [a, b]) {
+        assert.equal(end.readable, true);
+        assert.equal(end.writable, true);
+        assert.equal(end.closed, false);
+      }
+      await a.send("a1");
+      await b.send("b1");
+      await a.send("a2");
+      await b.send("b2");
+      assert.equal(await b.recv(), "a1");
+      assert.equal(await b.recv(), "a2");
+      assert.equal(await a.recv(), "b1");
+      assert.equal(await a.recv(), "b2");
+      assert.equal(await a.poll(), false, "nothing is left on either end");
+      assert.equal(await b.poll(), false, "nothing is left on either end");
+      const [c, d] = ctx.Pipe(true);
+      await d.send("explicit duplex");
+      assert.equal(await c.recv(), "explicit duplex");
+      c.close();
+      d.close();
+    });
+
+    test("send() copies structured-clone values, keeping cycles and shared references", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [a, b] = s.pipe();
+      const original = richValue();
+      await a.send(original);
+      assertRichValue(await b.recv(), original);
+      for (const scalar of [0, -1, 2 ** 40, "text", true, false, null, undefined, 10n, -10n]) {
+        await b.send(scalar);
+        assert.equal(await a.recv(), scalar);
+      }
+    });
+
+    test("send() copies strings exactly, lone surrogates included", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [a, b] = s.pipe();
+      const strings = ["lone high \uD800 here", "lone low \uDC00", "pair \uD83D\uDC0D", "\u0000nul"];
+      assert.deepEqual(structuredClone(strings), strings, "structuredClone keeps them");
+      const units = (x: string) => Array.from({ length: x.length }, (_, i) => x.charCodeAt(i).toString(16));
+      await a.send(strings);
+      const copy = await b.recv() as string[];
+      assert.deepEqual(copy.map(units), strings.map(units), "UTF-16 code units, in hex");
+    });
+
+    test("send() copies the value when it is called", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [a, b] = s.pipe();
+      const value = { list: [1, 2], buf: Uint8Array.of(1, 2, 3) };
+      await a.send(value);
+      value.list.push(3);
+      value.buf[0] = 99;
+      assert.deepEqual(await b.recv(), { list: [1, 2], buf: Uint8Array.of(1, 2, 3) });
+    });
+
+    test("a value that cannot be copied rejects at once with a TypeError naming its path", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [a, b] = s.pipe();
+      let pending: Promise<void> | undefined;
+      assert.doesNotThrow(() => {
+        pending = a.send({ a: [1, () => 1] });
+      }, "send() reports the error through its Promise");
+      await assert.rejects(pending!, (error: unknown) => {
+        assert.ok(error instanceof TypeError, `expected a TypeError, got ${error}`);
+        assert.match(error.message, /obj\.a\[1\]/, `the message names the path: ${error.message}`);
+        return true;
+      });
+      await assert.rejects(a.send([{ deep: { s: Symbol("x") } }]), (error: unknown) => {
+        assert.ok(error instanceof TypeError, `expected a TypeError, got ${error}`);
+        assert.match(error.message, /obj\[0\]\.deep\.s/, `the message names the path: ${error.message}`);
+        return true;
+      });
+      assert.equal(await b.poll(), false, "nothing was sent");
+      await a.send("still works");
+      assert.equal(await b.recv(), "still works");
+    });
+
+    test("sendBytes(buf, offset?, size?) sends the chosen bytes; out-of-range slices are ValueError", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [a, b] = s.pipe();
+      const msg = bytes("0123456789");
+      const text = async () => new TextDecoder().decode(await b.recvBytes());
+
+      await a.sendBytes(msg);
+      assert.equal(await text(), "0123456789");
+      await a.sendBytes(msg, 5);
+      assert.equal(await text(), "56789");
+      await a.sendBytes(msg, 7, 3);
+      assert.equal(await text(), "789");
+      await a.sendBytes(msg, 0, 10);
+      assert.equal(await text(), "0123456789");
+      await a.sendBytes(msg, 10);
+      assert.equal(await text(), "");
+      await a.sendBytes(msg, 10, 0);
+      assert.equal(await text(), "");
+
+      await assert.rejects(a.sendBytes(msg, -1), ValueError, "negative offset");
+      await assert.rejects(a.sendBytes(msg, 11), ValueError, "offset past the length");
+      await assert.rejects(a.sendBytes(msg, 0, -1), ValueError, "negative size");
+      await assert.rejects(a.sendBytes(msg, 9, 2), ValueError, "offset + size past the length");
+      await assert.rejects(a.sendBytes(msg, undefined, -1), ValueError, "negative size, default offset");
+      assert.equal(await b.poll(), false, "a rejected sendBytes sends nothing");
+
+      // Offsets and sizes count bytes, whatever the view's element size, and
+      // start at the view's own first byte.
+      const ints = Int32Array.of(1, 2, 3);
+      await a.sendBytes(ints, 4, 4);
+      assert.deepEqual(await b.recvBytes(), new Uint8Array(ints.buffer, 4, 4).slice());
+      const backing = bytes("abcdefghijklmnopqrst");
+      await a.sendBytes(backing.subarray(5, 15), 2, 3);
+      assert.equal(await text(), "hij");
+      await a.sendBytes(backing.buffer, 18);
+      assert.equal(await text(), "st");
+
+      // The bytes are copied when sendBytes is called.
+      const mutable = Uint8Array.of(1, 2, 3);
+      await a.sendBytes(mutable);
+      mutable[0] = 99;
+      assert.deepEqual(await b.recvBytes(), Uint8Array.of(1, 2, 3));
+    });
+
+    test("recvBytes(maxlength) rejects a longer message with OSError", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [a, b] = s.pipe();
+      await a.sendBytes(bytes("0123456789"));
+      assert.deepEqual(await b.recvBytes(10), bytes("0123456789"), "exactly maxlength is fine");
+      await assert.rejects(b.recvBytes(-1), ValueError, "negative maxlength");
+      await a.sendBytes(bytes("0123456789"));
+      await assert.rejects(b.recvBytes(9), OSError, "one byte too many");
+      assert.equal(b.closed, true, "the failed read closes the connection, as in Python");
+    });
+
+    test("recvBytesInto(buf, offset?) writes at a byte offset and returns the length", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [a, b] = s.pipe();
+      const arr = Int32Array.of(0, 1, 2, 3, 4);
+
+      let buffer = new Int32Array(10);
+      await a.sendBytes(arr);
+      assert.equal(await b.recvBytesInto(buffer), arr.byteLength);
+      assert.deepEqual([...buffer], [0, 1, 2, 3, 4, 0, 0, 0, 0, 0]);
+
+      buffer = new Int32Array(10);
+      await a.sendBytes(arr);
+      assert.equal(await b.recvBytesInto(buffer, 3 * buffer.BYTES_PER_ELEMENT), arr.byteLength);
+      assert.deepEqual([...buffer], [0, 0, 0, 0, 1, 2, 3, 4, 0, 0]);
+
+      const spaces = bytes(" ".repeat(40));
+      await a.sendBytes(bytes("hello"));
+      assert.equal(await b.recvBytesInto(spaces, 3), 5);
+      assert.equal(new TextDecoder().decode(spaces), `   hello${" ".repeat(32)}`);
+
+      const raw = new ArrayBuffer(4);
+      await a.sendBytes(bytes("abcd"));
+      assert.equal(await b.recvBytesInto(raw), 4, "an ArrayBuffer works as the target");
+      assert.equal(new TextDecoder().decode(raw), "abcd");
+
+      await a.sendBytes(bytes("x"));
+      await assert.rejects(b.recvBytesInto(new Uint8Array(4), -1), ValueError, "negative offset");
+      await assert.rejects(b.recvBytesInto(new Uint8Array(4), 5), ValueError, "offset past the end");
+      assert.equal(await b.poll(), true, "a rejected offset consumes nothing");
+      assert.deepEqual(await b.recvBytes(), bytes("x"));
+    });
+
+    test("recvBytesInto rejects a message that does not fit with BufferTooShort holding all of it", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [a, b] = s.pipe();
+      const longmsg = bytes("abcdefghijklmnopqrstuvwxyz".repeat(2));
+      const buffer = bytes(" ".repeat(40));
+      await a.sendBytes(longmsg);
+      await a.sendBytes(bytes("next"));
+      await assert.rejects(b.recvBytesInto(buffer), (error: unknown) => {
+        assert.ok(error instanceof BufferTooShort, `expected BufferTooShort, got ${error}`);
+        assert.ok(error instanceof ProcessError);
+        assert.deepEqual(error.data, longmsg, "the whole message is in .data");
+        return true;
+      });
+      assert.equal(new TextDecoder().decode(buffer), " ".repeat(40), "the buffer is left as it was");
+      assert.deepEqual(await b.recvBytes(), bytes("next"), "the long message was consumed");
+
+      // Fits the buffer but not from the offset.
+      await a.sendBytes(bytes("0123456789"));
+      await assert.rejects(b.recvBytesInto(buffer, 35), (error: unknown) => {
+        assert.ok(error instanceof BufferTooShort, `expected BufferTooShort, got ${error}`);
+        assert.deepEqual(error.data, bytes("0123456789"));
+        return true;
+      });
+    });
+
+    test("poll() answers at once, poll(ms) waits up to ms, and neither consumes", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [a, b] = s.pipe();
+      assert.equal(await a.poll(), false);
+      assert.equal(await a.poll(0), false);
+      assert.equal(await a.poll(-5), false);
+      const started = performance.now();
+      assert.equal(await a.poll(300), false);
+      const elapsed = performance.now() - started;
+      assert.ok(elapsed >= 300 - TIMER_SLACK_MS, `poll(300) returned after ${elapsed.toFixed(0)} ms`);
+
+      // An empty message is a message; polling twice does not consume it.
+      await b.sendBytes(new Uint8Array(0));
+      assert.equal(await a.poll(), true);
+      assert.equal(await a.poll(), true);
+      assert.equal(await a.poll(1000), true);
+      assert.deepEqual(await a.recvBytes(), new Uint8Array(0));
+      assert.equal(await a.poll(), false, "recv consumed it");
+
+      // Messages are not merged.
+      await b.sendBytes(bytes("a"));
+      await b.sendBytes(bytes("b"));
+      await b.sendBytes(bytes("cd"));
+      assert.equal(await a.poll(), true);
+      assert.deepEqual(await a.recvBytes(), bytes("a"));
+      assert.deepEqual(await a.recvBytes(), bytes("b"));
+      assert.equal(await a.poll(), true);
+      assert.deepEqual(await a.recvBytes(), bytes("cd"));
+      assert.equal(await a.poll(), false);
+      await assert.rejects(a.poll("soon" as unknown as number), TypeError, "a timeout that is not a number");
+    });
+
+    test("poll(ms) is true when a message arrives in time; poll(null) waits until one does", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [a, b] = s.pipe();
+      let started = performance.now();
+      setTimeout(() => b.send("soon"), 200);
+      assert.equal(await a.poll(20_000), true);
+      let elapsed = performance.now() - started;
+      assert.ok(elapsed >= 200 - TIMER_SLACK_MS, `poll(20000) returned after ${elapsed.toFixed(0)} ms`);
+      assert.equal(await a.recv(), "soon");
+
+      started = performance.now();
+      setTimeout(() => b.send("later"), 400);
+      assert.equal(await a.poll(null), true);
+      elapsed = performance.now() - started;
+      assert.ok(elapsed >= 400 - TIMER_SLACK_MS, `poll(null) returned after ${elapsed.toFixed(0)} ms`);
+      assert.equal(await a.recv(), "later");
+    });
+
+    test("after the other end closes, buffered messages are read, then recv rejects with EOFError", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [a, b] = s.pipe();
+      await b.send(1);
+      await b.sendBytes(bytes("two"));
+      b.close();
+      assert.equal(await a.poll(), true);
+      assert.equal(await a.recv(), 1);
+      assert.deepEqual(await a.recvBytes(), bytes("two"));
+      assert.equal(await a.poll(), true, "the end of the stream is ready to be read");
+      await assertEOF(a, "EOF after the buffered messages");
+      await assertEOF(a, "EOF again");
+      await assert.rejects(a.recvBytes(), EOFError);
+      await assert.rejects(a.recvBytesInto(new Uint8Array(8)), EOFError);
+      assert.equal(a.closed, false, "EOF does not close this end");
+      assert.equal(a.readable, true);
+      assert.equal(a.writable, true);
+
+      // A recv already waiting is woken by the close.
+      const [c, d] = s.pipe();
+      const waiting = c.recv();
+      await sleep(50);
+      d.close();
+      await assert.rejects(within(waiting, "a waiting recv to see EOF"), EOFError);
+    });
+
+    test("close() closes one end: every call on it rejects with OSError; closing twice is harmless", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [a, b] = s.pipe();
+      a.close();
+      a.close();
+      assert.equal(a.closed, true);
+      assert.equal(b.closed, false, "the other end stays open");
+      await assert.rejects(a.send(1), OSError, "send");
+      await assert.rejects(a.recv(), OSError, "recv");
+      await assert.rejects(a.poll(), OSError, "poll");
+      await assert.rejects(a.sendBytes(bytes("x")), OSError, "sendBytes");
+      await assert.rejects(a.recvBytes(), OSError, "recvBytes");
+      await assert.rejects(a.recvBytesInto(new Uint8Array(4)), OSError, "recvBytesInto");
+      await assert.rejects(b.send("nobody listens"), OSError, "sending to a closed end, as Python's BrokenPipeError");
+
+      let kept: Connection;
+      {
+        using c = ctx.Pipe()[0];
+        kept = c;
+        assert.equal(c.closed, false);
+      }
+      assert.equal(kept.closed, true, "`using` closes the connection");
+      const [c, d] = s.pipe();
+      await assert.rejects(c.send({ closed: a }), OSError, "a closed connection cannot be sent");
+      assert.equal(await d.poll(), false, "nothing was sent");
+    });
+
+    test("Pipe(false): the first end only receives, the second only sends", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [reader, writer] = s.pipe(false);
+      assert.equal(reader.readable, true);
+      assert.equal(reader.writable, false);
+      assert.equal(writer.readable, false);
+      assert.equal(writer.writable, true);
+      await writer.send(1);
+      assert.equal(await reader.recv(), 1);
+      await writer.sendBytes(bytes("raw"));
+      assert.deepEqual(await reader.recvBytes(), bytes("raw"));
+
+      await assert.rejects(reader.send(2), OSError, "reader.send");
+      await assert.rejects(reader.sendBytes(bytes("x")), OSError, "reader.sendBytes");
+      await assert.rejects(writer.recv(), OSError, "writer.recv");
+      await assert.rejects(writer.recvBytes(), OSError, "writer.recvBytes");
+      await assert.rejects(writer.recvBytesInto(new Uint8Array(4)), OSError, "writer.recvBytesInto");
+      await assert.rejects(writer.poll(), OSError, "writer.poll");
+      assert.equal(await reader.poll(), false, "nothing crossed the wrong way");
+    });
+
+    test("a Connection sent through a Connection keeps working (one process)", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [a, b] = s.pipe();
+      const [x, y] = s.pipe();
+      await a.send({ end: y });
+      const { end } = await b.recv() as { end: Connection };
+      s.adopt(end);
+      await end.send("through the copy");
+      assert.equal(await x.recv(), "through the copy");
+      await x.send("to the copy");
+      assert.equal(await end.recv(), "to the copy");
+      y.close();
+      end.close();
+      await assertEOF(x, "EOF once every copy of the other end is closed");
+    });
+
+    test("messages waiting in an end that is sent on are read where it arrives (one process)", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [a, b] = s.pipe();
+      const [x, y] = s.pipe();
+      await x.send("sent before y moved");
+      await a.send(y);
+      y.close();
+      const moved = s.adopt(await b.recv() as Connection);
+      assert.equal(
+        await within(moved.recv(), "the message sent before the end moved", 5000),
+        "sent before y moved",
+      );
+    });
+
+    test("concurrent recv() calls are served in call order", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [a, b] = s.pipe();
+      const first = b.recv();
+      const second = b.recv();
+      const third = b.recvBytes();
+      await a.send(1);
+      await a.send(2);
+      await a.sendBytes(bytes("3"));
+      assert.deepEqual([await first, await second, await third], [1, 2, bytes("3")]);
+    });
+
+    test("poll(ms) is true when the other end closes while it waits", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [a, b] = s.pipe();
+      setTimeout(() => b.close(), 100);
+      assert.equal(await within(a.poll(20_000), "poll to see the close"), true);
+      await assertEOF(a, "EOF after the close");
+    });
+
+    // ---- between processes ---------------------------------------------
+
+    test("a Connection passed to a child works in both directions", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [parentEnd, childEnd] = s.pipe();
+      const p = s.start(pipeEcho, [childEnd]);
+      for (const value of ["hello", 42, [1, 2, 3], { nested: { ok: true } }, null]) {
+        await parentEnd.send(value);
+        assert.deepEqual(await within(parentEnd.recv(), "the echo"), value);
+      }
+      const original = richValue();
+      await parentEnd.send(original);
+      assertRichValue(await within(parentEnd.recv(), "the echo of a rich value"), original);
+      parentEnd.close();
+      await joinedCleanly(p);
+    });
+
+    test("the parent may close its copy of the child's end right after start()", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [conn, childConn] = s.pipe();
+      const p = s.start(pipeEchoBytes, [childConn]);
+      childConn.close();
+      await conn.sendBytes(bytes("hello"));
+      assert.deepEqual(await within(conn.recvBytes(), "the echo"), bytes("hello"));
+      conn.close();
+      await joinedCleanly(p);
+    });
+
+    test("byte calls work on an end held by a child", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [conn, childConn] = s.pipe();
+      const [reportReader, reportWriter] = s.pipe(false);
+      const p = s.start(pipeBytesInChild, [childConn, reportWriter]);
+      childConn.close();
+      reportWriter.close();
+
+      await conn.sendBytes(bytes("0123456789"));
+      const into = await within(conn.recv(), "recvBytesInto's result") as { n: number; into: Uint8Array };
+      assert.equal(into.n, 10);
+      assert.deepEqual([...into.into], [0xee, 0xee, ...bytes("0123456789"), 0xee, 0xee]);
+
+      await conn.sendBytes(bytes("too long"));
+      const tooShort = await within(conn.recv(), "the BufferTooShort report") as Record<string, unknown>;
+      assert.equal(tooShort.error, "BufferTooShort");
+      assert.equal(tooShort.isBufferTooShort, true);
+      assert.deepEqual(tooShort.data, bytes("too long"));
+      assert.deepEqual(tooShort.small, new Uint8Array(4).fill(0xee));
+
+      assert.deepEqual(await within(conn.recvBytes(), "the slice"), bytes("3456"));
+      assert.deepEqual(await within(conn.recv(), "the range errors"), [
+        "ValueError",
+        "ValueError",
+        "ValueError",
+        "ValueError",
+      ]);
+
+      await conn.sendBytes(bytes("four"));
+      assert.deepEqual(await within(reportReader.recv(), "the recvBytes(3) report"), {
+        outcome: "OSError",
+        closed: true,
+      });
+      await assertEOF(conn, "EOF once the child's end is closed");
+      await joinedCleanly(p);
+    });
+
+    test("poll(null) and poll(ms) wait for a child's message", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [conn, childConn] = s.pipe();
+      const p = s.start(pipeSendLater, [childConn, [300, 300]]);
+      childConn.close();
+      assert.equal(await conn.poll(), false, "nothing yet");
+      let started = performance.now();
+      assert.equal(await within(conn.poll(null), "poll(null)"), true);
+      let elapsed = performance.now() - started;
+      assert.ok(elapsed >= 300 - TIMER_SLACK_MS, `poll(null) returned after ${elapsed.toFixed(0)} ms`);
+      assert.equal(await conn.poll(), true, "poll(null) did not consume");
+      assert.equal(await conn.recv(), 0);
+
+      started = performance.now();
+      assert.equal(await conn.poll(20_000), true);
+      elapsed = performance.now() - started;
+      assert.ok(elapsed >= 300 - TIMER_SLACK_MS, `poll(20000) returned after ${elapsed.toFixed(0)} ms`);
+      assert.equal(await conn.recv(), 1);
+      await assertEOF(conn, "EOF after the child closed its end");
+      await joinedCleanly(p);
+    });
+
+    test("Pipe(false) keeps its directions in a child", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [reader, writer] = s.pipe(false);
+      const p = s.start(pipeWriterReport, [writer]);
+      writer.close();
+      assert.deepEqual(await within(reader.recv(), "the child's report"), {
+        readable: false,
+        writable: true,
+        closed: false,
+        recv: "OSError",
+        poll: "OSError",
+        recvBytes: "OSError",
+      });
+      await assertEOF(reader, "EOF after the child closed the writer");
+      await joinedCleanly(p);
+    });
+
+    test("recv gets EOFError once a child holding the only other copy has exited", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [conn, childConn] = s.pipe();
+      const p = s.start(pipeSendOneAndReturn, [childConn, "last words"]);
+      childConn.close();
+      assert.equal(await within(conn.recv(), "the child's message"), "last words");
+      await assertEOF(conn, "EOF after the child exited without closing its end");
+      await assert.rejects(conn.send("anyone there?"), OSError, "nobody can read it any more");
+      await joinedCleanly(p);
+    });
+
+    test("the parent's own copy keeps the pipe open after the child exits", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [conn, childConn] = s.pipe();
+      const p = s.start(pipeSendOneAndReturn, [childConn, "bye"]);
+      await joinedCleanly(p);
+      assert.equal(await conn.recv(), "bye");
+      const started = performance.now();
+      assert.equal(await conn.poll(300), false, "no EOF while the parent still holds a copy");
+      assert.ok(performance.now() - started >= 300 - TIMER_SLACK_MS);
+      childConn.close();
+      assert.equal(await within(conn.poll(5000), "EOF to be signalled"), true);
+      await assertEOF(conn, "EOF once the parent's copy is closed too");
+    });
+
+    test("a child ended by terminate() releases its end: recv gets EOFError", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [conn, childConn] = s.pipe();
+      const p = s.start(pipeWaitForever, [childConn]);
+      childConn.close();
+      assert.equal(await conn.poll(500), false, "the running child keeps its end open");
+      p.terminate();
+      await within(p.join(), "the terminated child to end", 30_000);
+      assert.notEqual(p.exitcode, 0);
+      await assertEOF(conn, "EOF after the child holding the other end was terminated");
+    });
+
+    test("two children talk through a pipe the parent made", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [askEnd, answerEnd] = s.pipe();
+      const [reports, reportWriter] = s.pipe(false);
+      const asker = s.start(pipeAsker, [askEnd, reportWriter, 20]);
+      const answerer = s.start(pipeAnswerer, [answerEnd, reportWriter]);
+      askEnd.close();
+      answerEnd.close();
+      reportWriter.close();
+      const got = [
+        await within(reports.recv(), "the first report"),
+        await within(reports.recv(), "the second report"),
+      ] as { who: string }[];
+      got.sort((x, y) => x.who.localeCompare(y.who));
+      assert.deepEqual(got, [
+        { who: "answerer", answered: 20 },
+        { who: "asker", answers: Array.from({ length: 20 }, (_, i) => i * i) },
+      ]);
+      await assertEOF(reports, "EOF once both children closed their copies of the writer");
+      await joinedCleanly(asker);
+      await joinedCleanly(answerer);
+    });
+
+    test("a Connection sent through a Connection to a child keeps working", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [control, childControl] = s.pipe();
+      const [mine, theirs] = s.pipe();
+      const p = s.start(pipeUseSentConnection, [childControl]);
+      childControl.close();
+      await control.send({ reply: theirs, tag: "t1" });
+      theirs.close(); // the copy in flight keeps that end open
+      assert.equal(await within(mine.recv(), "the greeting"), "hello from the child (t1)");
+      await mine.send({ ping: [1, 2n] });
+      assert.deepEqual(await within(mine.recv(), "the echo"), { echo: { ping: [1, 2n] } });
+      assert.equal(await within(control.recv(), "done"), "done");
+      await assertEOF(mine, "EOF once the child closed the only copy left");
+      await joinedCleanly(p);
+    });
+
+    test("messages sent before a child starts are read by the child", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [conn, childConn] = s.pipe();
+      await conn.send("sent before start");
+      await conn.sendBytes(bytes("bytes before start"));
+      const p = s.start(pipeEcho, [childConn]);
+      childConn.close();
+      assert.equal(await within(conn.recv(), "the echo of the first message", 10_000), "sent before start");
+      assert.deepEqual(await within(conn.recv(), "the echo of the second message", 10_000), bytes("bytes before start"));
+      conn.close();
+      await joinedCleanly(p);
+    });
+
+    test("messages sent before the parent closed its end reach the child, then EOF", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [askEnd, answerEnd] = s.pipe();
+      const [reports, reportWriter] = s.pipe(false);
+      const p = s.start(pipeAnswerer, [answerEnd, reportWriter]);
+      answerEnd.close();
+      reportWriter.close();
+      for (const n of [1, 2, 3]) await askEnd.send(n);
+      askEnd.close();
+      assert.deepEqual(await within(reports.recv(), "the report"), { who: "answerer", answered: 3 });
+      await joinedCleanly(p);
+    });
+
+    test("a Connection a child got as an argument travels back to the parent and keeps working", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [control, childControl] = s.pipe();
+      const [x, y] = s.pipe();
+      const p = s.start(pipeSendBack, [childControl, y]);
+      childControl.close();
+      y.close();
+      const { end } = await within(control.recv(), "the returned end") as { end: Connection };
+      s.adopt(end);
+      await joinedCleanly(p);
+      await end.send("through the returned end");
+      assert.equal(await within(x.recv(), "the message"), "through the returned end");
+      await x.send("back");
+      assert.equal(await within(end.recv(), "the reply"), "back");
+      assert.equal(await x.poll(200), false, "the returned copy keeps the pipe open");
+      end.close();
+      await assertEOF(x, "EOF once the returned copy is closed");
+    });
+
+    test("messages a child left unread in an end go with that end when it sends it on", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [control, childControl] = s.pipe();
+      const [x, y] = s.pipe();
+      const p = s.start(pipeSendBackUnread, [childControl, y]);
+      childControl.close();
+      y.close();
+      await x.send("left unread by the child");
+      const { end } = await within(control.recv(), "the returned end") as { end: Connection };
+      s.adopt(end);
+      assert.equal(await within(end.recv(), "the unread message", 10_000), "left unread by the child");
+      await joinedCleanly(p);
+    });
+
+    test("an end of a pipe made in a child works in the parent, and sees EOF when the child is done", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [control, childControl] = s.pipe();
+      const p = s.start(pipeMakePipe, [childControl]);
+      childControl.close();
+      const theirs = s.adopt(await within(control.recv(), "the child's pipe end") as Connection);
+      assert.equal(await within(theirs.recv(), "the greeting"), "hello through the child's pipe");
+      await theirs.send([1, "two"]);
+      assert.deepEqual(await within(theirs.recv(), "the echo"), { echo: [1, "two"] });
+      await assertEOF(theirs, "EOF once the child closed its end");
+      await joinedCleanly(p);
+    });
+
+    test("messages from a child arrive in order", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [conn, childConn] = s.pipe();
+      const p = s.start(pipeSendRange, [childConn, 1000]);
+      childConn.close();
+      const received: unknown[] = [];
+      for (let i = 0; i < 1000; i++) received.push(await within(conn.recv(), `message ${i}`));
+      assert.deepEqual(received, Array.from({ length: 1000 }, (_, i) => i));
+      await assertEOF(conn, "EOF after the last message");
+      await joinedCleanly(p);
+    });
+
+    test("what a child sent just before it ended is delivered, even when read after join()", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [conn, childConn] = s.pipe();
+      const p = s.start(pipeSendAndReturn, [childConn, 200]);
+      childConn.close();
+      await joinedCleanly(p);
+      for (let i = 0; i < 200; i++) {
+        assert.equal(await conn.poll(), true, `message ${i} is already here`);
+        if (i % 2 === 0) assert.deepEqual(await conn.recv(), { i, text: `message ${i}` });
+        else assert.deepEqual(await conn.recvBytes(), Uint8Array.of(i & 0xff, (i >> 8) & 0xff));
+      }
+      await assertEOF(conn, "EOF after the 200 messages");
+    });
+
+    test("an 8 MiB message crosses intact, both ways, by send and by sendBytes", TEST, async () => {
+      await using s = new Scope(ctx);
+      const big = new Uint8Array(8 * 1024 * 1024);
+      for (let i = 0; i < big.length; i++) big[i] = Math.imul(i, 2654435761) >>> 24;
+      const [objects, objectsChild] = s.pipe();
+      const [raw, rawChild] = s.pipe();
+      const echo = s.start(pipeEcho, [objectsChild]);
+      const echoBytes = s.start(pipeEchoBytes, [rawChild]);
+      objectsChild.close();
+      rawChild.close();
+
+      await objects.send({ big, tail: "after" });
+      await raw.sendBytes(big);
+      const back = await within(objects.recv(), "the echoed object", 45_000) as { big: Uint8Array; tail: string };
+      assertSameBytes(back.big, big, "by send");
+      assert.equal(back.tail, "after");
+      assertSameBytes(await within(raw.recvBytes(), "the echoed bytes", 45_000), big, "by sendBytes");
+
+      objects.close();
+      raw.close();
+      await joinedCleanly(echo);
+      await joinedCleanly(echoBytes);
+    });
+  });
+}

@@ -1,0 +1,138 @@
+/**
+ * Unix domain sockets through `Deno.listen` / `Deno.connect`: they need
+ * read and write permission on the socket path, not network permission
+ * (`node:net` asks for `--allow-net` even for a unix path).
+ *
+ * @module
+ */
+
+import type { ByteStream, ServerHandle, SocketTransport } from "./types.ts";
+
+function wrap(conn: Deno.UnixConn): ByteStream {
+  let closed = false;
+  let onData: ((chunk: Uint8Array) => void) | null = null;
+  const early: Uint8Array[] = [];
+  const closeCallbacks: (() => void)[] = [];
+  let pending: Uint8Array[] = [];
+  let flushing: Promise<void> | null = null;
+  let readDone!: () => void;
+  const readFinished = new Promise<void>((resolve) => (readDone = resolve));
+
+  const fireClose = () => {
+    if (closed) return;
+    closed = true;
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+    for (const cb of closeCallbacks.splice(0)) cb();
+  };
+
+  (async () => {
+    const buf = new Uint8Array(256 * 1024);
+    try {
+      for (;;) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        const chunk = buf.slice(0, n);
+        if (onData) onData(chunk);
+        else early.push(chunk);
+      }
+    } catch {
+      // reset by the peer, or closed here
+    }
+    readDone();
+    fireClose();
+  })();
+
+  async function flush(): Promise<void> {
+    while (pending.length > 0) {
+      const chunks = pending;
+      pending = [];
+      let data: Uint8Array;
+      if (chunks.length === 1) data = chunks[0];
+      else {
+        let size = 0;
+        for (const c of chunks) size += c.byteLength;
+        data = new Uint8Array(size);
+        let at = 0;
+        for (const c of chunks) {
+          data.set(c, at);
+          at += c.byteLength;
+        }
+      }
+      let written = 0;
+      while (written < data.byteLength) written += await conn.write(data.subarray(written));
+    }
+  }
+
+  function startFlush(): Promise<void> {
+    flushing ??= flush().catch(() => fireClose()).finally(() => (flushing = null));
+    return flushing;
+  }
+
+  return {
+    write(data) {
+      if (closed) return;
+      pending.push(data);
+      startFlush();
+    },
+    onData(callback) {
+      onData = callback;
+      for (const chunk of early.splice(0)) callback(chunk);
+    },
+    onClose(callback) {
+      if (closed) queueMicrotask(callback);
+      else closeCallbacks.push(callback);
+    },
+    async end() {
+      if (closed) return;
+      while (flushing || pending.length > 0) await startFlush();
+      try {
+        await conn.closeWrite();
+      } catch {
+        // the peer is gone already
+      }
+      // Wait for the peer to close its side, but never forever.
+      let timer: number | undefined;
+      await Promise.race([
+        readFinished,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, 5000);
+          Deno.unrefTimer(timer);
+        }),
+      ]);
+      clearTimeout(timer);
+      fireClose();
+    },
+    destroy: fireClose,
+    ref: () => conn.ref(),
+    unref: () => conn.unref(),
+  };
+}
+
+/** The native Deno socket transport. */
+export const denoSocketTransport: SocketTransport = {
+  listenUnix(path, onConnection): Promise<ServerHandle> {
+    const listener = Deno.listen({ transport: "unix", path });
+    Deno.chmodSync(path, 0o600);
+    listener.unref();
+    (async () => {
+      for await (const conn of listener) onConnection(wrap(conn));
+    })().catch(() => {});
+    return Promise.resolve({
+      close() {
+        try {
+          listener.close();
+        } catch {
+          // already closed
+        }
+        return Promise.resolve();
+      },
+    });
+  },
+  async connectUnix(path) {
+    return wrap(await Deno.connect({ transport: "unix", path }));
+  },
+};

@@ -1,0 +1,360 @@
+/**
+ * The Process contract: every behaviour of `Process` and its companions,
+ * written once and run for each start method on Deno and Bun. Cases are
+ * ported from CPython's _TestProcess and _TestSubclassingProcess.
+ */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import process from "node:process";
+import {
+  activeChildren,
+  type Connection,
+  cpuCount,
+  currentProcess,
+  getContext,
+  parentProcess,
+  Pipe,
+  Process,
+  type StartMethod,
+  ValueError,
+} from "../../mod.ts";
+import * as targets from "../testdata/targets.ts";
+import { pidAlive, RUNTIME, runScript, testdata, waitFor } from "../_helpers.ts";
+
+export * from "../testdata/targets.ts";
+
+const T = { timeout: 60_000 };
+
+/** A self-contained function that is not exported: rebuilt from its source. */
+async function notExported(conn: Connection, n: number) {
+  await conn.send(n * 2);
+  conn.close();
+}
+
+/** Runs `target` in a child with a pipe end first, returns everything it sent. */
+async function runAndCollect(
+  P: typeof Process,
+  target: (...args: never[]) => unknown,
+  args: unknown[] = [],
+  options: { kwargs?: Record<string, unknown> } = {},
+): Promise<{ values: unknown[]; process: Process }> {
+  const [reader, writer] = Pipe();
+  const p = new P({ target, args: [writer, ...args], kwargs: options.kwargs });
+  p.start();
+  writer.close();
+  const values: unknown[] = [];
+  try {
+    for (;;) values.push(await reader.recv());
+  } catch (error) {
+    if ((error as Error).name !== "EOFError") throw error;
+  }
+  await p.join();
+  reader.close();
+  return { values, process: p };
+}
+
+/** Behaviour of Process under one start method. */
+export function runProcessContract({ startMethod }: { startMethod: StartMethod }): void {
+  const ctx = getContext(startMethod);
+  const P = ctx.Process;
+  const osProcess = startMethod === "spawn";
+
+  describe(`Process [${startMethod}] [${RUNTIME}]`, () => {
+    test("runs the target with args and kwargs and ends with exitcode 0", T, async () => {
+      const { values, process: p } = await runAndCollect(P, targets.echoArgs, [1, "two"], {
+        kwargs: { three: 3 },
+      });
+      assert.deepEqual(values, [[1, "two", { three: 3 }]]);
+      assert.equal(p.exitcode, 0);
+      assert.equal(p.isAlive(), false);
+    });
+
+    test("arguments keep structured-clone semantics", T, async () => {
+      const cyclic: Record<string, unknown> = { label: "loop" };
+      cyclic.self = cyclic;
+      const value = {
+        map: new Map<unknown, unknown>([["k", new Set([1, 2])]]),
+        date: new Date(86_400_000),
+        big: 2n ** 70n,
+        bytes: new Uint8Array([1, 2, 255]),
+        floats: new Float64Array([0.5, -0]),
+        cyclic,
+        nothing: undefined,
+        nan: NaN,
+      };
+      const { values } = await runAndCollect(P, targets.sendBack, [value]);
+      const got = values[0] as typeof value;
+      assert.deepEqual((got.map.get("k") as Set<number>), new Set([1, 2]));
+      assert.equal(got.date.getTime(), 86_400_000);
+      assert.equal(got.big, 2n ** 70n);
+      assert.deepEqual([...got.bytes], [1, 2, 255]);
+      assert.ok(got.floats instanceof Float64Array && Object.is(got.floats[1], -0));
+      assert.equal((got.cyclic as Record<string, unknown>).self, got.cyclic);
+      assert.ok("nothing" in got && got.nothing === undefined);
+      assert.ok(Number.isNaN(got.nan));
+    });
+
+    test("an argument that cannot be copied throws a TypeError naming it, and starts nothing", T, () => {
+      const p = new P({ target: targets.sleeper, args: [1, { socket: { onData: () => 1 } }] });
+      assert.throws(() => p.start(), (e: Error) => e instanceof TypeError && /args\[1\]\.socket\.onData/.test(e.message));
+      assert.equal(p.pid, null);
+      assert.equal(activeChildren().includes(p), false);
+    });
+
+    test("pid and ident are null before start and known at once after", T, async () => {
+      const p = new P({ target: targets.sleeper, args: [50] });
+      assert.equal(p.pid, null);
+      assert.equal(p.ident, null);
+      assert.equal(p.exitcode, null);
+      p.start();
+      assert.equal(typeof p.pid, "number");
+      assert.equal(typeof p.ident, "number");
+      if (osProcess) {
+        assert.notEqual(p.pid, process.pid);
+        assert.equal(p.ident, p.pid);
+        assert.ok(pidAlive(p.pid!), "the OS knows the child's pid");
+      } else {
+        assert.equal(p.pid, process.pid, "a worker shares its parent's pid");
+        assert.notEqual(p.ident, process.pid);
+      }
+      await p.join();
+      assert.equal(p.exitcode, 0);
+    });
+
+    test("isAlive() is false before start, true while running, false after", T, async () => {
+      const [reader, writer] = Pipe();
+      const p = new P({ target: targets.readyThenSleep, args: [writer, 300] });
+      assert.equal(p.isAlive(), false);
+      p.start();
+      assert.equal(p.isAlive(), true);
+      assert.equal(await reader.recv(), "ready");
+      assert.equal(p.isAlive(), true);
+      assert.ok(activeChildren().includes(p));
+      await p.join();
+      assert.equal(p.isAlive(), false);
+      assert.equal(activeChildren().includes(p), false);
+      reader.close();
+      writer.close();
+    });
+
+    test("an async target is awaited before the child ends", T, async () => {
+      const start = performance.now();
+      const p = new P({ target: targets.sleeper, args: [200] });
+      p.start();
+      await p.join();
+      assert.ok(performance.now() - start >= 190, "join waited for the async target");
+      assert.equal(p.exitcode, 0);
+    });
+
+    test("join(timeout) returns after the timeout with exitcode still null", T, async () => {
+      const p = new P({ target: targets.sleeper, args: [5_000] });
+      p.start();
+      const start = performance.now();
+      await p.join(100);
+      assert.ok(performance.now() - start >= 90);
+      assert.equal(p.exitcode, null);
+      assert.equal(p.isAlive(), true);
+      p.terminate();
+      await p.join();
+    });
+
+    test("an uncaught error gives exitcode 1", T, async () => {
+      const p = new P({ target: targets.thrower, args: ["boom"] });
+      p.start();
+      await p.join();
+      assert.equal(p.exitcode, 1);
+    });
+
+    test("the code given to process.exit() becomes the exitcode", T, async () => {
+      const p = new P({ target: targets.exiter, args: [7] });
+      p.start();
+      await p.join();
+      assert.equal(p.exitcode, 7);
+    });
+
+    test("terminate() gives exitcode -15 and kill() gives -9", T, async () => {
+      for (const [how, code] of [["terminate", -15], ["kill", -9]] as const) {
+        const [reader, writer] = Pipe();
+        const p = new P({ target: targets.readyThenSleep, args: [writer] });
+        p.start();
+        assert.equal(await reader.recv(), "ready");
+        p[how]();
+        await p.join();
+        assert.equal(p.exitcode, code, `${how}()`);
+        assert.equal(p.isAlive(), false);
+        reader.close();
+        writer.close();
+      }
+    });
+
+    test("terminate() falls back to SIGKILL when SIGTERM is ignored", T, async (t) => {
+      if (!osProcess) return t.skip("a worker cannot ignore terminate(): there is no signal to ignore");
+      const [reader, writer] = Pipe();
+      const p = new P({ target: targets.ignoreSigterm, args: [writer] });
+      p.start();
+      assert.equal(await reader.recv(), "ready");
+      p.terminate();
+      await p.join();
+      assert.equal(p.exitcode, -9);
+      reader.close();
+      writer.close();
+    });
+
+    test("names: Process-N by default, N:M for a child's child; currentProcess and parentProcess in a child", T, async () => {
+      const [reader, writer] = Pipe();
+      const p = new P({ target: targets.startGrandchild, args: [writer, startMethod] });
+      assert.match(p.name, /^Process-\d+$/);
+      p.start();
+      writer.close();
+      const grandchild = await reader.recv() as { name: string; parent: { name: string; pid: number; alive: boolean } };
+      const summary = await reader.recv() as { grandchildName: string; exitcode: number };
+      await p.join();
+      assert.equal(p.exitcode, 0);
+      assert.match(grandchild.name, new RegExp(`^Process-${p.name.split("-")[1]}:1$`));
+      assert.equal(summary.grandchildName, grandchild.name);
+      assert.equal(summary.exitcode, 0);
+      assert.equal(grandchild.parent.name, p.name);
+      assert.equal(grandchild.parent.pid, p.pid);
+      assert.equal(grandchild.parent.alive, true);
+      reader.close();
+    });
+
+    test("a child sees its own pid, name and its parent; the main program has no parent", T, async () => {
+      assert.equal(currentProcess().name, "MainProcess");
+      assert.equal(parentProcess(), null);
+      const { values, process: p } = await runAndCollect(P, targets.reportIdentity);
+      const me = values[0] as { name: string; pid: number; ident: number; osPid: number; authkey: Uint8Array; parent: { name: string; pid: number } };
+      assert.equal(me.name, p.name);
+      assert.equal(me.pid, p.pid);
+      assert.equal(me.ident, p.ident);
+      assert.equal(me.osPid, osProcess ? p.pid : process.pid);
+      assert.equal(me.parent.name, "MainProcess");
+      assert.equal(me.parent.pid, process.pid);
+      assert.deepEqual([...me.authkey], [...currentProcess().authkey], "authkey is inherited");
+    });
+
+    test("name and authkey are settable; the child gets the new values", T, async () => {
+      const [reader, writer] = Pipe();
+      const p = new P({ target: targets.reportIdentity, args: [writer] });
+      p.name = "HelloWorld";
+      p.authkey = "123";
+      p.start();
+      writer.close();
+      const me = await reader.recv() as { name: string; authkey: Uint8Array };
+      await p.join();
+      assert.equal(me.name, "HelloWorld");
+      assert.deepEqual([...me.authkey], [...new TextEncoder().encode("123")]);
+      reader.close();
+    });
+
+    test("daemon is inherited (false in main), settable before start only", T, async () => {
+      const p = new P({ target: targets.sleeper, args: [10] });
+      assert.equal(p.daemon, false);
+      p.daemon = true;
+      assert.equal(p.daemon, true);
+      p.start();
+      assert.throws(() => (p.daemon = false), ValueError);
+      await p.join();
+    });
+
+    test("a daemon cannot start children", T, async () => {
+      const [reader, writer] = Pipe();
+      const p = new P({ target: targets.tryToStartChild, args: [writer, startMethod], daemon: true });
+      p.start();
+      writer.close();
+      const answer = await reader.recv() as { name: string; message: string };
+      await p.join();
+      assert.equal(answer.name, "ValueError");
+      assert.match(answer.message, /[Dd]aemonic processes are not allowed to have children/);
+      reader.close();
+    });
+
+    test("misuse is a ValueError: start twice, join before start, close while running, use after close", T, async () => {
+      const p = new P({ target: targets.sleeper, args: [200] });
+      await assert.rejects(p.join(), (e: Error) => e instanceof ValueError && /never started/.test(e.message));
+      p.start();
+      assert.throws(() => p.start(), (e: Error) => e instanceof ValueError && /twice/.test(e.message));
+      assert.throws(() => p.close(), (e: Error) => e instanceof ValueError && /still running/.test(e.message));
+      await p.join();
+      p.close();
+      assert.throws(() => p.isAlive(), (e: Error) => e instanceof ValueError && /closed/.test(e.message));
+      assert.throws(() => p.exitcode, ValueError);
+      await assert.rejects(p.join(), ValueError);
+      assert.throws(() => p.start(), ValueError);
+      assert.throws(() => currentProcess().start(), ValueError);
+      await assert.rejects(currentProcess().join(), ValueError);
+    });
+
+    test("an exported subclass runs its run() in the child with its own fields", T, async () => {
+      const [reader, writer] = Pipe();
+      const g = new targets.greeters[startMethod](writer, "hi");
+      assert.match(g.name, /^Greeter-\d+$/);
+      g.start();
+      writer.close();
+      assert.equal(await reader.recv(), `hi from ${g.name} (Greeter)`);
+      await g.join();
+      assert.equal(g.exitcode, 0);
+      reader.close();
+    });
+
+    test("a self-contained function that is not exported is rebuilt from its source", T, async () => {
+      const { values, process: p } = await runAndCollect(P, notExported, [21]);
+      assert.deepEqual(values, [42]);
+      assert.equal(p.exitcode, 0);
+    });
+
+    test("a function that cannot be rebuilt fails in the child with an error that says to export it", T, async () => {
+      const result = await runScript(testdata("unexported_target.ts"), [startMethod]);
+      assert.match(result.stdout, /exitcode 1/);
+      assert.match(result.stderr, /Process Process-1:/);
+      assert.match(result.stderr, /usesOuter/);
+      assert.match(result.stderr, /export it/);
+    });
+
+    test("an uncaught error prints 'Process <name>:' and the stack on stderr", T, async () => {
+      const result = await runScript(testdata("failing_child.ts"), [startMethod]);
+      assert.match(result.stdout, /exitcode 1/);
+      assert.match(result.stderr, /Process Process-1:\n(Uncaught )?RangeError: deliberate failure/);
+    });
+
+    test("memory is not shared: a child changing module state leaves the parent's alone", T, async () => {
+      const { values } = await runAndCollect(P, targets.setShared);
+      assert.deepEqual(values, [0]);
+      assert.equal(targets.shared.x, 100);
+    });
+
+    test("activeChildren() in a child lists its running children and drops finished ones", T, async () => {
+      const { values } = await runAndCollect(P, targets.countChildren, [startMethod]);
+      assert.deepEqual(values, [[1, 0]]);
+    });
+
+    test("cpuCount() is a positive integer", T, () => {
+      assert.ok(Number.isInteger(cpuCount()) && cpuCount() >= 1);
+    });
+
+    test("at the end of the main program daemon children are terminated and the others joined", T, async () => {
+      const result = await runScript(testdata("end_of_main.ts"), [startMethod]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /main done/);
+      assert.match(result.stdout, /non-daemon finished/);
+      assert.doesNotMatch(result.stdout, /daemon finished too/);
+    });
+
+    test("when the parent is killed with SIGKILL its children exit: no orphans", T, async (t) => {
+      if (!osProcess) return t.skip("a worker is a thread of its parent: it cannot outlive it");
+      let childPid = 0;
+      const result = await runScript(testdata("orphan_parent.ts"), [startMethod], {
+        onStdout(text, kill) {
+          const m = /child pid (\d+)/.exec(text);
+          if (m && !childPid) {
+            childPid = Number(m[1]);
+            kill("SIGKILL");
+          }
+        },
+      });
+      assert.equal(result.signal, "SIGKILL");
+      assert.ok(childPid > 0, result.stderr);
+      await waitFor(() => !pidAlive(childPid), `child ${childPid} to exit after its parent died`);
+    });
+  });
+}

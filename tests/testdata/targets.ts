@@ -1,0 +1,137 @@
+/**
+ * Functions and classes that children run in the Process contract. They are
+ * exported (and re-exported by the contract) so a child finds them by name.
+ */
+import process from "node:process";
+import {
+  activeChildren,
+  type Connection,
+  currentProcess,
+  getContext,
+  parentProcess,
+  Process,
+  type StartMethod,
+} from "../../mod.ts";
+
+/** Sends each value, then closes. */
+export async function sendBack(conn: Connection, ...values: unknown[]): Promise<void> {
+  for (const v of values) await conn.send(v);
+  conn.close();
+}
+
+/** Sends the arguments it received (positional and kwargs) as one array. */
+export async function echoArgs(conn: Connection, ...rest: unknown[]): Promise<void> {
+  await conn.send(rest);
+  conn.close();
+}
+
+/** Sleeps `ms` milliseconds. */
+export async function sleeper(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+/** Says "ready", then sleeps until ended. */
+export async function readyThenSleep(conn: Connection, ms = 60_000): Promise<void> {
+  await conn.send("ready");
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+/** Throws a RangeError with `message`. */
+export function thrower(message: string): never {
+  throw new RangeError(message);
+}
+
+/** Exits with `code` through node:process (Deno and Bun both have it). */
+export function exiter(code: number): void {
+  process.exit(code);
+}
+
+/** Ignores SIGTERM, says "ready", then sleeps. */
+export async function ignoreSigterm(conn: Connection): Promise<void> {
+  process.on("SIGTERM", () => {});
+  await conn.send("ready");
+  await new Promise((r) => setTimeout(r, 60_000));
+}
+
+/** Reports what the child knows about itself and its parent. */
+export async function reportIdentity(conn: Connection): Promise<void> {
+  const me = currentProcess();
+  const parent = parentProcess();
+  await conn.send({
+    name: me.name,
+    pid: me.pid,
+    ident: me.ident,
+    daemon: me.daemon,
+    authkey: me.authkey,
+    osPid: process.pid,
+    parent: parent && { name: parent.name, pid: parent.pid, alive: parent.isAlive() },
+  });
+  conn.close();
+}
+
+/** Starts a grandchild that reports its identity through `conn`; reports the grandchild's name too. */
+export async function startGrandchild(conn: Connection, method: StartMethod): Promise<void> {
+  const p = new (getContext(method).Process)({ target: reportIdentity, args: [conn] });
+  p.start();
+  await p.join();
+  await conn.send({ grandchildName: p.name, exitcode: p.exitcode });
+  conn.close();
+}
+
+/** Tries to start a child from a daemon; sends the error's class and message. */
+export async function tryToStartChild(conn: Connection, method: StartMethod): Promise<void> {
+  try {
+    new (getContext(method).Process)({ target: sleeper, args: [1] }).start();
+    await conn.send("started");
+  } catch (error) {
+    await conn.send({ name: (error as Error).name, message: (error as Error).message });
+  }
+  conn.close();
+}
+
+/** Reports how many children are active after starting one and after it ends. */
+export async function countChildren(conn: Connection, method: StartMethod): Promise<void> {
+  const p = new (getContext(method).Process)({ target: sleeper, args: [300] });
+  p.start();
+  const during = activeChildren().length;
+  await p.join();
+  await conn.send([during, activeChildren().length]);
+  conn.close();
+}
+
+/** A subclass with its own constructor argument and fields, on a given context's Process. */
+function greeterOn(Base: typeof Process) {
+  return class Greeter extends Base {
+    greeting: string;
+    conn: Connection;
+    constructor(conn: Connection, greeting: string) {
+      super();
+      this.conn = conn;
+      this.greeting = greeting;
+    }
+    override async run(): Promise<void> {
+      await this.conn.send(`${this.greeting} from ${this.name} (${this.constructor.name})`);
+      this.conn.close();
+    }
+  };
+}
+
+/** The Greeter subclass under "spawn" (exported: a child imports subclasses by name). */
+export const SpawnGreeter: ReturnType<typeof greeterOn> = greeterOn(getContext("spawn").Process);
+/** The Greeter subclass under "worker". */
+export const WorkerGreeter: ReturnType<typeof greeterOn> = greeterOn(getContext("worker").Process);
+/** The Greeter subclass for each start method. */
+export const greeters: Record<StartMethod, ReturnType<typeof greeterOn>> = {
+  spawn: SpawnGreeter,
+  worker: WorkerGreeter,
+};
+
+/** Module state the memory-isolation test checks. */
+export const shared = { x: 100 };
+
+/** Sets `shared.x` in the child and reports it. */
+export async function setShared(conn: Connection): Promise<void> {
+  shared.x = 0;
+  await conn.send(shared.x);
+  conn.close();
+}
