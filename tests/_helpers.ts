@@ -54,10 +54,16 @@ export function scriptCommand(script: string, args: string[] = [], denoFlags = [
 export function runScript(
   script: string,
   args: string[] = [],
-  options: { denoFlags?: string[]; onStdout?: (text: string, kill: (signal: NodeJS.Signals) => void) => void } = {},
+  options: {
+    denoFlags?: string[];
+    onStdout?: (text: string, kill: (signal: NodeJS.Signals) => void) => void;
+  } = {},
 ): Promise<ScriptResult> {
   const [cmd, ...rest] = scriptCommand(script, args, options.denoFlags);
-  const child = spawn(cmd, rest, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+  const child = spawn(cmd, rest, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1" },
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Uint8Array) => {

@@ -5,7 +5,7 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { currentProcess, getContext, getAllStartMethods, Pipe, type Connection } from "../mod.ts";
+import { type Connection, currentProcess, getAllStartMethods, getContext, Pipe } from "../mod.ts";
 
 /** Runs in the child: reports whether it is a child. */
 export async function whoAmI(conn: Connection): Promise<void> {

@@ -27,7 +27,9 @@ interface BunSpawn {
 /** Starts children with `Bun.spawn`. */
 export function bunSpawnLauncher(): Launcher {
   const bun = (globalThis as unknown as { Bun: BunSpawn }).Bun;
-  const process = (globalThis as unknown as { process: { execPath: string; env: Record<string, string> } }).process;
+  const process =
+    (globalThis as unknown as { process: { execPath: string; env: Record<string, string> } })
+      .process;
   return {
     capabilities: { osProcess: true, sharedMemory: false },
     launch({ bootstrap }): ChildHandle {

@@ -6,11 +6,12 @@
  * @module
  */
 
+import { setTimeout as nodeSetTimeout } from "node:timers";
 import type { ByteStream, ServerHandle, SocketTransport } from "./types.ts";
 
 function wrap(conn: Deno.UnixConn): ByteStream {
   let closed = false;
-  let onData: ((chunk: Uint8Array) => void) | null = null;
+  const receiver: { onData: ((chunk: Uint8Array) => void) | null } = { onData: null };
   const early: Uint8Array[] = [];
   const closeCallbacks: (() => void)[] = [];
   let pending: Uint8Array[] = [];
@@ -36,7 +37,7 @@ function wrap(conn: Deno.UnixConn): ByteStream {
         const n = await conn.read(buf);
         if (n === null) break;
         const chunk = buf.slice(0, n);
-        if (onData) onData(chunk);
+        if (receiver.onData) receiver.onData(chunk);
         else early.push(chunk);
       }
     } catch {
@@ -68,7 +69,18 @@ function wrap(conn: Deno.UnixConn): ByteStream {
   }
 
   function startFlush(): Promise<void> {
-    flushing ??= flush().catch(() => fireClose()).finally(() => (flushing = null));
+    flushing ??= (async () => {
+      try {
+        await flush();
+      } catch {
+        fireClose();
+      } finally {
+        flushing = null;
+      }
+      // A write that came after the loop ended but before `flushing` was
+      // cleared found a flush "running": start another for it.
+      if (pending.length > 0 && !closed) await startFlush();
+    })();
     return flushing;
   }
 
@@ -79,7 +91,7 @@ function wrap(conn: Deno.UnixConn): ByteStream {
       startFlush();
     },
     onData(callback) {
-      onData = callback;
+      receiver.onData = callback;
       for (const chunk of early.splice(0)) callback(chunk);
     },
     onClose(callback) {
@@ -95,12 +107,12 @@ function wrap(conn: Deno.UnixConn): ByteStream {
         // the peer is gone already
       }
       // Wait for the peer to close its side, but never forever.
-      let timer: number | undefined;
+      let timer: ReturnType<typeof nodeSetTimeout> | undefined;
       await Promise.race([
         readFinished,
         new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, 5000);
-          Deno.unrefTimer(timer);
+          timer = nodeSetTimeout(resolve, 5000);
+          timer.unref();
         }),
       ]);
       clearTimeout(timer);

@@ -11,11 +11,13 @@ import { installRuntime } from "../install.ts";
 import { runChild } from "../core/_child.ts";
 
 installRuntime();
-const bootstrap = typeof workerData === "string" ? workerData : await new Promise<string>((resolve) => {
-  const scope = globalThis as unknown as { onmessage: ((event: MessageEvent) => void) | null };
-  scope.onmessage = (event) => {
-    scope.onmessage = null;
-    resolve(event.data as string);
-  };
-});
+const bootstrap = typeof workerData === "string"
+  ? workerData
+  : await new Promise<string>((resolve) => {
+    const scope = globalThis as unknown as { onmessage: ((event: MessageEvent) => void) | null };
+    scope.onmessage = (event) => {
+      scope.onmessage = null;
+      resolve(event.data as string);
+    };
+  });
 await runChild(bootstrap);

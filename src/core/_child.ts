@@ -76,7 +76,9 @@ export async function runChild(bootstrapLine: string): Promise<never> {
   try {
     channel = await node.channelTo(boot.address);
   } catch (error) {
-    host.writeStderr(`@procs/multiprocessing: the child could not reach its parent: ${describeError(error)}\n`);
+    host.writeStderr(
+      `@procs/multiprocessing: the child could not reach its parent: ${describeError(error)}\n`,
+    );
     return host.exit(1);
   }
   node.parentChannel = channel;
@@ -112,12 +114,15 @@ export async function runChild(bootstrapLine: string): Promise<never> {
       ident: h.ident,
     };
     let self: Process;
-    prepareRebuild(rebuild);
     if (h.cls) {
       const cls = await rebuildCallable(h.cls);
+      // Set just before constructing: importing the class's module may
+      // itself construct Process objects.
+      prepareRebuild(rebuild);
       self = Reflect.construct(Process, [REBUILD], cls) as Process;
       Object.assign(self, decode(fields as Uint8Array));
     } else {
+      prepareRebuild(rebuild);
       self = new Process(REBUILD as never);
     }
     setCurrentProcess(self);

@@ -228,7 +228,9 @@ class Encoder {
         return w.str(v.toString(16));
       case "function":
         return this.fail(
-          `functions cannot be copied${v.name ? ` ('${v.name}')` : ""}; pass plain data, or export the function and pass it as a target`,
+          `functions cannot be copied${
+            v.name ? ` ('${v.name}')` : ""
+          }; pass plain data, or export the function and pass it as a target`,
         );
       case "symbol":
         return this.fail(`symbols cannot be copied (${String(v)})`);
@@ -278,7 +280,7 @@ class Encoder {
     ) {
       if (!this.context.shareMemory || !this.context.shared) {
         return this.fail(
-          "a SharedArrayBuffer can only be shared with a worker started by the \"worker\" start method",
+          'a SharedArrayBuffer can only be shared with a worker started by the "worker" start method',
         );
       }
       this.refs.set(o, this.refs.size);
@@ -433,7 +435,9 @@ class Decoder {
       case Tag.String16: {
         const n = this.u32();
         let s = "";
-        for (let i = 0; i < n; i++) s += String.fromCharCode(this.view.getUint16(this.pos + 2 * i, true));
+        for (let i = 0; i < n; i++) {
+          s += String.fromCharCode(this.view.getUint16(this.pos + 2 * i, true));
+        }
         this.pos += 2 * n;
         return s;
       }
@@ -474,7 +478,12 @@ class Decoder {
           const k = this.str();
           const v = this.value();
           if (k === "__proto__") {
-            Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+            Object.defineProperty(o, k, {
+              value: v,
+              enumerable: true,
+              writable: true,
+              configurable: true,
+            });
           } else o[k] = v;
         }
         return o;
@@ -540,7 +549,12 @@ class Decoder {
         this.refs[index] = e;
         const extra = this.value() as Record<string, unknown>;
         for (const [k, v] of Object.entries(extra)) {
-          Object.defineProperty(e, k, { value: v, writable: true, configurable: true, enumerable: k !== "cause" });
+          Object.defineProperty(e, k, {
+            value: v,
+            writable: true,
+            configurable: true,
+            enumerable: k !== "cause",
+          });
         }
         return e;
       }

@@ -12,7 +12,7 @@
 
 import type { ByteStream, ServerHandle } from "../adapters/types.ts";
 import { decode, encode, type EncodeContext } from "./_codec.ts";
-import { FrameReader, frame, MAX_FRAME } from "./_framing.ts";
+import { frame, FrameReader, MAX_FRAME } from "./_framing.ts";
 import { clientHandshake, HANDSHAKE_MAX_FRAME, serverHandshake } from "./_auth.ts";
 import { AuthenticationError } from "./errors.ts";
 import { getHost } from "./_host.ts";
@@ -135,7 +135,9 @@ export class Channel {
     let message: Message;
     try {
       message = decode(payload) as Message;
-      if (!Array.isArray(message) || typeof message[0] !== "string") throw new TypeError("not a message");
+      if (!Array.isArray(message) || typeof message[0] !== "string") {
+        throw new TypeError("not a message");
+      }
     } catch {
       this.#stream.destroy(); // garbage: this connection only
       return;
@@ -148,7 +150,11 @@ export class Channel {
     try {
       handler(this, message);
     } catch (error) {
-      getHost().writeStderr(`@procs/multiprocessing: failed to handle '${message[0]}': ${(error as Error)?.stack ?? error}\n`);
+      getHost().writeStderr(
+        `@procs/multiprocessing: failed to handle '${message[0]}': ${
+          (error as Error)?.stack ?? error
+        }\n`,
+      );
     }
   }
 

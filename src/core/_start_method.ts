@@ -10,7 +10,9 @@ let chosen: StartMethod | null = null;
 export function checkStartMethod(method: unknown): StartMethod {
   if (!START_METHODS.includes(method as StartMethod)) {
     throw new ValueError(
-      `Cannot find context for '${String(method)}': the start methods are ${START_METHODS.map((m) => `'${m}'`).join(", ")}`,
+      `Cannot find context for '${String(method)}': the start methods are ${
+        START_METHODS.map((m) => `'${m}'`).join(", ")
+      }`,
     );
   }
   return method as StartMethod;
@@ -21,7 +23,8 @@ export const START_METHOD_ENV = "PROCS_MP_START_METHOD";
 
 function fromEnvironment(): StartMethod | null {
   try {
-    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process
+      ?.env;
     const value = env?.[START_METHOD_ENV];
     return value ? checkStartMethod(value) : null;
   } catch (error) {

@@ -56,6 +56,8 @@ export function deferred<T>(): {
 export function checkTimeout(timeout: unknown, what: string): void {
   if (timeout === undefined || timeout === null) return;
   if (typeof timeout !== "number" || Number.isNaN(timeout)) {
-    throw new TypeError(`${what} timeout must be a number of milliseconds: received ${String(timeout)}`);
+    throw new TypeError(
+      `${what} timeout must be a number of milliseconds: received ${String(timeout)}`,
+    );
   }
 }

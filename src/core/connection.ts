@@ -13,7 +13,14 @@
  * @module
  */
 
-import { decode, encode, type EncodeContext, REDUCE, type Reduced, registerReducer } from "./_codec.ts";
+import {
+  decode,
+  encode,
+  type EncodeContext,
+  REDUCE,
+  type Reduced,
+  registerReducer,
+} from "./_codec.ts";
 import { type Channel, localNode, type Message, onMessage } from "./_node.ts";
 import { BufferTooShort, EOFError, OSError, ValueError } from "./errors.ts";
 import { checkTimeout, randomId, unrefTimeout } from "./_util.ts";
@@ -193,8 +200,15 @@ export class Connection implements Disposable {
   #waiters: (() => void)[] = [];
 
   /** @internal Connections are made by {@linkcode Pipe}. */
-  constructor(token: typeof INTERNAL, link: LocalLink | RemoteLink, readable: boolean, writable: boolean) {
-    if (token !== INTERNAL) throw new TypeError("Connections are made by Pipe(); do not construct them");
+  constructor(
+    token: typeof INTERNAL,
+    link: LocalLink | RemoteLink,
+    readable: boolean,
+    writable: boolean,
+  ) {
+    if (token !== INTERNAL) {
+      throw new TypeError("Connections are made by Pipe(); do not construct them");
+    }
     this.#link = link;
     this.#readable = readable;
     this.#writable = writable;
@@ -216,7 +230,9 @@ export class Connection implements Disposable {
   }
 
   #checkOpen(): void {
-    if (this.#closed) throw new OSError("The connection is closed: open a new Pipe() to keep talking");
+    if (this.#closed) {
+      throw new OSError("The connection is closed: open a new Pipe() to keep talking");
+    }
   }
 
   #checkWritable(): void {
@@ -365,7 +381,9 @@ export class Connection implements Disposable {
       : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
     if (offset < 0) throw new ValueError(`offset is negative: received ${offset}`);
     if (offset > target.byteLength) {
-      throw new ValueError(`offset ${offset} is past the end of a ${target.byteLength}-byte buffer`);
+      throw new ValueError(
+        `offset ${offset} is past the end of a ${target.byteLength}-byte buffer`,
+      );
     }
     const envelope = await this.#next();
     const data = envelope.data;
@@ -502,7 +520,10 @@ export class Connection implements Disposable {
     } else {
       address = link.address;
       id = link.id;
-      const message: Message = ["pipe.ticket", id, link.end, ticket];
+      // Unread messages go with the end (see the local case): back to the
+      // owner, ahead of anything it holds for this end.
+      const unread = this.#inbox.splice(0).map((e) => [e.bytes, e.data]);
+      const message: Message = ["pipe.ticket", id, link.end, ticket, unread];
       if (link.channel) link.channel.send(message);
       else link.ready.then((channel) => channel.send(message), () => {});
       const drop: Message = ["pipe.drop", id, link.end, ticket];
@@ -585,15 +606,22 @@ onMessage("pipe.send", (_channel, [, id, end, bytes, data]) => {
 onMessage("pipe.close", (channel, [, id, end]) => {
   ownedPipe(id)?.release(end as End, channel);
 });
-onMessage("pipe.ticket", (_channel, [, id, end, ticket]) => {
-  ownedPipe(id)?.tickets[end as End].add(ticket as string);
+onMessage("pipe.ticket", (_channel, [, id, end, ticket, unread]) => {
+  const core = ownedPipe(id);
+  if (!core) return;
+  core.tickets[end as End].add(ticket as string);
+  const envelopes = (unread as [boolean, Uint8Array][]).map(([bytes, data]) => ({ bytes, data }));
+  core.backlog[end as End].unshift(...envelopes);
 });
 onMessage("pipe.drop", (_channel, [, id, end, ticket]) => {
   ownedPipe(id)?.dropTicket(end as End, ticket as string);
 });
 
 onMessage("pipe.push", (_channel, [, id, end, bytes, data]) => {
-  remoteEnds.get(remoteKey(id as string, end as End))?._enqueue({ bytes: bytes as boolean, data: data as Uint8Array });
+  remoteEnds.get(remoteKey(id as string, end as End))?._enqueue({
+    bytes: bytes as boolean,
+    data: data as Uint8Array,
+  });
 });
 onMessage("pipe.eof", (_channel, [, id, end]) => {
   remoteEnds.get(remoteKey(id as string, end as End))?._peerClosed();

@@ -7,9 +7,21 @@
  */
 
 import type { StartMethod } from "../adapters/types.ts";
-import { activeChildren, cpuCount, currentProcess, parentProcess, Process, START_METHOD } from "./process.ts";
+import {
+  activeChildren,
+  cpuCount,
+  currentProcess,
+  parentProcess,
+  Process,
+  START_METHOD,
+} from "./process.ts";
 import { Pipe } from "./connection.ts";
-import { checkStartMethod, defaultStartMethod, START_METHODS, setDefaultStartMethod } from "./_start_method.ts";
+import {
+  checkStartMethod,
+  defaultStartMethod,
+  setDefaultStartMethod,
+  START_METHODS,
+} from "./_start_method.ts";
 
 export type { StartMethod };
 
@@ -108,7 +120,10 @@ export function getContext(method?: StartMethod | null): Context {
  * setStartMethod("spawn", { force: true });
  * ```
  */
-export function setStartMethod(method: StartMethod | null, options: { force?: boolean } = {}): void {
+export function setStartMethod(
+  method: StartMethod | null,
+  options: { force?: boolean } = {},
+): void {
   setDefaultStartMethod(method, options.force ?? false);
 }
 

@@ -33,6 +33,9 @@ export interface ProcessOptions {
 /** Milliseconds `terminate()` waits for a child to honour SIGTERM before it sends SIGKILL. */
 export const TERMINATE_GRACE_MS = 3000;
 
+/** Milliseconds join() waits, after a child exited, for its channel to deliver what is left. */
+const CHANNEL_CLOSE_GRACE_MS = 2000;
+
 /** The start method a context's Process class is bound to. */
 export const START_METHOD: unique symbol = Symbol("startMethod") as never;
 
@@ -194,8 +197,17 @@ export class Process implements AsyncDisposable {
   }
 
   /** @internal The object standing for the main program or for this process's parent. */
-  static _view(role: "current" | "parent", init: { name: string; pid: number; ident: number; daemon: boolean }): Process {
-    prepareRebuild({ ...init, identity: processState().identity, target: null, args: [], kwargs: undefined });
+  static _view(
+    role: "current" | "parent",
+    init: { name: string; pid: number; ident: number; daemon: boolean },
+  ): Process {
+    prepareRebuild({
+      ...init,
+      identity: processState().identity,
+      target: null,
+      args: [],
+      kwargs: undefined,
+    });
     const p = new Process(REBUILD as never);
     p.#role = role;
     return p;
@@ -221,7 +233,9 @@ export class Process implements AsyncDisposable {
 
   #checkClosed(): void {
     if (this.#closed) {
-      throw new ValueError(`Process object ${this.#name} is closed: make a new Process to run again`);
+      throw new ValueError(
+        `Process object ${this.#name} is closed: make a new Process to run again`,
+      );
     }
   }
 
@@ -241,10 +255,14 @@ export class Process implements AsyncDisposable {
   start(): void {
     this.#checkClosed();
     if (this.#role !== "child") {
-      throw new ValueError(`Cannot start ${this.#name}: it is the ${this.#role} process, not a child`);
+      throw new ValueError(
+        `Cannot start ${this.#name}: it is the ${this.#role} process, not a child`,
+      );
     }
     if (this.#started) {
-      throw new ValueError(`Cannot start a process twice: ${this.#name} was started already; make a new Process`);
+      throw new ValueError(
+        `Cannot start a process twice: ${this.#name} was started already; make a new Process`,
+      );
     }
     const state = processState();
     if (state.daemon) {
@@ -324,13 +342,25 @@ export class Process implements AsyncDisposable {
       // Everything the child sent on its channel is handled before join()
       // returns: wait for the channel to close too.
       const channel = await connected.promise;
-      if (channel) await new Promise<void>((resolve) => channel.onClose(resolve));
+      if (channel && !channel.closed) {
+        // A dead process's socket closes at once; should a descendant have
+        // inherited it, stop waiting after a grace period rather than hang.
+        let cancel = () => {};
+        await Promise.race([
+          new Promise<void>((resolve) => channel.onClose(resolve)),
+          new Promise<void>((resolve) => (cancel = unrefTimeout(resolve, CHANNEL_CLOSE_GRACE_MS))),
+        ]);
+        cancel();
+        channel.destroy();
+      }
       // A child that ended normally attached every handle it was given (its
       // arguments are decoded before run()), perhaps over another channel
       // whose attach is still in flight: only a failed child may have left
       // tickets unused.
-      if (status.code !== 0) for (const drop of tickets) drop();
-      started.exitcode = started.killedWith !== null && !osProcess ? started.killedWith : status.code;
+      if (status.code !== 0) { for (const drop of tickets) drop(); }
+      started.exitcode = started.killedWith !== null && !osProcess
+        ? started.killedWith
+        : status.code;
       children.delete(this);
     })();
     this.#started = started;
@@ -353,7 +383,9 @@ export class Process implements AsyncDisposable {
   async join(timeout?: number | null): Promise<void> {
     this.#checkClosed();
     checkTimeout(timeout, "join()");
-    if (this.#role === "current") throw new ValueError("Cannot join the current process: a process cannot wait for itself");
+    if (this.#role === "current") {
+      throw new ValueError("Cannot join the current process: a process cannot wait for itself");
+    }
     if (this.#role === "parent") {
       const channel = localNode().parentChannel;
       if (channel) await this.#raceTimeout(new Promise<void>((r) => channel.onClose(r)), timeout);
@@ -474,7 +506,9 @@ export class Process implements AsyncDisposable {
     return this.#role === "current" ? processState().name : this.#name;
   }
   set name(value: string) {
-    if (typeof value !== "string") throw new TypeError(`name must be a string: received ${typeof value}`);
+    if (typeof value !== "string") {
+      throw new TypeError(`name must be a string: received ${typeof value}`);
+    }
     if (this.#role === "current") processState().name = value;
     this.#name = value;
   }
@@ -487,7 +521,9 @@ export class Process implements AsyncDisposable {
     if (this.#started) {
       throw new ValueError(`Cannot change daemon on ${this.#name}: it has already started`);
     }
-    if (this.#role !== "child") throw new ValueError(`Cannot change daemon on the ${this.#role} process`);
+    if (this.#role !== "child") {
+      throw new ValueError(`Cannot change daemon on the ${this.#role} process`);
+    }
     this.#daemon = Boolean(value);
   }
 
@@ -569,7 +605,12 @@ export function setCurrentProcess(p: Process): void {
 export function currentProcess(): Process {
   if (!current) {
     const s = processState();
-    current = Process._view("current", { name: s.name, pid: s.pid, ident: s.ident, daemon: s.daemon });
+    current = Process._view("current", {
+      name: s.name,
+      pid: s.pid,
+      ident: s.ident,
+      daemon: s.daemon,
+    });
   }
   return current;
 }
@@ -587,7 +628,12 @@ export function currentProcess(): Process {
 export function parentProcess(): Process | null {
   const info = processState().parent;
   if (!info) return null;
-  parent ??= Process._view("parent", { name: info.name, pid: info.pid, ident: info.ident, daemon: false });
+  parent ??= Process._view("parent", {
+    name: info.name,
+    pid: info.pid,
+    ident: info.ident,
+    daemon: false,
+  });
   return parent;
 }
 

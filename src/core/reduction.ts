@@ -58,7 +58,9 @@ function where(spec: CallableSpec): string {
 function cannotRebuild(spec: CallableSpec, why: string): TypeError {
   return new TypeError(
     `Cannot rebuild '${spec.name || "<anonymous>"}' in the child: ${why}. ` +
-      `Export it from ${where(spec)} so the child can import it, or pass the values it uses through args`,
+      `Export it from ${
+        where(spec)
+      } so the child can import it, or pass the values it uses through args`,
   );
 }
 
@@ -86,8 +88,12 @@ function fromSource(spec: CallableSpec): (...args: unknown[]) => unknown {
 function explainMissing(spec: CallableSpec, error: unknown): unknown {
   if (error instanceof ReferenceError) {
     return new ReferenceError(
-      `${error.message} in '${spec.name || "<anonymous>"}', which the child rebuilt from its source ` +
-        `because it is not exported from ${where(spec)}: export it, or pass the values it uses through args`,
+      `${error.message} in '${
+        spec.name || "<anonymous>"
+      }', which the child rebuilt from its source ` +
+        `because it is not exported from ${
+          where(spec)
+        }: export it, or pass the values it uses through args`,
       { cause: error },
     );
   }
@@ -99,7 +105,9 @@ function explainMissing(spec: CallableSpec, error: unknown): unknown {
  * of one of its modules with the same name and source, else a copy rebuilt
  * from the source whose `ReferenceError`s explain what to do.
  */
-export async function rebuildCallable(spec: CallableSpec): Promise<(...args: unknown[]) => unknown> {
+export async function rebuildCallable(
+  spec: CallableSpec,
+): Promise<(...args: unknown[]) => unknown> {
   for (const url of spec.modules) {
     const namespace = await import(url) as Record<string, unknown>;
     const named = namespace[spec.name];
@@ -119,7 +127,9 @@ export async function rebuildCallable(spec: CallableSpec): Promise<(...args: unk
   return function (this: unknown, ...args: unknown[]) {
     try {
       const result = rebuilt.apply(this, args);
-      if (result instanceof Promise) return result.catch((e) => Promise.reject(explainMissing(spec, e)));
+      if (result instanceof Promise) {
+        return result.catch((e) => Promise.reject(explainMissing(spec, e)));
+      }
       return result;
     } catch (error) {
       throw explainMissing(spec, error);

@@ -14,12 +14,12 @@ import {
   getContext,
   parentProcess,
   Pipe,
-  Process,
+  type Process,
   type StartMethod,
   ValueError,
 } from "../../mod.ts";
 import * as targets from "../testdata/targets.ts";
-import { pidAlive, RUNTIME, runScript, testdata, waitFor } from "../_helpers.ts";
+import { pidAlive, runScript, RUNTIME, testdata, waitFor } from "../_helpers.ts";
 
 export * from "../testdata/targets.ts";
 
@@ -84,7 +84,7 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
       };
       const { values } = await runAndCollect(P, targets.sendBack, [value]);
       const got = values[0] as typeof value;
-      assert.deepEqual((got.map.get("k") as Set<number>), new Set([1, 2]));
+      assert.deepEqual(got.map.get("k") as Set<number>, new Set([1, 2]));
       assert.equal(got.date.getTime(), 86_400_000);
       assert.equal(got.big, 2n ** 70n);
       assert.deepEqual([...got.bytes], [1, 2, 255]);
@@ -94,12 +94,19 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
       assert.ok(Number.isNaN(got.nan));
     });
 
-    test("an argument that cannot be copied throws a TypeError naming it, and starts nothing", T, () => {
-      const p = new P({ target: targets.sleeper, args: [1, { socket: { onData: () => 1 } }] });
-      assert.throws(() => p.start(), (e: Error) => e instanceof TypeError && /args\[1\]\.socket\.onData/.test(e.message));
-      assert.equal(p.pid, null);
-      assert.equal(activeChildren().includes(p), false);
-    });
+    test(
+      "an argument that cannot be copied throws a TypeError naming it, and starts nothing",
+      T,
+      () => {
+        const p = new P({ target: targets.sleeper, args: [1, { socket: { onData: () => 1 } }] });
+        assert.throws(
+          () => p.start(),
+          (e: Error) => e instanceof TypeError && /args\[1\]\.socket\.onData/.test(e.message),
+        );
+        assert.equal(p.pid, null);
+        assert.equal(activeChildren().includes(p), false);
+      },
+    );
 
     test("pid and ident are null before start and known at once after", T, async () => {
       const p = new P({ target: targets.sleeper, args: [50] });
@@ -188,7 +195,9 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
     });
 
     test("terminate() falls back to SIGKILL when SIGTERM is ignored", T, async (t) => {
-      if (!osProcess) return t.skip("a worker cannot ignore terminate(): there is no signal to ignore");
+      if (!osProcess) {
+        return t.skip("a worker cannot ignore terminate(): there is no signal to ignore");
+      }
       const [reader, writer] = Pipe();
       const p = new P({ target: targets.ignoreSigterm, args: [writer] });
       p.start();
@@ -200,38 +209,56 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
       writer.close();
     });
 
-    test("names: Process-N by default, N:M for a child's child; currentProcess and parentProcess in a child", T, async () => {
-      const [reader, writer] = Pipe();
-      const p = new P({ target: targets.startGrandchild, args: [writer, startMethod] });
-      assert.match(p.name, /^Process-\d+$/);
-      p.start();
-      writer.close();
-      const grandchild = await reader.recv() as { name: string; parent: { name: string; pid: number; alive: boolean } };
-      const summary = await reader.recv() as { grandchildName: string; exitcode: number };
-      await p.join();
-      assert.equal(p.exitcode, 0);
-      assert.match(grandchild.name, new RegExp(`^Process-${p.name.split("-")[1]}:1$`));
-      assert.equal(summary.grandchildName, grandchild.name);
-      assert.equal(summary.exitcode, 0);
-      assert.equal(grandchild.parent.name, p.name);
-      assert.equal(grandchild.parent.pid, p.pid);
-      assert.equal(grandchild.parent.alive, true);
-      reader.close();
-    });
+    test(
+      "names: Process-N by default, N:M for a child's child; currentProcess and parentProcess in a child",
+      T,
+      async () => {
+        const [reader, writer] = Pipe();
+        const p = new P({ target: targets.startGrandchild, args: [writer, startMethod] });
+        assert.match(p.name, /^Process-\d+$/);
+        p.start();
+        writer.close();
+        const grandchild = await reader.recv() as {
+          name: string;
+          parent: { name: string; pid: number; alive: boolean };
+        };
+        const summary = await reader.recv() as { grandchildName: string; exitcode: number };
+        await p.join();
+        assert.equal(p.exitcode, 0);
+        assert.match(grandchild.name, new RegExp(`^Process-${p.name.split("-")[1]}:1$`));
+        assert.equal(summary.grandchildName, grandchild.name);
+        assert.equal(summary.exitcode, 0);
+        assert.equal(grandchild.parent.name, p.name);
+        assert.equal(grandchild.parent.pid, p.pid);
+        assert.equal(grandchild.parent.alive, true);
+        reader.close();
+      },
+    );
 
-    test("a child sees its own pid, name and its parent; the main program has no parent", T, async () => {
-      assert.equal(currentProcess().name, "MainProcess");
-      assert.equal(parentProcess(), null);
-      const { values, process: p } = await runAndCollect(P, targets.reportIdentity);
-      const me = values[0] as { name: string; pid: number; ident: number; osPid: number; authkey: Uint8Array; parent: { name: string; pid: number } };
-      assert.equal(me.name, p.name);
-      assert.equal(me.pid, p.pid);
-      assert.equal(me.ident, p.ident);
-      assert.equal(me.osPid, osProcess ? p.pid : process.pid);
-      assert.equal(me.parent.name, "MainProcess");
-      assert.equal(me.parent.pid, process.pid);
-      assert.deepEqual([...me.authkey], [...currentProcess().authkey], "authkey is inherited");
-    });
+    test(
+      "a child sees its own pid, name and its parent; the main program has no parent",
+      T,
+      async () => {
+        assert.equal(currentProcess().name, "MainProcess");
+        assert.equal(parentProcess(), null);
+        const { values, process: p } = await runAndCollect(P, targets.reportIdentity);
+        const me = values[0] as {
+          name: string;
+          pid: number;
+          ident: number;
+          osPid: number;
+          authkey: Uint8Array;
+          parent: { name: string; pid: number };
+        };
+        assert.equal(me.name, p.name);
+        assert.equal(me.pid, p.pid);
+        assert.equal(me.ident, p.ident);
+        assert.equal(me.osPid, osProcess ? p.pid : process.pid);
+        assert.equal(me.parent.name, "MainProcess");
+        assert.equal(me.parent.pid, process.pid);
+        assert.deepEqual([...me.authkey], [...currentProcess().authkey], "authkey is inherited");
+      },
+    );
 
     test("name and authkey are settable; the child gets the new values", T, async () => {
       const [reader, writer] = Pipe();
@@ -259,7 +286,11 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
 
     test("a daemon cannot start children", T, async () => {
       const [reader, writer] = Pipe();
-      const p = new P({ target: targets.tryToStartChild, args: [writer, startMethod], daemon: true });
+      const p = new P({
+        target: targets.tryToStartChild,
+        args: [writer, startMethod],
+        daemon: true,
+      });
       p.start();
       writer.close();
       const answer = await reader.recv() as { name: string; message: string };
@@ -269,21 +300,37 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
       reader.close();
     });
 
-    test("misuse is a ValueError: start twice, join before start, close while running, use after close", T, async () => {
-      const p = new P({ target: targets.sleeper, args: [200] });
-      await assert.rejects(p.join(), (e: Error) => e instanceof ValueError && /never started/.test(e.message));
-      p.start();
-      assert.throws(() => p.start(), (e: Error) => e instanceof ValueError && /twice/.test(e.message));
-      assert.throws(() => p.close(), (e: Error) => e instanceof ValueError && /still running/.test(e.message));
-      await p.join();
-      p.close();
-      assert.throws(() => p.isAlive(), (e: Error) => e instanceof ValueError && /closed/.test(e.message));
-      assert.throws(() => p.exitcode, ValueError);
-      await assert.rejects(p.join(), ValueError);
-      assert.throws(() => p.start(), ValueError);
-      assert.throws(() => currentProcess().start(), ValueError);
-      await assert.rejects(currentProcess().join(), ValueError);
-    });
+    test(
+      "misuse is a ValueError: start twice, join before start, close while running, use after close",
+      T,
+      async () => {
+        const p = new P({ target: targets.sleeper, args: [200] });
+        await assert.rejects(
+          p.join(),
+          (e: Error) => e instanceof ValueError && /never started/.test(e.message),
+        );
+        p.start();
+        assert.throws(
+          () => p.start(),
+          (e: Error) => e instanceof ValueError && /twice/.test(e.message),
+        );
+        assert.throws(
+          () => p.close(),
+          (e: Error) => e instanceof ValueError && /still running/.test(e.message),
+        );
+        await p.join();
+        p.close();
+        assert.throws(
+          () => p.isAlive(),
+          (e: Error) => e instanceof ValueError && /closed/.test(e.message),
+        );
+        assert.throws(() => p.exitcode, ValueError);
+        await assert.rejects(p.join(), ValueError);
+        assert.throws(() => p.start(), ValueError);
+        assert.throws(() => currentProcess().start(), ValueError);
+        await assert.rejects(currentProcess().join(), ValueError);
+      },
+    );
 
     test("an exported subclass runs its run() in the child with its own fields", T, async () => {
       const [reader, writer] = Pipe();
@@ -297,19 +344,27 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
       reader.close();
     });
 
-    test("a self-contained function that is not exported is rebuilt from its source", T, async () => {
-      const { values, process: p } = await runAndCollect(P, notExported, [21]);
-      assert.deepEqual(values, [42]);
-      assert.equal(p.exitcode, 0);
-    });
+    test(
+      "a self-contained function that is not exported is rebuilt from its source",
+      T,
+      async () => {
+        const { values, process: p } = await runAndCollect(P, notExported, [21]);
+        assert.deepEqual(values, [42]);
+        assert.equal(p.exitcode, 0);
+      },
+    );
 
-    test("a function that cannot be rebuilt fails in the child with an error that says to export it", T, async () => {
-      const result = await runScript(testdata("unexported_target.ts"), [startMethod]);
-      assert.match(result.stdout, /exitcode 1/);
-      assert.match(result.stderr, /Process Process-1:/);
-      assert.match(result.stderr, /usesOuter/);
-      assert.match(result.stderr, /export it/);
-    });
+    test(
+      "a function that cannot be rebuilt fails in the child with an error that says to export it",
+      T,
+      async () => {
+        const result = await runScript(testdata("unexported_target.ts"), [startMethod]);
+        assert.match(result.stdout, /exitcode 1/);
+        assert.match(result.stderr, /Process Process-1:/);
+        assert.match(result.stderr, /usesOuter/);
+        assert.match(result.stderr, /export it/);
+      },
+    );
 
     test("an uncaught error prints 'Process <name>:' and the stack on stderr", T, async () => {
       const result = await runScript(testdata("failing_child.ts"), [startMethod]);
@@ -317,28 +372,40 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
       assert.match(result.stderr, /Process Process-1:\n(Uncaught )?RangeError: deliberate failure/);
     });
 
-    test("memory is not shared: a child changing module state leaves the parent's alone", T, async () => {
-      const { values } = await runAndCollect(P, targets.setShared);
-      assert.deepEqual(values, [0]);
-      assert.equal(targets.shared.x, 100);
-    });
+    test(
+      "memory is not shared: a child changing module state leaves the parent's alone",
+      T,
+      async () => {
+        const { values } = await runAndCollect(P, targets.setShared);
+        assert.deepEqual(values, [0]);
+        assert.equal(targets.shared.x, 100);
+      },
+    );
 
-    test("activeChildren() in a child lists its running children and drops finished ones", T, async () => {
-      const { values } = await runAndCollect(P, targets.countChildren, [startMethod]);
-      assert.deepEqual(values, [[1, 0]]);
-    });
+    test(
+      "activeChildren() in a child lists its running children and drops finished ones",
+      T,
+      async () => {
+        const { values } = await runAndCollect(P, targets.countChildren, [startMethod]);
+        assert.deepEqual(values, [[1, 0]]);
+      },
+    );
 
     test("cpuCount() is a positive integer", T, () => {
       assert.ok(Number.isInteger(cpuCount()) && cpuCount() >= 1);
     });
 
-    test("at the end of the main program daemon children are terminated and the others joined", T, async () => {
-      const result = await runScript(testdata("end_of_main.ts"), [startMethod]);
-      assert.equal(result.code, 0, result.stderr);
-      assert.match(result.stdout, /main done/);
-      assert.match(result.stdout, /non-daemon finished/);
-      assert.doesNotMatch(result.stdout, /daemon finished too/);
-    });
+    test(
+      "at the end of the main program daemon children are terminated and the others joined",
+      T,
+      async () => {
+        const result = await runScript(testdata("end_of_main.ts"), [startMethod]);
+        assert.equal(result.code, 0, result.stderr);
+        assert.match(result.stdout, /main done/);
+        assert.match(result.stdout, /non-daemon finished/);
+        assert.doesNotMatch(result.stdout, /daemon finished too/);
+      },
+    );
 
     test("when the parent is killed with SIGKILL its children exit: no orphans", T, async (t) => {
       if (!osProcess) return t.skip("a worker is a thread of its parent: it cannot outlive it");

@@ -7,7 +7,14 @@
  * @module
  */
 
-import { BufferTooShort, type Connection, EOFError, Pipe } from "../../mod.ts";
+import {
+  BufferTooShort,
+  type Connection,
+  EOFError,
+  getContext,
+  Pipe,
+  type StartMethod,
+} from "../../mod.ts";
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -84,7 +91,11 @@ export async function pipeWaitForever(conn: Connection): Promise<void> {
  * Asks `count` questions on `peer` (a number each) and collects the answers;
  * reports them on `report`, then closes both.
  */
-export async function pipeAsker(peer: Connection, report: Connection, count: number): Promise<void> {
+export async function pipeAsker(
+  peer: Connection,
+  report: Connection,
+  count: number,
+): Promise<void> {
   const answers: unknown[] = [];
   for (let i = 0; i < count; i++) {
     await peer.send(i);
@@ -214,5 +225,32 @@ export async function pipeSendBackUnread(control: Connection, end: Connection): 
   await end.poll(null);
   await control.send({ end });
   end.close();
+  control.close();
+}
+
+/**
+ * Passes `conn` (an argument) on to a child of its own running
+ * {@linkcode pipeEcho}, closes its copy, and waits for that child.
+ */
+export async function pipeRelayToGrandchild(conn: Connection, method: StartMethod): Promise<void> {
+  const grandchild = new (getContext(method).Process)({ target: pipeEcho, args: [conn] });
+  grandchild.start();
+  conn.close();
+  await grandchild.join();
+  if (grandchild.exitcode !== 0) {
+    throw new Error(`The grandchild ended with exitcode ${grandchild.exitcode}`);
+  }
+}
+
+/**
+ * Makes a pipe here, sends a message into it, hands both ends to the parent
+ * on `control`, closes its own copies and ends.
+ */
+export async function pipeHandOverBoth(control: Connection): Promise<void> {
+  const [a, b] = Pipe();
+  await a.send("queued in a pipe made by a child");
+  await control.send([a, b]);
+  a.close();
+  b.close();
   control.close();
 }

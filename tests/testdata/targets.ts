@@ -9,7 +9,7 @@ import {
   currentProcess,
   getContext,
   parentProcess,
-  Process,
+  type Process,
   type StartMethod,
 } from "../../mod.ts";
 
