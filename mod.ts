@@ -42,11 +42,34 @@ export {
   TERMINATE_GRACE_MS,
 } from "./src/core/process.ts";
 export { Connection, Pipe } from "./src/core/connection.ts";
+export { JoinableQueue, Queue, type QueueOptions, SimpleQueue } from "./src/core/queues.ts";
+export {
+  type AcquireOptions,
+  Barrier,
+  BoundedSemaphore,
+  Condition,
+  Event,
+  Lock,
+  RLock,
+  Semaphore,
+} from "./src/core/synchronize.ts";
+export {
+  type CValue,
+  type LockOption,
+  SharedArray,
+  type SharedOptions,
+  Synchronized,
+  SynchronizedArray,
+  type Typecode,
+  Value,
+} from "./src/core/sharedctypes.ts";
 export {
   Context,
   getAllStartMethods,
   getContext,
   getStartMethod,
+  RawArray,
+  RawValue,
   setStartMethod,
   type StartMethod,
 } from "./src/core/context.ts";

@@ -15,8 +15,8 @@ import { exitLatch } from "./_settle.ts";
 export function nodeWorkerLauncher(pid: number): Launcher {
   return {
     capabilities: { osProcess: false, sharedMemory: true },
-    launch({ bootstrap }): ChildHandle {
-      const worker = new Worker(WORKER_ENTRY, { workerData: bootstrap });
+    launch({ bootstrap, shared = [] }): ChildHandle {
+      const worker = new Worker(WORKER_ENTRY, { workerData: { bootstrap, shared } });
       const { exited, settle } = exitLatch();
       worker.on("error", () => {}); // the child reports its own errors
       worker.on("exit", (code: number) => settle({ code }));

@@ -76,6 +76,8 @@ export interface ChildHandle {
 export interface LaunchSpec {
   /** One line of JSON the child reads first (see src/child). */
   readonly bootstrap: string;
+  /** Shared memory handed to a child that shares memory (a worker). */
+  readonly shared?: SharedArrayBuffer[];
 }
 
 /** Starts children by one start method. */

@@ -18,7 +18,7 @@ interface RefWorker extends Worker {
 export function webWorkerLauncher(pid: number): Launcher {
   return {
     capabilities: { osProcess: false, sharedMemory: true },
-    launch({ bootstrap }): ChildHandle {
+    launch({ bootstrap, shared = [] }): ChildHandle {
       const worker: RefWorker = new Worker(WORKER_ENTRY, { type: "module" });
       const { exited, settle } = exitLatch();
       worker.addEventListener("error", (event) => {
@@ -28,7 +28,7 @@ export function webWorkerLauncher(pid: number): Launcher {
       worker.addEventListener("close", (event) => {
         settle({ code: (event as unknown as { code?: number }).code ?? 0 });
       });
-      worker.postMessage(bootstrap);
+      worker.postMessage({ bootstrap, shared });
       return {
         pid,
         exited,

@@ -41,6 +41,7 @@ interface StartHeader {
   parent: { name: string; pid: number; ident: number; address: string };
   target: CallableSpec | null;
   cls: CallableSpec | null;
+  functions: CallableSpec[];
 }
 
 let onStart: ((message: Message) => void) | null = null;
@@ -54,7 +55,10 @@ function describeError(error: unknown): string {
 }
 
 /** Runs the child described by `bootstrapLine`; never returns. */
-export async function runChild(bootstrapLine: string): Promise<never> {
+export async function runChild(
+  bootstrapLine: string,
+  shared: SharedArrayBuffer[] = [],
+): Promise<never> {
   const host = getHost();
   host.isolateTestRunner();
   const boot = JSON.parse(bootstrapLine.trim()) as Bootstrap;
@@ -103,13 +107,16 @@ export async function runChild(bootstrapLine: string): Promise<never> {
   let code = 0;
   try {
     const target = h.target ? await rebuildCallable(h.target) : null;
+    const functions = await Promise.all(h.functions.map(rebuildCallable));
     const rebuild: RebuildState = {
       name: h.name,
       identity: h.identity,
       daemon: h.daemon,
       target,
-      args: decode(args as Uint8Array) as unknown[],
-      kwargs: decode(kwargs as Uint8Array) as Record<string, unknown> | undefined,
+      args: decode(args as Uint8Array, { functions, shared }) as unknown[],
+      kwargs: decode(kwargs as Uint8Array, { functions, shared }) as
+        | Record<string, unknown>
+        | undefined,
       pid: h.pid,
       ident: h.ident,
     };
@@ -120,7 +127,7 @@ export async function runChild(bootstrapLine: string): Promise<never> {
       // itself construct Process objects.
       prepareRebuild(rebuild);
       self = Reflect.construct(Process, [REBUILD], cls) as Process;
-      Object.assign(self, decode(fields as Uint8Array));
+      Object.assign(self, decode(fields as Uint8Array, { functions, shared }));
     } else {
       prepareRebuild(rebuild);
       self = new Process(REBUILD as never);

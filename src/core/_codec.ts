@@ -36,12 +36,22 @@ export interface EncodeContext {
   shareMemory?: boolean;
   /** Filled with the `SharedArrayBuffer`s met while encoding when `shareMemory` is set. */
   shared?: SharedArrayBuffer[];
+  /**
+   * Describes a function so the other side can find it (by module and
+   * export name, or source); throws when it cannot. Without it functions
+   * cannot be copied. The descriptions are collected in `functions`.
+   */
+  describeFunction?: (fn: (...args: never[]) => unknown) => unknown;
+  /** Filled with the descriptions of the functions met while encoding. */
+  functions?: unknown[];
 }
 
 /** Passed to rebuilders while decoding. */
 export interface DecodeContext {
   /** The `SharedArrayBuffer`s that travelled beside the bytes. */
   shared?: SharedArrayBuffer[];
+  /** The functions rebuilt from `EncodeContext.functions`, in order. */
+  functions?: ((...args: unknown[]) => unknown)[];
 }
 
 type Rebuilder = (state: unknown, context: DecodeContext) => unknown;
@@ -94,6 +104,7 @@ const enum Tag {
   Hole,
   Shared,
   String16,
+  Function,
 }
 
 const TYPED_ARRAYS = [
@@ -227,6 +238,18 @@ class Encoder {
         w.u8(Tag.BigInt);
         return w.str(v.toString(16));
       case "function":
+        if (this.context.describeFunction && this.context.functions) {
+          let spec: unknown;
+          try {
+            spec = this.context.describeFunction(v as (...args: never[]) => unknown);
+          } catch (error) {
+            return this.fail((error as Error).message);
+          }
+          w.u8(Tag.Function);
+          w.u32(this.context.functions.length);
+          this.context.functions.push(spec);
+          return;
+        }
         return this.fail(
           `functions cannot be copied${
             v.name ? ` ('${v.name}')` : ""
@@ -557,6 +580,11 @@ class Decoder {
           });
         }
         return e;
+      }
+      case Tag.Function: {
+        const fn = this.context.functions?.[this.u32()];
+        if (!fn) throw new TypeError("A function was announced but was not rebuilt");
+        return fn;
       }
       case Tag.BackRef:
         return this.refs[this.u32()];

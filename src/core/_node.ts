@@ -14,7 +14,7 @@ import type { ByteStream, ServerHandle } from "../adapters/types.ts";
 import { decode, encode, type EncodeContext } from "./_codec.ts";
 import { frame, FrameReader, MAX_FRAME } from "./_framing.ts";
 import { clientHandshake, HANDSHAKE_MAX_FRAME, serverHandshake } from "./_auth.ts";
-import { AuthenticationError } from "./errors.ts";
+import { AuthenticationError, OSError } from "./errors.ts";
 import { getHost } from "./_host.ts";
 import { processState } from "./_state.ts";
 import { sleep } from "./_util.ts";
@@ -291,3 +291,99 @@ let local: LocalNode | undefined;
 export function localNode(): LocalNode {
   return (local ??= new LocalNode());
 }
+
+/** A request handler: gets the calling channel (null when local) and the request's fields. */
+type RequestHandler = (caller: Channel | null, fields: unknown[]) => unknown;
+const requestHandlers = new Map<string, RequestHandler>();
+
+/** Registers the handler of one request operation; its result (or a Promise of it) is the reply. */
+export function onRequest(op: string, handler: RequestHandler): void {
+  requestHandlers.set(op, handler);
+}
+
+interface PendingReply {
+  resolve: (value: unknown) => void;
+  reject: (reason: unknown) => void;
+}
+
+const replies = new WeakMap<Channel, Map<number, PendingReply>>();
+let nextRequest = 1;
+
+function pendingOf(channel: Channel): Map<number, PendingReply> {
+  let pending = replies.get(channel);
+  if (!pending) {
+    const map = new Map<number, PendingReply>();
+    pending = map;
+    replies.set(channel, map);
+    channel.onClose(() => {
+      for (const p of map.values()) {
+        p.reject(new OSError("The process on the other side of this connection has ended"));
+      }
+      map.clear();
+    });
+  }
+  return pending;
+}
+
+/**
+ * Sends a request and resolves with its reply; rejects with the error the
+ * handler threw (rebuilt with its own class), or an `OSError` when the
+ * channel closes first.
+ */
+export function request(channel: Channel, op: string, ...fields: unknown[]): Promise<unknown> {
+  if (channel.closed) {
+    return Promise.reject(
+      new OSError("The process on the other side of this connection has ended"),
+    );
+  }
+  const id = nextRequest++;
+  return new Promise((resolve, reject) => {
+    pendingOf(channel).set(id, { resolve, reject });
+    try {
+      channel.send(["req", id, op, ...fields]);
+    } catch (error) {
+      pendingOf(channel).delete(id);
+      reject(error);
+    }
+  });
+}
+
+/** Sends a request whose reply nobody waits for (errors are reported on stderr by the peer). */
+export function notify(channel: Channel, op: string, ...fields: unknown[]): void {
+  channel.send(["req", 0, op, ...fields]);
+}
+
+onMessage("req", (channel, [, id, op, ...fields]) => {
+  const handler = requestHandlers.get(op as string);
+  let result: Promise<unknown>;
+  try {
+    if (!handler) throw new TypeError(`Unknown request '${String(op)}'`);
+    result = Promise.resolve(handler(channel, fields));
+  } catch (error) {
+    result = Promise.reject(error);
+  }
+  result.then(
+    (value) => {
+      if (id) channel.send(["res", id, true, value]);
+    },
+    (error) => {
+      if (id) channel.send(["res", id, false, error]);
+      else {
+        getHost().writeStderr(
+          `@procs/multiprocessing: request '${String(op)}' failed: ${
+            (error as Error)?.stack ?? error
+          }\n`,
+        );
+      }
+    },
+  );
+});
+
+onMessage("res", (channel, [, id, ok, value]) => {
+  const pending = replies.get(channel);
+  const p = pending?.get(id as number);
+  if (!p) return;
+  pending!.delete(id as number);
+  if (ok) p.resolve(value);
+  else p.reject(value);
+});

@@ -237,6 +237,9 @@ export class Connection implements Disposable {
 
   #checkWritable(): void {
     this.#checkOpen();
+    if (this.#peerClosed) {
+      throw new OSError("The other end of the pipe is closed: nobody can receive this message");
+    }
     if (!this.#writable) {
       throw new OSError("This end of a one-way pipe only receives: send through the other end");
     }

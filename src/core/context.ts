@@ -16,6 +16,26 @@ import {
   START_METHOD,
 } from "./process.ts";
 import { Pipe } from "./connection.ts";
+import { JoinableQueue, Queue, SimpleQueue } from "./queues.ts";
+import {
+  Barrier,
+  BoundedSemaphore,
+  Condition,
+  Event,
+  Lock,
+  RLock,
+  Semaphore,
+} from "./synchronize.ts";
+import {
+  checkRawAllowed,
+  type CValue,
+  rawArray,
+  rawValue,
+  SharedArray,
+  type Typecode,
+  Value,
+} from "./sharedctypes.ts";
+import { getHost } from "./_host.ts";
 import {
   checkStartMethod,
   defaultStartMethod,
@@ -50,6 +70,32 @@ export class Context {
   readonly activeChildren: typeof activeChildren = activeChildren;
   /** {@linkcode cpuCount}. */
   readonly cpuCount: typeof cpuCount = cpuCount;
+  /** {@linkcode Queue}. */
+  readonly Queue: typeof Queue = Queue;
+  /** {@linkcode JoinableQueue}. */
+  readonly JoinableQueue: typeof JoinableQueue = JoinableQueue;
+  /** {@linkcode SimpleQueue}. */
+  readonly SimpleQueue: typeof SimpleQueue = SimpleQueue;
+  /** {@linkcode Lock}. */
+  readonly Lock: typeof Lock = Lock;
+  /** {@linkcode RLock}. */
+  readonly RLock: typeof RLock = RLock;
+  /** {@linkcode Semaphore}. */
+  readonly Semaphore: typeof Semaphore = Semaphore;
+  /** {@linkcode BoundedSemaphore}. */
+  readonly BoundedSemaphore: typeof BoundedSemaphore = BoundedSemaphore;
+  /** {@linkcode Event}. */
+  readonly Event: typeof Event = Event;
+  /** {@linkcode Condition}. */
+  readonly Condition: typeof Condition = Condition;
+  /** {@linkcode Barrier}. */
+  readonly Barrier: typeof Barrier = Barrier;
+  /** {@linkcode Value}. */
+  readonly Value: typeof Value = Value;
+  /** Python's `Array`: {@linkcode SharedArray}. */
+  readonly Array: typeof SharedArray = SharedArray;
+  /** {@linkcode SharedArray}. */
+  readonly SharedArray: typeof SharedArray = SharedArray;
 
   /** @internal Use {@linkcode getContext}. */
   constructor(method: StartMethod | null) {
@@ -69,6 +115,45 @@ export class Context {
    */
   getStartMethod(): StartMethod {
     return this.#method ?? defaultStartMethod()!;
+  }
+
+  /**
+   * Raw shared memory for one value: the typed array itself, no lock.
+   * Only the "worker" start method shares memory; elsewhere this throws a
+   * `ValueError` that says so.
+   *
+   * @example
+   * ```ts
+   * import { getContext } from "@procs/multiprocessing";
+   * const flag = getContext("worker").RawValue("i", 0);
+   * flag[0] = 1;
+   * ```
+   */
+  RawValue(typecode: Typecode, init?: CValue): ReturnType<typeof rawValue> {
+    checkRawAllowed(this.#sharesMemory(), "RawValue");
+    return rawValue(typecode, init);
+  }
+
+  /**
+   * Raw shared memory for an array: the typed array itself, no lock; "worker" only.
+   *
+   * @example
+   * ```ts
+   * import { getContext } from "@procs/multiprocessing";
+   * const cells = getContext("worker").RawArray("d", 8);
+   * console.assert(cells.length === 8);
+   * ```
+   */
+  RawArray(
+    typecode: Typecode,
+    sizeOrValues: number | Iterable<CValue>,
+  ): ReturnType<typeof rawArray> {
+    checkRawAllowed(this.#sharesMemory(), "RawArray");
+    return rawArray(typecode, sizeOrValues);
+  }
+
+  #sharesMemory(): boolean {
+    return getHost().launchers[this.getStartMethod()].capabilities.sharedMemory;
   }
 }
 
@@ -153,4 +238,37 @@ export function getStartMethod(options: { allowNone?: boolean } = {}): StartMeth
  */
 export function getAllStartMethods(): StartMethod[] {
   return [...START_METHODS];
+}
+
+/**
+ * Raw shared memory for one value, from the default context: the typed
+ * array itself. Needs the "worker" start method (see `Context.RawValue`).
+ *
+ * @example
+ * ```ts
+ * import { getContext } from "@procs/multiprocessing";
+ * const v = getContext("worker").RawValue("d", 1.5);
+ * console.assert(v[0] === 1.5);
+ * ```
+ */
+export function RawValue(typecode: Typecode, init?: CValue): ReturnType<typeof rawValue> {
+  return getContext().RawValue(typecode, init);
+}
+
+/**
+ * Raw shared memory for an array, from the default context. Needs the
+ * "worker" start method (see `Context.RawArray`).
+ *
+ * @example
+ * ```ts
+ * import { getContext } from "@procs/multiprocessing";
+ * const a = getContext("worker").RawArray("i", [1, 2]);
+ * console.assert(a[1] === 2);
+ * ```
+ */
+export function RawArray(
+  typecode: Typecode,
+  sizeOrValues: number | Iterable<CValue>,
+): ReturnType<typeof rawArray> {
+  return getContext().RawArray(typecode, sizeOrValues);
 }

@@ -279,7 +279,15 @@ export class Process implements AsyncDisposable {
     // Everything the child needs is encoded now, so a value that cannot be
     // copied fails here, before any child exists.
     const tickets: (() => void)[] = [];
-    const context: EncodeContext = { onTicket: (drop) => tickets.push(drop) };
+    const functions: unknown[] = [];
+    const shared: SharedArrayBuffer[] = [];
+    const context: EncodeContext = {
+      onTicket: (drop) => tickets.push(drop),
+      describeFunction: (fn) => describeCallable(fn, this.#modules),
+      functions,
+      shareMemory: launcher.capabilities.sharedMemory,
+      shared,
+    };
     const isSubclass = this.constructor !== Process &&
       Object.prototype.hasOwnProperty.call(this.constructor, START_METHOD) === false &&
       this.run !== Process.prototype.run;
@@ -299,6 +307,7 @@ export class Process implements AsyncDisposable {
         nodeKey: toHex(state.nodeKey),
         startMethod: method,
       }),
+      shared,
     });
     if (this.#daemon) handle.unref();
     this.#pid = handle.pid;
@@ -328,6 +337,7 @@ export class Process implements AsyncDisposable {
           parent: { name: state.name, pid: state.pid, ident: state.ident, address },
           target: spec,
           cls,
+          functions,
         },
         args,
         kwargs,

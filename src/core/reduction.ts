@@ -43,13 +43,24 @@ export function callerModules(): string[] {
   return modules;
 }
 
-/** Describes a function or class for {@linkcode rebuildCallable}. */
+/** Describes a function or class for {@linkcode rebuildCallable}; throws for one that has no source. */
 export function describeCallable(
   fn: (...args: never[]) => unknown,
   modules: string[],
 ): CallableSpec {
-  return { modules, name: fn.name, source: Function.prototype.toString.call(fn) };
+  const source = Function.prototype.toString.call(fn);
+  if (NATIVE.test(source)) {
+    throw new TypeError(
+      `the function '${
+        fn.name || "<anonymous>"
+      }' is native or bound and cannot be rebuilt in another process; ` +
+        `pass a function declared in your module instead`,
+    );
+  }
+  return { modules, name: fn.name, source };
 }
+
+const NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
 
 function where(spec: CallableSpec): string {
   return spec.modules[0] ?? "the module that started the process";
@@ -114,11 +125,20 @@ export async function rebuildCallable(
     if (typeof named === "function" && Function.prototype.toString.call(named) === spec.source) {
       return named as (...args: unknown[]) => unknown;
     }
-    for (const value of Object.values(namespace)) {
-      if (typeof value === "function" && Function.prototype.toString.call(value) === spec.source) {
-        return value as (...args: unknown[]) => unknown;
-      }
+    const matches = Object.entries(namespace).filter(([, value]) =>
+      typeof value === "function" && Function.prototype.toString.call(value) === spec.source
+    );
+    if (matches.length > 1) {
+      // Closures made by one factory share their source: the child cannot
+      // tell which one the parent meant, so it refuses rather than guess.
+      throw new TypeError(
+        `Cannot tell which function '${spec.name || "<anonymous>"}' is meant: ${
+          matches.map(([k]) => k).join(", ")
+        } in ${url} have the same source (closures made by one factory?). ` +
+          `Export a function declared under its own name, and pass the values the closure captured through args`,
+      );
     }
+    if (matches.length === 1) return matches[0][1] as (...args: unknown[]) => unknown;
   }
   if (/^class\b/.test(spec.source)) {
     throw cannotRebuild(spec, "classes must be exported (a class is not rebuilt from its source)");

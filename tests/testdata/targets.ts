@@ -99,29 +99,42 @@ export async function countChildren(conn: Connection, method: StartMethod): Prom
   conn.close();
 }
 
-/** A subclass with its own constructor argument and fields, on a given context's Process. */
-function greeterOn(Base: typeof Process) {
-  return class Greeter extends Base {
-    greeting: string;
-    conn: Connection;
-    constructor(conn: Connection, greeting: string) {
-      super();
-      this.conn = conn;
-      this.greeting = greeting;
-    }
-    override async run(): Promise<void> {
-      await this.conn.send(`${this.greeting} from ${this.name} (${this.constructor.name})`);
-      this.conn.close();
-    }
-  };
+/** What a Greeter says, in the child. */
+async function greet(p: Process & { conn: Connection; greeting: string }): Promise<void> {
+  await p.conn.send(`${p.greeting} from ${p.name} (${p.constructor.name})`);
+  p.conn.close();
 }
 
-/** The Greeter subclass under "spawn" (exported: a child imports subclasses by name). */
-export const SpawnGreeter: ReturnType<typeof greeterOn> = greeterOn(getContext("spawn").Process);
-/** The Greeter subclass under "worker". */
-export const WorkerGreeter: ReturnType<typeof greeterOn> = greeterOn(getContext("worker").Process);
+/** A subclass with its own constructor argument and fields, under "spawn". */
+export class SpawnGreeter extends getContext("spawn").Process {
+  greeting: string;
+  conn: Connection;
+  constructor(conn: Connection, greeting: string) {
+    super();
+    this.conn = conn;
+    this.greeting = greeting;
+  }
+  override run(): Promise<void> {
+    return greet(this);
+  }
+}
+
+/** The same subclass under "worker" (a child finds a subclass by its own name and source). */
+export class WorkerGreeter extends getContext("worker").Process {
+  greeting: string;
+  conn: Connection;
+  constructor(conn: Connection, greeting: string) {
+    super();
+    this.conn = conn;
+    this.greeting = greeting;
+  }
+  override run(): Promise<void> {
+    return greet(this);
+  }
+}
+
 /** The Greeter subclass for each start method. */
-export const greeters: Record<StartMethod, ReturnType<typeof greeterOn>> = {
+export const greeters: Record<StartMethod, typeof SpawnGreeter> = {
   spawn: SpawnGreeter,
   worker: WorkerGreeter,
 };
@@ -133,5 +146,20 @@ export const shared = { x: 100 };
 export async function setShared(conn: Connection): Promise<void> {
   shared.x = 0;
   await conn.send(shared.x);
+  conn.close();
+}
+
+/** Doubles a number (passed to a child as a function argument). */
+export function double(n: number): number {
+  return n * 2;
+}
+
+/** Sends `fn(value)`: `fn` arrived as an argument. */
+export async function applyTo(
+  conn: Connection,
+  fn: (n: number) => number,
+  value: number,
+): Promise<void> {
+  await conn.send(fn(value));
   conn.close();
 }

@@ -1,0 +1,434 @@
+/**
+ * Shared values and arrays of C types, as Python's
+ * `multiprocessing.sharedctypes`: `Value`, `SharedArray` (Python's `Array`),
+ * `RawValue`, `RawArray`, with Python's `array` typecodes and C-style
+ * wrap-around.
+ *
+ * The memory is a `SharedArrayBuffer`: a worker started with the "worker"
+ * start method reads and writes the same memory. A "spawn" child, which
+ * cannot share memory with its parent, reaches the value in the process
+ * that made it through the authenticated channel.
+ *
+ * @module
+ */
+
+import { REDUCE, type Reduced, registerReducer } from "./_codec.ts";
+import { type Caller, Ref, type RefState, SharedCore } from "./_shared.ts";
+import { type Lock, RLock } from "./synchronize.ts";
+import { ValueError } from "./errors.ts";
+
+/** Python's `array` typecodes (`l`/`L` are 32-bit here; use `q`/`Q` for 64-bit, as `bigint`). */
+export type Typecode = "b" | "B" | "h" | "H" | "i" | "I" | "l" | "L" | "q" | "Q" | "f" | "d";
+
+const TYPES = {
+  b: Int8Array,
+  B: Uint8Array,
+  h: Int16Array,
+  H: Uint16Array,
+  i: Int32Array,
+  I: Uint32Array,
+  l: Int32Array,
+  L: Uint32Array,
+  q: BigInt64Array,
+  Q: BigUint64Array,
+  f: Float32Array,
+  d: Float64Array,
+} as const;
+
+type View = InstanceType<(typeof TYPES)[Typecode]>;
+/** A value of a typecode: `bigint` for `q`/`Q`, a number otherwise. */
+export type CValue = number | bigint;
+
+/** The `lock` option: `true` (a new RLock, the default), `false` (none), or a lock to use. */
+export type LockOption = boolean | Lock | RLock;
+
+function checkTypecode(typecode: unknown): Typecode {
+  if (typeof typecode !== "string" || !(typecode in TYPES)) {
+    throw new TypeError(
+      `Unknown typecode ${JSON.stringify(typecode)}: use one of ${Object.keys(TYPES).join(" ")}`,
+    );
+  }
+  return typecode as Typecode;
+}
+
+function isBig(typecode: Typecode): boolean {
+  return typecode === "q" || typecode === "Q";
+}
+
+function convert(typecode: Typecode, value: unknown): CValue {
+  if (isBig(typecode)) {
+    if (typeof value === "bigint") return value;
+    if (typeof value === "number" && Number.isInteger(value)) return BigInt(value);
+  } else if (typeof value === "number") return value;
+  else if (typeof value === "bigint") return Number(value);
+  throw new TypeError(
+    `A '${typecode}' value must be ${
+      isBig(typecode) ? "a bigint or an integer" : "a number"
+    }: received ${String(value)}`,
+  );
+}
+
+function allocate(typecode: Typecode, length: number): View {
+  const Type = TYPES[typecode];
+  const buffer = typeof SharedArrayBuffer === "function"
+    ? new SharedArrayBuffer(length * Type.BYTES_PER_ELEMENT)
+    : new ArrayBuffer(length * Type.BYTES_PER_ELEMENT);
+  return new (Type as unknown as new (buffer: ArrayBufferLike) => View)(buffer);
+}
+
+function checkIndex(index: unknown, length: number): number {
+  if (typeof index !== "number" || !Number.isInteger(index)) {
+    throw new TypeError(`An index must be an integer: received ${String(index)}`);
+  }
+  const i = index < 0 ? index + length : index;
+  if (i < 0 || i >= length) {
+    throw new RangeError(`Index ${index} is out of range for ${length} items`);
+  }
+  return i;
+}
+
+class MemoryCore extends SharedCore {
+  readonly exposed: ReadonlySet<string> = new Set(["get", "set", "toArray"]);
+  constructor(readonly view: View) {
+    super();
+  }
+  get(_caller: Caller, index: number): CValue {
+    return this.view[checkIndex(index, this.view.length)];
+  }
+  set(_caller: Caller, index: number, value: CValue): void {
+    (this.view as unknown as CValue[])[checkIndex(index, this.view.length)] = value;
+  }
+  toArray(): CValue[] {
+    return Array.from(this.view as unknown as ArrayLike<CValue>);
+  }
+}
+
+interface MemoryState {
+  typecode: Typecode;
+  length: number;
+  view: View | null;
+  ref: RefState | null;
+  lock: Lock | RLock | null;
+}
+
+/** Shared memory, local (a view) or remote (a reference to the owner). */
+abstract class SharedMemory {
+  readonly #typecode: Typecode;
+  readonly #length: number;
+  readonly #view: View | null;
+  readonly #ref: Ref;
+  readonly #lock: Lock | RLock | null;
+
+  constructor(
+    typecode: Typecode,
+    length: number,
+    view: View | null,
+    ref: Ref | null,
+    lock: Lock | RLock | null,
+  ) {
+    this.#typecode = typecode;
+    this.#length = length;
+    this.#view = view;
+    this.#ref = ref ?? Ref.local(new MemoryCore(view!));
+    this.#lock = lock;
+  }
+
+  /** The typecode. */
+  get typecode(): Typecode {
+    return this.#typecode;
+  }
+
+  /** @internal */
+  _length(): number {
+    return this.#length;
+  }
+
+  /** @internal */
+  _read(index: number): Promise<CValue> {
+    if (this.#view) {
+      try {
+        return Promise.resolve(this.#view[checkIndex(index, this.#length)]);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.#ref.call("get", index) as Promise<CValue>;
+  }
+
+  /** @internal */
+  _write(index: number, value: unknown): Promise<void> {
+    try {
+      const v = convert(this.#typecode, value);
+      if (this.#view) {
+        (this.#view as unknown as CValue[])[checkIndex(index, this.#length)] = v;
+        return Promise.resolve();
+      }
+      return this.#ref.call("set", index, v) as Promise<void>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** @internal */
+  _readAll(): Promise<CValue[]> {
+    if (this.#view) return Promise.resolve(Array.from(this.#view as unknown as ArrayLike<CValue>));
+    return this.#ref.call("toArray") as Promise<CValue[]>;
+  }
+
+  /** @internal Runs `fn` holding the lock (when there is one). */
+  async _locked<R>(fn: () => Promise<R>): Promise<R> {
+    if (!this.#lock) return await fn();
+    await this.#lock.acquire();
+    try {
+      return await fn();
+    } finally {
+      await this.#lock.release();
+    }
+  }
+
+  /**
+   * The lock guarding this value (`null` when made with `lock: false`).
+   */
+  getLock(): Lock | RLock | null {
+    return this.#lock;
+  }
+
+  /** @internal */
+  _state(type: string): Reduced {
+    // Memory travels as-is to a worker that shares it; elsewhere as a
+    // reference to this process (the codec refuses a SharedArrayBuffer
+    // bound for another OS process, so the view is dropped there).
+    const state: MemoryState = {
+      typecode: this.#typecode,
+      length: this.#length,
+      view: null,
+      ref: this.#ref.state(),
+      lock: this.#lock,
+    };
+    return { type, state };
+  }
+
+  /** @internal */
+  _stateShared(type: string): Reduced {
+    return {
+      type,
+      state: {
+        typecode: this.#typecode,
+        length: this.#length,
+        view: this.#view,
+        ref: this.#ref.state(),
+        lock: this.#lock,
+      },
+    };
+  }
+
+  /** @internal */
+  _hasSharedView(): boolean {
+    return this.#view !== null && typeof SharedArrayBuffer === "function" &&
+      this.#view.buffer instanceof SharedArrayBuffer;
+  }
+}
+
+/**
+ * A shared number (Python's `Synchronized` from `Value`). `get`/`set` are
+ * each atomic; `update(fn)` is a read-modify-write under the lock.
+ *
+ * @example
+ * ```ts
+ * import { Value } from "@procs/multiprocessing";
+ * const v = Value("b", 127);
+ * await v.update((x) => x + 1);
+ * console.assert(await v.get() === -128); // C-style wrap-around
+ * ```
+ */
+export class Synchronized extends SharedMemory {
+  /** The value. */
+  get(): Promise<CValue> {
+    return this._read(0);
+  }
+  /** Sets the value (converted and wrapped as the C type does). */
+  set(value: CValue): Promise<void> {
+    return this._write(0, value);
+  }
+  /** Replaces the value by `fn(value)` under the lock; resolves with what was stored. */
+  update(fn: (value: CValue) => CValue | Promise<CValue>): Promise<CValue> {
+    return this._locked(async () => {
+      await this._write(0, await fn(await this._read(0)));
+      return await this._read(0);
+    });
+  }
+
+  /** @internal */
+  [REDUCE](context: { shareMemory?: boolean }): Reduced {
+    return context.shareMemory && this._hasSharedView()
+      ? this._stateShared("Value")
+      : this._state("Value");
+  }
+}
+
+/**
+ * A shared array of one C type (Python's `SynchronizedArray` from
+ * `Array`): `get(i)`, `set(i, x)`, `length`, `toArray()`, `slice()`, and
+ * `update(i, fn)` under the lock.
+ *
+ * @example
+ * ```ts
+ * import { SharedArray } from "@procs/multiprocessing";
+ * const a = SharedArray("i", [1, 2, 3]);
+ * await a.set(0, 10);
+ * console.assert((await a.toArray()).join() === "10,2,3" && a.length === 3);
+ * ```
+ */
+export class SynchronizedArray extends SharedMemory {
+  /** How many items. */
+  get length(): number {
+    return this._length();
+  }
+  /** Item `index` (negative counts from the end); out of range is a `RangeError`. */
+  get(index: number): Promise<CValue> {
+    return this._read(index);
+  }
+  /** Sets item `index`. */
+  set(index: number, value: CValue): Promise<void> {
+    return this._write(index, value);
+  }
+  /** A copy of every item. */
+  toArray(): Promise<CValue[]> {
+    return this._readAll();
+  }
+  /** A copy of items `start` to `end` (as `Array.prototype.slice`). */
+  async slice(start?: number, end?: number): Promise<CValue[]> {
+    return (await this._readAll()).slice(start, end);
+  }
+  /** Replaces item `index` by `fn(item)` under the lock; resolves with what was stored. */
+  update(index: number, fn: (value: CValue) => CValue | Promise<CValue>): Promise<CValue> {
+    return this._locked(async () => {
+      await this._write(index, await fn(await this._read(index)));
+      return await this._read(index);
+    });
+  }
+
+  /** @internal */
+  [REDUCE](context: { shareMemory?: boolean }): Reduced {
+    return context.shareMemory && this._hasSharedView()
+      ? this._stateShared("Array")
+      : this._state("Array");
+  }
+}
+
+function lockFor(option: LockOption | undefined): Lock | RLock | null {
+  if (option === undefined || option === true) return new RLock();
+  if (option === false) return null;
+  if (typeof option === "object" && option !== null && "acquire" in option) return option;
+  throw new TypeError("lock must be true, false, or a Lock/RLock");
+}
+
+/** The options of `Value` and `SharedArray`. */
+export interface SharedOptions {
+  /** `true` (a new RLock, the default), `false` (no lock), or the lock to use. */
+  lock?: LockOption;
+}
+
+/**
+ * A shared value of a C type, initialised to `init` (Python's `Value`).
+ *
+ * @example
+ * ```ts
+ * import { Value } from "@procs/multiprocessing";
+ * const counter = Value("i", 0);
+ * await counter.update((n) => Number(n) + 1);
+ * console.assert(await counter.get() === 1);
+ * ```
+ */
+export function Value(
+  typecode: Typecode,
+  init: CValue = 0,
+  options: SharedOptions = {},
+): Synchronized {
+  const t = checkTypecode(typecode);
+  const view = allocate(t, 1);
+  (view as unknown as CValue[])[0] = convert(t, init);
+  return new Synchronized(t, 1, view, null, lockFor(options.lock));
+}
+
+/**
+ * A shared array of a C type (Python's `Array`, exported as `SharedArray`
+ * so the global `Array` is not shadowed): `sizeOrValues` is a length
+ * (zero-filled) or the initial values.
+ *
+ * @example
+ * ```ts
+ * import { SharedArray } from "@procs/multiprocessing";
+ * const zeros = SharedArray("d", 4);
+ * console.assert((await zeros.toArray()).every((x) => x === 0));
+ * ```
+ */
+export function SharedArray(
+  typecode: Typecode,
+  sizeOrValues: number | Iterable<CValue>,
+  options: SharedOptions = {},
+): SynchronizedArray {
+  const t = checkTypecode(typecode);
+  const values = typeof sizeOrValues === "number" ? null : [...sizeOrValues];
+  const length = values ? values.length : sizeOrValues as number;
+  if (!Number.isInteger(length) || length < 0) {
+    throw new ValueError(
+      `An array size must be a non-negative integer: received ${String(sizeOrValues)}`,
+    );
+  }
+  const view = allocate(t, length);
+  if (values) values.forEach((v, i) => ((view as unknown as CValue[])[i] = convert(t, v)));
+  return new SynchronizedArray(t, length, view, null, lockFor(options.lock));
+}
+
+/** @internal Refuses raw shared memory outside the "worker" start method. */
+export function checkRawAllowed(sharedMemory: boolean, what: string): void {
+  if (!sharedMemory) {
+    throw new ValueError(
+      `${what} hands out raw shared memory, which only the "worker" start method has ("spawn" children are separate OS processes): ` +
+        `use getContext("worker").${what}, or Value()/SharedArray(), which work under both`,
+    );
+  }
+}
+
+/**
+ * Raw shared memory for one value: the typed array itself (length 1),
+ * without a lock. "worker" start method only.
+ */
+export function rawValue(typecode: Typecode, init: CValue = 0): View {
+  const t = checkTypecode(typecode);
+  const view = allocate(t, 1);
+  (view as unknown as CValue[])[0] = convert(t, init);
+  return view;
+}
+
+/** Raw shared memory for an array: the typed array itself. "worker" start method only. */
+export function rawArray(typecode: Typecode, sizeOrValues: number | Iterable<CValue>): View {
+  const t = checkTypecode(typecode);
+  const values = typeof sizeOrValues === "number" ? null : [...sizeOrValues];
+  const length = values ? values.length : sizeOrValues as number;
+  if (!Number.isInteger(length) || length < 0) {
+    throw new ValueError(
+      `An array size must be a non-negative integer: received ${String(sizeOrValues)}`,
+    );
+  }
+  const view = allocate(t, length);
+  if (values) values.forEach((v, i) => ((view as unknown as CValue[])[i] = convert(t, v)));
+  return view;
+}
+
+function rebuild(Cls: typeof Synchronized | typeof SynchronizedArray) {
+  return (s: unknown) => {
+    const st = s as MemoryState;
+    return new Cls(
+      st.typecode,
+      st.length,
+      st.view,
+      st.view ? null : Ref.fromState(st.ref!),
+      st.lock,
+    );
+  };
+}
+
+registerReducer("Value", rebuild(Synchronized));
+registerReducer("Array", rebuild(SynchronizedArray));

@@ -1,0 +1,764 @@
+/**
+ * Synchronization primitives shared between processes: `Lock`, `RLock`,
+ * `Semaphore`, `BoundedSemaphore`, `Event`, `Condition` and `Barrier`, as
+ * in Python's `multiprocessing.synchronize`.
+ *
+ * Each lives in the process that made it; other processes reach it through
+ * the authenticated channel. **Better than CPython:** a lock, semaphore or
+ * condition held by a process that dies (killed, crashed) is released when
+ * its process ends, so the next `acquire` succeeds instead of hanging.
+ *
+ * @module
+ */
+
+import { REDUCE, type Reduced, registerReducer } from "./_codec.ts";
+import type { Channel } from "./_node.ts";
+import {
+  blocking,
+  type Caller,
+  Ref,
+  type RefState,
+  sameCaller,
+  SharedCore,
+  Waiter,
+} from "./_shared.ts";
+import { BrokenBarrierError, ValueError } from "./errors.ts";
+import {
+  type CallableSpec,
+  callerModules,
+  describeCallable,
+  rebuildCallable,
+} from "./reduction.ts";
+
+/** The options of `acquire`: Python's `block` and `timeout` (milliseconds). */
+export interface AcquireOptions {
+  /** Wait for the lock (the default); `false` answers at once. */
+  block?: boolean;
+  /** Give up after this many milliseconds; ignored when not blocking; 0 or less answers at once. */
+  timeout?: number | null;
+}
+
+const FROM_REF: unique symbol = Symbol("fromRef") as never;
+
+// ---------------------------------------------------------------- owner side
+
+class LockCore extends SharedCore {
+  readonly exposed: ReadonlySet<string> = new Set(["acquire", "release"]);
+  holder: Caller | null = null;
+  count = 0;
+  waiters: Waiter<boolean>[] = [];
+
+  constructor(readonly recursive: boolean) {
+    super();
+  }
+
+  acquire(caller: Caller, block: boolean, timeout: number | null): boolean | Promise<boolean> {
+    if (this.holder === null) {
+      this.holder = caller;
+      this.count = 1;
+      return true;
+    }
+    if (this.recursive && sameCaller(this.holder, caller)) {
+      this.count++;
+      return true;
+    }
+    if (!block) return false;
+    const w = new Waiter<boolean>(caller, timeout, (me) => {
+      this.waiters = this.waiters.filter((x) => x !== me);
+      me.resolve(false);
+    });
+    this.waiters.push(w);
+    return w.promise;
+  }
+
+  /** Takes the lock for `caller` with `count` levels (a Condition restoring its lock). */
+  acquireLevels(caller: Caller, count: number): Promise<void> {
+    return Promise.resolve(this.acquire(caller, true, null)).then(() => {
+      this.count = count;
+    });
+  }
+
+  release(caller: Caller): void {
+    if (this.holder === null) {
+      throw new ValueError(
+        this.recursive
+          ? "Cannot release an RLock that is not held: acquire it first"
+          : "Lock released too many times: release() only after a successful acquire()",
+      );
+    }
+    if (this.recursive && !sameCaller(this.holder, caller)) {
+      throw new ValueError(
+        "Cannot release an RLock held by another process: only its owner may release it",
+      );
+    }
+    if (--this.count > 0) return;
+    this.#handOver();
+  }
+
+  /** Releases every level held by `caller` and returns how many there were. */
+  releaseAll(): number {
+    const count = this.count;
+    this.count = 0;
+    this.#handOver();
+    return count;
+  }
+
+  #handOver(): void {
+    this.holder = null;
+    this.count = 0;
+    const next = this.waiters.shift();
+    if (next) {
+      this.holder = next.caller;
+      this.count = 1;
+      next.resolve(true);
+    }
+  }
+
+  override dropChannel(channel: Channel): void {
+    this.waiters = this.waiters.filter((w) => {
+      if (w.caller.channel !== channel) return true;
+      w.resolve(false);
+      return false;
+    });
+    if (this.holder?.channel === channel) this.#handOver();
+  }
+}
+
+class SemaphoreCore extends SharedCore {
+  readonly exposed: ReadonlySet<string> = new Set(["acquire", "release", "getValue"]);
+  waiters: Waiter<boolean>[] = [];
+  /** Net acquisitions per caller channel, given back when that process ends. */
+  readonly held = new Map<Channel | null, number>();
+
+  constructor(public value: number, readonly bound: number | null) {
+    super();
+  }
+
+  #take(caller: Caller): void {
+    this.value--;
+    this.held.set(caller.channel, (this.held.get(caller.channel) ?? 0) + 1);
+  }
+
+  acquire(caller: Caller, block: boolean, timeout: number | null): boolean | Promise<boolean> {
+    if (this.value > 0) {
+      this.#take(caller);
+      return true;
+    }
+    if (!block) return false;
+    const w = new Waiter<boolean>(caller, timeout, (me) => {
+      this.waiters = this.waiters.filter((x) => x !== me);
+      me.resolve(false);
+    });
+    this.waiters.push(w);
+    return w.promise;
+  }
+
+  release(caller: Caller, n = 1): void {
+    if (this.bound !== null && this.value + n > this.bound) {
+      throw new ValueError(
+        `BoundedSemaphore released too many times: its value would exceed its initial value ${this.bound}`,
+      );
+    }
+    const mine = this.held.get(caller.channel) ?? 0;
+    this.held.set(caller.channel, Math.max(0, mine - n));
+    this.value += n;
+    this.#wake();
+  }
+
+  #wake(): void {
+    while (this.value > 0 && this.waiters.length > 0) {
+      const w = this.waiters.shift()!;
+      this.#take(w.caller);
+      w.resolve(true);
+    }
+  }
+
+  getValue(): number {
+    return this.value;
+  }
+
+  override dropChannel(channel: Channel): void {
+    this.waiters = this.waiters.filter((w) => {
+      if (w.caller.channel !== channel) return true;
+      w.resolve(false);
+      return false;
+    });
+    const held = this.held.get(channel) ?? 0;
+    this.held.delete(channel);
+    if (held > 0) {
+      this.value += held;
+      if (this.bound !== null) this.value = Math.min(this.value, this.bound);
+      this.#wake();
+    }
+  }
+}
+
+class EventCore extends SharedCore {
+  readonly exposed: ReadonlySet<string> = new Set(["set", "clear", "isSet", "wait"]);
+  flag = false;
+  waiters: Waiter<boolean>[] = [];
+
+  set(): void {
+    this.flag = true;
+    for (const w of this.waiters.splice(0)) w.resolve(true);
+  }
+  clear(): void {
+    this.flag = false;
+  }
+  isSet(): boolean {
+    return this.flag;
+  }
+  wait(caller: Caller, timeout: number | null): boolean | Promise<boolean> {
+    if (this.flag) return true;
+    if (timeout !== null && timeout <= 0) return false;
+    const w = new Waiter<boolean>(caller, timeout, (me) => {
+      this.waiters = this.waiters.filter((x) => x !== me);
+      me.resolve(false);
+    });
+    this.waiters.push(w);
+    return w.promise;
+  }
+  override dropChannel(channel: Channel): void {
+    this.waiters = this.waiters.filter((w) => w.caller.channel !== channel);
+  }
+}
+
+class ConditionCore extends SharedCore {
+  readonly exposed: ReadonlySet<string> = new Set(["wait", "notify"]);
+  waiters: Waiter<boolean>[] = [];
+
+  constructor(readonly lock: LockCore) {
+    super();
+  }
+
+  #checkOwned(caller: Caller, what: string): void {
+    if (!sameCaller(this.lock.holder, caller)) {
+      throw new ValueError(`Cannot ${what} a Condition without holding its lock: acquire it first`);
+    }
+  }
+
+  async wait(caller: Caller, timeout: number | null): Promise<boolean> {
+    this.#checkOwned(caller, "wait on");
+    const levels = this.lock.releaseAll();
+    const w = new Waiter<boolean>(caller, timeout, (me) => {
+      this.waiters = this.waiters.filter((x) => x !== me);
+      me.resolve(false);
+    });
+    this.waiters.push(w);
+    const notified = await w.promise;
+    await this.lock.acquireLevels(caller, levels);
+    return notified;
+  }
+
+  notify(caller: Caller, n: number | "all"): void {
+    this.#checkOwned(caller, "notify");
+    const count = n === "all" ? this.waiters.length : n;
+    for (const w of this.waiters.splice(0, count)) w.resolve(true);
+  }
+
+  override dropChannel(channel: Channel): void {
+    this.waiters = this.waiters.filter((w) => w.caller.channel !== channel);
+  }
+}
+
+interface BarrierTurn {
+  index: number;
+  runAction: boolean;
+  generation: number;
+}
+
+class BarrierCore extends SharedCore {
+  readonly exposed: ReadonlySet<string> = new Set([
+    "wait",
+    "tripped",
+    "abort",
+    "reset",
+    "nWaiting",
+    "broken",
+  ]);
+  count = 0;
+  generation = 0;
+  isBroken = false;
+  waiters: Waiter<number>[] = [];
+  lastArrival: Caller | null = null;
+
+  constructor(readonly parties: number, readonly hasAction: boolean) {
+    super();
+  }
+
+  #broken(): BrokenBarrierError {
+    return new BrokenBarrierError(
+      "The barrier is broken (aborted, reset, timed out or a party died): reset() it to use it again",
+    );
+  }
+
+  wait(caller: Caller, timeout: number | null): BarrierTurn | Promise<BarrierTurn> {
+    if (this.isBroken) throw this.#broken();
+    const index = this.count++;
+    const generation = this.generation;
+    if (this.count === this.parties) {
+      if (this.hasAction) return { index, runAction: true, generation };
+      this.#release();
+      return { index, runAction: false, generation };
+    }
+    const w = new Waiter<number>(caller, timeout, () => this.#breakAll());
+    this.waiters.push(w);
+    return w.promise.then((i) => ({ index: i, runAction: false, generation }));
+  }
+
+  /** The last party ran the action: release everyone, or break if it failed. */
+  tripped(_caller: Caller, generation: number, ok: boolean): void {
+    if (generation !== this.generation || this.isBroken) return;
+    if (ok) this.#release();
+    else this.#breakAll();
+  }
+
+  #release(): void {
+    const waiters = this.waiters.splice(0);
+    this.count = 0;
+    this.generation++;
+    waiters.forEach((w, i) => w.resolve(i));
+  }
+
+  #breakAll(): void {
+    this.isBroken = true;
+    this.count = 0;
+    for (const w of this.waiters.splice(0)) w.reject(this.#broken());
+  }
+
+  abort(): void {
+    this.#breakAll();
+  }
+
+  reset(): void {
+    for (const w of this.waiters.splice(0)) w.reject(this.#broken());
+    this.count = 0;
+    this.generation++;
+    this.isBroken = false;
+  }
+
+  nWaiting(): number {
+    return this.waiters.length;
+  }
+
+  broken(): boolean {
+    return this.isBroken;
+  }
+
+  override dropChannel(channel: Channel): void {
+    if (this.waiters.some((w) => w.caller.channel === channel)) this.#breakAll();
+  }
+}
+
+// ---------------------------------------------------------------- handles
+
+/** What a lock-like handle needs: acquire, release, hold. */
+abstract class LockBase implements AsyncDisposable {
+  /** @internal */
+  readonly _ref: Ref;
+
+  constructor(ref: Ref) {
+    this._ref = ref;
+  }
+
+  /**
+   * Acquires; resolves `true` once held, `false` if not blocking and
+   * taken, or when the timeout passed first.
+   */
+  acquire(options?: AcquireOptions): Promise<boolean> {
+    try {
+      const { block, timeout } = blocking(options);
+      return this._ref.call("acquire", block, timeout) as Promise<boolean>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Releases. */
+  release(): Promise<void> {
+    return this._ref.call("release") as Promise<void>;
+  }
+
+  /** Acquires and returns a handle whose disposal releases: `await using _ = await lock.hold()`. */
+  async hold(): Promise<AsyncDisposable> {
+    await this.acquire();
+    let released = false;
+    return {
+      [Symbol.asyncDispose]: async () => {
+        if (released) return;
+        released = true;
+        await this.release();
+      },
+    };
+  }
+
+  /** Releases (so `await using` on an acquired lock works). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.release();
+  }
+}
+
+/**
+ * A lock with no owner: any process may release it; releasing it when
+ * unlocked is a `ValueError`. Held by a process that dies, it is released.
+ *
+ * @example
+ * ```ts
+ * import { Lock } from "@procs/multiprocessing";
+ * const lock = new Lock();
+ * {
+ *   await using _ = await lock.hold();
+ *   console.assert(await lock.acquire({ block: false }) === false);
+ * }
+ * console.assert(await lock.acquire({ timeout: 10 }) === true);
+ * await lock.release();
+ * ```
+ */
+export class Lock extends LockBase {
+  /** Makes an unlocked lock. */
+  constructor(...internal: unknown[]) {
+    super(internal[0] === FROM_REF ? internal[1] as Ref : Ref.local(new LockCore(false)));
+  }
+
+  /** @internal */
+  [REDUCE](): Reduced {
+    return { type: "Lock", state: this._ref.state() };
+  }
+}
+
+/**
+ * A re-entrant lock: the process holding it may acquire it again and must
+ * release it as many times; only its owner may release it.
+ *
+ * @example
+ * ```ts
+ * import { RLock } from "@procs/multiprocessing";
+ * const lock = new RLock();
+ * await lock.acquire();
+ * await lock.acquire();
+ * await lock.release();
+ * await lock.release();
+ * ```
+ */
+export class RLock extends LockBase {
+  /** Makes an unlocked re-entrant lock. */
+  constructor(...internal: unknown[]) {
+    super(internal[0] === FROM_REF ? internal[1] as Ref : Ref.local(new LockCore(true)));
+  }
+
+  /** @internal */
+  [REDUCE](): Reduced {
+    return { type: "RLock", state: this._ref.state() };
+  }
+}
+
+/**
+ * A counter that `acquire` decrements (waiting at 0) and `release`
+ * increments. Units held by a process that dies are given back.
+ *
+ * @example
+ * ```ts
+ * import { Semaphore } from "@procs/multiprocessing";
+ * const s = new Semaphore(2);
+ * await s.acquire();
+ * console.assert(await s.getValue() === 1);
+ * await s.release();
+ * ```
+ */
+export class Semaphore extends LockBase {
+  /** Makes a semaphore with `value` units (default 1). */
+  constructor(value: number = 1, ...internal: unknown[]) {
+    if ((value as unknown) === FROM_REF) {
+      super(internal[0] as Ref);
+      return;
+    }
+    if (!Number.isInteger(value) || value < 0) {
+      throw new ValueError(`Semaphore initial value must be an integer >= 0: received ${value}`);
+    }
+    super(Ref.local(new SemaphoreCore(value, new.target === BoundedSemaphore ? value : null)));
+  }
+
+  /** The current value (Python's `get_value()`). */
+  getValue(): Promise<number> {
+    return this._ref.call("getValue") as Promise<number>;
+  }
+
+  /** @internal */
+  [REDUCE](): Reduced {
+    return {
+      type: this instanceof BoundedSemaphore ? "BoundedSemaphore" : "Semaphore",
+      state: this._ref.state(),
+    };
+  }
+}
+
+/**
+ * A semaphore that refuses to go above its initial value: one release too
+ * many is a `ValueError`.
+ *
+ * @example
+ * ```ts
+ * import { BoundedSemaphore, ValueError } from "@procs/multiprocessing";
+ * const s = new BoundedSemaphore(1);
+ * await s.release().catch((e) => console.assert(e instanceof ValueError));
+ * ```
+ */
+export class BoundedSemaphore extends Semaphore {}
+
+/**
+ * A flag processes can wait for: `set()` wakes every waiter.
+ *
+ * @example
+ * ```ts
+ * import { Event } from "@procs/multiprocessing";
+ * const e = new Event();
+ * console.assert(await e.wait(10) === false);
+ * await e.set();
+ * console.assert(await e.isSet() && await e.wait());
+ * ```
+ */
+export class Event {
+  readonly #ref: Ref;
+
+  /** Makes an unset event. */
+  constructor(...internal: unknown[]) {
+    this.#ref = internal[0] === FROM_REF ? internal[1] as Ref : Ref.local(new EventCore());
+  }
+
+  /** Sets the flag and wakes every waiter. */
+  set(): Promise<void> {
+    return this.#ref.call("set") as Promise<void>;
+  }
+  /** Clears the flag. */
+  clear(): Promise<void> {
+    return this.#ref.call("clear") as Promise<void>;
+  }
+  /** Whether the flag is set. */
+  isSet(): Promise<boolean> {
+    return this.#ref.call("isSet") as Promise<boolean>;
+  }
+  /** Waits until the flag is set (`true`) or `timeout` ms pass (`false`). */
+  wait(timeout?: number | null): Promise<boolean> {
+    return this.#ref.call("wait", timeout ?? null) as Promise<boolean>;
+  }
+
+  /** @internal */
+  [REDUCE](): Reduced {
+    return { type: "Event", state: this.#ref.state() };
+  }
+}
+
+/**
+ * A condition variable over a lock (an `RLock` by default): `wait` releases
+ * the lock until notified, then takes it back.
+ *
+ * @example
+ * ```ts
+ * import { Condition } from "@procs/multiprocessing";
+ * const c = new Condition();
+ * await c.acquire();
+ * console.assert(await c.wait(10) === false); // nobody notified
+ * await c.notifyAll();
+ * await c.release();
+ * ```
+ */
+export class Condition implements AsyncDisposable {
+  readonly #ref: Ref;
+  readonly #lock: Lock | RLock;
+
+  /** Makes a condition over `lock` (a new `RLock` if none); the lock must be made in this process. */
+  constructor(lock?: Lock | RLock, ...internal: unknown[]) {
+    if ((lock as unknown) === FROM_REF) {
+      this.#ref = internal[0] as Ref;
+      this.#lock = internal[1] as Lock | RLock;
+      return;
+    }
+    this.#lock = lock ?? new RLock();
+    const core = this.#lock._ref.core;
+    if (!(core instanceof LockCore)) {
+      throw new TypeError(
+        "A Condition's lock must be a Lock or RLock made in the same process as the Condition",
+      );
+    }
+    this.#ref = Ref.local(new ConditionCore(core));
+  }
+
+  /** Acquires the underlying lock. */
+  acquire(options?: AcquireOptions): Promise<boolean> {
+    return this.#lock.acquire(options);
+  }
+  /** Releases the underlying lock. */
+  release(): Promise<void> {
+    return this.#lock.release();
+  }
+  /** Acquires the lock and returns a disposable that releases it. */
+  hold(): Promise<AsyncDisposable> {
+    return this.#lock.hold();
+  }
+  /** Releases the lock (for `await using`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.#lock.release();
+  }
+
+  /** Releases the lock, waits to be notified (`true`) or for the timeout (`false`), then re-acquires. */
+  wait(timeout?: number | null): Promise<boolean> {
+    return this.#ref.call("wait", timeout ?? null) as Promise<boolean>;
+  }
+
+  /** Waits until `predicate()` is truthy, re-checking after each notification; returns its last value. */
+  async waitFor<T>(predicate: () => T | Promise<T>, timeout?: number | null): Promise<T> {
+    const deadline = timeout === undefined || timeout === null ? null : Date.now() + timeout;
+    let result = await predicate();
+    while (!result) {
+      const remaining = deadline === null ? null : deadline - Date.now();
+      if (remaining !== null && remaining <= 0) break;
+      await this.wait(remaining);
+      result = await predicate();
+    }
+    return result;
+  }
+
+  /** Wakes up to `n` waiters (default 1); the lock must be held. */
+  notify(n = 1): Promise<void> {
+    return this.#ref.call("notify", n) as Promise<void>;
+  }
+  /** Wakes every waiter; the lock must be held. */
+  notifyAll(): Promise<void> {
+    return this.#ref.call("notify", "all") as Promise<void>;
+  }
+
+  /** @internal */
+  [REDUCE](): Reduced {
+    return { type: "Condition", state: { ref: this.#ref.state(), lock: this.#lock } };
+  }
+}
+
+/**
+ * A barrier for `parties` processes: `wait()` returns when all have
+ * arrived, each with a distinct index (exactly one gets 0); `action` runs
+ * once per trip, in the last process to arrive, before anyone is released.
+ *
+ * @example
+ * ```ts
+ * import { Barrier } from "@procs/multiprocessing";
+ * const b = new Barrier(1);
+ * console.assert(await b.wait() === 0);
+ * ```
+ */
+export class Barrier {
+  readonly #ref: Ref;
+  readonly #parties: number;
+  readonly #timeout: number | null;
+  #action: (() => unknown) | null;
+  readonly #actionSpec: CallableSpec | null;
+
+  /** Makes a barrier for `parties` processes, with an optional action and default timeout (ms). */
+  constructor(
+    parties: number,
+    action?: (() => unknown) | null,
+    timeout?: number | null,
+    ...internal: unknown[]
+  ) {
+    if ((parties as unknown) === FROM_REF) {
+      const s = action as unknown as {
+        ref: Ref;
+        parties: number;
+        timeout: number | null;
+        spec: CallableSpec | null;
+      };
+      this.#ref = s.ref;
+      this.#parties = s.parties;
+      this.#timeout = s.timeout;
+      this.#action = null;
+      this.#actionSpec = s.spec;
+      return;
+    }
+    void internal;
+    if (!Number.isInteger(parties) || parties < 1) {
+      throw new ValueError(`Barrier parties must be a positive integer: received ${parties}`);
+    }
+    if (action !== undefined && action !== null && typeof action !== "function") {
+      throw new TypeError("Barrier action must be a function");
+    }
+    this.#parties = parties;
+    this.#timeout = timeout ?? null;
+    this.#action = action ?? null;
+    this.#actionSpec = action ? describeCallable(action as never, callerModules()) : null;
+    this.#ref = Ref.local(new BarrierCore(parties, action !== undefined && action !== null));
+  }
+
+  /** How many processes the barrier waits for. */
+  get parties(): number {
+    return this.#parties;
+  }
+
+  /** Waits for every party; returns this party's arrival index. */
+  async wait(timeout?: number | null): Promise<number> {
+    const turn = await this.#ref.call("wait", timeout ?? this.#timeout) as BarrierTurn;
+    if (turn.runAction) {
+      try {
+        if (!this.#action && this.#actionSpec) {
+          this.#action = await rebuildCallable(this.#actionSpec) as () => unknown;
+        }
+        await this.#action?.();
+      } catch (error) {
+        await this.#ref.call("tripped", turn.generation, false);
+        throw error;
+      }
+      await this.#ref.call("tripped", turn.generation, true);
+    }
+    return turn.index;
+  }
+
+  /** Breaks the barrier: every waiter, now and later, gets `BrokenBarrierError`. */
+  abort(): Promise<void> {
+    return this.#ref.call("abort") as Promise<void>;
+  }
+  /** Returns the barrier to its empty state; current waiters get `BrokenBarrierError`. */
+  reset(): Promise<void> {
+    return this.#ref.call("reset") as Promise<void>;
+  }
+  /** How many parties are waiting now. */
+  nWaiting(): Promise<number> {
+    return this.#ref.call("nWaiting") as Promise<number>;
+  }
+  /** Whether the barrier is broken. */
+  broken(): Promise<boolean> {
+    return this.#ref.call("broken") as Promise<boolean>;
+  }
+
+  /** @internal */
+  [REDUCE](): Reduced {
+    return {
+      type: "Barrier",
+      state: {
+        ref: this.#ref.state(),
+        parties: this.#parties,
+        timeout: this.#timeout,
+        spec: this.#actionSpec,
+      },
+    };
+  }
+}
+
+registerReducer("Lock", (s) => new Lock(FROM_REF, Ref.fromState(s as RefState)));
+registerReducer("RLock", (s) => new RLock(FROM_REF, Ref.fromState(s as RefState)));
+registerReducer("Semaphore", (s) => new Semaphore(FROM_REF as never, Ref.fromState(s as RefState)));
+registerReducer(
+  "BoundedSemaphore",
+  (s) => new BoundedSemaphore(FROM_REF as never, Ref.fromState(s as RefState)),
+);
+registerReducer("Event", (s) => new Event(FROM_REF, Ref.fromState(s as RefState)));
+registerReducer("Condition", (s) => {
+  const { ref, lock } = s as { ref: RefState; lock: Lock | RLock };
+  return new Condition(FROM_REF as never, Ref.fromState(ref), lock);
+});
+registerReducer("Barrier", (s) => {
+  const st = s as {
+    ref: RefState;
+    parties: number;
+    timeout: number | null;
+    spec: CallableSpec | null;
+  };
+  return new Barrier(FROM_REF as never, { ...st, ref: Ref.fromState(st.ref) } as never);
+});
