@@ -308,8 +308,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
 export class SimpleQueue<T = unknown> extends Queue<T> {
   /** Makes an unbounded queue. */
   constructor(...internal: unknown[]) {
-    if (internal[0] === FROM_REF) super(FROM_REF as never, internal[1]);
-    else super(0);
+    super(...(internal[0] === FROM_REF ? [FROM_REF as never, internal[1]] : [0]));
   }
 }
 
