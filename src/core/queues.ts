@@ -308,7 +308,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
 export class SimpleQueue<T = unknown> extends Queue<T> {
   /** Makes an unbounded queue. */
   constructor(...internal: unknown[]) {
-    super(...(internal[0] === FROM_REF ? [FROM_REF as never, internal[1]] : [0]));
+    super(...((internal[0] === FROM_REF ? [FROM_REF, internal[1]] : [0]) as [number]));
   }
 }
 
