@@ -5,7 +5,13 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { compileExpected, ExpectedFormatError, linePattern, matchOutput, splitLines } from "../lessons/_runner/match.ts";
+import {
+  compileExpected,
+  ExpectedFormatError,
+  linePattern,
+  matchOutput,
+  splitLines,
+} from "../lessons/_runner/match.ts";
 
 const matches = (expected: string, actual: string): boolean => matchOutput(expected, actual).ok;
 
@@ -41,14 +47,18 @@ describe("lesson matcher: lines", () => {
 describe("lesson matcher: markers", () => {
   test("<int> matches an integer, optionally negative", () => {
     for (const n of ["0", "42", "-7", "123456789012"]) assert.ok(matches("n=<int>;", `n=${n};`), n);
-    for (const n of ["", "1.5", "+3", "x", "1e3", "- 1"]) assert.ok(!matches("n=<int>;", `n=${n};`), n);
+    for (const n of ["", "1.5", "+3", "x", "1e3", "- 1"]) {
+      assert.ok(!matches("n=<int>;", `n=${n};`), n);
+    }
   });
 
   test("<num> matches any decimal number", () => {
     for (const n of ["0", "-2", "3.14", "-0.5", ".5", "10.", "1e21", "2.5e-7"]) {
       assert.ok(matches("took <num> ms", `took ${n} ms`), n);
     }
-    for (const n of ["", "abc", "1.2.3", "NaN", "1,5"]) assert.ok(!matches("took <num> ms", `took ${n} ms`), n);
+    for (const n of ["", "abc", "1.2.3", "NaN", "1,5"]) {
+      assert.ok(!matches("took <num> ms", `took ${n} ms`), n);
+    }
   });
 
   test("<pid> matches a positive integer", () => {
@@ -65,7 +75,9 @@ describe("lesson matcher: markers", () => {
   });
 
   test("several markers in one line", () => {
-    assert.ok(matches("<pid> sent <int> items in <num>s: <any>", "812 sent -3 items in 0.25s: ok, done"));
+    assert.ok(
+      matches("<pid> sent <int> items in <num>s: <any>", "812 sent -3 items in 0.25s: ok, done"),
+    );
     assert.equal(linePattern("a <int> b").source, "^a -?\\d+ b[ \\t]*$");
   });
 });
@@ -94,11 +106,15 @@ describe("lesson matcher: '...'", () => {
 
 describe("lesson matcher: <unordered>", () => {
   test("matches the same number of lines in any order", () => {
-    const expected = "begin\n<unordered>\nworker 1 done\nworker 2 done\nworker 3 done\n</unordered>\nend";
+    const expected =
+      "begin\n<unordered>\nworker 1 done\nworker 2 done\nworker 3 done\n</unordered>\nend";
     assert.ok(matches(expected, "begin\nworker 2 done\nworker 3 done\nworker 1 done\nend"));
     assert.ok(matches(expected, "begin\nworker 1 done\nworker 2 done\nworker 3 done\nend"));
     assert.ok(!matches(expected, "begin\nworker 2 done\nworker 1 done\nend"), "one line short");
-    assert.ok(!matches(expected, "begin\nworker 2 done\nworker 1 done\nworker 1 done\nend"), "a line twice");
+    assert.ok(
+      !matches(expected, "begin\nworker 2 done\nworker 1 done\nworker 1 done\nend"),
+      "a line twice",
+    );
     assert.ok(
       !matches(expected, "begin\nworker 2 done\nworker 1 done\nworker 3 done\nworker 4 done\nend"),
       "a line too many",
@@ -159,7 +175,10 @@ describe("lesson matcher: where the first mismatch is", () => {
     const result = matchOutput("<unordered>\na\nb\nc\n</unordered>", "c\nx\na");
     assert.equal(result.mismatch?.expectedIndex, 2);
     assert.equal(result.mismatch?.actualIndex, 1);
-    assert.match(result.mismatch?.reason ?? "", /expected line 3 \(in the <unordered> block at line 1\)/i);
+    assert.match(
+      result.mismatch?.reason ?? "",
+      /expected line 3 \(in the <unordered> block at line 1\)/i,
+    );
   });
 
   test("a match reports the normalised lines and no mismatch", () => {

@@ -30,7 +30,7 @@ if (!("Deno" in globalThis) || "Bun" in globalThis) {
   const lessonsDir = new URL("../lessons/", import.meta.url).pathname;
 
   /** Runs the lesson under every runtime and start method; fails with every failed run's report. */
-  async function assertLessonPasses(lesson: Lesson): Promise<void> {
+  const assertLessonPasses = async (lesson: Lesson): Promise<void> => {
     const reports: string[] = [];
     for (const runtime of RUNTIMES) {
       for (const method of START_METHODS) {
@@ -39,10 +39,10 @@ if (!("Deno" in globalThis) || "Bun" in globalThis) {
       }
     }
     assert.equal(reports.length, 0, `\n${reports.join("\n")}`);
-  }
+  };
 
   /** Runs the runner's command line and returns its exit code and output. */
-  async function runRunner(...args: string[]): Promise<{ code: number; stdout: string }> {
+  const runRunner = async (...args: string[]): Promise<{ code: number; stdout: string }> => {
     const output = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", runner, ...args],
       env: { NO_COLOR: "1" },
@@ -50,7 +50,7 @@ if (!("Deno" in globalThis) || "Bun" in globalThis) {
       stderr: "inherit",
     }).output();
     return { code: output.code, stdout: new TextDecoder().decode(output.stdout) };
-  }
+  };
 
   test("lesson runner: parses the fixture lesson", () => {
     const lesson = readLesson(fixture);
@@ -86,7 +86,7 @@ if (!("Deno" in globalThis) || "Bun" in globalThis) {
     );
     assert.equal(lesson.id, "07_seven");
     assert.equal(lesson.program, "console.log(1);");
-    assert.equal(lesson.programLine, 9);
+    assert.equal(lesson.programLine, 13);
     assert.equal(lesson.expected, "1");
     assert.equal(lesson.mergeStderr, true);
     assert.deepEqual(lesson.startMethods, ["spawn"]);
@@ -95,11 +95,21 @@ if (!("Deno" in globalThis) || "Bun" in globalThis) {
 
   test("lesson runner: rejects lessons that break the format, saying why", () => {
     const broken: [string, RegExp][] = [
-      ["No heading\n\n```ts\nx\n```", /first heading must be '# NN\. Title'/],
-      ["# 08. Eight\n\n```ts\nx\n```\n\nExpected output:\n\n```text\nx\n```", /numbered 08 but the file 07/],
+      ["No heading\n\n```ts\nx\n```", /no heading '# NN\. Title'/],
+      [
+        "## 07. Seven\n\n```ts\nx\n```",
+        /first heading must be '# NN\. Title', found '## 07\. Seven'/,
+      ],
+      [
+        "# 08. Eight\n\n```ts\nx\n```\n\nExpected output:\n\n```text\nx\n```",
+        /numbered 08 but the file 07/,
+      ],
       ["# 07. Seven\n\nExpected output:\n\n```text\nx\n```", /no program/],
       ["# 07. Seven\n\n```ts\nx\n```\n\n```text\nx\n```", /no expected output/],
-      ["# 07. Seven\n\n<!-- start-methods: fork -->\n\n```ts\nx\n```\n\nExpected output:\n\n```text\n```", /start-methods/],
+      [
+        "# 07. Seven\n\n<!-- start-methods: fork -->\n\n```ts\nx\n```\n\nExpected output:\n\n```text\n```",
+        /start-methods/,
+      ],
     ];
     for (const [markdown, message] of broken) {
       assert.throws(() => parseLesson(markdown, "lessons/07_seven.md"), (error: unknown) => {
@@ -114,7 +124,9 @@ if (!("Deno" in globalThis) || "Bun" in globalThis) {
   test("lesson runner: points the library's specifier at this repository's mod.ts", () => {
     assert.match(LIBRARY_URL, /^file:\/\/.*\/mod\.ts$/);
     assert.equal(
-      rewriteImports(`import { Pipe } from "@procs/multiprocessing";\nconst m = await import('@procs/multiprocessing');`),
+      rewriteImports(
+        `import { Pipe } from "@procs/multiprocessing";\nconst m = await import('@procs/multiprocessing');`,
+      ),
       `import { Pipe } from "${LIBRARY_URL}";\nconst m = await import('${LIBRARY_URL}');`,
     );
     assert.equal(rewriteImports(`"@procs/multiprocessing-x"`), `"@procs/multiprocessing-x"`);

@@ -43,7 +43,15 @@ export async function checkLesson(
   options: CheckOptions = {},
 ): Promise<LessonRun> {
   if (!lesson.startMethods.includes(startMethod)) {
-    return { lesson, runtime, startMethod, verdict: "skip", problems: [], output: null, match: null };
+    return {
+      lesson,
+      runtime,
+      startMethod,
+      verdict: "skip",
+      problems: [],
+      output: null,
+      match: null,
+    };
   }
   const file = writeProgram(lesson, options.outDir);
   const output = await runProgram(file, {
@@ -54,13 +62,17 @@ export async function checkLesson(
     live: options.live,
     cwd: REPO_ROOT,
   });
-  const actual = lesson.mergeStderr && !output.merged ? output.stdout + output.stderr : output.stdout;
+  const actual = lesson.mergeStderr && !output.merged
+    ? output.stdout + output.stderr
+    : output.stdout;
   const match = matchOutput(lesson.expected, actual);
 
   const problems: string[] = [];
   if (output.startError !== null) problems.push(output.startError);
   if (output.timedOut) {
-    problems.push(`Killed after ${Math.round((options.timeoutMs ?? 60_000) / 1000)} s without ending`);
+    problems.push(
+      `Killed after ${Math.round((options.timeoutMs ?? 60_000) / 1000)} s without ending`,
+    );
   } else if (output.signal !== null) {
     problems.push(`Ended by ${output.signal}`);
   } else if (output.code !== null && output.code !== lesson.exitCode) {

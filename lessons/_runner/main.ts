@@ -18,9 +18,16 @@
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { checkLesson } from "./check.ts";
-import { findLessons, type Lesson, LessonFormatError, readLesson, START_METHODS, type StartMethod } from "./parse.ts";
+import {
+  findLessons,
+  type Lesson,
+  LessonFormatError,
+  readLesson,
+  START_METHODS,
+  type StartMethod,
+} from "./parse.ts";
 import { formatFailure, formatFormatError, formatRunLine, formatSummary } from "./report.ts";
-import { DEFAULT_TIMEOUT_MS, killRunning, RUNTIMES, type Runtime } from "./run.ts";
+import { DEFAULT_TIMEOUT_MS, killRunning, type Runtime, RUNTIMES } from "./run.ts";
 
 /** The folder lessons live in. */
 export const LESSONS_DIR: string = fileURLToPath(new URL("../", import.meta.url));
@@ -67,7 +74,9 @@ export function parseCommandLine(args: string[]): Settings | "help" {
     throw new Error(`--${flag} must be ${all.join(", ")} or both: received '${value}'`);
   };
   const timeout = Number(values.timeout);
-  if (!(timeout > 0)) throw new Error(`--timeout must be a positive number of seconds: received '${values.timeout}'`);
+  if (!(timeout > 0)) {
+    throw new Error(`--timeout must be a positive number of seconds: received '${values.timeout}'`);
+  }
   return {
     only: values.only ?? null,
     runtimes: pick("runtime", values.runtime, RUNTIMES),
@@ -94,12 +103,13 @@ export async function runLessons(settings: Settings): Promise<number> {
     const only = settings.only;
     files = files.filter((file) => isPicked(idOf(file), only));
     if (files.length === 0) {
-      console.log(`No lesson matches '${only}'`);
-      console.log(formatSummary(0, 0, 0));
+      console.error(
+        `No lesson matches '${only}' (a lesson number, or a part of a lesson's file name)`,
+      );
       return 1;
     }
   }
-  if (files.length === 0) console.log("No lessons yet");
+  if (files.length === 0) console.log("No lessons to run");
   const live = settings.only !== null;
   let passed = 0, failed = 0, skipped = 0;
   for (const file of files) {
@@ -116,7 +126,10 @@ export async function runLessons(settings: Settings): Promise<number> {
       for (const method of settings.methods) {
         const runnable = lesson.startMethods.includes(method);
         if (live && runnable) console.log(`--- ${lesson.id} [${runtime} ${method}] output:`);
-        const run = await checkLesson(lesson, runtime, method, { timeoutMs: settings.timeoutMs, live });
+        const run = await checkLesson(lesson, runtime, method, {
+          timeoutMs: settings.timeoutMs,
+          live,
+        });
         console.log(formatRunLine(run));
         if (run.verdict === "fail") console.log(formatFailure(run));
         if (run.verdict === "ok") passed++;

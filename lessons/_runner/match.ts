@@ -97,18 +97,25 @@ export function compileExpected(lines: readonly string[]): ExpectedItem[] {
     if (text === "<unordered>") {
       if (open) {
         throw new ExpectedFormatError(
-          `Line ${index + 1}: <unordered> blocks cannot nest (one opened at line ${open.index + 1})`,
+          `Line ${index + 1}: <unordered> blocks cannot nest (one opened at line ${
+            open.index + 1
+          })`,
           index,
         );
       }
       open = { index, lines: [] };
     } else if (text === "</unordered>") {
-      if (!open) throw new ExpectedFormatError(`Line ${index + 1}: </unordered> without <unordered>`, index);
+      if (!open) {
+        throw new ExpectedFormatError(`Line ${index + 1}: </unordered> without <unordered>`, index);
+      }
       items.push({ kind: "unordered", index: open.index, lines: open.lines });
       open = null;
     } else if (text === "...") {
       if (open) {
-        throw new ExpectedFormatError(`Line ${index + 1}: '...' is not allowed inside <unordered>`, index);
+        throw new ExpectedFormatError(
+          `Line ${index + 1}: '...' is not allowed inside <unordered>`,
+          index,
+        );
       }
       items.push({ kind: "skip", index });
     } else {
@@ -167,13 +174,20 @@ export function matchOutput(expectedText: string, actualText: string): MatchResu
   } catch (error) {
     if (!(error instanceof ExpectedFormatError)) throw error;
     const reason = `The expected output is malformed: ${error.message}`;
-    return { ok: false, expected, actual, mismatch: { expectedIndex: error.index, actualIndex: null, reason } };
+    return {
+      ok: false,
+      expected,
+      actual,
+      mismatch: { expectedIndex: error.index, actualIndex: null, reason },
+    };
   }
 
   // The mismatch reached furthest into the actual output (then into the expected) explains best.
   let worst: Mismatch | null = null;
   const note = (expectedIndex: number | null, actualIndex: number | null, reason: string) => {
-    const depth = (m: Mismatch) => [m.actualIndex ?? actual.length, m.expectedIndex ?? expected.length];
+    const depth = (
+      m: Mismatch,
+    ) => [m.actualIndex ?? actual.length, m.expectedIndex ?? expected.length];
     const candidate = { expectedIndex, actualIndex, reason };
     if (worst === null) worst = candidate;
     else {
@@ -196,9 +210,17 @@ export function matchOutput(expectedText: string, actualText: string): MatchResu
       const item = items[i];
       if (item.kind === "line") {
         if (j === actual.length) {
-          note(item.line.index, null, `The output ended before expected line ${item.line.index + 1}`);
+          note(
+            item.line.index,
+            null,
+            `The output ended before expected line ${item.line.index + 1}`,
+          );
         } else if (!item.line.pattern.test(printed[j])) {
-          note(item.line.index, j, `Expected line ${item.line.index + 1} does not match actual line ${j + 1}`);
+          note(
+            item.line.index,
+            j,
+            `Expected line ${item.line.index + 1} does not match actual line ${j + 1}`,
+          );
         } else {
           result = from(i + 1, j + 1);
         }
@@ -220,7 +242,9 @@ export function matchOutput(expectedText: string, actualText: string): MatchResu
             note(
               leftOver.expected.index,
               j + leftOver.actual,
-              `Expected line ${leftOver.expected.index + 1} (in the <unordered> block at line ${item.index + 1}) ` +
+              `Expected line ${leftOver.expected.index + 1} (in the <unordered> block at line ${
+                item.index + 1
+              }) ` +
                 `matches none of the unclaimed actual lines ${j + 1}-${j + count}`,
             );
           }

@@ -102,7 +102,11 @@ export function parseLesson(markdown: string, path: string): Lesson {
       const text = plainText(node).trim();
       const heading = HEADING.exec(text);
       if (node.depth !== 1 || !heading) {
-        return fail(`line ${line}: the first heading must be '# NN. Title', found '${"#".repeat(node.depth)} ${text}'`);
+        return fail(
+          `line ${line}: the first heading must be '# NN. Title', found '${
+            "#".repeat(node.depth)
+          } ${text}'`,
+        );
       }
       if (fileNumber !== null && heading[1] !== fileNumber) {
         fail(`line ${line}: the heading is numbered ${heading[1]} but the file ${fileNumber}`);
@@ -127,9 +131,13 @@ export function parseLesson(markdown: string, path: string): Lesson {
 
   const { title, program, expected } = found;
   if (title === null) return fail("no heading '# NN. Title'");
-  if (program === null) return fail("no program: the first fenced code block with lang 'ts' is the program");
+  if (program === null) {
+    return fail("no program: the first fenced code block with lang 'ts' is the program");
+  }
   if (expected === null) {
-    return fail("no expected output: a ```text block after a paragraph starting 'Expected output:'");
+    return fail(
+      "no expected output: a ```text block after a paragraph starting 'Expected output:'",
+    );
   }
 
   let startMethods = [...START_METHODS];
@@ -138,7 +146,11 @@ export function parseLesson(markdown: string, path: string): Lesson {
     const names = methods.split(/[\s,]+/).filter((name) => name !== "");
     const unknown = names.filter((name) => !START_METHODS.includes(name as StartMethod));
     if (names.length === 0 || unknown.length > 0) {
-      fail(`'<!-- start-methods: ${methods} -->' must list start methods among ${START_METHODS.join(", ")}`);
+      fail(
+        `'<!-- start-methods: ${methods} -->' must list start methods among ${
+          START_METHODS.join(", ")
+        }`,
+      );
     }
     startMethods = START_METHODS.filter((method) => names.includes(method));
   }

@@ -10,6 +10,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
+import process from "node:process";
 
 /** The specifier lessons import the library by, as a user would. */
 export const LIBRARY_SPECIFIER = "@procs/multiprocessing";
@@ -20,8 +21,11 @@ export const LIBRARY_URL: string = new URL("../../mod.ts", import.meta.url).href
 /** The root of this repository, as a path. */
 export const REPO_ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
 
-/** Where extracted programs go (gitignored). */
-export const OUT_DIR: string = join(REPO_ROOT, ".lessons-out");
+/**
+ * Where extracted programs go (gitignored): a folder per run, so two runs at
+ * once never rewrite a module a child of the other is importing.
+ */
+export const OUT_DIR: string = join(REPO_ROOT, ".lessons-out", String(process.pid));
 
 const QUOTED_SPECIFIER = /(["'])@procs\/multiprocessing\1/g;
 

@@ -22,7 +22,9 @@ function seconds(ms: number): string {
 /** `ok   03_pipe_pid [deno spawn] 1.2s`, `FAIL ...` or `skip ... (start-methods: spawn)`. */
 export function formatRunLine(run: LessonRun): string {
   const where = `${run.lesson.id} [${run.runtime} ${run.startMethod}]`;
-  if (run.verdict === "skip") return `skip ${where} (start-methods: ${run.lesson.startMethods.join(", ")})`;
+  if (run.verdict === "skip") {
+    return `skip ${where} (start-methods: ${run.lesson.startMethods.join(", ")})`;
+  }
   const time = run.output ? ` ${seconds(run.output.durationMs)}` : "";
   const note = run.output?.lingered ? " (processes it started outlived it and were killed)" : "";
   return `${run.verdict === "ok" ? "ok  " : "FAIL"} ${where}${time}${note}`;
@@ -37,15 +39,20 @@ export function formatFormatError(id: string, message: string): string {
 export function numbered(lines: readonly string[], mark: number | null): string[] {
   if (lines.length === 0) return ["      (nothing)"];
   const width = String(lines.length).length;
-  const row = (i: number) => `    ${i === mark ? ">" : " "} ${String(i + 1).padStart(width)} | ${lines[i]}`;
+  const row = (i: number) =>
+    `    ${i === mark ? ">" : " "} ${String(i + 1).padStart(width)} | ${lines[i]}`;
   const focus = mark ?? lines.length - 1;
   const from = lines.length > 2 * CONTEXT + 1 ? Math.max(0, focus - CONTEXT) : 0;
-  const to = lines.length > 2 * CONTEXT + 1 ? Math.min(lines.length, focus + CONTEXT + 1) : lines.length;
+  const to = lines.length > 2 * CONTEXT + 1
+    ? Math.min(lines.length, focus + CONTEXT + 1)
+    : lines.length;
   const shown: string[] = [];
   if (from > 0) shown.push(`      ... ${from} lines before`);
   for (let i = from; i < to; i++) shown.push(row(i));
   if (to < lines.length) shown.push(`      ... ${lines.length - to} lines after`);
-  if (mark !== null && mark >= lines.length) shown.push(`    > ${"".padStart(width)} | (end of output)`);
+  if (mark !== null && mark >= lines.length) {
+    shown.push(`    > ${"".padStart(width)} | (end of output)`);
+  }
   return shown;
 }
 
@@ -71,7 +78,11 @@ export function formatFailure(run: LessonRun): string {
   if (output && !lesson.mergeStderr && output.stderr.trim() !== "") {
     const lines = output.stderr.trimEnd().split("\n");
     const tail = lines.slice(-STDERR_TAIL);
-    out.push(`  stderr${lines.length > tail.length ? ` (last ${tail.length} of ${lines.length} lines)` : ""}:`);
+    out.push(
+      `  stderr${
+        lines.length > tail.length ? ` (last ${tail.length} of ${lines.length} lines)` : ""
+      }:`,
+    );
     out.push(...tail.map((line) => `      ${line}`));
   }
   return out.join("\n");

@@ -115,7 +115,12 @@ function collect(
 
 async function canRun(command: string, args: string[]): Promise<string | null> {
   try {
-    const out = await new Deno.Command(command, { args, stdin: "null", stdout: "piped", stderr: "null" })
+    const out = await new Deno.Command(command, {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    })
       .output();
     return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
   } catch {
@@ -133,7 +138,13 @@ let bunCommand: Promise<string[]> | null = null;
 export function bunExecutable(): Promise<string[]> {
   bunCommand ??= (async () => {
     if (await canRun("bun", ["--version"]) !== null) return ["bun"];
-    const found = await canRun("npx", ["--yes", "-p", `bun@${BUN_VERSION}`, "-c", "command -v bun"]);
+    const found = await canRun("npx", [
+      "--yes",
+      "-p",
+      `bun@${BUN_VERSION}`,
+      "-c",
+      "command -v bun",
+    ]);
     const path = found?.split("\n").pop()?.trim();
     return path ? [path] : ["npx", "--yes", `bun@${BUN_VERSION}`];
   })();
@@ -142,7 +153,9 @@ export function bunExecutable(): Promise<string[]> {
 
 /** The command line that runs `file` with `runtime`. */
 export async function runtimeCommand(runtime: Runtime, file: string): Promise<string[]> {
-  return runtime === "deno" ? [Deno.execPath(), "run", "-A", file] : [...(await bunExecutable()), file];
+  return runtime === "deno"
+    ? [Deno.execPath(), "run", "-A", file]
+    : [...(await bunExecutable()), file];
 }
 
 /** Whether stderr can be sent into the stdout pipe by the OS (a POSIX shell does it before exec). */
@@ -157,10 +170,12 @@ function canMerge(): boolean {
 
 /** Runs a program file to its end (or its timeout) and returns what it did. */
 export async function runProgram(file: string, options: RunOptions): Promise<RunOutput> {
-  const started = performance.now();
   const merged = (options.mergeStderr ?? false) && canMerge();
   const [command, ...args] = await runtimeCommand(options.runtime, file);
-  const argv = merged ? ["/bin/sh", "-c", 'exec "$@" 2>&1', "sh", command, ...args] : [command, ...args];
+  const started = performance.now();
+  const argv = merged
+    ? ["/bin/sh", "-c", 'exec "$@" 2>&1', "sh", command, ...args]
+    : [command, ...args];
   const result = (fields: Partial<RunOutput>): RunOutput => ({
     stdout: "",
     stderr: "",
