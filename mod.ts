@@ -42,6 +42,13 @@ export {
   TERMINATE_GRACE_MS,
 } from "./src/core/process.ts";
 export { Connection, Pipe } from "./src/core/connection.ts";
+export {
+  AsyncResult,
+  type MapOptions,
+  Pool,
+  type PoolOptions,
+  type TaskOptions,
+} from "./src/core/pool.ts";
 export { JoinableQueue, Queue, type QueueOptions, SimpleQueue } from "./src/core/queues.ts";
 export {
   type AcquireOptions,

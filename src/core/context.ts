@@ -36,6 +36,7 @@ import {
   Value,
 } from "./sharedctypes.ts";
 import { getHost } from "./_host.ts";
+import { Pool, type PoolOptions } from "./pool.ts";
 import {
   checkStartMethod,
   defaultStartMethod,
@@ -70,6 +71,8 @@ export class Context {
   readonly activeChildren: typeof activeChildren = activeChildren;
   /** {@linkcode cpuCount}. */
   readonly cpuCount: typeof cpuCount = cpuCount;
+  /** {@linkcode Pool}, its workers started with this context's start method. */
+  readonly Pool: typeof Pool;
   /** {@linkcode Queue}. */
   readonly Queue: typeof Queue = Queue;
   /** {@linkcode JoinableQueue}. */
@@ -101,6 +104,7 @@ export class Context {
   constructor(method: StartMethod | null) {
     this.#method = method;
     this.Process = method === null ? Process : boundProcess(method);
+    this.Pool = method === null ? Pool : boundPool(this);
   }
 
   /**
@@ -165,6 +169,19 @@ function boundProcess(method: StartMethod): typeof Process {
   // Named "Process", so its children are "Process-N" as in Python (engines
   // differ in the name they infer for a class expression).
   Object.defineProperty(bound, "name", { value: "Process" });
+  return bound;
+}
+
+/** A `Pool` class named "Pool" whose workers use `context`'s start method. */
+function boundPool(context: Context): typeof Pool {
+  const bound = class extends Pool {
+    constructor(options: number | PoolOptions = {}) {
+      super(
+        typeof options === "number" ? { processes: options, context } : { context, ...options },
+      );
+    }
+  };
+  Object.defineProperty(bound, "name", { value: "Pool" });
   return bound;
 }
 

@@ -56,6 +56,14 @@ export interface RebuildState {
 
 let pendingRebuild: RebuildState | null = null;
 
+/** Library functions a child runs as targets, with the module that exports them. */
+const libraryTargets = new Map<unknown, string>();
+
+/** @internal Registers a library function a child may run, exported by `moduleUrl`. */
+export function registerLibraryTarget(fn: (...args: never[]) => unknown, moduleUrl: string): void {
+  libraryTargets.set(fn, moduleUrl);
+}
+
 /** @internal Sets what the next `REBUILD` construction uses. */
 export function prepareRebuild(state: RebuildState): void {
   pendingRebuild = state;
@@ -196,6 +204,11 @@ export class Process implements AsyncDisposable {
     this.#modules = callerModules();
   }
 
+  /** @internal Where a child looks for the functions of this process (a pool's workers use the pool creator's). */
+  _useModules(modules: string[]): void {
+    this.#modules = modules;
+  }
+
   /** @internal The object standing for the main program or for this process's parent. */
   static _view(
     role: "current" | "parent",
@@ -291,7 +304,10 @@ export class Process implements AsyncDisposable {
     const isSubclass = this.constructor !== Process &&
       Object.prototype.hasOwnProperty.call(this.constructor, START_METHOD) === false &&
       this.run !== Process.prototype.run;
-    const spec = this.#target ? describeCallable(this.#target as never, this.#modules) : null;
+    const libraryModule = libraryTargets.get(this.#target);
+    const spec = this.#target
+      ? describeCallable(this.#target as never, libraryModule ? [libraryModule] : this.#modules)
+      : null;
     const cls = isSubclass ? describeCallable(this.constructor as never, this.#modules) : null;
     const args = encode(this.#args, context, "args");
     const kwargs = encode(this.#kwargs, context, "kwargs");

@@ -1,0 +1,897 @@
+/**
+ * `Pool`: a fixed set of worker processes running tasks, as Python's
+ * `multiprocessing.Pool` — `apply`, `applyAsync`, `map`, `mapAsync`,
+ * `starmap`, `starmapAsync`, `imap`, `imapUnordered` — with CPython's
+ * defaults, chunking and error semantics, and where CPython hangs, this
+ * pool does not: a worker that dies (killed, crashed, out of memory,
+ * `exit()`) fails exactly the tasks it held with `WorkerLostError` and is
+ * replaced; `terminate()` settles every pending result; a task can be
+ * cancelled with an `AbortSignal` or a timeout.
+ *
+ * @module
+ */
+
+import type { StartMethod } from "../adapters/types.ts";
+import { type Connection, Pipe } from "./connection.ts";
+import { Process, registerLibraryTarget, START_METHOD } from "./process.ts";
+import { cpuCount } from "./process.ts";
+import { defaultStartMethod } from "./_start_method.ts";
+import { EOFError, ProcessError, TimeoutError, ValueError, WorkerLostError } from "./errors.ts";
+import {
+  type CallableSpec,
+  callerModules,
+  describeCallable,
+  rebuildCallable,
+} from "./reduction.ts";
+import { decode, encode } from "./_codec.ts";
+import { getHost } from "./_host.ts";
+
+type Fn = (...args: never[]) => unknown;
+
+/** The options of `new Pool({...})`, as Python's keyword arguments. */
+export interface PoolOptions {
+  /** How many workers (default `cpuCount()`). */
+  processes?: number;
+  /** Runs once in each worker before its first task. */
+  initializer?: Fn | null;
+  /** The arguments of `initializer`. */
+  initargs?: readonly unknown[];
+  /** Replace a worker after it ran this many tasks (a chunk counts as one). */
+  maxtasksperchild?: number | null;
+  /** The start method of the workers (default: the default start method). */
+  context?: { getStartMethod(): StartMethod };
+}
+
+/** The options of one task: callbacks, cancellation and a timeout. */
+export interface TaskOptions<R> {
+  /** Keyword arguments, passed as one trailing object. */
+  kwargs?: Record<string, unknown>;
+  /** Called in this process with the result, in completion order. */
+  callback?: ((result: R) => unknown) | null;
+  /** Called in this process with the error, in completion order. */
+  errorCallback?: ((error: unknown) => unknown) | null;
+  /** Cancels the task: before it starts it is dropped; while it runs its worker is ended and replaced. */
+  signal?: AbortSignal;
+  /** Fails the task with `TimeoutError` if it runs longer than this (ms, counted from its start). */
+  timeout?: number;
+}
+
+/** The options of `mapAsync` / `starmapAsync`. */
+export interface MapOptions<R> {
+  /** Items per task (default: CPython's `ceil(len / (4 * processes))`). */
+  chunksize?: number;
+  /** Called with every result, in order, once all are done. */
+  callback?: ((result: R[]) => unknown) | null;
+  /** Called with the error if a task failed. */
+  errorCallback?: ((error: unknown) => unknown) | null;
+}
+
+// ---------------------------------------------------------------- the worker
+
+type TaskMessage = [
+  id: number,
+  fnKey: string,
+  spec: CallableSpec | null,
+  items: unknown[],
+  star: boolean,
+];
+
+/**
+ * @internal The loop a pool worker runs: initializer, then tasks until the
+ * pool stops it or it has run `maxtasks` tasks.
+ */
+export async function poolWorkerLoop(
+  conn: Connection,
+  initializer: ((...args: unknown[]) => unknown) | null,
+  initargs: unknown[],
+  maxtasks: number | null,
+): Promise<void> {
+  if (initializer) await initializer(...initargs);
+  await conn.send(["ready"]);
+  const functions = new Map<string, (...args: unknown[]) => unknown>();
+  let completed = 0;
+  for (;;) {
+    let message: unknown;
+    try {
+      message = await conn.recv();
+    } catch (error) {
+      if (error instanceof EOFError) return;
+      throw error;
+    }
+    const [kind, tasks] = message as [string, TaskMessage[]];
+    if (kind === "stop") return;
+    const replies: Uint8Array[] = [];
+    for (const [id, key, spec, items, star] of tasks) {
+      try {
+        let fn = functions.get(key);
+        if (!fn) {
+          fn = await rebuildCallable(spec!);
+          functions.set(key, fn);
+        }
+        const results = new Array(items.length);
+        for (let i = 0; i < items.length; i++) {
+          let r = star ? fn(...(items[i] as unknown[])) : fn(items[i]);
+          if (r instanceof Promise) r = await r;
+          results[i] = r;
+        }
+        replies.push(encodeReply(id, true, results));
+      } catch (error) {
+        replies.push(encodeReply(id, false, error));
+      }
+      completed++;
+      if (maxtasks !== null && completed >= maxtasks) break;
+    }
+    await conn.send(["done", replies]);
+    if (maxtasks !== null && completed >= maxtasks) return;
+  }
+}
+
+/** Encodes one task's reply; a result that cannot be copied fails that task only. */
+function encodeReply(id: number, ok: boolean, value: unknown): Uint8Array {
+  try {
+    return encode([id, ok, value], {}, "result");
+  } catch (error) {
+    return encode([id, false, error], {}, "result");
+  }
+}
+
+registerLibraryTarget(poolWorkerLoop as never, import.meta.url);
+
+// ---------------------------------------------------------------- results
+
+function fromWorker(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const remote = new Error(`Raised in a pool worker:\n${error.stack ?? error.message}`);
+  if ("cause" in error) (remote as { cause?: unknown }).cause = error.cause;
+  Object.defineProperty(error, "cause", { value: remote, writable: true, configurable: true });
+  return error;
+}
+
+function reportCallbackError(error: unknown): void {
+  getHost().writeStderr(
+    `@procs/multiprocessing: a pool callback threw (later results are not affected): ${
+      (error as Error)?.stack ?? error
+    }\n`,
+  );
+}
+
+/**
+ * The result of `applyAsync` / `mapAsync` (Python's `AsyncResult`). It is
+ * also a `PromiseLike`: `await pool.applyAsync(f, [x])` gives the result.
+ *
+ * @example
+ * ```ts ignore
+ * const r = pool.applyAsync(square, [7]);
+ * console.log(await r.get(1000)); // 49, or TimeoutError after 1 s
+ * console.log(r.ready(), r.successful()); // true true
+ * ```
+ */
+export class AsyncResult<R> implements PromiseLike<R> {
+  readonly #promise: Promise<R>;
+  #resolve!: (value: R) => void;
+  #reject!: (reason: unknown) => void;
+  #state: "pending" | "ok" | "error" = "pending";
+
+  /** @internal Made by the pool. */
+  constructor() {
+    this.#promise = new Promise<R>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.#promise.catch(() => {}); // a result nobody asks for is not an unhandled rejection
+  }
+
+  /** @internal */
+  _settle(ok: boolean, value: unknown): void {
+    if (this.#state !== "pending") return;
+    this.#state = ok ? "ok" : "error";
+    if (ok) this.#resolve(value as R);
+    else this.#reject(value);
+  }
+
+  /**
+   * The result; rejects with the task's error. With `timeout` (ms), rejects
+   * with `TimeoutError` if not ready by then (the task keeps running).
+   */
+  get(timeout?: number | null): Promise<R> {
+    if (timeout === undefined || timeout === null || this.#state !== "pending") {
+      return this.#promise;
+    }
+    return new Promise<R>((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new TimeoutError(
+              `The result was not ready within ${timeout} ms (the task keeps running)`,
+            ),
+          ),
+        Math.max(0, timeout),
+      );
+      this.#promise.then(resolve, reject).finally(() => clearTimeout(timer));
+    });
+  }
+
+  /** Waits until the result is ready, or `timeout` ms pass. */
+  async wait(timeout?: number | null): Promise<void> {
+    try {
+      await this.get(timeout);
+    } catch {
+      // wait() reports nothing: ready() tells
+    }
+  }
+
+  /** Whether the task has finished. */
+  ready(): boolean {
+    return this.#state !== "pending";
+  }
+
+  /** Whether it finished without error; a `ValueError` before it is ready. */
+  successful(): boolean {
+    if (this.#state === "pending") {
+      throw new ValueError("The result is not ready: call successful() after ready() is true");
+    }
+    return this.#state === "ok";
+  }
+
+  /** Makes the result awaitable. */
+  then<T1 = R, T2 = never>(
+    onfulfilled?: ((value: R) => T1 | PromiseLike<T1>) | null,
+    onrejected?: ((reason: unknown) => T2 | PromiseLike<T2>) | null,
+  ): Promise<T1 | T2> {
+    return this.#promise.then(onfulfilled, onrejected);
+  }
+}
+
+// ---------------------------------------------------------------- the pool
+
+interface Job {
+  id: number;
+  fn: number;
+  items: unknown[];
+  star: boolean;
+  settle: (ok: boolean, value: unknown) => void;
+  settled: boolean;
+  signal?: AbortSignal;
+  timeout?: number;
+  timer?: ReturnType<typeof setTimeout>;
+  worker?: PoolWorker;
+}
+
+interface PoolWorker {
+  process: Process;
+  conn: Connection;
+  inflight: Map<number, Job>;
+  known: Set<number>;
+  ready: boolean;
+  tasksLeft: number;
+  exclusive: boolean;
+  stopping: boolean;
+  killed: boolean;
+  listening: Promise<void>;
+}
+
+/** CPython's default chunk size for `map`: `ceil(len / (4 * workers))`. */
+function defaultChunksize(length: number, workers: number): number {
+  return Math.max(1, Math.ceil(length / (4 * workers)));
+}
+
+/** How many start-up deaths in a row make the pool give up. */
+const MAX_START_FAILURES = 3;
+
+/**
+ * A pool of worker processes (Python's `multiprocessing.Pool`).
+ *
+ * Task functions reach the workers as `Process` targets do: exported from
+ * the module that calls the pool (which the workers import; guard your main
+ * program with `if (import.meta.main)`), or self-contained.
+ *
+ * @example Square numbers in four workers
+ * ```ts ignore
+ * import { Pool } from "@procs/multiprocessing";
+ *
+ * export function square(x: number) {
+ *   return x * x;
+ * }
+ *
+ * if (import.meta.main) {
+ *   await using pool = new Pool(4);
+ *   console.log(await pool.map(square, [1, 2, 3])); // [1, 4, 9]
+ *   console.log(await pool.applyAsync(square, [7])); // 49
+ * }
+ * ```
+ */
+export class Pool implements AsyncDisposable {
+  readonly #processes: number;
+  readonly #initializer: Fn | null;
+  readonly #initargs: unknown[];
+  readonly #maxtasks: number | null;
+  readonly #ProcessClass: typeof Process;
+  readonly #method: StartMethod;
+  readonly #modules: string[];
+  #state: "RUN" | "CLOSE" | "TERMINATE" = "RUN";
+  #broken: Error | null = null;
+  readonly #workers = new Set<PoolWorker>();
+  readonly #queue: Job[] = [];
+  #nextJob = 1;
+  readonly #functions = new Map<string, { id: number; spec: CallableSpec }>();
+  readonly #specs = new Map<number, CallableSpec>();
+  #startFailures = 0;
+  #pending = 0;
+  #pumpScheduled = false;
+  #idle: (() => void)[] = [];
+
+  /**
+   * Starts the workers: `new Pool(4)` or `new Pool({ processes, initializer, initargs, maxtasksperchild, context })`.
+   *
+   * @throws {ValueError} for `processes < 1` or a `maxtasksperchild` that is not a positive integer
+   * @throws {TypeError} for an initializer that is not a function
+   */
+  constructor(options: number | PoolOptions = {}) {
+    const o: PoolOptions = typeof options === "number" ? { processes: options } : options ?? {};
+    const processes = o.processes ?? cpuCount();
+    if (!Number.isInteger(processes) || processes < 1) {
+      throw new ValueError(`Number of processes must be at least 1: received ${processes}`);
+    }
+    if (o.maxtasksperchild !== undefined && o.maxtasksperchild !== null) {
+      if (!Number.isInteger(o.maxtasksperchild) || o.maxtasksperchild < 1) {
+        throw new ValueError(
+          `maxtasksperchild must be a positive integer or null: received ${o.maxtasksperchild}`,
+        );
+      }
+    }
+    if (
+      o.initializer !== undefined && o.initializer !== null && typeof o.initializer !== "function"
+    ) {
+      throw new TypeError("initializer must be a function");
+    }
+    this.#processes = processes;
+    this.#initializer = o.initializer ?? null;
+    this.#initargs = [...(o.initargs ?? [])];
+    this.#maxtasks = o.maxtasksperchild ?? null;
+    this.#method = o.context?.getStartMethod() ?? defaultStartMethod()!;
+    this.#modules = callerModules();
+    const method = this.#method;
+    const bound = class extends Process {
+      static readonly [START_METHOD]: StartMethod = method;
+    };
+    Object.defineProperty(bound, "name", { value: "Process" });
+    this.#ProcessClass = bound;
+    for (let i = 0; i < processes; i++) this.#spawnWorker();
+  }
+
+  /** How many workers the pool keeps. */
+  get processes(): number {
+    return this.#processes;
+  }
+
+  #spawnWorker(): void {
+    const [mine, theirs] = Pipe();
+    const p = new this.#ProcessClass({
+      target: poolWorkerLoop as never,
+      args: [theirs, this.#initializer, this.#initargs, this.#maxtasks],
+      daemon: true,
+    });
+    p._useModules(this.#modules);
+    p.name = `${this.#method === "spawn" ? "Spawn" : "Worker"}PoolWorker-${
+      p.name.split("-").pop()
+    }`;
+    p.start();
+    theirs.close();
+    const worker: PoolWorker = {
+      process: p,
+      conn: mine,
+      inflight: new Map(),
+      known: new Set(),
+      ready: false,
+      tasksLeft: this.#maxtasks ?? Infinity,
+      exclusive: false,
+      stopping: false,
+      killed: false,
+      listening: Promise.resolve(),
+    };
+    worker.listening = this.#listen(worker);
+    this.#workers.add(worker);
+    Promise.all([p.join(), worker.listening]).then(() => this.#onWorkerExit(worker));
+  }
+
+  async #listen(worker: PoolWorker): Promise<void> {
+    for (;;) {
+      let message: unknown;
+      try {
+        message = await worker.conn.recv();
+      } catch {
+        return; // EOF: the worker is gone and everything it sent was read
+      }
+      const [kind, replies] = message as [string, Uint8Array[]];
+      if (kind === "ready") {
+        worker.ready = true;
+        this.#startFailures = 0;
+      } else if (kind === "done") {
+        for (const bytes of replies) {
+          const [id, ok, value] = decode(bytes) as [number, boolean, unknown];
+          const job = worker.inflight.get(id);
+          if (!job) continue;
+          worker.inflight.delete(id);
+          this.#settle(job, ok, ok ? value : fromWorker(value));
+        }
+        if (worker.inflight.size === 0) worker.exclusive = false;
+      }
+      this.#schedulePump();
+    }
+  }
+
+  #onWorkerExit(worker: PoolWorker): void {
+    this.#workers.delete(worker);
+    worker.conn.close();
+    const code = worker.process.exitcode;
+    for (const job of worker.inflight.values()) {
+      this.#settle(
+        job,
+        false,
+        new WorkerLostError(
+          `Pool worker ${worker.process.name} exited with code ${code} while running this task; the pool replaced it`,
+        ),
+      );
+    }
+    worker.inflight.clear();
+    if (this.#state === "TERMINATE") return this.#checkIdle();
+    if (!worker.ready && !worker.killed) {
+      if (++this.#startFailures >= MAX_START_FAILURES) {
+        this.#break(
+          new ProcessError(
+            `Pool workers keep dying at start-up (${this.#startFailures} in a row, last exit code ${code}): ` +
+              `the initializer or the import of your module probably fails; see their stderr`,
+          ),
+        );
+        return;
+      }
+    }
+    const workLeft = this.#queue.length > 0 || this.#pending > 0;
+    if (this.#state === "RUN" || (this.#state === "CLOSE" && workLeft)) this.#spawnWorker();
+    this.#schedulePump();
+    this.#checkIdle();
+  }
+
+  #break(error: Error): void {
+    this.#broken = error;
+    for (const job of this.#queue.splice(0)) this.#settle(job, false, error);
+    for (const w of this.#workers) {
+      w.killed = true;
+      w.process.kill();
+    }
+    this.#checkIdle();
+  }
+
+  #settle(job: Job, ok: boolean, value: unknown): void {
+    if (job.settled) return;
+    job.settled = true;
+    clearTimeout(job.timer);
+    this.#pending--;
+    job.settle(ok, value);
+    this.#checkIdle();
+  }
+
+  #checkIdle(): void {
+    if (this.#state === "RUN") return;
+    if (this.#state === "CLOSE" && this.#pending === 0) {
+      for (const w of this.#workers) {
+        if (!w.stopping) {
+          w.stopping = true;
+          w.conn.send(["stop"]).catch(() => {});
+        }
+      }
+    }
+    if (this.#workers.size === 0) { for (const resolve of this.#idle.splice(0)) resolve(); }
+  }
+
+  #checkRunning(): void {
+    if (this.#broken) throw this.#broken;
+    if (this.#state !== "RUN") {
+      throw new ValueError(
+        "Pool not running: it was closed or terminated; make a new Pool to submit more work",
+      );
+    }
+  }
+
+  readonly #functionIds = new WeakMap<Fn, number>();
+
+  #functionId(fn: Fn): number {
+    if (typeof fn !== "function") {
+      throw new TypeError(`A pool task must be a function: received ${typeof fn}`);
+    }
+    // Describing a function reads the call stack: do it once per function.
+    const known = this.#functionIds.get(fn);
+    if (known !== undefined) return known;
+    const spec = describeCallable(fn, callerModules());
+    const key = `${spec.modules.join(" ")}\n${spec.name}\n${spec.source}`;
+    let entry = this.#functions.get(key);
+    if (!entry) {
+      entry = { id: this.#functions.size + 1, spec };
+      this.#functions.set(key, entry);
+      this.#specs.set(entry.id, spec);
+    }
+    this.#functionIds.set(fn, entry.id);
+    return entry.id;
+  }
+
+  /** Queues one chunk; `settle` gets its results (an array, one per item) or its error. */
+  #submit(
+    fn: number,
+    items: unknown[],
+    star: boolean,
+    settle: (ok: boolean, value: unknown) => void,
+    control: { signal?: AbortSignal; timeout?: number } = {},
+  ): void {
+    const job: Job = { id: this.#nextJob++, fn, items, star, settle, settled: false, ...control };
+    this.#pending++;
+    if (job.signal) {
+      if (job.signal.aborted) {
+        this.#settle(job, false, job.signal.reason);
+        return;
+      }
+      job.signal.addEventListener("abort", () => this.#cancel(job, job.signal!.reason), {
+        once: true,
+      });
+    }
+    this.#queue.push(job);
+    this.#schedulePump();
+  }
+
+  #cancel(job: Job, reason: unknown): void {
+    if (job.settled) return;
+    const queued = this.#queue.indexOf(job);
+    if (queued >= 0) this.#queue.splice(queued, 1);
+    const worker = job.worker;
+    this.#settle(job, false, reason);
+    if (worker && queued < 0) {
+      // Running: end its worker (nothing else runs there) and replace it.
+      worker.killed = true;
+      worker.process.terminate();
+    }
+  }
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    queueMicrotask(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    if (this.#state === "TERMINATE" || this.#broken) return;
+    const ready = [...this.#workers].filter((w) =>
+      w.ready && !w.exclusive && !w.stopping && w.tasksLeft > 0
+    );
+    if (ready.length === 0 || this.#queue.length === 0) return;
+    // Few tasks: one at a time per worker, as CPython's workers pull them.
+    // Many: batches, so the parent is not a round trip per task.
+    const cap = this.#queue.length >= 4 * ready.length
+      ? Math.min(64, Math.ceil(this.#queue.length / (2 * ready.length)))
+      : 1;
+    for (const worker of ready) {
+      const batch: Job[] = [];
+      while (
+        this.#queue.length > 0 && worker.inflight.size + batch.length < cap && worker.tasksLeft > 0
+      ) {
+        const job = this.#queue[0];
+        const exclusive = job.signal !== undefined || job.timeout !== undefined;
+        if (exclusive && (worker.inflight.size > 0 || batch.length > 0)) break;
+        this.#queue.shift();
+        batch.push(job);
+        worker.tasksLeft--;
+        if (exclusive) {
+          worker.exclusive = true;
+          break;
+        }
+      }
+      if (batch.length > 0) this.#dispatch(worker, batch);
+      if (this.#queue.length === 0) break;
+    }
+  }
+
+  #dispatch(worker: PoolWorker, batch: Job[]): void {
+    const tasks: TaskMessage[] = batch.map((job) => {
+      job.worker = worker;
+      worker.inflight.set(job.id, job);
+      const known = worker.known.has(job.fn);
+      worker.known.add(job.fn);
+      if (job.timeout !== undefined) {
+        job.timer = setTimeout(
+          () =>
+            this.#cancel(
+              job,
+              new TimeoutError(
+                `The task ran longer than its timeout of ${job.timeout} ms; its worker was replaced`,
+              ),
+            ),
+          Math.max(0, job.timeout),
+        );
+      }
+      return [job.id, String(job.fn), known ? null : this.#specs.get(job.fn)!, job.items, job.star];
+    });
+    worker.conn.send(["tasks", tasks]).catch((error) => {
+      for (const job of batch) {
+        worker.inflight.delete(job.id);
+        this.#settle(job, false, error);
+      }
+    });
+  }
+
+  /** The task's positional args, with kwargs as a trailing object when given. */
+  #args(args: readonly unknown[] | undefined, kwargs?: Record<string, unknown>): unknown[] {
+    if (args !== undefined && !Array.isArray(args)) {
+      throw new TypeError(`args must be an array: received ${typeof args}`);
+    }
+    const list = [...(args ?? [])];
+    if (kwargs !== undefined) list.push(kwargs);
+    return list;
+  }
+
+  /**
+   * Runs `fn(...args, kwargs?)` in a worker and waits for its result
+   * (Python's blocking `apply`).
+   */
+  apply<R>(
+    fn: (...args: never[]) => R | Promise<R>,
+    args?: readonly unknown[],
+    kwargs?: Record<string, unknown>,
+  ): Promise<R> {
+    try {
+      return this.applyAsync(fn, args, { kwargs }).get();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Runs `fn(...args, kwargs?)` in a worker; returns at once with an
+   * {@linkcode AsyncResult}. `callback`/`errorCallback` run in this process.
+   */
+  applyAsync<R>(
+    fn: (...args: never[]) => R | Promise<R>,
+    args?: readonly unknown[],
+    options: TaskOptions<Awaited<R>> = {},
+  ): AsyncResult<Awaited<R>> {
+    this.#checkRunning();
+    const id = this.#functionId(fn as Fn);
+    const list = this.#args(args, options.kwargs);
+    const result = new AsyncResult<Awaited<R>>();
+    const { callback, errorCallback, signal, timeout } = options;
+    this.#submit(id, [list], true, (ok, value) => {
+      const v = ok ? (value as unknown[])[0] : value;
+      result._settle(ok, v);
+      try {
+        if (ok) callback?.(v as Awaited<R>);
+        else errorCallback?.(v);
+      } catch (error) {
+        reportCallbackError(error);
+      }
+    }, { signal, timeout });
+    return result;
+  }
+
+  #materialize(iterable: Iterable<unknown>): unknown[] {
+    if (
+      iterable === null || typeof (iterable as Iterable<unknown>)[Symbol.iterator] !== "function"
+    ) {
+      throw new TypeError("map() needs an iterable of items");
+    }
+    return [...iterable];
+  }
+
+  #mapAsync<R>(fn: Fn, items: unknown[], star: boolean, options: MapOptions<R>): AsyncResult<R[]> {
+    const id = this.#functionId(fn);
+    const result = new AsyncResult<R[]>();
+    const finish = (ok: boolean, value: unknown) => {
+      result._settle(ok, value);
+      try {
+        if (ok) options.callback?.(value as R[]);
+        else options.errorCallback?.(value);
+      } catch (error) {
+        reportCallbackError(error);
+      }
+    };
+    if (items.length === 0) {
+      finish(true, []);
+      return result;
+    }
+    const chunksize = options.chunksize ?? defaultChunksize(items.length, this.#processes);
+    if (!Number.isInteger(chunksize) || chunksize < 1) {
+      throw new ValueError(`chunksize must be a positive integer: received ${chunksize}`);
+    }
+    const out = new Array(items.length);
+    const chunks = Math.ceil(items.length / chunksize);
+    let remaining = chunks;
+    let firstError: { error: unknown } | null = null;
+    for (let c = 0; c < chunks; c++) {
+      const start = c * chunksize;
+      this.#submit(id, items.slice(start, start + chunksize), star, (ok, value) => {
+        if (ok) {
+          const values = value as unknown[];
+          for (let i = 0; i < values.length; i++) out[start + i] = values[i];
+        } else firstError ??= { error: value };
+        // Like CPython, fail only once every chunk has settled.
+        if (--remaining === 0) finish(firstError === null, firstError ? firstError.error : out);
+      });
+    }
+    return result;
+  }
+
+  /** Applies `fn` to every item, in chunks, and resolves with the results in order. */
+  map<T, R>(
+    fn: (item: T) => R | Promise<R>,
+    iterable: Iterable<T>,
+    chunksize?: number,
+  ): Promise<Awaited<R>[]> {
+    try {
+      return this.mapAsync(fn, iterable, { chunksize }).get();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** `map` that returns at once with an {@linkcode AsyncResult}. */
+  mapAsync<T, R>(
+    fn: (item: T) => R | Promise<R>,
+    iterable: Iterable<T>,
+    options: MapOptions<Awaited<R>> = {},
+  ): AsyncResult<Awaited<R>[]> {
+    this.#checkRunning();
+    return this.#mapAsync(fn as Fn, this.#materialize(iterable), false, options);
+  }
+
+  /** Like `map`, but each item is an array of arguments: `fn(...item)`. */
+  starmap<R>(
+    fn: (...args: never[]) => R | Promise<R>,
+    iterable: Iterable<readonly unknown[]>,
+    chunksize?: number,
+  ): Promise<Awaited<R>[]> {
+    try {
+      return this.starmapAsync(fn, iterable, { chunksize }).get();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** `starmap` that returns at once with an {@linkcode AsyncResult}. */
+  starmapAsync<R>(
+    fn: (...args: never[]) => R | Promise<R>,
+    iterable: Iterable<readonly unknown[]>,
+    options: MapOptions<Awaited<R>> = {},
+  ): AsyncResult<Awaited<R>[]> {
+    this.#checkRunning();
+    return this.#mapAsync(fn as Fn, this.#materialize(iterable), true, options);
+  }
+
+  /**
+   * Applies `fn` to every item and yields the results in order, reading
+   * the input lazily with bounded look-ahead (an endless generator works).
+   */
+  imap<T, R>(
+    fn: (item: T) => R | Promise<R>,
+    iterable: Iterable<T> | AsyncIterable<T>,
+    chunksize = 1,
+  ): AsyncIterableIterator<Awaited<R>> {
+    return this.#imap(fn as Fn, iterable, chunksize, true) as AsyncIterableIterator<Awaited<R>>;
+  }
+
+  /** Like `imap`, but yields each result as soon as it is ready. */
+  imapUnordered<T, R>(
+    fn: (item: T) => R | Promise<R>,
+    iterable: Iterable<T> | AsyncIterable<T>,
+    chunksize = 1,
+  ): AsyncIterableIterator<Awaited<R>> {
+    return this.#imap(fn as Fn, iterable, chunksize, false) as AsyncIterableIterator<Awaited<R>>;
+  }
+
+  async *#imap(
+    fn: Fn,
+    iterable: Iterable<unknown> | AsyncIterable<unknown>,
+    chunksize: number,
+    ordered: boolean,
+  ): AsyncIterableIterator<unknown> {
+    this.#checkRunning();
+    if (!Number.isInteger(chunksize) || chunksize < 1) {
+      throw new ValueError(`chunksize must be a positive integer: received ${chunksize}`);
+    }
+    const id = this.#functionId(fn);
+    const iterator = Symbol.asyncIterator in Object(iterable)
+      ? (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+      : (iterable as Iterable<unknown>)[Symbol.iterator]();
+    const ahead = 2 * this.#processes;
+    type Pending = { promise: Promise<unknown[]>; done: boolean };
+    const window: Pending[] = [];
+    let exhausted = false;
+    let inputError: { error: unknown } | null = null;
+    const fill = async () => {
+      while (!exhausted && inputError === null && window.filter((p) => !p.done).length < ahead) {
+        const items: unknown[] = [];
+        try {
+          while (items.length < chunksize) {
+            const next = await iterator.next();
+            if (next.done) {
+              exhausted = true;
+              break;
+            }
+            items.push(next.value);
+          }
+        } catch (error) {
+          inputError = { error };
+        }
+        if (items.length === 0) break;
+        this.#checkRunning();
+        const pending: Pending = { promise: Promise.resolve([]), done: false };
+        pending.promise = new Promise<unknown[]>((resolve, reject) => {
+          this.#submit(id, items, false, (ok, value) => {
+            pending.done = true;
+            if (ok) resolve(value as unknown[]);
+            else reject(value);
+          });
+        });
+        pending.promise.catch(() => {});
+        window.push(pending);
+      }
+    };
+    await fill();
+    while (window.length > 0) {
+      let next: Pending;
+      if (ordered) next = window[0];
+      else {
+        const index = await Promise.race(window.map((p, i) => p.promise.then(() => i, () => i)));
+        next = window[index];
+      }
+      const values = await next.promise;
+      window.splice(window.indexOf(next), 1);
+      await fill();
+      for (const v of values) yield v;
+    }
+    if (inputError !== null) throw (inputError as { error: unknown }).error;
+  }
+
+  /** Accepts no more work; the workers exit once the queued tasks are done. */
+  close(): void {
+    if (this.#state === "RUN") this.#state = "CLOSE";
+    this.#checkIdle();
+  }
+
+  /**
+   * Ends the workers at once; every result not yet settled is rejected (a
+   * CPython pool leaves them pending forever).
+   */
+  async terminate(): Promise<void> {
+    if (this.#state !== "TERMINATE") {
+      this.#state = "TERMINATE";
+      const error = new ProcessError("The pool was terminated before this task finished");
+      for (const job of this.#queue.splice(0)) this.#settle(job, false, error);
+      for (const w of this.#workers) {
+        for (const job of w.inflight.values()) this.#settle(job, false, error);
+        w.killed = true;
+        w.process.terminate();
+      }
+    }
+    await this.#whenIdle();
+  }
+
+  /** Waits for the workers to exit; call `close()` or `terminate()` first. */
+  async join(): Promise<void> {
+    if (this.#state === "RUN") {
+      throw new ValueError("Pool is still running: call close() or terminate() before join()");
+    }
+    await this.#whenIdle();
+  }
+
+  #whenIdle(): Promise<void> {
+    if (this.#workers.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#idle.push(resolve);
+      this.#checkIdle();
+    });
+  }
+
+  /** Terminates the pool (for `await using`, as Python's `with Pool()`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.terminate();
+  }
+}
