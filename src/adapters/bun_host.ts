@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { createRequire } from "node:module";
 import type { Host } from "./types.ts";
-import { nodeSocketTransport } from "./_node_socket.ts";
+import { bunSocketTransport } from "./bun_socket.ts";
 import { bunSpawnLauncher } from "./bun_spawn.ts";
 import { webWorkerLauncher } from "./web_worker.ts";
 
@@ -30,7 +30,7 @@ export function bunHost(): Host {
   return {
     runtime: `Bun ${g.Bun.version}`,
     pid: process.pid,
-    transport: nodeSocketTransport,
+    transport: bunSocketTransport,
     launchers: {
       spawn: bunSpawnLauncher(),
       worker: webWorkerLauncher(process.pid),

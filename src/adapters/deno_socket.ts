@@ -9,7 +9,7 @@
 import { setTimeout as nodeSetTimeout } from "node:timers";
 import type { ByteStream, ServerHandle, SocketTransport } from "./types.ts";
 
-function wrap(conn: Deno.UnixConn): ByteStream {
+function wrap(conn: Deno.Conn): ByteStream {
   let closed = false;
   const receiver: { onData: ((chunk: Uint8Array) => void) | null } = { onData: null };
   const early: Uint8Array[] = [];
@@ -126,25 +126,48 @@ function wrap(conn: Deno.UnixConn): ByteStream {
 
 /** The native Deno socket transport. */
 export const denoSocketTransport: SocketTransport = {
-  listenUnix(path, onConnection): Promise<ServerHandle> {
+  listenUnix(path, onConnection): ServerHandle {
     const listener = Deno.listen({ transport: "unix", path });
     Deno.chmodSync(path, 0o600);
     listener.unref();
     (async () => {
       for await (const conn of listener) onConnection(wrap(conn));
     })().catch(() => {});
-    return Promise.resolve({
+    return {
       close() {
         try {
           listener.close();
         } catch {
           // already closed
         }
-        return Promise.resolve();
       },
-    });
+    };
   },
   async connectUnix(path) {
     return wrap(await Deno.connect({ transport: "unix", path }));
+  },
+  listenTcp(hostname, port, onConnection) {
+    const listener = Deno.listen({ hostname, port });
+    (async () => {
+      for await (const conn of listener) {
+        conn.setNoDelay(true);
+        onConnection(wrap(conn));
+      }
+    })().catch(() => {});
+    return {
+      port: (listener.addr as Deno.NetAddr).port,
+      close() {
+        try {
+          listener.close();
+        } catch {
+          // already closed
+        }
+      },
+    };
+  },
+  async connectTcp(hostname, port) {
+    const conn = await Deno.connect({ hostname, port });
+    conn.setNoDelay(true);
+    return wrap(conn);
   },
 };

@@ -38,15 +38,23 @@ export interface ByteStream {
 /** A listening socket. */
 export interface ServerHandle {
   /** Stops accepting connections. */
-  close(): Promise<void>;
+  close(): void;
 }
 
 /** Sockets: unix domain sockets for the tree's own endpoints, TCP for remote use. */
 export interface SocketTransport {
-  /** Listens on a unix socket path that only the owner may open (mode 0600). */
-  listenUnix(path: string, onConnection: (stream: ByteStream) => void): Promise<ServerHandle>;
+  /** Listens on a unix socket path that only the owner may open (mode 0600); throws if taken. */
+  listenUnix(path: string, onConnection: (stream: ByteStream) => void): ServerHandle;
   /** Connects to a unix socket path. */
   connectUnix(path: string): Promise<ByteStream>;
+  /** Listens on a TCP host and port (0 picks a free port); returns the port bound; throws if taken. */
+  listenTcp(
+    host: string,
+    port: number,
+    onConnection: (stream: ByteStream) => void,
+  ): ServerHandle & { port: number };
+  /** Connects to a TCP host and port. */
+  connectTcp(host: string, port: number): Promise<ByteStream>;
 }
 
 /** How a child ended: its exit code, or minus the signal that ended it. */

@@ -41,6 +41,8 @@ export class Channel {
   readonly #closeCallbacks: (() => void)[] = [];
   /** Per-channel state subsystems keep (the child record, attached pipes). */
   readonly attachments: Map<string, unknown> = new Map();
+  /** When set, frames go here undecoded instead of to the message handlers (Listener/Client). */
+  rawHandler: ((payload: Uint8Array) => void) | null = null;
 
   constructor(stream: ByteStream) {
     this.#stream = stream;
@@ -57,6 +59,12 @@ export class Channel {
   send(message: Message, context?: EncodeContext): void {
     if (this.#closed) return;
     this.#stream.write(frame(encode(message, context, "message")));
+  }
+
+  /** Sends one undecoded frame (Listener/Client connections). */
+  sendRaw(payload: Uint8Array): void {
+    if (this.#closed) return;
+    this.#stream.write(frame(payload));
   }
 
   /** Calls `callback` once the channel closes (at once if it has). */
@@ -132,6 +140,10 @@ export class Channel {
   }
 
   #dispatch(payload: Uint8Array): void {
+    if (this.rawHandler) {
+      this.rawHandler(payload);
+      return;
+    }
     let message: Message;
     try {
       message = decode(payload) as Message;
@@ -176,7 +188,8 @@ export class Channel {
 class LocalNode {
   #dir: string | null = null;
   #address: string | null = null;
-  #server: Promise<ServerHandle> | null = null;
+  #server: ServerHandle | null = null;
+  readonly #keys = new Map<string, Uint8Array>();
   readonly #outgoing = new Map<string, Promise<Channel>>();
   /** Every open channel, for flushing before exit. */
   readonly channels: Set<Channel> = new Set();
@@ -198,12 +211,30 @@ class LocalNode {
   ensureServer(): string {
     if (this.#address) return this.#address;
     const address = `${this.privateDir}/node.sock`;
+    this.#server = getHost().transport.listenUnix(address, (stream) => this.#accept(stream, null));
     this.#address = address;
-    this.#server = getHost().transport.listenUnix(address, (stream) => this.#accept(stream));
-    this.#server.catch((error) => {
-      getHost().writeStderr(`@procs/multiprocessing: cannot listen on ${address}: ${error}\n`);
-    });
     return address;
+  }
+
+  /**
+   * Serves this node's handlers on another address too, to peers proving
+   * `key` (a manager's TCP address); returns the address bound.
+   */
+  listen(address: string, key: Uint8Array): { address: string; close(): void } {
+    const transport = getHost().transport;
+    const onStream = (stream: ByteStream) => this.#accept(stream, key);
+    const tcp = parseTcp(address);
+    if (tcp) {
+      const server = transport.listenTcp(tcp.host, tcp.port, onStream);
+      return { address: tcpAddress(tcp.host, server.port), close: () => server.close() };
+    }
+    const server = transport.listenUnix(address, onStream);
+    return { address, close: () => server.close() };
+  }
+
+  /** Uses `key` (not the tree's) for connections to `address`. */
+  setKey(address: string, key: Uint8Array): void {
+    this.#keys.set(address, key);
   }
 
   /** This node's address, or null when it has not started its server. */
@@ -211,11 +242,11 @@ class LocalNode {
     return this.#address;
   }
 
-  async #accept(stream: ByteStream): Promise<void> {
+  async #accept(stream: ByteStream, key: Uint8Array | null): Promise<void> {
     const channel = new Channel(stream);
     channel.keepsAlive = processState().startMethod !== null;
     try {
-      await channel.handshake(processState().nodeKey, "server");
+      await channel.handshake(key ?? processState().nodeKey, "server");
     } catch {
       return; // nothing is served to a peer that failed the challenge
     }
@@ -249,29 +280,19 @@ class LocalNode {
   }
 
   async #connect(address: string): Promise<Channel> {
-    const transport = getHost().transport;
-    let stream: ByteStream | undefined;
-    for (let attempt = 0; !stream; attempt++) {
-      try {
-        stream = await transport.connectUnix(address);
-      } catch (error) {
-        // The peer may still be binding its socket: retry for about 5 s.
-        if (attempt >= 100) throw error;
-        await sleep(50);
-      }
-    }
+    const stream = await connectStream(address, true);
     const channel = new Channel(stream);
     // In the main program channels never keep it alive (its children do);
     // a child exits explicitly, so there they must keep it running.
     channel.keepsAlive = processState().startMethod !== null;
-    await channel.handshake(processState().nodeKey, "client");
+    await channel.handshake(this.#keys.get(address) ?? processState().nodeKey, "client");
     this.#track(channel);
     return channel;
   }
 
   /** Stops the server and removes the private directory (a child, just before it exits). */
   dispose(): void {
-    this.#server?.then((server) => server.close(), () => {});
+    this.#server?.close();
     if (this.#dir) getHost().removePrivateDir(this.#dir);
   }
 
@@ -282,6 +303,34 @@ class LocalNode {
     await Promise.allSettled([...this.#outgoing.values()]);
     const all = [...this.channels];
     await Promise.all(all.map((c) => c.end()));
+  }
+}
+
+/** A TCP address as a string: `tcp://host:port`. */
+export function tcpAddress(host: string, port: number): string {
+  return `tcp://${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+/** The host and port of a `tcp://host:port` address, or null for a unix path. */
+export function parseTcp(address: string): { host: string; port: number } | null {
+  const m = /^tcp:\/\/(\[[^\]]+\]|[^:]+):(\d+)$/.exec(address);
+  if (!m) return null;
+  return { host: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]) };
+}
+
+/** Opens a byte stream to `address`; with `retry`, waits up to ~5 s for a peer still binding. */
+export async function connectStream(address: string, retry: boolean): Promise<ByteStream> {
+  const transport = getHost().transport;
+  const tcp = parseTcp(address);
+  for (let attempt = 0;; attempt++) {
+    try {
+      return tcp
+        ? await transport.connectTcp(tcp.host, tcp.port)
+        : await transport.connectUnix(address);
+    } catch (error) {
+      if (!retry || attempt >= 100) throw error;
+      await sleep(50);
+    }
   }
 }
 
