@@ -43,6 +43,13 @@ export {
 } from "./src/core/process.ts";
 export { Connection, Pipe } from "./src/core/connection.ts";
 export {
+  type Address,
+  Client,
+  type ClientOptions,
+  Listener,
+  type ListenerOptions,
+} from "./src/core/listener.ts";
+export {
   AsyncResult,
   type MapOptions,
   Pool,

@@ -229,7 +229,13 @@ class LocalNode {
       return { address: tcpAddress(tcp.host, server.port), close: () => server.close() };
     }
     const server = transport.listenUnix(address, onStream);
-    return { address, close: () => server.close() };
+    return {
+      address,
+      close: () => {
+        server.close();
+        getHost().removePrivateDir(address); // the socket file, so the address is free at once
+      },
+    };
   }
 
   /** Uses `key` (not the tree's) for connections to `address`. */

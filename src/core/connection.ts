@@ -174,6 +174,12 @@ interface ConnectionState {
   ticket: string;
 }
 
+/** A connection made by Listener/Client: one authenticated socket, raw frames. */
+interface StreamLink {
+  kind: "stream";
+  channel: Channel;
+}
+
 const INTERNAL = Symbol("internal");
 
 /**
@@ -193,7 +199,7 @@ const INTERNAL = Symbol("internal");
 export class Connection implements Disposable {
   readonly #readable: boolean;
   readonly #writable: boolean;
-  readonly #link: LocalLink | RemoteLink;
+  readonly #link: LocalLink | RemoteLink | StreamLink;
   #closed = false;
   #peerClosed = false;
   readonly #inbox: Envelope[] = [];
@@ -202,7 +208,7 @@ export class Connection implements Disposable {
   /** @internal Connections are made by {@linkcode Pipe}. */
   constructor(
     token: typeof INTERNAL,
-    link: LocalLink | RemoteLink,
+    link: LocalLink | RemoteLink | StreamLink,
     readable: boolean,
     writable: boolean,
   ) {
@@ -314,6 +320,13 @@ export class Connection implements Disposable {
       if (!link.core.deliver(other(link.end), envelope)) {
         throw new OSError("The other end of the pipe is closed: nobody can receive this message");
       }
+      return;
+    }
+    if (link.kind === "stream") {
+      const payload = new Uint8Array(1 + envelope.data.byteLength);
+      payload[0] = envelope.bytes ? 1 : 0;
+      payload.set(envelope.data, 1);
+      link.channel.sendRaw(payload);
       return;
     }
     const message: Message = ["pipe.send", link.id, other(link.end), envelope.bytes, envelope.data];
@@ -488,6 +501,7 @@ export class Connection implements Disposable {
     this.#closed = true;
     const link = this.#link;
     if (link.kind === "local") link.core.release(link.end, this);
+    else if (link.kind === "stream") link.channel.end();
     else {
       remoteEnds.delete(remoteKey(link.id, link.end));
       const message: Message = ["pipe.close", link.id, link.end];
@@ -506,6 +520,11 @@ export class Connection implements Disposable {
   [REDUCE](context: EncodeContext): Reduced {
     this.#checkOpen();
     const link = this.#link;
+    if (link.kind === "stream") {
+      throw new TypeError(
+        "A connection made by Listener/Client cannot be sent to another process: pass its address and connect there",
+      );
+    }
     const ticket = randomId();
     let address: string;
     let id: string;
@@ -573,6 +592,15 @@ export class Connection implements Disposable {
       channel.send(["pipe.attach", state.id, state.end, state.ticket]);
       channel.onClose(() => conn._peerClosed());
     }, () => conn._peerClosed());
+    return conn;
+  }
+
+  /** @internal A connection over an authenticated socket (Listener/Client). */
+  static _overChannel(channel: Channel): Connection {
+    const conn = new Connection(INTERNAL, { kind: "stream", channel }, true, true);
+    channel.rawHandler = (payload) =>
+      conn._enqueue({ bytes: payload[0] === 1, data: payload.subarray(1) });
+    channel.onClose(() => conn._peerClosed());
     return conn;
   }
 

@@ -1,0 +1,189 @@
+/**
+ * `Listener` and `Client`, as Python's `multiprocessing.connection`: they
+ * connect processes that were not started by each other, on a unix socket
+ * path or a TCP `[host, port]`. Both sides run the mutual HMAC-SHA256
+ * challenge on the `authkey` before anything else is read: a wrong key is
+ * an `AuthenticationError` on both sides and nothing is served.
+ *
+ * @module
+ */
+
+import type { ByteStream, ServerHandle } from "../adapters/types.ts";
+import { Connection } from "./connection.ts";
+import { Channel, connectStream, localNode, parseTcp, tcpAddress } from "./_node.ts";
+import { getHost } from "./_host.ts";
+import { processState } from "./_state.ts";
+import { AuthenticationError, OSError, ValueError } from "./errors.ts";
+import { randomId } from "./_util.ts";
+
+/** An address: a unix socket path, or a TCP `[host, port]`. */
+export type Address = string | readonly [host: string, port: number];
+
+/** The options of `new Listener(...)`. */
+export interface ListenerOptions {
+  /** Where to listen; a new private unix socket when omitted; port 0 picks a free port. */
+  address?: Address;
+  /** The key both sides prove (default: `currentProcess().authkey`); may be empty. */
+  authkey?: Uint8Array | string;
+}
+
+/** The options of `Client(...)`. */
+export interface ClientOptions {
+  /** The key both sides prove (default: `currentProcess().authkey`). */
+  authkey?: Uint8Array | string;
+}
+
+/** @internal An address as the node writes it. */
+export function addressString(address: Address): string {
+  if (typeof address === "string") return address;
+  if (!Array.isArray(address) || address.length !== 2 || typeof address[1] !== "number") {
+    throw new TypeError(
+      `An address is a unix socket path or [host, port]: received ${String(address)}`,
+    );
+  }
+  return tcpAddress(address[0] || "127.0.0.1", address[1]);
+}
+
+/** @internal The key bytes of an authkey option. */
+export function keyBytes(authkey: Uint8Array | string | undefined): Uint8Array {
+  if (authkey === undefined) return processState().authkey;
+  return typeof authkey === "string" ? new TextEncoder().encode(authkey) : authkey;
+}
+
+/**
+ * Accepts authenticated connections on an address.
+ *
+ * @example
+ * ```ts
+ * import { Client, Listener } from "@procs/multiprocessing";
+ * await using listener = new Listener({ address: ["127.0.0.1", 0], authkey: "secret" });
+ * const client = await Client(listener.address, { authkey: "secret" });
+ * const server = await listener.accept();
+ * await client.send("ping");
+ * console.assert(await server.recv() === "ping");
+ * client.close();
+ * server.close();
+ * ```
+ */
+export class Listener implements AsyncDisposable {
+  readonly #server: ServerHandle;
+  readonly #address: Address;
+  readonly #path: string | null;
+  readonly #ready: (Connection | Error)[] = [];
+  #waiters: ((value: Connection | Error) => void)[] = [];
+  #closed = false;
+
+  /**
+   * Listens at once; a taken address throws `OSError`.
+   *
+   * @throws {OSError} when the address is in use
+   */
+  constructor(options: ListenerOptions = {}) {
+    const key = keyBytes(options.authkey);
+    const address = options.address ?? `${localNode().privateDir}/listener-${randomId(6)}.sock`;
+    const accept = async (stream: ByteStream) => {
+      const channel = new Channel(stream);
+      let conn: Connection | null = null;
+      try {
+        await channel.handshake(key, "server");
+        conn = Connection._overChannel(channel);
+      } catch (error) {
+        this.#deliver(error instanceof Error ? error : new AuthenticationError(String(error)));
+        return;
+      }
+      this.#deliver(conn);
+    };
+    const transport = getHost().transport;
+    try {
+      const s = addressString(address);
+      const tcp = parseTcp(s);
+      if (tcp) {
+        const server = transport.listenTcp(tcp.host, tcp.port, (stream) => void accept(stream));
+        this.#server = server;
+        this.#address = [tcp.host, server.port];
+        this.#path = null;
+      } else {
+        this.#server = transport.listenUnix(s, (stream) => void accept(stream));
+        this.#address = s;
+        this.#path = s;
+      }
+    } catch (error) {
+      throw new OSError(
+        `Cannot listen on ${JSON.stringify(address)}: ${(error as Error)?.message ?? error} ` +
+          `(is another Listener or manager using it?)`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** The address listened on (with the real port when 0 was asked). */
+  get address(): Address {
+    return this.#address;
+  }
+
+  #deliver(value: Connection | Error): void {
+    if (this.#closed) {
+      if (value instanceof Connection) value.close();
+      return;
+    }
+    const waiter = this.#waiters.shift();
+    if (waiter) waiter(value);
+    else this.#ready.push(value);
+  }
+
+  /**
+   * Waits for the next connection that proves the key. A peer that fails
+   * the challenge rejects this call with `AuthenticationError`.
+   */
+  async accept(): Promise<Connection> {
+    if (this.#closed) throw new ValueError("The listener is closed");
+    const next = this.#ready.shift() ??
+      await new Promise<Connection | Error>((r) => this.#waiters.push(r));
+    if (next instanceof Error) throw next;
+    return next;
+  }
+
+  /** Stops listening (and removes a unix socket file). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#server.close();
+    if (this.#path) getHost().removePrivateDir(this.#path);
+    for (const w of this.#waiters.splice(0)) w(new OSError("The listener was closed"));
+  }
+
+  /** Closes (for `await using`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Connects to a `Listener` (or a manager) and proves the key; a wrong key
+ * rejects with `AuthenticationError`.
+ *
+ * @example
+ * ```ts
+ * import { Client, Listener } from "@procs/multiprocessing";
+ * const listener = new Listener({ authkey: "" });
+ * const [client, server] = await Promise.all([Client(listener.address, { authkey: "" }), listener.accept()]);
+ * client.close();
+ * server.close();
+ * listener.close();
+ * ```
+ */
+export async function Client(address: Address, options: ClientOptions = {}): Promise<Connection> {
+  const key = keyBytes(options.authkey);
+  const stream = await connectStream(addressString(address), false).catch((error) => {
+    throw new OSError(
+      `Cannot connect to ${JSON.stringify(address)}: ${(error as Error)?.message ?? error}`,
+      {
+        cause: error,
+      },
+    );
+  });
+  const channel = new Channel(stream);
+  await channel.handshake(key, "client");
+  return Connection._overChannel(channel);
+}
