@@ -56,6 +56,17 @@ export {
   type PoolOptions,
   type TaskOptions,
 } from "./src/core/pool.ts";
+export {
+  type AutoProxy,
+  BaseManager,
+  DictProxy,
+  ListProxy,
+  Manager,
+  type ManagerOptions,
+  type ManagerServer,
+  NamespaceProxy,
+  SyncManager,
+} from "./src/core/managers.ts";
 export { JoinableQueue, Queue, type QueueOptions, SimpleQueue } from "./src/core/queues.ts";
 export {
   type AcquireOptions,
@@ -94,8 +105,10 @@ export {
   Empty,
   EOFError,
   Full,
+  KeyError,
   OSError,
   ProcessError,
+  RemoteError,
   TimeoutError,
   ValueError,
   WorkerLostError,

@@ -8,6 +8,7 @@ import { runQueueContract } from "./contract/queue_contract.ts";
 import { runSynchronizeContract } from "./contract/synchronize_contract.ts";
 import { runSharedctypesContract } from "./contract/sharedctypes_contract.ts";
 import { runPoolContract } from "./contract/pool_contract.ts";
+import { runManagerContract } from "./contract/manager_contract.ts";
 
 runProcessContract({ startMethod: "worker" });
 runPipeContract({ startMethod: "worker" });
@@ -15,3 +16,4 @@ runQueueContract({ startMethod: "worker" });
 runSynchronizeContract({ startMethod: "worker" });
 runSharedctypesContract({ startMethod: "worker" });
 runPoolContract({ startMethod: "worker" });
+runManagerContract({ startMethod: "worker" });

@@ -62,6 +62,13 @@ export function registerReducer(type: string, rebuild: Rebuilder): void {
   rebuilders.set(type, rebuild);
 }
 
+/** Rebuilds an object from its reduced type and state, as decoding would. */
+export function rebuildReduced(type: string, state: unknown, context: DecodeContext = {}): unknown {
+  const rebuild = rebuilders.get(type);
+  if (!rebuild) throw new TypeError(`No rebuilder is registered for '${type}'`);
+  return rebuild(state, context);
+}
+
 /** Builds errors by name when they are decoded; filled by errors.ts users. */
 const errorClasses = new Map<string, new (message?: string) => Error>([
   ["Error", Error],

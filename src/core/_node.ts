@@ -190,6 +190,7 @@ class LocalNode {
   #address: string | null = null;
   #server: ServerHandle | null = null;
   readonly #keys = new Map<string, Uint8Array>();
+  readonly #own = new Set<string>();
   readonly #outgoing = new Map<string, Promise<Channel>>();
   /** Every open channel, for flushing before exit. */
   readonly channels: Set<Channel> = new Set();
@@ -213,6 +214,7 @@ class LocalNode {
     const address = `${this.privateDir}/node.sock`;
     this.#server = getHost().transport.listenUnix(address, (stream) => this.#accept(stream, null));
     this.#address = address;
+    this.#own.add(address);
     return address;
   }
 
@@ -226,9 +228,12 @@ class LocalNode {
     const tcp = parseTcp(address);
     if (tcp) {
       const server = transport.listenTcp(tcp.host, tcp.port, onStream);
-      return { address: tcpAddress(tcp.host, server.port), close: () => server.close() };
+      const bound = tcpAddress(tcp.host, server.port);
+      this.#own.add(bound);
+      return { address: bound, close: () => server.close() };
     }
     const server = transport.listenUnix(address, onStream);
+    this.#own.add(address);
     return {
       address,
       close: () => {
@@ -236,6 +241,11 @@ class LocalNode {
         getHost().removePrivateDir(address); // the socket file, so the address is free at once
       },
     };
+  }
+
+  /** Whether `address` is one this node serves. */
+  ownsAddress(address: string): boolean {
+    return this.#own.has(address);
   }
 
   /** Uses `key` (not the tree's) for connections to `address`. */

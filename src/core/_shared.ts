@@ -11,7 +11,7 @@
 import { type Channel, localNode, notify, onRequest, request } from "./_node.ts";
 import { processState } from "./_state.ts";
 import { OSError } from "./errors.ts";
-import { randomId } from "./_util.ts";
+import { fromHex, randomId } from "./_util.ts";
 
 /** Who calls an owner-side method: the caller's channel (null when local) and process ident. */
 export interface Caller {
@@ -71,6 +71,8 @@ onRequest("obj", (channel, [id, method, ident, args]) => {
 export interface RefState {
   address: string;
   id: string;
+  /** The key of a manager outside this process tree (hex), when it has one. */
+  key?: string;
 }
 
 /** A reference to a shared object, in its owner or in another process. */
@@ -78,13 +80,15 @@ export class Ref {
   readonly #core: SharedCore | null;
   readonly #id: string;
   readonly #address: string | null;
+  readonly #key: string | undefined;
   #channel: Channel | null = null;
   #ready: Promise<Channel> | null = null;
 
-  private constructor(core: SharedCore | null, id: string, address: string | null) {
+  private constructor(core: SharedCore | null, id: string, address: string | null, key?: string) {
     this.#core = core;
     this.#id = id;
     this.#address = address;
+    this.#key = key;
   }
 
   /** A reference to a new core owned by this process. */
@@ -95,12 +99,13 @@ export class Ref {
   /** Rebuilds a reference that crossed from another process. */
   static fromState(state: RefState): Ref {
     const node = localNode();
-    if (state.address === node.address) {
+    if (node.ownsAddress(state.address)) {
       const core = owned.get(state.id);
       if (!core) throw new OSError("The shared object this reference names is gone");
       return new Ref(core, state.id, null);
     }
-    return new Ref(null, state.id, state.address);
+    if (state.key !== undefined) node.setKey(state.address, fromHex(state.key));
+    return new Ref(null, state.id, state.address, state.key);
   }
 
   /** The core when this process owns it. */
@@ -110,7 +115,9 @@ export class Ref {
 
   /** How this reference crosses to another process (starts this node's server if needed). */
   state(): RefState {
-    return { address: this.#address ?? localNode().ensureServer(), id: this.#id };
+    const state: RefState = { address: this.#address ?? localNode().ensureServer(), id: this.#id };
+    if (this.#key !== undefined) state.key = this.#key;
+    return state;
   }
 
   #caller(): Caller {

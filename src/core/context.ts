@@ -37,6 +37,7 @@ import {
 } from "./sharedctypes.ts";
 import { getHost } from "./_host.ts";
 import { Pool, type PoolOptions } from "./pool.ts";
+import { Manager, type ManagerOptions, type SyncManager } from "./managers.ts";
 import {
   checkStartMethod,
   defaultStartMethod,
@@ -75,6 +76,8 @@ export class Context {
   readonly Pool: typeof Pool;
   /** {@linkcode Queue}. */
   readonly Queue: typeof Queue = Queue;
+  /** {@linkcode Manager}, its server started with this context's start method. */
+  readonly Manager: (options?: ManagerOptions) => Promise<SyncManager>;
   /** {@linkcode JoinableQueue}. */
   readonly JoinableQueue: typeof JoinableQueue = JoinableQueue;
   /** {@linkcode SimpleQueue}. */
@@ -105,6 +108,8 @@ export class Context {
     this.#method = method;
     this.Process = method === null ? Process : boundProcess(method);
     this.Pool = method === null ? Pool : boundPool(this);
+    this.Manager = (options = {}) =>
+      Manager(method === null ? options : { context: this, ...options });
   }
 
   /**

@@ -162,6 +162,29 @@ export class BrokenBarrierError extends ProcessError {}
  */
 export class WorkerLostError extends ProcessError {}
 
+/**
+ * A key was not found in a managed dict (Python's `KeyError`).
+ *
+ * @example
+ * ```ts
+ * import { KeyError } from "@procs/multiprocessing";
+ * console.assert(new KeyError("'x'").name === "KeyError");
+ * ```
+ */
+export class KeyError extends ProcessError {}
+
+/**
+ * The server of a manager failed while handling a request (not the
+ * referent raising): the message and `cause` carry the server's stack.
+ *
+ * @example
+ * ```ts
+ * import { RemoteError } from "@procs/multiprocessing";
+ * console.assert(new RemoteError("boom").name === "RemoteError");
+ * ```
+ */
+export class RemoteError extends ProcessError {}
+
 /** Every error class above by name, for rebuilding errors that crossed a process boundary. */
 export const LIBRARY_ERRORS: Readonly<Record<string, new (message?: string) => Error>> = {
   ProcessError,
@@ -174,4 +197,6 @@ export const LIBRARY_ERRORS: Readonly<Record<string, new (message?: string) => E
   Full,
   BrokenBarrierError,
   WorkerLostError,
+  KeyError,
+  RemoteError,
 };

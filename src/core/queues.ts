@@ -328,3 +328,8 @@ registerReducer(
   "SimpleQueue",
   (s) => new SimpleQueue(FROM_REF, { ref: Ref.fromState((s as QueueState).ref), maxsize: 0 }),
 );
+
+/** @internal An owner-side queue core, for a manager's server. */
+export function _queueCore(maxsize = 0): SharedCore {
+  return new QueueCore(maxsize > 0 ? Math.floor(maxsize) : 0);
+}

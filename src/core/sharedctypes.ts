@@ -432,3 +432,12 @@ function rebuild(Cls: typeof Synchronized | typeof SynchronizedArray) {
 
 registerReducer("Value", rebuild(Synchronized));
 registerReducer("Array", rebuild(SynchronizedArray));
+
+/** @internal An owner-side memory core, for a manager's server. */
+export function _memoryCore(typecode: Typecode, sizeOrValues: number | CValue[]): SharedCore {
+  const t = checkTypecode(typecode);
+  const values = typeof sizeOrValues === "number" ? null : sizeOrValues;
+  const view = allocate(t, values ? values.length : sizeOrValues as number);
+  if (values) values.forEach((v, i) => ((view as unknown as CValue[])[i] = convert(t, v)));
+  return new MemoryCore(view);
+}

@@ -762,3 +762,18 @@ registerReducer("Barrier", (s) => {
   };
   return new Barrier(FROM_REF as never, { ...st, ref: Ref.fromState(st.ref) } as never);
 });
+
+/** @internal Owner-side cores, for a manager's server. */
+export const _syncCores = {
+  Lock: (): SharedCore => new LockCore(false),
+  RLock: (): SharedCore => new LockCore(true),
+  Semaphore: (value = 1): SharedCore => new SemaphoreCore(value, null),
+  BoundedSemaphore: (value = 1): SharedCore => new SemaphoreCore(value, value),
+  Event: (): SharedCore => new EventCore(),
+  /** A condition with its own RLock: [condition, lock]. */
+  Condition: (): [SharedCore, SharedCore] => {
+    const lock = new LockCore(true);
+    return [new ConditionCore(lock), lock];
+  },
+  Barrier: (parties: number, hasAction: boolean): SharedCore => new BarrierCore(parties, hasAction),
+};
