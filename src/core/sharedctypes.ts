@@ -43,7 +43,7 @@ export type CValue = number | bigint;
 export type LockOption = boolean | Lock | RLock;
 
 function checkTypecode(typecode: unknown): Typecode {
-  if (typeof typecode !== "string" || !(typecode in TYPES)) {
+  if (typeof typecode !== "string" || !Object.hasOwn(TYPES, typecode)) {
     throw new TypeError(
       `Unknown typecode ${JSON.stringify(typecode)}: use one of ${Object.keys(TYPES).join(" ")}`,
     );
