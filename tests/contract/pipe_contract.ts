@@ -2,7 +2,10 @@
  * The behaviour of `Pipe()` and `Connection`, written once and run for each
  * start method: CPython's `_TestConnection` and `_TestPoll`, ported to
  * Promises and milliseconds, plus the ways an end travels between
- * processes (as an argument, to two children at once, inside a message).
+ * processes (as an argument, to two children at once, inside a message,
+ * back from a child, on to a grandchild) and the file-descriptor-like
+ * counting of its copies (EOF once every copy is closed or its holder has
+ * exited; unread messages stay in the pipe for the copies left).
  *
  * Children find their targets by export name in this module, so it
  * re-exports them; it registers no tests until `runPipeContract` is called.
@@ -28,9 +31,13 @@ import {
   pipeAnswerer,
   pipeAsker,
   pipeBytesInChild,
+  pipeCloseUnread,
+  pipeCollectUntilEOF,
   pipeEcho,
   pipeEchoBytes,
+  pipeHandOverBoth,
   pipeMakePipe,
+  pipeRelayToGrandchild,
   pipeSendAndReturn,
   pipeSendBack,
   pipeSendBackUnread,
@@ -226,10 +233,16 @@ function assertRichValue(r: any, original: Record<string, unknown>): void {
   );
   assert.deepEqual(r.strings, ["", "héllo", "日本語", "snake 🐍"]);
   assert.equal(r.nothing.length, 2);
-  assert.ok(r.nothing[0] === null && 1 in r.nothing && r.nothing[1] === undefined, "null, undefined");
+  assert.ok(
+    r.nothing[0] === null && 1 in r.nothing && r.nothing[1] === undefined,
+    "null, undefined",
+  );
   assert.equal(r.sparse.length, 3);
   assert.ok(!(1 in r.sparse), "a hole stays a hole");
-  assert.ok(r.regexp instanceof RegExp && r.regexp.source === "a+b" && r.regexp.flags === "gi", "RegExp");
+  assert.ok(
+    r.regexp instanceof RegExp && r.regexp.source === "a+b" && r.regexp.flags === "gi",
+    "RegExp",
+  );
   assert.ok(r.error instanceof RangeError, "an Error keeps its class");
   assert.equal(r.error.message, "out of range");
 }
@@ -266,24 +279,34 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
       d.close();
     });
 
-    test("send() copies structured-clone values, keeping cycles and shared references", TEST, async () => {
-      await using s = new Scope(ctx);
-      const [a, b] = s.pipe();
-      const original = richValue();
-      await a.send(original);
-      assertRichValue(await b.recv(), original);
-      for (const scalar of [0, -1, 2 ** 40, "text", true, false, null, undefined, 10n, -10n]) {
-        await b.send(scalar);
-        assert.equal(await a.recv(), scalar);
-      }
-    });
+    test(
+      "send() copies structured-clone values, keeping cycles and shared references",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [a, b] = s.pipe();
+        const original = richValue();
+        await a.send(original);
+        assertRichValue(await b.recv(), original);
+        for (const scalar of [0, -1, 2 ** 40, "text", true, false, null, undefined, 10n, -10n]) {
+          await b.send(scalar);
+          assert.equal(await a.recv(), scalar);
+        }
+      },
+    );
 
     test("send() copies strings exactly, lone surrogates included", TEST, async () => {
       await using s = new Scope(ctx);
       const [a, b] = s.pipe();
-      const strings = ["lone high \uD800 here", "lone low \uDC00", "pair \uD83D\uDC0D", "\u0000nul"];
+      const strings = [
+        "lone high \uD800 here",
+        "lone low \uDC00",
+        "pair \uD83D\uDC0D",
+        "\u0000nul",
+      ];
       assert.deepEqual(structuredClone(strings), strings, "structuredClone keeps them");
-      const units = (x: string) => Array.from({ length: x.length }, (_, i) => x.charCodeAt(i).toString(16));
+      const units = (x: string) =>
+        Array.from({ length: x.length }, (_, i) => x.charCodeAt(i).toString(16));
       await a.send(strings);
       const copy = await b.recv() as string[];
       assert.deepEqual(copy.map(units), strings.map(units), "UTF-16 code units, in hex");
@@ -299,71 +322,91 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
       assert.deepEqual(await b.recv(), { list: [1, 2], buf: Uint8Array.of(1, 2, 3) });
     });
 
-    test("a value that cannot be copied rejects at once with a TypeError naming its path", TEST, async () => {
-      await using s = new Scope(ctx);
-      const [a, b] = s.pipe();
-      let pending: Promise<void> | undefined;
-      assert.doesNotThrow(() => {
-        pending = a.send({ a: [1, () => 1] });
-      }, "send() reports the error through its Promise");
-      await assert.rejects(pending!, (error: unknown) => {
-        assert.ok(error instanceof TypeError, `expected a TypeError, got ${error}`);
-        assert.match(error.message, /obj\.a\[1\]/, `the message names the path: ${error.message}`);
-        return true;
-      });
-      await assert.rejects(a.send([{ deep: { s: Symbol("x") } }]), (error: unknown) => {
-        assert.ok(error instanceof TypeError, `expected a TypeError, got ${error}`);
-        assert.match(error.message, /obj\[0\]\.deep\.s/, `the message names the path: ${error.message}`);
-        return true;
-      });
-      assert.equal(await b.poll(), false, "nothing was sent");
-      await a.send("still works");
-      assert.equal(await b.recv(), "still works");
-    });
+    test(
+      "a value that cannot be copied rejects at once with a TypeError naming its path",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [a, b] = s.pipe();
+        let pending: Promise<void> | undefined;
+        assert.doesNotThrow(() => {
+          pending = a.send({ a: [1, () => 1] });
+        }, "send() reports the error through its Promise");
+        await assert.rejects(pending!, (error: unknown) => {
+          assert.ok(error instanceof TypeError, `expected a TypeError, got ${error}`);
+          assert.match(
+            error.message,
+            /obj\.a\[1\]/,
+            `the message names the path: ${error.message}`,
+          );
+          return true;
+        });
+        await assert.rejects(a.send([{ deep: { s: Symbol("x") } }]), (error: unknown) => {
+          assert.ok(error instanceof TypeError, `expected a TypeError, got ${error}`);
+          assert.match(
+            error.message,
+            /obj\[0\]\.deep\.s/,
+            `the message names the path: ${error.message}`,
+          );
+          return true;
+        });
+        assert.equal(await b.poll(), false, "nothing was sent");
+        await a.send("still works");
+        assert.equal(await b.recv(), "still works");
+      },
+    );
 
-    test("sendBytes(buf, offset?, size?) sends the chosen bytes; out-of-range slices are ValueError", TEST, async () => {
-      await using s = new Scope(ctx);
-      const [a, b] = s.pipe();
-      const msg = bytes("0123456789");
-      const text = async () => new TextDecoder().decode(await b.recvBytes());
+    test(
+      "sendBytes(buf, offset?, size?) sends the chosen bytes; out-of-range slices are ValueError",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [a, b] = s.pipe();
+        const msg = bytes("0123456789");
+        const text = async () => new TextDecoder().decode(await b.recvBytes());
 
-      await a.sendBytes(msg);
-      assert.equal(await text(), "0123456789");
-      await a.sendBytes(msg, 5);
-      assert.equal(await text(), "56789");
-      await a.sendBytes(msg, 7, 3);
-      assert.equal(await text(), "789");
-      await a.sendBytes(msg, 0, 10);
-      assert.equal(await text(), "0123456789");
-      await a.sendBytes(msg, 10);
-      assert.equal(await text(), "");
-      await a.sendBytes(msg, 10, 0);
-      assert.equal(await text(), "");
+        await a.sendBytes(msg);
+        assert.equal(await text(), "0123456789");
+        await a.sendBytes(msg, 5);
+        assert.equal(await text(), "56789");
+        await a.sendBytes(msg, 7, 3);
+        assert.equal(await text(), "789");
+        await a.sendBytes(msg, 0, 10);
+        assert.equal(await text(), "0123456789");
+        await a.sendBytes(msg, 10);
+        assert.equal(await text(), "");
+        await a.sendBytes(msg, 10, 0);
+        assert.equal(await text(), "");
 
-      await assert.rejects(a.sendBytes(msg, -1), ValueError, "negative offset");
-      await assert.rejects(a.sendBytes(msg, 11), ValueError, "offset past the length");
-      await assert.rejects(a.sendBytes(msg, 0, -1), ValueError, "negative size");
-      await assert.rejects(a.sendBytes(msg, 9, 2), ValueError, "offset + size past the length");
-      await assert.rejects(a.sendBytes(msg, undefined, -1), ValueError, "negative size, default offset");
-      assert.equal(await b.poll(), false, "a rejected sendBytes sends nothing");
+        await assert.rejects(a.sendBytes(msg, -1), ValueError, "negative offset");
+        await assert.rejects(a.sendBytes(msg, 11), ValueError, "offset past the length");
+        await assert.rejects(a.sendBytes(msg, 0, -1), ValueError, "negative size");
+        await assert.rejects(a.sendBytes(msg, 9, 2), ValueError, "offset + size past the length");
+        await assert.rejects(
+          a.sendBytes(msg, undefined, -1),
+          ValueError,
+          "negative size, default offset",
+        );
+        assert.equal(await b.poll(), false, "a rejected sendBytes sends nothing");
 
-      // Offsets and sizes count bytes, whatever the view's element size, and
-      // start at the view's own first byte.
-      const ints = Int32Array.of(1, 2, 3);
-      await a.sendBytes(ints, 4, 4);
-      assert.deepEqual(await b.recvBytes(), new Uint8Array(ints.buffer, 4, 4).slice());
-      const backing = bytes("abcdefghijklmnopqrst");
-      await a.sendBytes(backing.subarray(5, 15), 2, 3);
-      assert.equal(await text(), "hij");
-      await a.sendBytes(backing.buffer, 18);
-      assert.equal(await text(), "st");
+        // Offsets and sizes count bytes, whatever the view's element size, and
+        // start at the view's own first byte.
+        const ints = Int32Array.of(1, 2, 3);
+        await a.sendBytes(ints, 4, 4);
+        assert.deepEqual(await b.recvBytes(), new Uint8Array(ints.buffer, 4, 4).slice());
+        const backing = bytes("abcdefghijklmnopqrst");
+        await a.sendBytes(backing.subarray(5, 15), 2, 3);
+        assert.equal(await text(), "hij");
+        await a.sendBytes(backing.buffer as ArrayBuffer, 18);
+        assert.equal(await text(), "st");
 
-      // The bytes are copied when sendBytes is called.
-      const mutable = Uint8Array.of(1, 2, 3);
-      await a.sendBytes(mutable);
-      mutable[0] = 99;
-      assert.deepEqual(await b.recvBytes(), Uint8Array.of(1, 2, 3));
-    });
+        // The bytes are copied when sendBytes is called.
+        const mutable = Uint8Array.of(1, 2, 3);
+        await a.sendBytes(mutable);
+        mutable[0] = 99;
+        assert.deepEqual(await b.recvBytes(), Uint8Array.of(1, 2, 3));
+      },
+    );
 
     test("recvBytes(maxlength) rejects a longer message with OSError", TEST, async () => {
       await using s = new Scope(ctx);
@@ -376,165 +419,214 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
       assert.equal(b.closed, true, "the failed read closes the connection, as in Python");
     });
 
-    test("recvBytesInto(buf, offset?) writes at a byte offset and returns the length", TEST, async () => {
-      await using s = new Scope(ctx);
-      const [a, b] = s.pipe();
-      const arr = Int32Array.of(0, 1, 2, 3, 4);
+    test(
+      "recvBytesInto(buf, offset?) writes at a byte offset and returns the length",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [a, b] = s.pipe();
+        const arr = Int32Array.of(0, 1, 2, 3, 4);
 
-      let buffer = new Int32Array(10);
-      await a.sendBytes(arr);
-      assert.equal(await b.recvBytesInto(buffer), arr.byteLength);
-      assert.deepEqual([...buffer], [0, 1, 2, 3, 4, 0, 0, 0, 0, 0]);
+        let buffer = new Int32Array(10);
+        await a.sendBytes(arr);
+        assert.equal(await b.recvBytesInto(buffer), arr.byteLength);
+        assert.deepEqual([...buffer], [0, 1, 2, 3, 4, 0, 0, 0, 0, 0]);
 
-      buffer = new Int32Array(10);
-      await a.sendBytes(arr);
-      assert.equal(await b.recvBytesInto(buffer, 3 * buffer.BYTES_PER_ELEMENT), arr.byteLength);
-      assert.deepEqual([...buffer], [0, 0, 0, 0, 1, 2, 3, 4, 0, 0]);
+        buffer = new Int32Array(10);
+        await a.sendBytes(arr);
+        assert.equal(await b.recvBytesInto(buffer, 3 * buffer.BYTES_PER_ELEMENT), arr.byteLength);
+        assert.deepEqual([...buffer], [0, 0, 0, 0, 1, 2, 3, 4, 0, 0]);
 
-      const spaces = bytes(" ".repeat(40));
-      await a.sendBytes(bytes("hello"));
-      assert.equal(await b.recvBytesInto(spaces, 3), 5);
-      assert.equal(new TextDecoder().decode(spaces), `   hello${" ".repeat(32)}`);
+        const spaces = bytes(" ".repeat(40));
+        await a.sendBytes(bytes("hello"));
+        assert.equal(await b.recvBytesInto(spaces, 3), 5);
+        assert.equal(new TextDecoder().decode(spaces), `   hello${" ".repeat(32)}`);
 
-      const raw = new ArrayBuffer(4);
-      await a.sendBytes(bytes("abcd"));
-      assert.equal(await b.recvBytesInto(raw), 4, "an ArrayBuffer works as the target");
-      assert.equal(new TextDecoder().decode(raw), "abcd");
+        const raw = new ArrayBuffer(4);
+        await a.sendBytes(bytes("abcd"));
+        assert.equal(await b.recvBytesInto(raw), 4, "an ArrayBuffer works as the target");
+        assert.equal(new TextDecoder().decode(raw), "abcd");
 
-      await a.sendBytes(bytes("x"));
-      await assert.rejects(b.recvBytesInto(new Uint8Array(4), -1), ValueError, "negative offset");
-      await assert.rejects(b.recvBytesInto(new Uint8Array(4), 5), ValueError, "offset past the end");
-      assert.equal(await b.poll(), true, "a rejected offset consumes nothing");
-      assert.deepEqual(await b.recvBytes(), bytes("x"));
-    });
+        await a.sendBytes(bytes("x"));
+        await assert.rejects(b.recvBytesInto(new Uint8Array(4), -1), ValueError, "negative offset");
+        await assert.rejects(
+          b.recvBytesInto(new Uint8Array(4), 5),
+          ValueError,
+          "offset past the end",
+        );
+        assert.equal(await b.poll(), true, "a rejected offset consumes nothing");
+        assert.deepEqual(await b.recvBytes(), bytes("x"));
+      },
+    );
 
-    test("recvBytesInto rejects a message that does not fit with BufferTooShort holding all of it", TEST, async () => {
-      await using s = new Scope(ctx);
-      const [a, b] = s.pipe();
-      const longmsg = bytes("abcdefghijklmnopqrstuvwxyz".repeat(2));
-      const buffer = bytes(" ".repeat(40));
-      await a.sendBytes(longmsg);
-      await a.sendBytes(bytes("next"));
-      await assert.rejects(b.recvBytesInto(buffer), (error: unknown) => {
-        assert.ok(error instanceof BufferTooShort, `expected BufferTooShort, got ${error}`);
-        assert.ok(error instanceof ProcessError);
-        assert.deepEqual(error.data, longmsg, "the whole message is in .data");
-        return true;
-      });
-      assert.equal(new TextDecoder().decode(buffer), " ".repeat(40), "the buffer is left as it was");
-      assert.deepEqual(await b.recvBytes(), bytes("next"), "the long message was consumed");
+    test(
+      "recvBytesInto rejects a message that does not fit with BufferTooShort holding all of it",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [a, b] = s.pipe();
+        const longmsg = bytes("abcdefghijklmnopqrstuvwxyz".repeat(2));
+        const buffer = bytes(" ".repeat(40));
+        await a.sendBytes(longmsg);
+        await a.sendBytes(bytes("next"));
+        await assert.rejects(b.recvBytesInto(buffer), (error: unknown) => {
+          assert.ok(error instanceof BufferTooShort, `expected BufferTooShort, got ${error}`);
+          assert.ok(error instanceof ProcessError);
+          assert.deepEqual(error.data, longmsg, "the whole message is in .data");
+          return true;
+        });
+        assert.equal(
+          new TextDecoder().decode(buffer),
+          " ".repeat(40),
+          "the buffer is left as it was",
+        );
+        assert.deepEqual(await b.recvBytes(), bytes("next"), "the long message was consumed");
 
-      // Fits the buffer but not from the offset.
-      await a.sendBytes(bytes("0123456789"));
-      await assert.rejects(b.recvBytesInto(buffer, 35), (error: unknown) => {
-        assert.ok(error instanceof BufferTooShort, `expected BufferTooShort, got ${error}`);
-        assert.deepEqual(error.data, bytes("0123456789"));
-        return true;
-      });
-    });
+        // Fits the buffer but not from the offset.
+        await a.sendBytes(bytes("0123456789"));
+        await assert.rejects(b.recvBytesInto(buffer, 35), (error: unknown) => {
+          assert.ok(error instanceof BufferTooShort, `expected BufferTooShort, got ${error}`);
+          assert.deepEqual(error.data, bytes("0123456789"));
+          return true;
+        });
+      },
+    );
 
-    test("poll() answers at once, poll(ms) waits up to ms, and neither consumes", TEST, async () => {
-      await using s = new Scope(ctx);
-      const [a, b] = s.pipe();
-      assert.equal(await a.poll(), false);
-      assert.equal(await a.poll(0), false);
-      assert.equal(await a.poll(-5), false);
-      const started = performance.now();
-      assert.equal(await a.poll(300), false);
-      const elapsed = performance.now() - started;
-      assert.ok(elapsed >= 300 - TIMER_SLACK_MS, `poll(300) returned after ${elapsed.toFixed(0)} ms`);
+    test(
+      "poll() answers at once, poll(ms) waits up to ms, and neither consumes",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [a, b] = s.pipe();
+        assert.equal(await a.poll(), false);
+        assert.equal(await a.poll(0), false);
+        assert.equal(await a.poll(-5), false);
+        const started = performance.now();
+        assert.equal(await a.poll(300), false);
+        const elapsed = performance.now() - started;
+        assert.ok(
+          elapsed >= 300 - TIMER_SLACK_MS,
+          `poll(300) returned after ${elapsed.toFixed(0)} ms`,
+        );
 
-      // An empty message is a message; polling twice does not consume it.
-      await b.sendBytes(new Uint8Array(0));
-      assert.equal(await a.poll(), true);
-      assert.equal(await a.poll(), true);
-      assert.equal(await a.poll(1000), true);
-      assert.deepEqual(await a.recvBytes(), new Uint8Array(0));
-      assert.equal(await a.poll(), false, "recv consumed it");
+        // An empty message is a message; polling twice does not consume it.
+        await b.sendBytes(new Uint8Array(0));
+        assert.equal(await a.poll(), true);
+        assert.equal(await a.poll(), true);
+        assert.equal(await a.poll(1000), true);
+        assert.deepEqual(await a.recvBytes(), new Uint8Array(0));
+        assert.equal(await a.poll(), false, "recv consumed it");
 
-      // Messages are not merged.
-      await b.sendBytes(bytes("a"));
-      await b.sendBytes(bytes("b"));
-      await b.sendBytes(bytes("cd"));
-      assert.equal(await a.poll(), true);
-      assert.deepEqual(await a.recvBytes(), bytes("a"));
-      assert.deepEqual(await a.recvBytes(), bytes("b"));
-      assert.equal(await a.poll(), true);
-      assert.deepEqual(await a.recvBytes(), bytes("cd"));
-      assert.equal(await a.poll(), false);
-      await assert.rejects(a.poll("soon" as unknown as number), TypeError, "a timeout that is not a number");
-    });
+        // Messages are not merged.
+        await b.sendBytes(bytes("a"));
+        await b.sendBytes(bytes("b"));
+        await b.sendBytes(bytes("cd"));
+        assert.equal(await a.poll(), true);
+        assert.deepEqual(await a.recvBytes(), bytes("a"));
+        assert.deepEqual(await a.recvBytes(), bytes("b"));
+        assert.equal(await a.poll(), true);
+        assert.deepEqual(await a.recvBytes(), bytes("cd"));
+        assert.equal(await a.poll(), false);
+        await assert.rejects(
+          a.poll("soon" as unknown as number),
+          TypeError,
+          "a timeout that is not a number",
+        );
+      },
+    );
 
-    test("poll(ms) is true when a message arrives in time; poll(null) waits until one does", TEST, async () => {
-      await using s = new Scope(ctx);
-      const [a, b] = s.pipe();
-      let started = performance.now();
-      setTimeout(() => b.send("soon"), 200);
-      assert.equal(await a.poll(20_000), true);
-      let elapsed = performance.now() - started;
-      assert.ok(elapsed >= 200 - TIMER_SLACK_MS, `poll(20000) returned after ${elapsed.toFixed(0)} ms`);
-      assert.equal(await a.recv(), "soon");
+    test(
+      "poll(ms) is true when a message arrives in time; poll(null) waits until one does",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [a, b] = s.pipe();
+        let started = performance.now();
+        setTimeout(() => b.send("soon"), 200);
+        assert.equal(await a.poll(20_000), true);
+        let elapsed = performance.now() - started;
+        assert.ok(
+          elapsed >= 200 - TIMER_SLACK_MS,
+          `poll(20000) returned after ${elapsed.toFixed(0)} ms`,
+        );
+        assert.equal(await a.recv(), "soon");
 
-      started = performance.now();
-      setTimeout(() => b.send("later"), 400);
-      assert.equal(await a.poll(null), true);
-      elapsed = performance.now() - started;
-      assert.ok(elapsed >= 400 - TIMER_SLACK_MS, `poll(null) returned after ${elapsed.toFixed(0)} ms`);
-      assert.equal(await a.recv(), "later");
-    });
+        started = performance.now();
+        setTimeout(() => b.send("later"), 400);
+        assert.equal(await a.poll(null), true);
+        elapsed = performance.now() - started;
+        assert.ok(
+          elapsed >= 400 - TIMER_SLACK_MS,
+          `poll(null) returned after ${elapsed.toFixed(0)} ms`,
+        );
+        assert.equal(await a.recv(), "later");
+      },
+    );
 
-    test("after the other end closes, buffered messages are read, then recv rejects with EOFError", TEST, async () => {
-      await using s = new Scope(ctx);
-      const [a, b] = s.pipe();
-      await b.send(1);
-      await b.sendBytes(bytes("two"));
-      b.close();
-      assert.equal(await a.poll(), true);
-      assert.equal(await a.recv(), 1);
-      assert.deepEqual(await a.recvBytes(), bytes("two"));
-      assert.equal(await a.poll(), true, "the end of the stream is ready to be read");
-      await assertEOF(a, "EOF after the buffered messages");
-      await assertEOF(a, "EOF again");
-      await assert.rejects(a.recvBytes(), EOFError);
-      await assert.rejects(a.recvBytesInto(new Uint8Array(8)), EOFError);
-      assert.equal(a.closed, false, "EOF does not close this end");
-      assert.equal(a.readable, true);
-      assert.equal(a.writable, true);
+    test(
+      "after the other end closes, buffered messages are read, then recv rejects with EOFError",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [a, b] = s.pipe();
+        await b.send(1);
+        await b.sendBytes(bytes("two"));
+        b.close();
+        assert.equal(await a.poll(), true);
+        assert.equal(await a.recv(), 1);
+        assert.deepEqual(await a.recvBytes(), bytes("two"));
+        assert.equal(await a.poll(), true, "the end of the stream is ready to be read");
+        await assertEOF(a, "EOF after the buffered messages");
+        await assertEOF(a, "EOF again");
+        await assert.rejects(a.recvBytes(), EOFError);
+        await assert.rejects(a.recvBytesInto(new Uint8Array(8)), EOFError);
+        assert.equal(a.closed, false, "EOF does not close this end");
+        assert.equal(a.readable, true);
+        assert.equal(a.writable, true);
 
-      // A recv already waiting is woken by the close.
-      const [c, d] = s.pipe();
-      const waiting = c.recv();
-      await sleep(50);
-      d.close();
-      await assert.rejects(within(waiting, "a waiting recv to see EOF"), EOFError);
-    });
+        // A recv already waiting is woken by the close.
+        const [c, d] = s.pipe();
+        const waiting = c.recv();
+        await sleep(50);
+        d.close();
+        await assert.rejects(within(waiting, "a waiting recv to see EOF"), EOFError);
+      },
+    );
 
-    test("close() closes one end: every call on it rejects with OSError; closing twice is harmless", TEST, async () => {
-      await using s = new Scope(ctx);
-      const [a, b] = s.pipe();
-      a.close();
-      a.close();
-      assert.equal(a.closed, true);
-      assert.equal(b.closed, false, "the other end stays open");
-      await assert.rejects(a.send(1), OSError, "send");
-      await assert.rejects(a.recv(), OSError, "recv");
-      await assert.rejects(a.poll(), OSError, "poll");
-      await assert.rejects(a.sendBytes(bytes("x")), OSError, "sendBytes");
-      await assert.rejects(a.recvBytes(), OSError, "recvBytes");
-      await assert.rejects(a.recvBytesInto(new Uint8Array(4)), OSError, "recvBytesInto");
-      await assert.rejects(b.send("nobody listens"), OSError, "sending to a closed end, as Python's BrokenPipeError");
+    test(
+      "close() closes one end: every call on it rejects with OSError; closing twice is harmless",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [a, b] = s.pipe();
+        a.close();
+        a.close();
+        assert.equal(a.closed, true);
+        assert.equal(b.closed, false, "the other end stays open");
+        await assert.rejects(a.send(1), OSError, "send");
+        await assert.rejects(a.recv(), OSError, "recv");
+        await assert.rejects(a.poll(), OSError, "poll");
+        await assert.rejects(a.sendBytes(bytes("x")), OSError, "sendBytes");
+        await assert.rejects(a.recvBytes(), OSError, "recvBytes");
+        await assert.rejects(a.recvBytesInto(new Uint8Array(4)), OSError, "recvBytesInto");
+        await assert.rejects(
+          b.send("nobody listens"),
+          OSError,
+          "sending to a closed end, as Python's BrokenPipeError",
+        );
 
-      let kept: Connection;
-      {
-        using c = ctx.Pipe()[0];
-        kept = c;
-        assert.equal(c.closed, false);
-      }
-      assert.equal(kept.closed, true, "`using` closes the connection");
-      const [c, d] = s.pipe();
-      await assert.rejects(c.send({ closed: a }), OSError, "a closed connection cannot be sent");
-      assert.equal(await d.poll(), false, "nothing was sent");
-    });
+        let kept: Connection;
+        {
+          using c = ctx.Pipe()[0];
+          kept = c;
+          assert.equal(c.closed, false);
+        }
+        assert.equal(kept.closed, true, "`using` closes the connection");
+        const [c, d] = s.pipe();
+        await assert.rejects(c.send({ closed: a }), OSError, "a closed connection cannot be sent");
+        assert.equal(await d.poll(), false, "nothing was sent");
+      },
+    );
 
     test("Pipe(false): the first end only receives, the second only sends", TEST, async () => {
       await using s = new Scope(ctx);
@@ -552,7 +644,11 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
       await assert.rejects(reader.sendBytes(bytes("x")), OSError, "reader.sendBytes");
       await assert.rejects(writer.recv(), OSError, "writer.recv");
       await assert.rejects(writer.recvBytes(), OSError, "writer.recvBytes");
-      await assert.rejects(writer.recvBytesInto(new Uint8Array(4)), OSError, "writer.recvBytesInto");
+      await assert.rejects(
+        writer.recvBytesInto(new Uint8Array(4)),
+        OSError,
+        "writer.recvBytesInto",
+      );
       await assert.rejects(writer.poll(), OSError, "writer.poll");
       assert.equal(await reader.poll(), false, "nothing crossed the wrong way");
     });
@@ -573,19 +669,23 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
       await assertEOF(x, "EOF once every copy of the other end is closed");
     });
 
-    test("messages waiting in an end that is sent on are read where it arrives (one process)", TEST, async () => {
-      await using s = new Scope(ctx);
-      const [a, b] = s.pipe();
-      const [x, y] = s.pipe();
-      await x.send("sent before y moved");
-      await a.send(y);
-      y.close();
-      const moved = s.adopt(await b.recv() as Connection);
-      assert.equal(
-        await within(moved.recv(), "the message sent before the end moved", 5000),
-        "sent before y moved",
-      );
-    });
+    test(
+      "messages waiting in an end that is sent on are read where it arrives (one process)",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [a, b] = s.pipe();
+        const [x, y] = s.pipe();
+        await x.send("sent before y moved");
+        await a.send(y);
+        y.close();
+        const moved = s.adopt(await b.recv() as Connection);
+        assert.equal(
+          await within(moved.recv(), "the message sent before the end moved", 5000),
+          "sent before y moved",
+        );
+      },
+    );
 
     test("concurrent recv() calls are served in call order", TEST, async () => {
       await using s = new Scope(ctx);
@@ -644,12 +744,18 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
       reportWriter.close();
 
       await conn.sendBytes(bytes("0123456789"));
-      const into = await within(conn.recv(), "recvBytesInto's result") as { n: number; into: Uint8Array };
+      const into = await within(conn.recv(), "recvBytesInto's result") as {
+        n: number;
+        into: Uint8Array;
+      };
       assert.equal(into.n, 10);
       assert.deepEqual([...into.into], [0xee, 0xee, ...bytes("0123456789"), 0xee, 0xee]);
 
       await conn.sendBytes(bytes("too long"));
-      const tooShort = await within(conn.recv(), "the BufferTooShort report") as Record<string, unknown>;
+      const tooShort = await within(conn.recv(), "the BufferTooShort report") as Record<
+        string,
+        unknown
+      >;
       assert.equal(tooShort.error, "BufferTooShort");
       assert.equal(tooShort.isBufferTooShort, true);
       assert.deepEqual(tooShort.data, bytes("too long"));
@@ -681,14 +787,20 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
       let started = performance.now();
       assert.equal(await within(conn.poll(null), "poll(null)"), true);
       let elapsed = performance.now() - started;
-      assert.ok(elapsed >= 300 - TIMER_SLACK_MS, `poll(null) returned after ${elapsed.toFixed(0)} ms`);
+      assert.ok(
+        elapsed >= 300 - TIMER_SLACK_MS,
+        `poll(null) returned after ${elapsed.toFixed(0)} ms`,
+      );
       assert.equal(await conn.poll(), true, "poll(null) did not consume");
       assert.equal(await conn.recv(), 0);
 
       started = performance.now();
       assert.equal(await conn.poll(20_000), true);
       elapsed = performance.now() - started;
-      assert.ok(elapsed >= 300 - TIMER_SLACK_MS, `poll(20000) returned after ${elapsed.toFixed(0)} ms`);
+      assert.ok(
+        elapsed >= 300 - TIMER_SLACK_MS,
+        `poll(20000) returned after ${elapsed.toFixed(0)} ms`,
+      );
       assert.equal(await conn.recv(), 1);
       await assertEOF(conn, "EOF after the child closed its end");
       await joinedCleanly(p);
@@ -711,16 +823,20 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
       await joinedCleanly(p);
     });
 
-    test("recv gets EOFError once a child holding the only other copy has exited", TEST, async () => {
-      await using s = new Scope(ctx);
-      const [conn, childConn] = s.pipe();
-      const p = s.start(pipeSendOneAndReturn, [childConn, "last words"]);
-      childConn.close();
-      assert.equal(await within(conn.recv(), "the child's message"), "last words");
-      await assertEOF(conn, "EOF after the child exited without closing its end");
-      await assert.rejects(conn.send("anyone there?"), OSError, "nobody can read it any more");
-      await joinedCleanly(p);
-    });
+    test(
+      "recv gets EOFError once a child holding the only other copy has exited",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [conn, childConn] = s.pipe();
+        const p = s.start(pipeSendOneAndReturn, [childConn, "last words"]);
+        childConn.close();
+        assert.equal(await within(conn.recv(), "the child's message"), "last words");
+        await assertEOF(conn, "EOF after the child exited without closing its end");
+        await assert.rejects(conn.send("anyone there?"), OSError, "nobody can read it any more");
+        await joinedCleanly(p);
+      },
+    );
 
     test("the parent's own copy keeps the pipe open after the child exits", TEST, async () => {
       await using s = new Scope(ctx);
@@ -794,70 +910,152 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
       await conn.sendBytes(bytes("bytes before start"));
       const p = s.start(pipeEcho, [childConn]);
       childConn.close();
-      assert.equal(await within(conn.recv(), "the echo of the first message", 10_000), "sent before start");
-      assert.deepEqual(await within(conn.recv(), "the echo of the second message", 10_000), bytes("bytes before start"));
+      assert.equal(
+        await within(conn.recv(), "the echo of the first message", 10_000),
+        "sent before start",
+      );
+      assert.deepEqual(
+        await within(conn.recv(), "the echo of the second message", 10_000),
+        bytes("bytes before start"),
+      );
       conn.close();
       await joinedCleanly(p);
     });
 
-    test("messages sent before the parent closed its end reach the child, then EOF", TEST, async () => {
+    test(
+      "messages sent before the parent closed its end reach the child, then EOF",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [conn, childConn] = s.pipe();
+        const [reports, reportWriter] = s.pipe(false);
+        const p = s.start(pipeCollectUntilEOF, [childConn, reportWriter]);
+        childConn.close();
+        reportWriter.close();
+        for (const n of [1, 2, 3]) await conn.send(n);
+        conn.close();
+        assert.deepEqual(await within(reports.recv(), "the report"), [1, 2, 3]);
+        await joinedCleanly(p);
+      },
+    );
+
+    test(
+      "a Connection a child got as an argument travels back to the parent and keeps working",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [control, childControl] = s.pipe();
+        const [x, y] = s.pipe();
+        const p = s.start(pipeSendBack, [childControl, y]);
+        childControl.close();
+        y.close();
+        const { end } = await within(control.recv(), "the returned end") as { end: Connection };
+        s.adopt(end);
+        await joinedCleanly(p);
+        await end.send("through the returned end");
+        assert.equal(await within(x.recv(), "the message"), "through the returned end");
+        await x.send("back");
+        assert.equal(await within(end.recv(), "the reply"), "back");
+        assert.equal(await x.poll(200), false, "the returned copy keeps the pipe open");
+        end.close();
+        await assertEOF(x, "EOF once the returned copy is closed");
+      },
+    );
+
+    test(
+      "messages a child left unread in an end go with that end when it sends it on",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [control, childControl] = s.pipe();
+        const [x, y] = s.pipe();
+        const p = s.start(pipeSendBackUnread, [childControl, y]);
+        childControl.close();
+        y.close();
+        await x.send("left unread by the child");
+        const { end } = await within(control.recv(), "the returned end") as { end: Connection };
+        s.adopt(end);
+        assert.equal(
+          await within(end.recv(), "the unread message", 10_000),
+          "left unread by the child",
+        );
+        await joinedCleanly(p);
+      },
+    );
+
+    test(
+      "messages a child's copy of an end did not read stay for the parent's copy",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [conn, shared] = s.pipe();
+        const p = s.start(pipeCloseUnread, [shared]);
+        await conn.send("read me from any copy");
+        await joinedCleanly(p);
+        assert.equal(
+          await within(shared.poll(5000), "the message to reach the parent's copy"),
+          true,
+          "the message the child left unread is still in the pipe",
+        );
+        assert.equal(await shared.recv(), "read me from any copy");
+      },
+    );
+
+    test("an end passed on by a child to its own child keeps working", TEST, async () => {
       await using s = new Scope(ctx);
-      const [askEnd, answerEnd] = s.pipe();
-      const [reports, reportWriter] = s.pipe(false);
-      const p = s.start(pipeAnswerer, [answerEnd, reportWriter]);
-      answerEnd.close();
-      reportWriter.close();
-      for (const n of [1, 2, 3]) await askEnd.send(n);
-      askEnd.close();
-      assert.deepEqual(await within(reports.recv(), "the report"), { who: "answerer", answered: 3 });
+      const [conn, childConn] = s.pipe();
+      const p = s.start(pipeRelayToGrandchild, [childConn, startMethod]);
+      childConn.close();
+      for (const value of ["to the grandchild", { n: 2 }]) {
+        await conn.send(value);
+        assert.deepEqual(await within(conn.recv(), "the grandchild's echo", 10_000), value);
+      }
+      conn.close();
       await joinedCleanly(p);
     });
 
-    test("a Connection a child got as an argument travels back to the parent and keeps working", TEST, async () => {
-      await using s = new Scope(ctx);
-      const [control, childControl] = s.pipe();
-      const [x, y] = s.pipe();
-      const p = s.start(pipeSendBack, [childControl, y]);
-      childControl.close();
-      y.close();
-      const { end } = await within(control.recv(), "the returned end") as { end: Connection };
-      s.adopt(end);
-      await joinedCleanly(p);
-      await end.send("through the returned end");
-      assert.equal(await within(x.recv(), "the message"), "through the returned end");
-      await x.send("back");
-      assert.equal(await within(end.recv(), "the reply"), "back");
-      assert.equal(await x.poll(200), false, "the returned copy keeps the pipe open");
-      end.close();
-      await assertEOF(x, "EOF once the returned copy is closed");
-    });
+    test(
+      "an end of a pipe made in a child works in the parent, and sees EOF when the child is done",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [control, childControl] = s.pipe();
+        const p = s.start(pipeMakePipe, [childControl]);
+        childControl.close();
+        const theirs = s.adopt(await within(control.recv(), "the child's pipe end") as Connection);
+        assert.equal(await within(theirs.recv(), "the greeting"), "hello through the child's pipe");
+        await theirs.send([1, "two"]);
+        assert.deepEqual(await within(theirs.recv(), "the echo"), { echo: [1, "two"] });
+        await assertEOF(theirs, "EOF once the child closed its end");
+        await joinedCleanly(p);
+      },
+    );
 
-    test("messages a child left unread in an end go with that end when it sends it on", TEST, async () => {
-      await using s = new Scope(ctx);
-      const [control, childControl] = s.pipe();
-      const [x, y] = s.pipe();
-      const p = s.start(pipeSendBackUnread, [childControl, y]);
-      childControl.close();
-      y.close();
-      await x.send("left unread by the child");
-      const { end } = await within(control.recv(), "the returned end") as { end: Connection };
-      s.adopt(end);
-      assert.equal(await within(end.recv(), "the unread message", 10_000), "left unread by the child");
-      await joinedCleanly(p);
-    });
-
-    test("an end of a pipe made in a child works in the parent, and sees EOF when the child is done", TEST, async () => {
-      await using s = new Scope(ctx);
-      const [control, childControl] = s.pipe();
-      const p = s.start(pipeMakePipe, [childControl]);
-      childControl.close();
-      const theirs = s.adopt(await within(control.recv(), "the child's pipe end") as Connection);
-      assert.equal(await within(theirs.recv(), "the greeting"), "hello through the child's pipe");
-      await theirs.send([1, "two"]);
-      assert.deepEqual(await within(theirs.recv(), "the echo"), { echo: [1, "two"] });
-      await assertEOF(theirs, "EOF once the child closed its end");
-      await joinedCleanly(p);
-    });
+    test(
+      "a pipe made in a child keeps working in the parent after that child exits",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [control, childControl] = s.pipe();
+        const p = s.start(pipeHandOverBoth, [childControl]);
+        childControl.close();
+        const [a, b] = await within(control.recv(), "both ends") as Connection[];
+        s.adopt(a);
+        s.adopt(b);
+        await joinedCleanly(p);
+        assert.equal(
+          await within(b.recv(), "the message queued by the child"),
+          "queued in a pipe made by a child",
+        );
+        await a.send("after the child exited");
+        assert.equal(
+          await within(b.recv(), "a message sent after the child exited"),
+          "after the child exited",
+        );
+        await b.send("and back");
+        assert.equal(await within(a.recv(), "the reply"), "and back");
+      },
+    );
 
     test("messages from a child arrive in order", TEST, async () => {
       await using s = new Scope(ctx);
@@ -871,19 +1069,23 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
       await joinedCleanly(p);
     });
 
-    test("what a child sent just before it ended is delivered, even when read after join()", TEST, async () => {
-      await using s = new Scope(ctx);
-      const [conn, childConn] = s.pipe();
-      const p = s.start(pipeSendAndReturn, [childConn, 200]);
-      childConn.close();
-      await joinedCleanly(p);
-      for (let i = 0; i < 200; i++) {
-        assert.equal(await conn.poll(), true, `message ${i} is already here`);
-        if (i % 2 === 0) assert.deepEqual(await conn.recv(), { i, text: `message ${i}` });
-        else assert.deepEqual(await conn.recvBytes(), Uint8Array.of(i & 0xff, (i >> 8) & 0xff));
-      }
-      await assertEOF(conn, "EOF after the 200 messages");
-    });
+    test(
+      "what a child sent just before it ended is delivered, even when read after join()",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [conn, childConn] = s.pipe();
+        const p = s.start(pipeSendAndReturn, [childConn, 200]);
+        childConn.close();
+        await joinedCleanly(p);
+        for (let i = 0; i < 200; i++) {
+          assert.equal(await conn.poll(), true, `message ${i} is already here`);
+          if (i % 2 === 0) assert.deepEqual(await conn.recv(), { i, text: `message ${i}` });
+          else assert.deepEqual(await conn.recvBytes(), Uint8Array.of(i & 0xff, (i >> 8) & 0xff));
+        }
+        await assertEOF(conn, "EOF after the 200 messages");
+      },
+    );
 
     test("an 8 MiB message crosses intact, both ways, by send and by sendBytes", TEST, async () => {
       await using s = new Scope(ctx);
@@ -898,10 +1100,17 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
 
       await objects.send({ big, tail: "after" });
       await raw.sendBytes(big);
-      const back = await within(objects.recv(), "the echoed object", 45_000) as { big: Uint8Array; tail: string };
+      const back = await within(objects.recv(), "the echoed object", 45_000) as {
+        big: Uint8Array;
+        tail: string;
+      };
       assertSameBytes(back.big, big, "by send");
       assert.equal(back.tail, "after");
-      assertSameBytes(await within(raw.recvBytes(), "the echoed bytes", 45_000), big, "by sendBytes");
+      assertSameBytes(
+        await within(raw.recvBytes(), "the echoed bytes", 45_000),
+        big,
+        "by sendBytes",
+      );
 
       objects.close();
       raw.close();

@@ -254,3 +254,21 @@ export async function pipeHandOverBoth(control: Connection): Promise<void> {
   b.close();
   control.close();
 }
+
+/** Collects every message on `conn` until the other end is closed; reports them on `report`. */
+export async function pipeCollectUntilEOF(conn: Connection, report: Connection): Promise<void> {
+  const received: unknown[] = [];
+  await receiveUntilEOF(conn, (c) => c.recv(), (message) => {
+    received.push(message);
+    return Promise.resolve();
+  });
+  conn.close();
+  await report.send(received);
+  report.close();
+}
+
+/** Waits until a message is waiting on `end`, then closes `end` without reading it. */
+export async function pipeCloseUnread(end: Connection): Promise<void> {
+  await end.poll(null);
+  end.close();
+}
