@@ -42,6 +42,8 @@ class PipeCore {
   readonly holders: [Holder[], Holder[]] = [[], []];
   readonly tickets: [Set<string>, Set<string>] = [new Set(), new Set()];
   readonly backlog: [Envelope[], Envelope[]] = [[], []];
+  /** Tickets attached before their "pipe.ticket" arrived (it came on another channel). */
+  readonly early: Set<string> = new Set();
   registered = false;
 
   isOpen(end: End): boolean {
@@ -83,7 +85,7 @@ class PipeCore {
   }
 
   attach(end: End, ticket: string | null, holder: Holder): void {
-    if (ticket) this.tickets[end].delete(ticket);
+    if (ticket && !this.tickets[end].delete(ticket)) this.early.add(ticket);
     this.holders[end].push(holder);
     if (!(holder instanceof Connection)) {
       let attached = holder.attachments.get("pipes") as Set<PipeCore> | undefined;
@@ -107,12 +109,34 @@ class PipeCore {
     this.#afterRelease(end);
   }
 
-  release(end: End, holder: Holder): void {
+  release(end: End, holder: Holder, unread: Envelope[] = []): void {
     const list = this.holders[end];
     const i = list.lastIndexOf(holder);
     if (i < 0) return;
     list.splice(i, 1);
+    // What that copy did not read stays for the other copies, as data in an
+    // OS pipe outlives the descriptor that was closed.
+    if (unread.length > 0 && this.isOpen(end)) this.requeue(end, unread);
     this.#afterRelease(end);
+  }
+
+  /** Gives messages back to `end`, ahead of what its next reader has not read yet. */
+  requeue(end: End, envelopes: Envelope[]): void {
+    if (this.tickets[end].size > 0) {
+      this.backlog[end].unshift(...envelopes);
+      return;
+    }
+    const holders = this.holders[end];
+    const holder = holders[holders.length - 1];
+    if (!holder) return;
+    if (holder instanceof Connection) holder._requeue(envelopes);
+    else for (const e of envelopes) holder.send(["pipe.push", this.id, end, e.bytes, e.data]);
+  }
+
+  /** A "pipe.ticket" arrived: count it, unless its copy already attached. */
+  addTicket(end: End, ticket: string, unread: Envelope[]): void {
+    if (!this.early.delete(ticket)) this.tickets[end].add(ticket);
+    if (unread.length > 0) this.requeue(end, unread);
   }
 
   dropChannel(channel: Channel): void {
@@ -478,6 +502,13 @@ export class Connection implements Disposable {
     this.#wake();
   }
 
+  /** @internal Messages given back ahead of the unread ones. */
+  _requeue(envelopes: Envelope[]): void {
+    if (this.#closed) return;
+    this.#inbox.unshift(...envelopes);
+    this.#wake();
+  }
+
   /** @internal Every copy of the other end is closed. */
   _peerClosed(): void {
     this.#peerClosed = true;
@@ -500,11 +531,17 @@ export class Connection implements Disposable {
     if (this.#closed) return;
     this.#closed = true;
     const link = this.#link;
-    if (link.kind === "local") link.core.release(link.end, this);
+    const unread = this.#inbox.splice(0);
+    if (link.kind === "local") link.core.release(link.end, this, unread);
     else if (link.kind === "stream") link.channel.end();
     else {
       remoteEnds.delete(remoteKey(link.id, link.end));
-      const message: Message = ["pipe.close", link.id, link.end];
+      const message: Message = [
+        "pipe.close",
+        link.id,
+        link.end,
+        unread.map((e) => [e.bytes, e.data]),
+      ];
       if (link.channel) link.channel.send(message);
       else link.ready.then((channel) => channel.send(message), () => {});
     }
@@ -634,25 +671,28 @@ onMessage("pipe.attach", (channel, [, id, end, ticket]) => {
 onMessage("pipe.send", (_channel, [, id, end, bytes, data]) => {
   ownedPipe(id)?.deliver(end as End, { bytes: bytes as boolean, data: data as Uint8Array });
 });
-onMessage("pipe.close", (channel, [, id, end]) => {
-  ownedPipe(id)?.release(end as End, channel);
+function envelopes(list: unknown): Envelope[] {
+  return ((list ?? []) as [boolean, Uint8Array][]).map(([bytes, data]) => ({ bytes, data }));
+}
+
+onMessage("pipe.close", (channel, [, id, end, unread]) => {
+  ownedPipe(id)?.release(end as End, channel, envelopes(unread));
 });
 onMessage("pipe.ticket", (_channel, [, id, end, ticket, unread]) => {
-  const core = ownedPipe(id);
-  if (!core) return;
-  core.tickets[end as End].add(ticket as string);
-  const envelopes = (unread as [boolean, Uint8Array][]).map(([bytes, data]) => ({ bytes, data }));
-  core.backlog[end as End].unshift(...envelopes);
+  ownedPipe(id)?.addTicket(end as End, ticket as string, envelopes(unread));
+});
+onMessage("pipe.return", (_channel, [, id, end, bytes, data]) => {
+  ownedPipe(id)?.requeue(end as End, [{ bytes: bytes as boolean, data: data as Uint8Array }]);
 });
 onMessage("pipe.drop", (_channel, [, id, end, ticket]) => {
   ownedPipe(id)?.dropTicket(end as End, ticket as string);
 });
 
-onMessage("pipe.push", (_channel, [, id, end, bytes, data]) => {
-  remoteEnds.get(remoteKey(id as string, end as End))?._enqueue({
-    bytes: bytes as boolean,
-    data: data as Uint8Array,
-  });
+onMessage("pipe.push", (channel, [, id, end, bytes, data]) => {
+  const conn = remoteEnds.get(remoteKey(id as string, end as End));
+  // A message that crossed this copy's close on the way: give it back to the owner.
+  if (conn) conn._enqueue({ bytes: bytes as boolean, data: data as Uint8Array });
+  else channel.send(["pipe.return", id, end, bytes, data]);
 });
 onMessage("pipe.eof", (_channel, [, id, end]) => {
   remoteEnds.get(remoteKey(id as string, end as End))?._peerClosed();
