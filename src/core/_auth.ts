@@ -12,6 +12,7 @@ import { AuthenticationError } from "./errors.ts";
 const CHALLENGE = new TextEncoder().encode("#CHALLENGE#");
 const WELCOME = new TextEncoder().encode("#WELCOME#");
 const FAILURE = new TextEncoder().encode("#FAILURE#");
+const READY = new TextEncoder().encode("#READY#");
 
 /** Frames exchanged during the handshake are never larger than this. */
 export const HANDSHAKE_MAX_FRAME = 256;
@@ -81,14 +82,26 @@ async function answerChallenge(io: HandshakeIO, key: Uint8Array): Promise<void> 
   }
 }
 
-/** The accepting side: challenge first, then answer. */
+/**
+ * The accepting side: challenge first (so it never answers a stranger's
+ * challenge, which would let it be used to prove the key elsewhere), then
+ * answer, then say it is ready.
+ */
 export async function serverHandshake(io: HandshakeIO, key: Uint8Array): Promise<void> {
   await deliverChallenge(io, key);
   await answerChallenge(io, key);
+  io.sendFrame(READY);
 }
 
-/** The connecting side: answer first, then challenge. */
+/**
+ * The connecting side: answer first, then challenge, then wait until the
+ * server is ready, so nothing it sends next can reach the server while the
+ * server is still in the challenge (where frames are capped at 256 bytes).
+ */
 export async function clientHandshake(io: HandshakeIO, key: Uint8Array): Promise<void> {
   await answerChallenge(io, key);
   await deliverChallenge(io, key);
+  if (!equal(await io.recvFrame(), READY)) {
+    throw new AuthenticationError("The server did not confirm the end of the challenge");
+  }
 }
