@@ -150,7 +150,8 @@ export async function exitChild(code: number): Promise<never> {
     host.writeStderr(`@procs/multiprocessing: ${describeError(error)}\n`);
   }
   exiting = true;
-  await localNode().closeAll();
+  // Owners of what this process holds learn it ended normally (see _shared.ts).
+  await localNode().closeAll(code === 0);
   localNode().dispose();
   return host.exit(code);
 }

@@ -313,11 +313,12 @@ class LocalNode {
   }
 
   /** Flushes and closes every channel; resolves when all are closed. */
-  async closeAll(): Promise<void> {
+  async closeAll(goodbye = false): Promise<void> {
     // Connections still opening carry sends queued behind them: let them
     // open (their queued sends run first), then flush everything.
     await Promise.allSettled([...this.#outgoing.values()]);
     const all = [...this.channels];
+    if (goodbye) { for (const channel of all) channel.send(["goodbye"]); }
     await Promise.all(all.map((c) => c.end()));
   }
 }

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { type Channel, localNode, notify, onRequest, request } from "./_node.ts";
+import { type Channel, localNode, notify, onMessage, onRequest, request } from "./_node.ts";
 import { processState } from "./_state.ts";
 import { OSError } from "./errors.ts";
 import { fromHex, randomId } from "./_util.ts";
@@ -28,8 +28,11 @@ export function sameCaller(a: Caller | null, b: Caller): boolean {
 export abstract class SharedCore {
   /** The methods other processes may call. */
   abstract readonly exposed: ReadonlySet<string>;
-  /** A caller's process ended: release what it held and forget its waiters. */
-  dropChannel(_channel: Channel): void {}
+  /**
+   * A caller's process ended: forget its waiters, and unless it ended
+   * cleanly, release what it held.
+   */
+  dropChannel(_channel: Channel, _clean: boolean): void {}
 }
 
 const owned = new Map<string, SharedCore>();
@@ -50,9 +53,21 @@ function watchChannel(channel: Channel): void {
   if (channel.attachments.has("shared")) return;
   channel.attachments.set("shared", true);
   channel.onClose(() => {
-    for (const core of owned.values()) core.dropChannel(channel);
+    // A process that ended normally keeps what it held, as in Python (a
+    // lock acquired as a signal stays acquired); one that was killed or
+    // crashed gives it back, so nobody waits forever.
+    for (const core of owned.values()) core.dropChannel(channel, endedCleanly(channel));
   });
 }
+
+/** Whether the process behind `channel` said goodbye (it exited with code 0) before closing. */
+export function endedCleanly(channel: Channel): boolean {
+  return channel.attachments.get("goodbye") === true;
+}
+
+onMessage("goodbye", (channel) => {
+  channel.attachments.set("goodbye", true);
+});
 
 onRequest("obj", (channel, [id, method, ident, args]) => {
   const core = owned.get(id as string);
@@ -161,6 +176,9 @@ export class Ref {
   }
 }
 
+/** The longest delay setTimeout honours (2^31 - 1 ms, about 24.8 days). */
+export const MAX_TIMER = 2 ** 31 - 1;
+
 /** A waiter with an optional timeout: settles once, clears its timer. */
 export class Waiter<T> {
   readonly caller: Caller;
@@ -176,7 +194,10 @@ export class Waiter<T> {
       this.#resolve = resolve;
       this.#reject = reject;
     });
-    if (timeout !== null) this.#timer = setTimeout(() => onTimeout(this), Math.max(0, timeout));
+    // setTimeout clamps delays above 2^31 - 1 ms to 1 ms: treat those as no timeout.
+    if (timeout !== null && timeout <= MAX_TIMER) {
+      this.#timer = setTimeout(() => onTimeout(this), Math.max(0, timeout));
+    }
   }
 
   resolve(value: T): void {

@@ -73,8 +73,8 @@ class LockCore extends SharedCore {
 
   /** Takes the lock for `caller` with `count` levels (a Condition restoring its lock). */
   acquireLevels(caller: Caller, count: number): Promise<void> {
-    return Promise.resolve(this.acquire(caller, true, null)).then(() => {
-      this.count = count;
+    return Promise.resolve(this.acquire(caller, true, null)).then((acquired) => {
+      if (acquired) this.count = count; // false: the caller's process died while waiting
     });
   }
 
@@ -114,13 +114,13 @@ class LockCore extends SharedCore {
     }
   }
 
-  override dropChannel(channel: Channel): void {
+  override dropChannel(channel: Channel, clean: boolean): void {
     this.waiters = this.waiters.filter((w) => {
       if (w.caller.channel !== channel) return true;
       w.resolve(false);
       return false;
     });
-    if (this.holder?.channel === channel) this.#handOver();
+    if (!clean && this.holder?.channel === channel) this.#handOver();
   }
 }
 
@@ -177,7 +177,7 @@ class SemaphoreCore extends SharedCore {
     return this.value;
   }
 
-  override dropChannel(channel: Channel): void {
+  override dropChannel(channel: Channel, clean: boolean): void {
     this.waiters = this.waiters.filter((w) => {
       if (w.caller.channel !== channel) return true;
       w.resolve(false);
@@ -185,7 +185,7 @@ class SemaphoreCore extends SharedCore {
     });
     const held = this.held.get(channel) ?? 0;
     this.held.delete(channel);
-    if (held > 0) {
+    if (held > 0 && !clean) {
       this.value += held;
       if (this.bound !== null) this.value = Math.min(this.value, this.bound);
       this.#wake();
@@ -280,7 +280,8 @@ class BarrierCore extends SharedCore {
   generation = 0;
   isBroken = false;
   waiters: Waiter<number>[] = [];
-  lastArrival: Caller | null = null;
+  /** The party running the action of the current trip, if any. */
+  actionRunner: Caller | null = null;
 
   constructor(readonly parties: number, readonly hasAction: boolean) {
     super();
@@ -297,7 +298,10 @@ class BarrierCore extends SharedCore {
     const index = this.count++;
     const generation = this.generation;
     if (this.count === this.parties) {
-      if (this.hasAction) return { index, runAction: true, generation };
+      if (this.hasAction) {
+        this.actionRunner = caller;
+        return { index, runAction: true, generation };
+      }
       this.#release();
       return { index, runAction: false, generation };
     }
@@ -309,6 +313,7 @@ class BarrierCore extends SharedCore {
   /** The last party ran the action: release everyone, or break if it failed. */
   tripped(_caller: Caller, generation: number, ok: boolean): void {
     if (generation !== this.generation || this.isBroken) return;
+    this.actionRunner = null;
     if (ok) this.#release();
     else this.#breakAll();
   }
@@ -322,6 +327,7 @@ class BarrierCore extends SharedCore {
 
   #breakAll(): void {
     this.isBroken = true;
+    this.actionRunner = null;
     this.count = 0;
     for (const w of this.waiters.splice(0)) w.reject(this.#broken());
   }
@@ -346,7 +352,15 @@ class BarrierCore extends SharedCore {
   }
 
   override dropChannel(channel: Channel): void {
-    if (this.waiters.some((w) => w.caller.channel === channel)) this.#breakAll();
+    // A party that dies while waiting, or while running the action, breaks
+    // the barrier: the others would wait forever.
+    if (
+      this.waiters.some((w) => w.caller.channel === channel) ||
+      this.actionRunner?.channel === channel
+    ) {
+      this.actionRunner = null;
+      this.#breakAll();
+    }
   }
 }
 
@@ -539,6 +553,11 @@ export class Event {
   }
   /** Waits until the flag is set (`true`) or `timeout` ms pass (`false`). */
   wait(timeout?: number | null): Promise<boolean> {
+    try {
+      checkTimeout(timeout, "Event.wait()");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#ref.call("wait", timeout ?? null) as Promise<boolean>;
   }
 
