@@ -23,6 +23,7 @@ import {
   Waiter,
 } from "./_shared.ts";
 import { BrokenBarrierError, ValueError } from "./errors.ts";
+import { checkTimeout } from "./_util.ts";
 import {
   type CallableSpec,
   callerModules,
