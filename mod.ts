@@ -28,9 +28,7 @@
  * @module
  */
 
-import { installRuntime } from "./src/install.ts";
-
-installRuntime();
+import "./src/install.ts";
 
 export {
   activeChildren,

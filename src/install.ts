@@ -11,12 +11,6 @@ import { localNode } from "./core/_node.ts";
 import { registerErrorClasses } from "./core/_codec.ts";
 import { LIBRARY_ERRORS } from "./core/errors.ts";
 
-let done = false;
-
-/** Installs the host for this runtime (idempotent). */
-export function installRuntime(): void {
-  if (done) return;
-  done = true;
-  installHost(detectHost(() => localNode().privateDir));
-  registerErrorClasses(LIBRARY_ERRORS);
-}
+// Top-level await: the host module for this runtime is imported on demand.
+installHost(await detectHost(() => localNode().privateDir));
+registerErrorClasses(LIBRARY_ERRORS);

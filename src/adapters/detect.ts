@@ -1,19 +1,19 @@
 /**
  * Picks the host for the runtime this code runs on. The only place that asks
- * "which runtime?"; everything else uses the {@linkcode Host} it returns.
+ * "which runtime?"; everything else uses the {@linkcode Host} it returns. The
+ * host is imported only for the runtime in use, so neither runtime loads the
+ * other's adapter (and its `node:` modules) at start-up.
  *
  * @module
  */
 
 import type { Host } from "./types.ts";
-import { denoHost } from "./deno_host.ts";
-import { bunHost } from "./bun_host.ts";
 
-/** The host for this runtime; throws on a runtime that is not Deno or Bun. */
-export function detectHost(privateDir: () => string): Host {
+/** The host for this runtime; rejects on a runtime that is not Deno or Bun. */
+export async function detectHost(privateDir: () => string): Promise<Host> {
   const g = globalThis as Record<string, unknown>;
-  if ("Bun" in g) return bunHost();
-  if ("Deno" in g) return denoHost(privateDir);
+  if ("Bun" in g) return (await import("./bun_host.ts")).bunHost();
+  if ("Deno" in g) return (await import("./deno_host.ts")).denoHost(privateDir);
   throw new Error(
     "@procs/multiprocessing runs on Deno and Bun; this runtime is neither",
   );

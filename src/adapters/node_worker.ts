@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Worker } from "node:worker_threads";
+import process from "node:process";
 import type { ChildHandle, Launcher } from "./types.ts";
 import { WORKER_ENTRY } from "./_entries.ts";
 import { exitLatch } from "./_settle.ts";
@@ -16,6 +16,10 @@ export function nodeWorkerLauncher(pid: number): Launcher {
   return {
     capabilities: { osProcess: false, sharedMemory: true },
     launch({ bootstrap, shared = [] }): ChildHandle {
+      // Loaded on first use: a "spawn" child that starts no workers never pays for it.
+      const { Worker } = process.getBuiltinModule(
+        "node:worker_threads",
+      ) as typeof import("node:worker_threads");
       const worker = new Worker(WORKER_ENTRY, { workerData: { bootstrap, shared } });
       const { exited, settle } = exitLatch();
       worker.on("error", () => {}); // the child reports its own errors

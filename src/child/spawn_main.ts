@@ -5,9 +5,8 @@
  * @module
  */
 
-import { installRuntime } from "../install.ts";
+import "../install.ts";
 import { getHost } from "../core/_host.ts";
 import { runChild } from "../core/_child.ts";
 
-installRuntime();
 await runChild(await getHost().readBootstrap());

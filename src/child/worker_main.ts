@@ -1,26 +1,30 @@
 /**
  * The entry a "worker" child starts from. Its bootstrap line and shared
- * memory come as `workerData` (a `node:worker_threads` worker) or as the
- * first message (a Web Worker).
+ * memory come as `workerData` (a `node:worker_threads` worker, on Deno) or
+ * as the first message (a Web Worker, on Bun). The message listener is set
+ * before anything else is imported, so the first message is never missed.
  *
  * @module
  */
 
 import { workerData } from "node:worker_threads";
-import { installRuntime } from "../install.ts";
-import { runChild } from "../core/_child.ts";
 
 interface WorkerStart {
   bootstrap: string;
   shared: SharedArrayBuffer[];
 }
 
-installRuntime();
-const start: WorkerStart = workerData ?? await new Promise<WorkerStart>((resolve) => {
-  const scope = globalThis as unknown as { onmessage: ((event: MessageEvent) => void) | null };
-  scope.onmessage = (event) => {
-    scope.onmessage = null;
-    resolve(event.data as WorkerStart);
-  };
-});
-await runChild(start.bootstrap, start.shared);
+const start: Promise<WorkerStart> = workerData
+  ? Promise.resolve(workerData)
+  : new Promise((resolve) => {
+    const scope = globalThis as unknown as { onmessage: ((event: MessageEvent) => void) | null };
+    scope.onmessage = (event) => {
+      scope.onmessage = null;
+      resolve(event.data as WorkerStart);
+    };
+  });
+
+await import("../install.ts");
+const { runChild } = await import("../core/_child.ts");
+const { bootstrap, shared } = await start;
+await runChild(bootstrap, shared);
