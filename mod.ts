@@ -57,6 +57,7 @@ export {
 export {
   type AutoProxy,
   BaseManager,
+  BaseProxy,
   DictProxy,
   ListProxy,
   Manager,
@@ -75,14 +76,17 @@ export {
   Lock,
   RLock,
   Semaphore,
+  SemLock,
 } from "./src/core/synchronize.ts";
 export {
   type CValue,
   type LockOption,
+  type RawTypedArray,
   SharedArray,
   type SharedOptions,
   Synchronized,
   SynchronizedArray,
+  SynchronizedBase,
   type Typecode,
   Value,
 } from "./src/core/sharedctypes.ts";

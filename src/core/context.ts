@@ -30,6 +30,7 @@ import {
   checkRawAllowed,
   type CValue,
   rawArray,
+  type RawTypedArray,
   rawValue,
   SharedArray,
   type Typecode,
@@ -138,7 +139,7 @@ export class Context {
    * flag[0] = 1;
    * ```
    */
-  RawValue(typecode: Typecode, init?: CValue): ReturnType<typeof rawValue> {
+  RawValue(typecode: Typecode, init?: CValue): RawTypedArray {
     checkRawAllowed(this.#sharesMemory(), "RawValue");
     return rawValue(typecode, init);
   }
@@ -156,7 +157,7 @@ export class Context {
   RawArray(
     typecode: Typecode,
     sizeOrValues: number | Iterable<CValue>,
-  ): ReturnType<typeof rawArray> {
+  ): RawTypedArray {
     checkRawAllowed(this.#sharesMemory(), "RawArray");
     return rawArray(typecode, sizeOrValues);
   }
@@ -273,7 +274,7 @@ export function getAllStartMethods(): StartMethod[] {
  * console.assert(v[0] === 1.5);
  * ```
  */
-export function RawValue(typecode: Typecode, init?: CValue): ReturnType<typeof rawValue> {
+export function RawValue(typecode: Typecode, init?: CValue): RawTypedArray {
   return getContext().RawValue(typecode, init);
 }
 
@@ -291,6 +292,6 @@ export function RawValue(typecode: Typecode, init?: CValue): ReturnType<typeof r
 export function RawArray(
   typecode: Typecode,
   sizeOrValues: number | Iterable<CValue>,
-): ReturnType<typeof rawArray> {
+): RawTypedArray {
   return getContext().RawArray(typecode, sizeOrValues);
 }

@@ -391,10 +391,20 @@ registerLibraryTarget(managerServerLoop as never, import.meta.url);
 
 const FROM_REF: unique symbol = Symbol("fromRef") as never;
 
-/** The base of the proxies to a manager's dicts, lists and namespaces. */
-abstract class BaseProxy {
+/**
+ * The base of the proxies to a manager's dicts, lists and namespaces
+ * (Python's `BaseProxy`): each call goes to the object in the server.
+ *
+ * @example
+ * ```ts ignore
+ * const d = await manager.dict();
+ * console.log(d instanceof BaseProxy); // true
+ * ```
+ */
+export abstract class BaseProxy {
   /** @internal */
   readonly _ref: Ref;
+  /** @internal Proxies are made by a manager. */
   constructor(token: typeof FROM_REF, ref: Ref) {
     if (token !== FROM_REF) {
       throw new TypeError("Proxies are made by a manager: use manager.dict(), manager.list(), ...");
@@ -976,7 +986,11 @@ export class SyncManager extends BaseManager {
     });
   }
   /** A barrier in the server; `action` runs in the last process to arrive. */
-  Barrier(parties: number, action?: Fn | null, timeout?: number | null): Promise<Barrier> {
+  Barrier(
+    parties: number,
+    action?: ((...args: never[]) => unknown) | null,
+    timeout?: number | null,
+  ): Promise<Barrier> {
     if (!Number.isInteger(parties) || parties < 1) {
       return Promise.reject(
         new ValueError(`Barrier parties must be a positive integer: received ${parties}`),

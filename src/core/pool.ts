@@ -33,7 +33,7 @@ export interface PoolOptions {
   /** How many workers (default `cpuCount()`). */
   processes?: number;
   /** Runs once in each worker before its first task. */
-  initializer?: Fn | null;
+  initializer?: ((...args: never[]) => unknown) | null;
   /** The arguments of `initializer`. */
   initargs?: readonly unknown[];
   /** Replace a worker after it ran this many tasks (a chunk counts as one). */

@@ -35,7 +35,19 @@ const TYPES = {
   d: Float64Array,
 } as const;
 
-type View = InstanceType<(typeof TYPES)[Typecode]>;
+/** The typed array of a typecode: what `RawValue` and `RawArray` hand out. */
+export type RawTypedArray =
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array
+  | Float32Array
+  | Float64Array;
+type View = RawTypedArray;
 /** A value of a typecode: `bigint` for `q`/`Q`, a number otherwise. */
 export type CValue = number | bigint;
 
@@ -111,14 +123,24 @@ interface MemoryState {
   lock: Lock | RLock | null;
 }
 
-/** Shared memory, local (a view) or remote (a reference to the owner). */
-abstract class SharedMemory {
+/**
+ * What `Synchronized` and `SynchronizedArray` share (Python's
+ * `SynchronizedBase`): the typecode and the lock.
+ *
+ * @example
+ * ```ts
+ * import { SynchronizedBase, Value } from "@procs/multiprocessing";
+ * console.assert(Value("i", 1) instanceof SynchronizedBase);
+ * ```
+ */
+export abstract class SynchronizedBase {
   readonly #typecode: Typecode;
   readonly #length: number;
   readonly #view: View | null;
   readonly #ref: Ref;
   readonly #lock: Lock | RLock | null;
 
+  /** @internal Made by `Value()` and `SharedArray()`. */
   constructor(
     typecode: Typecode,
     length: number,
@@ -241,7 +263,7 @@ abstract class SharedMemory {
  * console.assert(await v.get() === -128); // C-style wrap-around
  * ```
  */
-export class Synchronized extends SharedMemory {
+export class Synchronized extends SynchronizedBase {
   /** The value. */
   get(): Promise<CValue> {
     return this._read(0);
@@ -279,7 +301,7 @@ export class Synchronized extends SharedMemory {
  * console.assert((await a.toArray()).join() === "10,2,3" && a.length === 3);
  * ```
  */
-export class SynchronizedArray extends SharedMemory {
+export class SynchronizedArray extends SynchronizedBase {
   /** How many items. */
   get length(): number {
     return this._length();

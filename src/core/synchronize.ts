@@ -367,11 +367,21 @@ class BarrierCore extends SharedCore {
 
 // ---------------------------------------------------------------- handles
 
-/** What a lock-like handle needs: acquire, release, hold. */
-abstract class LockBase implements AsyncDisposable {
+/**
+ * What `Lock`, `RLock` and the semaphores share (Python's `SemLock`):
+ * `acquire`, `release` and `hold`.
+ *
+ * @example
+ * ```ts
+ * import { Lock, SemLock } from "@procs/multiprocessing";
+ * console.assert(new Lock() instanceof SemLock);
+ * ```
+ */
+export abstract class SemLock implements AsyncDisposable {
   /** @internal */
   readonly _ref: Ref;
 
+  /** @internal Made by the subclasses. */
   constructor(ref: Ref) {
     this._ref = ref;
   }
@@ -429,7 +439,7 @@ abstract class LockBase implements AsyncDisposable {
  * await lock.release();
  * ```
  */
-export class Lock extends LockBase {
+export class Lock extends SemLock {
   /** Makes an unlocked lock. */
   constructor(...internal: unknown[]) {
     super(internal[0] === FROM_REF ? internal[1] as Ref : Ref.local(new LockCore(false)));
@@ -455,7 +465,7 @@ export class Lock extends LockBase {
  * await lock.release();
  * ```
  */
-export class RLock extends LockBase {
+export class RLock extends SemLock {
   /** Makes an unlocked re-entrant lock. */
   constructor(...internal: unknown[]) {
     super(internal[0] === FROM_REF ? internal[1] as Ref : Ref.local(new LockCore(true)));
@@ -480,7 +490,7 @@ export class RLock extends LockBase {
  * await s.release();
  * ```
  */
-export class Semaphore extends LockBase {
+export class Semaphore extends SemLock {
   /** Makes a semaphore with `value` units (default 1). */
   constructor(value: number = 1, ...internal: unknown[]) {
     if ((value as unknown) === FROM_REF) {
