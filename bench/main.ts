@@ -1,0 +1,476 @@
+/**
+ * The benchmark suite: the library's workloads under both start methods,
+ * the raw floor of this machine, and CPython's equivalents, in one table.
+ *
+ *     deno task bench [--quick] [--smoke] [--no-python] [--only TEXT] [--out FILE]
+ *     deno task bench:bun [same options]
+ *
+ * See bench/README.md for how to read the table.
+ *
+ * @module
+ */
+
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import process from "node:process";
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import type { StartMethod } from "../mod.ts";
+import { type Plan, stats, toUnit } from "./_measure.ts";
+import { pythonExecutable, type PythonRun, runPython } from "./_python.ts";
+import { TINYBENCH_VERSION } from "./_tinybench.ts";
+import {
+  killLibraryChildren,
+  MIB,
+  pipeRoundTrip,
+  pipeThroughput,
+  processStartJoin,
+} from "./workloads/library.ts";
+import {
+  cannotPin,
+  type FloorPlace,
+  floorTransport,
+  killFloorPeers,
+  postMessageFloor,
+  unixSocketFloor,
+  unixSocketThroughputFloor,
+} from "./workloads/floor.ts";
+import { ADAPTER_TRANSPORT, type Transport } from "./raw/_sockets.ts";
+import { formatTable } from "./_table.ts";
+import { type Figure, type WorkloadId, WORKLOADS } from "./_figures.ts";
+
+type Mode = "full" | "quick" | "smoke";
+
+interface ModePlan {
+  start: Plan;
+  roundTrip: Plan;
+  throughput: Plan;
+  throughputMib: number;
+  floor: Plan;
+  /** The most one measurement may take before it is abandoned, in ms. */
+  deadline: number;
+}
+
+// Warm-up matters: a child is a fresh process whose code is cold too, and a
+// round trip settles only after a couple of thousand exchanges (with 50
+// warm-up round trips instead of 2,000, Deno's median doubles). The work of
+// one sample is the same in every mode; only the counts differ.
+const PLANS: Record<Mode, ModePlan> = {
+  full: {
+    start: { iterations: 60, time: 4000, warmup: 5 },
+    roundTrip: { iterations: 10_000, time: 3000, warmup: 3000 },
+    throughput: { iterations: 30, time: 3000, warmup: 5 },
+    throughputMib: 16,
+    floor: { iterations: 10_000, time: 3000, warmup: 3000 },
+    deadline: 300_000,
+  },
+  quick: {
+    start: { iterations: 20, time: 0, warmup: 3 },
+    roundTrip: { iterations: 3000, time: 0, warmup: 2000 },
+    throughput: { iterations: 10, time: 0, warmup: 5 },
+    throughputMib: 16,
+    floor: { iterations: 3000, time: 0, warmup: 2000 },
+    deadline: 120_000,
+  },
+  smoke: {
+    start: { iterations: 2, time: 0, warmup: 0 },
+    roundTrip: { iterations: 20, time: 0, warmup: 2 },
+    throughput: { iterations: 2, time: 0, warmup: 0 },
+    throughputMib: 2,
+    floor: { iterations: 20, time: 0, warmup: 2 },
+    deadline: 30_000,
+  },
+};
+
+const USAGE = `Usage: bench/main.ts [--quick] [--smoke] [--no-python] [--only TEXT] [--out FILE]
+  --quick      fewer samples (well under two minutes)
+  --smoke      a handful of samples: checks the suite runs, measures nothing
+  --no-python  leave out CPython (its rows say so)
+  --only TEXT  run only the figures whose id contains TEXT (e.g. round_trip, worker)
+  --out FILE   write the JSON there instead of bench/results/<runtime>-<date>.json
+  --wait-idle SECONDS
+               first wait, up to SECONDS, until the machine's CPUs are idle`;
+
+interface Options {
+  mode: Mode;
+  python: boolean;
+  only: string | null;
+  out: string | null;
+  waitIdle: number;
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { mode: "full", python: true, only: null, out: null, waitIdle: 0 };
+  let quick = false;
+  let smoke = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--quick") quick = true;
+    else if (arg === "--smoke") smoke = true;
+    else if (arg === "--no-python") options.python = false;
+    else if (arg === "--only" && i + 1 < argv.length) options.only = argv[++i];
+    else if (arg === "--out" && i + 1 < argv.length) options.out = argv[++i];
+    else if (arg === "--wait-idle" && i + 1 < argv.length) options.waitIdle = Number(argv[++i]);
+    else if (arg === "--help" || arg === "-h") {
+      console.log(USAGE);
+      process.exit(0);
+    } else {
+      console.error(`Unknown argument ${arg}\n${USAGE}`);
+      process.exit(2);
+    }
+  }
+  options.mode = smoke ? "smoke" : quick ? "quick" : "full";
+  return options;
+}
+
+const RUNTIME: "deno" | "bun" = "Bun" in globalThis ? "bun" : "deno";
+const RUNTIME_VERSION: string = RUNTIME === "bun"
+  ? (globalThis as unknown as { Bun: { version: string } }).Bun.version
+  : Deno.version.deno;
+const RUNTIME_NAME = { deno: "Deno", bun: "Bun", cpython: "CPython" } as const;
+
+const TRANSPORT_NAME: Record<Transport, string> = {
+  deno: "Deno.connect",
+  node: "node:net",
+  bun: "Bun.connect",
+};
+
+function describePlace(method: string): string {
+  const place: Record<string, string> = {
+    "process-native": "2 processes",
+    "process-node-net": "2 processes",
+    "process-same-cpu": "2 processes pinned to one vCPU",
+    "process-cross-cpu": "2 processes pinned to two vCPUs",
+    thread: "main ↔ worker thread",
+  };
+  if (!(method in place)) return method;
+  const transport = floorTransport(method as FloorPlace);
+  const ours = transport === ADAPTER_TRANSPORT ? " (library's)" : "";
+  return `${place[method]}, ${TRANSPORT_NAME[transport]}${ours}`;
+}
+
+function skeleton(workload: WorkloadId, runtime: Figure["runtime"], method: string): Figure {
+  const w = WORKLOADS[workload];
+  return {
+    id: `${workload}/${runtime}-${method}`,
+    workload,
+    title: w.title,
+    runtime,
+    method,
+    label: `${RUNTIME_NAME[runtime]} · ${
+      workload === "floor.post_message" ? "main ↔ Web Worker" : describePlace(method)
+    }`,
+    unit: w.unit,
+    better: w.unit === "MB/s" ? "higher" : "lower",
+    median: null,
+    min: null,
+    max: null,
+    samples: 0,
+    vsCpythonFork: null,
+  };
+}
+
+function fill(figure: Figure, latencyMs: number[], bytesPerSample?: number): Figure {
+  const s = stats(toUnit(latencyMs, figure.unit, bytesPerSample));
+  return { ...figure, ...s, ...(bytesPerSample ? { bytesPerSample } : {}) };
+}
+
+function describe(error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return text.split("\n")[0];
+}
+
+/** Runs one measurement with a deadline; a failure or a timeout becomes the row's reason. */
+async function measure(
+  figure: Figure,
+  run: () => Promise<number[]>,
+  deadline: number,
+  bytesPerSample?: number,
+): Promise<Figure> {
+  const started = performance.now();
+  log(`  ${figure.id} ...`);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const work = run();
+  work.catch(() => {}); // a late failure after a timeout is not an unhandled rejection
+  try {
+    const samples = await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`timed out after ${deadline / 1000} s`)),
+          deadline,
+        );
+      }),
+    ]);
+    const done = fill(figure, samples, bytesPerSample);
+    log(
+      `  ${figure.id}: ${done.median?.toFixed(2)} ${figure.unit} (${done.samples} samples, ${
+        ((performance.now() - started) / 1000).toFixed(1)
+      } s)`,
+    );
+    return done;
+  } catch (error) {
+    await killLibraryChildren().catch(() => {});
+    killFloorPeers();
+    const reason = describe(error);
+    log(`  ${figure.id}: skipped: ${reason}`);
+    return { ...figure, skipped: reason };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The share of the machine's CPU time that was busy over the next `ms`. */
+async function busy(ms: number): Promise<number> {
+  const sum = () =>
+    os.cpus().reduce(
+      (acc, c) => {
+        const t = c.times;
+        acc.total += t.user + t.nice + t.sys + t.idle + t.irq;
+        acc.idle += t.idle;
+        return acc;
+      },
+      { total: 0, idle: 0 },
+    );
+  const a = sum();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = sum();
+  const total = b.total - a.total;
+  return total > 0 ? 1 - (b.idle - a.idle) / total : 0;
+}
+
+/** Waits until the CPUs were under 10% busy for a second, or `seconds` passed; returns the last reading. */
+async function settle(seconds: number): Promise<number> {
+  const deadline = performance.now() + seconds * 1000;
+  let reading = await busy(1000);
+  while (reading > 0.1 && performance.now() < deadline) {
+    log(`  waiting for an idle machine: ${(reading * 100).toFixed(0)}% busy`);
+    reading = await busy(1000);
+  }
+  return reading;
+}
+
+function log(text: string): void {
+  console.error(text);
+}
+
+function pythonFigures(
+  run: PythonRun,
+  workloads: WorkloadId[],
+  contexts: string[],
+  bytesPerSample: (w: WorkloadId) => number | undefined,
+): Figure[] {
+  const figures: Figure[] = [];
+  for (const workload of workloads) {
+    for (const context of contexts) {
+      const figure = skeleton(workload, "cpython", context);
+      if (!run.ok) {
+        figures.push({ ...figure, skipped: run.reason });
+        continue;
+      }
+      const result = run.results[context]?.[workload];
+      if (!result) figures.push({ ...figure, skipped: "the script reported nothing" });
+      else if ("error" in result) figures.push({ ...figure, skipped: result.error });
+      else figures.push(fill(figure, result.samples_ms, bytesPerSample(workload)));
+    }
+  }
+  return figures;
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2).filter((a) => a !== "--"));
+  const plan = PLANS[options.mode];
+  const began = performance.now();
+  const date = new Date();
+  const methods: StartMethod[] = ["spawn", "worker"];
+  const wanted = (id: string) => options.only === null || id.includes(options.only);
+  const throughputBytes = plan.throughputMib * MIB;
+  const bytesPerSample = (w: WorkloadId) =>
+    WORKLOADS[w].unit === "MB/s" ? throughputBytes : undefined;
+  const figures: Figure[] = [];
+  let pythonVersion: string | null = null;
+
+  log(
+    `${RUNTIME_NAME[RUNTIME]} ${RUNTIME_VERSION}, ${os.cpus().length} cores, ${options.mode} run`,
+  );
+  const busyBefore = await settle(options.waitIdle);
+  const loadBefore = os.loadavg()[0];
+  if (busyBefore > 0.1) {
+    log(
+      `  warning: the machine is busy (${(busyBefore * 100).toFixed(0)}% of its CPU time, ` +
+        `load average ${loadBefore.toFixed(2)}): figures will be slower and noisier than on ` +
+        `an idle machine (--wait-idle SECONDS waits for quiet)`,
+    );
+  }
+
+  const python = async (
+    script: string,
+    workloads: WorkloadId[],
+    extra: Record<string, unknown>,
+  ): Promise<void> => {
+    const contexts = ["fork", "spawn"];
+    const ids = workloads.flatMap((w) => contexts.map((c) => `${w}/cpython-${c}`));
+    if (!ids.some(wanted)) return;
+    let run: PythonRun;
+    if (!options.python) run = { ok: false, reason: "left out by --no-python" };
+    else {
+      log(`  ${script} (CPython: ${contexts.join(", ")}) ...`);
+      run = await runPython(script, { contexts, ...extra }, plan.deadline * 2);
+      if (run.ok) pythonVersion = run.version;
+      else log(`  ${script}: ${run.reason}`);
+    }
+    figures.push(
+      ...pythonFigures(run, workloads, contexts, bytesPerSample).filter((f) => wanted(f.id)),
+    );
+  };
+
+  // (1) Process start + join.
+  for (const method of methods) {
+    const f = skeleton("process.start_join", RUNTIME, method);
+    if (wanted(f.id)) {
+      figures.push(await measure(f, () => processStartJoin(method, plan.start), plan.deadline));
+    }
+  }
+  await python("process_start.py", ["process.start_join"], { plan: plan.start });
+
+  // (2) Pipe round trip and throughput.
+  for (const method of methods) {
+    const f = skeleton("pipe.round_trip", RUNTIME, method);
+    if (wanted(f.id)) {
+      figures.push(await measure(f, () => pipeRoundTrip(method, plan.roundTrip), plan.deadline));
+    }
+  }
+  for (const method of methods) {
+    const f = skeleton("pipe.throughput_1mib", RUNTIME, method);
+    if (wanted(f.id)) {
+      figures.push(
+        await measure(
+          f,
+          () => pipeThroughput(method, plan.throughput, plan.throughputMib),
+          plan.deadline,
+          throughputBytes,
+        ),
+      );
+    }
+  }
+  await python("pipe.py", ["pipe.round_trip", "pipe.throughput_1mib"], {
+    round_trip: plan.roundTrip,
+    throughput: plan.throughput,
+    throughput_mib: plan.throughputMib,
+  });
+
+  // (3) The floor.
+  const pinProblem = cannotPin();
+  for (
+    const place of [
+      "process-native",
+      "process-node-net",
+      "process-same-cpu",
+      "process-cross-cpu",
+      "thread",
+    ] as const
+  ) {
+    const f = skeleton("floor.unix_socket", RUNTIME, place);
+    if (!wanted(f.id)) continue;
+    if (place.endsWith("-cpu") && pinProblem) figures.push({ ...f, skipped: pinProblem });
+    else figures.push(await measure(f, () => unixSocketFloor(place, plan.floor), plan.deadline));
+  }
+  for (const place of ["process-native", "process-node-net"] as const) {
+    const f = skeleton("floor.unix_socket_throughput_1mib", RUNTIME, place);
+    if (wanted(f.id)) {
+      figures.push(
+        await measure(
+          f,
+          () => unixSocketThroughputFloor(place, plan.throughput, plan.throughputMib),
+          plan.deadline,
+          throughputBytes,
+        ),
+      );
+    }
+  }
+  {
+    const f = skeleton("floor.post_message", RUNTIME, "worker");
+    if (wanted(f.id)) {
+      figures.push(await measure(f, () => postMessageFloor(plan.floor), plan.deadline));
+    }
+  }
+
+  // Ratios to CPython fork, workload by workload.
+  const order = Object.keys(WORKLOADS);
+  figures.sort((a, b) => order.indexOf(a.workload) - order.indexOf(b.workload));
+  for (const figure of figures) {
+    const reference = figures.find((f) =>
+      f.workload === figure.workload && f.id.endsWith("/cpython-fork")
+    );
+    if (figure.median !== null && reference?.median) {
+      figure.vsCpythonFork = figure.median / reference.median;
+    }
+  }
+
+  const seconds = (performance.now() - began) / 1000;
+  const report = {
+    schema: 1,
+    runtime: RUNTIME,
+    version: RUNTIME_VERSION,
+    cores: os.cpus().length,
+    cpu: os.cpus()[0]?.model ?? "unknown",
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    date: date.toISOString(),
+    mode: options.mode,
+    only: options.only,
+    python: pythonVersion ? { executable: pythonExecutable(), version: pythonVersion } : null,
+    tinybench: TINYBENCH_VERSION,
+    commit: gitCommit(),
+    /** How busy the machine was before the run (share of CPU time over 1 s), and its load averages. */
+    load: {
+      busyBefore: Number(busyBefore.toFixed(2)),
+      before: Number(loadBefore.toFixed(2)),
+      after: Number(os.loadavg()[0].toFixed(2)),
+    },
+    seconds: Number(seconds.toFixed(1)),
+    plan,
+    figures,
+  };
+
+  const out = options.out ?? path.join(
+    path.dirname(fileURLToPath(import.meta.url)),
+    "results",
+    `${RUNTIME}-${date.toISOString().replace(/:/g, "-").replace(/\.\d+Z$/, "Z")}.json`,
+  );
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify(report, null, 2) + "\n");
+
+  console.log(
+    `\n${RUNTIME_NAME[RUNTIME]} ${RUNTIME_VERSION}` +
+      (pythonVersion ? `, CPython ${pythonVersion}` : "") +
+      `, ${report.cores} cores, ${report.date.slice(0, 10)}, ${options.mode} run (${
+        seconds.toFixed(0)
+      } s, ${
+        (busyBefore * 100).toFixed(0)
+      }% busy before, load average ${report.load.before} → ${report.load.after})\n`,
+  );
+  console.log(formatTable(figures));
+  console.log(`\nWrote ${out}`);
+}
+
+function gitCommit(): string | null {
+  try {
+    const dir = path.dirname(fileURLToPath(import.meta.url));
+    return execFileSync("git", ["-C", dir, "rev-parse", "--short", "HEAD"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    }).toString().trim();
+  } catch {
+    return null;
+  }
+}
+
+if (import.meta.main) {
+  try {
+    await main();
+    process.exit(0);
+  } catch (error) {
+    console.error(error);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The benchmark suite runs: `bench/main.ts --quick --smoke` (a handful of
+ * samples) in a subprocess of this runtime writes its JSON with every
+ * workload, and the library's own rows have figures. Under `bun test` it
+ * runs the Bun variant (`bun --install=fallback`, which fetches the pinned
+ * tinybench into Bun's cache on first use).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+const RUNTIME: "deno" | "bun" = "Bun" in globalThis ? "bun" : "deno";
+const MAIN = fileURLToPath(new URL("../bench/main.ts", import.meta.url));
+
+/** Every row the suite reports: the library's and the floor's for this runtime, and CPython's. */
+const EXPECTED = [
+  `process.start_join/${RUNTIME}-spawn`,
+  `process.start_join/${RUNTIME}-worker`,
+  "process.start_join/cpython-fork",
+  "process.start_join/cpython-spawn",
+  `pipe.round_trip/${RUNTIME}-spawn`,
+  `pipe.round_trip/${RUNTIME}-worker`,
+  "pipe.round_trip/cpython-fork",
+  "pipe.round_trip/cpython-spawn",
+  `pipe.throughput_1mib/${RUNTIME}-spawn`,
+  `pipe.throughput_1mib/${RUNTIME}-worker`,
+  "pipe.throughput_1mib/cpython-fork",
+  "pipe.throughput_1mib/cpython-spawn",
+  `floor.unix_socket/${RUNTIME}-process-native`,
+  `floor.unix_socket/${RUNTIME}-process-node-net`,
+  `floor.unix_socket/${RUNTIME}-process-same-cpu`,
+  `floor.unix_socket/${RUNTIME}-process-cross-cpu`,
+  `floor.unix_socket/${RUNTIME}-thread`,
+  `floor.unix_socket_throughput_1mib/${RUNTIME}-process-native`,
+  `floor.unix_socket_throughput_1mib/${RUNTIME}-process-node-net`,
+  `floor.post_message/${RUNTIME}-worker`,
+];
+
+interface Figure {
+  id: string;
+  runtime: string;
+  median: number | null;
+  min: number | null;
+  max: number | null;
+  samples: number;
+  skipped?: string;
+}
+
+function run(
+  cmd: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    let output = "";
+    child.stdout!.on("data", (d: Uint8Array) => (output += new TextDecoder().decode(d)));
+    child.stderr!.on("data", (d: Uint8Array) => (output += new TextDecoder().decode(d)));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("close", (code: number | null) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+test(`bench --quick --smoke writes its JSON with every workload [${RUNTIME}]`, {
+  timeout: 90_000,
+}, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "procs-bench-smoke-"));
+  const out = path.join(dir, "smoke.json");
+  try {
+    const flags = ["--quick", "--smoke", "--out", out];
+    const args = RUNTIME === "deno"
+      ? ["run", "-A", MAIN, ...flags]
+      : ["--install=fallback", MAIN, ...flags];
+    const started = Date.now();
+    const { code, output } = await run(process.execPath, args, 60_000);
+    const seconds = (Date.now() - started) / 1000;
+    assert.equal(code, 0, `the suite failed:\n${output}`);
+    assert.ok(seconds < 30, `a smoke run took ${seconds} s (it should take well under 30 s)`);
+    assert.match(output, /\| workload +\| runs on/, "the table was printed");
+
+    const report = JSON.parse(fs.readFileSync(out, "utf8"));
+    assert.equal(report.runtime, RUNTIME);
+    assert.equal(report.mode, "smoke");
+    assert.match(report.version, /^\d+\.\d+\.\d+/);
+    assert.ok(report.cores >= 1);
+    assert.ok(!Number.isNaN(Date.parse(report.date)));
+
+    const figures = report.figures as Figure[];
+    assert.deepEqual(figures.map((f) => f.id).sort(), [...EXPECTED].sort());
+    for (const f of figures) {
+      if (f.skipped !== undefined) {
+        // Only CPython (no python3 here) and the pinned floors (no taskset, one
+        // vCPU) may be missing; the reason says why.
+        assert.ok(
+          f.runtime === "cpython" || f.id.endsWith("-cpu"),
+          `${f.id} did not run: ${f.skipped}`,
+        );
+        assert.ok(f.skipped.length > 0);
+        assert.equal(f.median, null);
+        continue;
+      }
+      assert.ok(f.samples > 0, `${f.id} has no samples`);
+      for (const key of ["median", "min", "max"] as const) {
+        assert.ok(typeof f[key] === "number" && f[key]! > 0, `${f.id}: ${key} is ${f[key]}`);
+      }
+      assert.ok(f.min! <= f.median! && f.median! <= f.max!, `${f.id}: min ≤ median ≤ max`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
