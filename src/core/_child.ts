@@ -22,6 +22,7 @@ import {
   settleChildrenAtExit,
 } from "./process.ts";
 import { fromHex } from "./_util.ts";
+import nodeProcess from "node:process";
 
 /** The line a parent hands its child. */
 export interface Bootstrap {
@@ -104,6 +105,16 @@ export async function runChild(
   state.ident = h.ident;
   state.parent = h.parent;
 
+  // An error thrown outside run()'s own flow (a timer, a stray promise)
+  // ends the child as an uncaught error in run() would; Bun would otherwise
+  // keep running while the entry's top-level await is pending.
+  const uncaught = (error: unknown) => {
+    host.writeStderr(`Process ${processState().name}:\n${describeError(error)}\n`);
+    exitChild(1);
+  };
+  nodeProcess.on("uncaughtException", uncaught);
+  nodeProcess.on("unhandledRejection", uncaught);
+
   let code = 0;
   try {
     const target = h.target ? await rebuildCallable(h.target) : null;
@@ -142,8 +153,12 @@ export async function runChild(
 }
 
 /** Settles children, flushes every channel, and exits with `code`. */
+let exitStarted = false;
+
 export async function exitChild(code: number): Promise<never> {
   const host = getHost();
+  if (exitStarted) return await new Promise<never>(() => {});
+  exitStarted = true;
   try {
     await settleChildrenAtExit();
   } catch (error) {

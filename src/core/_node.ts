@@ -17,7 +17,7 @@ import { clientHandshake, HANDSHAKE_MAX_FRAME, serverHandshake } from "./_auth.t
 import { AuthenticationError, OSError } from "./errors.ts";
 import { getHost } from "./_host.ts";
 import { processState } from "./_state.ts";
-import { sleep } from "./_util.ts";
+import { holdAlive, sleep } from "./_util.ts";
 
 /** A message: the operation name, then its fields. */
 export type Message = [op: string, ...fields: unknown[]];
@@ -403,12 +403,23 @@ export function request(channel: Channel, op: string, ...fields: unknown[]): Pro
     );
   }
   const id = nextRequest++;
+  const release = holdAlive();
   return new Promise((resolve, reject) => {
-    pendingOf(channel).set(id, { resolve, reject });
+    pendingOf(channel).set(id, {
+      resolve: (v) => {
+        release();
+        resolve(v);
+      },
+      reject: (e) => {
+        release();
+        reject(e);
+      },
+    });
     try {
       channel.send(["req", id, op, ...fields]);
     } catch (error) {
       pendingOf(channel).delete(id);
+      release();
       reject(error);
     }
   });

@@ -11,7 +11,7 @@
 import { type Channel, localNode, notify, onMessage, onRequest, request } from "./_node.ts";
 import { processState } from "./_state.ts";
 import { OSError } from "./errors.ts";
-import { fromHex, randomId } from "./_util.ts";
+import { fromHex, holdAlive, randomId } from "./_util.ts";
 
 /** Who calls an owner-side method: the caller's channel (null when local) and process ident. */
 export interface Caller {
@@ -188,12 +188,17 @@ export class Waiter<T> {
   #timer: ReturnType<typeof setTimeout> | undefined;
   settled = false;
 
+  #release: () => void = () => {};
+
   constructor(caller: Caller, timeout: number | null, onTimeout: (w: Waiter<T>) => void) {
     this.caller = caller;
     this.promise = new Promise<T>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
     });
+    // A local caller waiting keeps the program alive; a remote caller's wait
+    // must not keep its owner alive (that process keeps itself alive).
+    if (caller.channel === null) this.#release = holdAlive();
     // setTimeout clamps delays above 2^31 - 1 ms to 1 ms: treat those as no timeout.
     if (timeout !== null && timeout <= MAX_TIMER) {
       this.#timer = setTimeout(() => onTimeout(this), Math.max(0, timeout));
@@ -203,6 +208,7 @@ export class Waiter<T> {
   resolve(value: T): void {
     if (this.settled) return;
     this.settled = true;
+    this.#release();
     clearTimeout(this.#timer);
     this.#resolve(value);
   }
@@ -210,6 +216,7 @@ export class Waiter<T> {
   reject(reason: unknown): void {
     if (this.settled) return;
     this.settled = true;
+    this.#release();
     clearTimeout(this.#timer);
     this.#reject(reason);
   }

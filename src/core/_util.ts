@@ -1,4 +1,4 @@
-import { setTimeout as nodeSetTimeout } from "node:timers";
+import { setInterval as nodeSetInterval, setTimeout as nodeSetTimeout } from "node:timers";
 
 /** Random hex id, for tickets, pipes and child tokens. */
 export function randomId(bytes = 12): string {
@@ -60,4 +60,25 @@ export function checkTimeout(timeout: unknown, what: string): void {
       `${what} timeout must be a number of milliseconds: received ${String(timeout)}`,
     );
   }
+}
+
+let holds = 0;
+let keeper: ReturnType<typeof nodeSetInterval> | null = null;
+
+/**
+ * Keeps the program alive until the returned function is called, as a
+ * blocking call keeps a Python program alive: a pending `join()`, `recv()`
+ * or pool result must not let the event loop end underneath it.
+ */
+export function holdAlive(): () => void {
+  if (holds++ === 0) {
+    keeper ??= nodeSetInterval(() => {}, 1 << 30);
+    keeper.ref();
+  }
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    if (--holds === 0) keeper?.unref();
+  };
 }

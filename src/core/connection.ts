@@ -23,7 +23,7 @@ import {
 } from "./_codec.ts";
 import { type Channel, localNode, type Message, onMessage } from "./_node.ts";
 import { BufferTooShort, EOFError, OSError, ValueError } from "./errors.ts";
-import { checkTimeout, randomId, unrefTimeout } from "./_util.ts";
+import { checkTimeout, holdAlive, randomId, unrefTimeout } from "./_util.ts";
 
 /** A message in a pipe: an encoded object, or raw bytes from `sendBytes`. */
 interface Envelope {
@@ -485,12 +485,20 @@ export class Connection implements Disposable {
 
   async #next(): Promise<Envelope> {
     this.#checkReadable();
-    while (this.#inbox.length === 0) {
-      if (this.#peerClosed) {
-        throw new EOFError("The other end of the pipe was closed and every message has been read");
+    if (this.#inbox.length === 0 && !this.#peerClosed) {
+      // Waiting keeps the program alive, as a blocked recv() does in Python.
+      const release = holdAlive();
+      try {
+        while (this.#inbox.length === 0 && !this.#peerClosed) {
+          await this.#changed();
+          this.#checkReadable();
+        }
+      } finally {
+        release();
       }
-      await this.#changed();
-      this.#checkReadable();
+    }
+    if (this.#inbox.length === 0) {
+      throw new EOFError("The other end of the pipe was closed and every message has been read");
     }
     return this.#inbox.shift()!;
   }

@@ -763,6 +763,7 @@ export class BaseManager implements AsyncDisposable {
     const ProcessClass = class extends Process {
       static readonly [START_METHOD]: StartMethod = method;
     };
+    Object.defineProperty(ProcessClass, "name", { value: "Process" });
     const [mine, theirs] = Pipe();
     const usesTreeKey = this.#address === null;
     const p = new ProcessClass({

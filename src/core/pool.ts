@@ -25,6 +25,7 @@ import {
 } from "./reduction.ts";
 import { decode, encode } from "./_codec.ts";
 import { getHost } from "./_host.ts";
+import { holdAlive } from "./_util.ts";
 
 type Fn = (...args: never[]) => unknown;
 
@@ -72,9 +73,14 @@ type TaskMessage = [
   id: number,
   fnKey: string,
   spec: CallableSpec | null,
-  items: unknown[],
+  payload: Uint8Array,
   star: boolean,
+  single: boolean,
+  functions: CallableSpec[],
 ];
+
+/** Results are sent at least this often (ms) while a batch of tasks runs. */
+const FLUSH_MS = 5;
 
 /**
  * @internal The loop a pool worker runs: initializer, then tasks until the
@@ -100,14 +106,20 @@ export async function poolWorkerLoop(
     }
     const [kind, tasks] = message as [string, TaskMessage[]];
     if (kind === "stop") return;
-    const replies: Uint8Array[] = [];
-    for (const [id, key, spec, items, star] of tasks) {
+    let replies: Uint8Array[] = [];
+    let lastFlush = performance.now();
+    for (const [id, key, spec, payload, star, single, fnSpecs] of tasks) {
       try {
         let fn = functions.get(key);
         if (!fn) {
           fn = await rebuildCallable(spec!);
           functions.set(key, fn);
         }
+        const rebuilt = fnSpecs.length > 0
+          ? await Promise.all(fnSpecs.map(rebuildCallable))
+          : undefined;
+        const decoded = decode(payload, { functions: rebuilt });
+        const items = single ? [decoded] : decoded as unknown[];
         const results = new Array(items.length);
         for (let i = 0; i < items.length; i++) {
           let r = star ? fn(...(items[i] as unknown[])) : fn(items[i]);
@@ -120,8 +132,14 @@ export async function poolWorkerLoop(
       }
       completed++;
       if (maxtasks !== null && completed >= maxtasks) break;
+      // Long batches report as they go, so callbacks are not held back.
+      if (performance.now() - lastFlush >= FLUSH_MS) {
+        await conn.send(["done", replies]);
+        replies = [];
+        lastFlush = performance.now();
+      }
     }
-    await conn.send(["done", replies]);
+    if (replies.length > 0) await conn.send(["done", replies]);
     if (maxtasks !== null && completed >= maxtasks) return;
   }
 }
@@ -247,7 +265,9 @@ export class AsyncResult<R> implements PromiseLike<R> {
 interface Job {
   id: number;
   fn: number;
-  items: unknown[];
+  payload: Uint8Array;
+  single: boolean;
+  functions: CallableSpec[];
   star: boolean;
   settle: (ok: boolean, value: unknown) => void;
   settled: boolean;
@@ -317,6 +337,8 @@ export class Pool implements AsyncDisposable {
   readonly #specs = new Map<number, CallableSpec>();
   #startFailures = 0;
   #pending = 0;
+  #iterators = 0;
+  #releaseAlive: (() => void) | null = null;
   #pumpScheduled = false;
   #idle: (() => void)[] = [];
 
@@ -466,14 +488,17 @@ export class Pool implements AsyncDisposable {
     if (job.settled) return;
     job.settled = true;
     clearTimeout(job.timer);
-    this.#pending--;
+    if (--this.#pending === 0) {
+      this.#releaseAlive?.();
+      this.#releaseAlive = null;
+    }
     job.settle(ok, value);
     this.#checkIdle();
   }
 
   #checkIdle(): void {
     if (this.#state === "RUN") return;
-    if (this.#state === "CLOSE" && this.#pending === 0) {
+    if (this.#state === "CLOSE" && this.#pending === 0 && this.#iterators === 0) {
       for (const w of this.#workers) {
         if (!w.stopping) {
           w.stopping = true;
@@ -514,16 +539,39 @@ export class Pool implements AsyncDisposable {
     return entry.id;
   }
 
-  /** Queues one chunk; `settle` gets its results (an array, one per item) or its error. */
+  /**
+   * Encodes a task's arguments now (a value that cannot be copied fails
+   * this call at once, naming where it sits), with the functions among them.
+   */
+  #encode(items: unknown, root: string): { payload: Uint8Array; functions: CallableSpec[] } {
+    const functions: CallableSpec[] = [];
+    const payload = encode(items, {
+      describeFunction: (fn) => describeCallable(fn, this.#modules),
+      functions,
+    }, root);
+    return { payload, functions };
+  }
+
+  /** Queues one task (one item list, or one args list when `single`). */
   #submit(
     fn: number,
-    items: unknown[],
+    encoded: { payload: Uint8Array; functions: CallableSpec[] },
+    single: boolean,
     star: boolean,
     settle: (ok: boolean, value: unknown) => void,
     control: { signal?: AbortSignal; timeout?: number } = {},
   ): void {
-    const job: Job = { id: this.#nextJob++, fn, items, star, settle, settled: false, ...control };
-    this.#pending++;
+    const job: Job = {
+      id: this.#nextJob++,
+      fn,
+      ...encoded,
+      single,
+      star,
+      settle,
+      settled: false,
+      ...control,
+    };
+    if (this.#pending++ === 0) this.#releaseAlive = holdAlive();
     if (job.signal) {
       if (job.signal.aborted) {
         this.#settle(job, false, job.signal.reason);
@@ -567,8 +615,10 @@ export class Pool implements AsyncDisposable {
     if (ready.length === 0 || this.#queue.length === 0) return;
     // Few tasks: one at a time per worker, as CPython's workers pull them.
     // Many: batches, so the parent is not a round trip per task.
-    const cap = this.#queue.length >= 4 * ready.length
-      ? Math.min(64, Math.ceil(this.#queue.length / (2 * ready.length)))
+    // Sized by the whole pool, not the workers ready so far: the first
+    // worker up must not take the work of those still starting.
+    const cap = this.#queue.length >= 4 * this.#processes
+      ? Math.min(64, Math.ceil(this.#queue.length / (2 * this.#processes)))
       : 1;
     for (const worker of ready) {
       const batch: Job[] = [];
@@ -609,7 +659,15 @@ export class Pool implements AsyncDisposable {
           Math.max(0, job.timeout),
         );
       }
-      return [job.id, String(job.fn), known ? null : this.#specs.get(job.fn)!, job.items, job.star];
+      return [
+        job.id,
+        String(job.fn),
+        known ? null : this.#specs.get(job.fn)!,
+        job.payload,
+        job.star,
+        job.single,
+        job.functions,
+      ];
     });
     worker.conn.send(["tasks", tasks]).catch((error) => {
       for (const job of batch) {
@@ -657,9 +715,10 @@ export class Pool implements AsyncDisposable {
     this.#checkRunning();
     const id = this.#functionId(fn as Fn);
     const list = this.#args(args, options.kwargs);
+    const encoded = this.#encode(list, "args");
     const result = new AsyncResult<Awaited<R>>();
     const { callback, errorCallback, signal, timeout } = options;
-    this.#submit(id, [list], true, (ok, value) => {
+    this.#submit(id, encoded, true, true, (ok, value) => {
       const v = ok ? (value as unknown[])[0] : value;
       result._settle(ok, v);
       try {
@@ -703,11 +762,17 @@ export class Pool implements AsyncDisposable {
     }
     const out = new Array(items.length);
     const chunks = Math.ceil(items.length / chunksize);
+    // Every chunk is encoded before any is queued: an item that cannot be
+    // copied fails the whole call at once and nothing runs.
+    const encoded = Array.from(
+      { length: chunks },
+      (_, c) => this.#encode(items.slice(c * chunksize, (c + 1) * chunksize), "items"),
+    );
     let remaining = chunks;
     let firstError: { error: unknown } | null = null;
     for (let c = 0; c < chunks; c++) {
       const start = c * chunksize;
-      this.#submit(id, items.slice(start, start + chunksize), star, (ok, value) => {
+      this.#submit(id, encoded[c], false, star, (ok, value) => {
         if (ok) {
           const values = value as unknown[];
           for (let i = 0; i < values.length; i++) out[start + i] = values[i];
@@ -774,6 +839,7 @@ export class Pool implements AsyncDisposable {
     iterable: Iterable<T> | AsyncIterable<T>,
     chunksize = 1,
   ): AsyncIterableIterator<Awaited<R>> {
+    this.#checkRunning();
     return this.#imap(fn as Fn, iterable, chunksize, true) as AsyncIterableIterator<Awaited<R>>;
   }
 
@@ -783,6 +849,7 @@ export class Pool implements AsyncDisposable {
     iterable: Iterable<T> | AsyncIterable<T>,
     chunksize = 1,
   ): AsyncIterableIterator<Awaited<R>> {
+    this.#checkRunning();
     return this.#imap(fn as Fn, iterable, chunksize, false) as AsyncIterableIterator<Awaited<R>>;
   }
 
@@ -792,7 +859,22 @@ export class Pool implements AsyncDisposable {
     chunksize: number,
     ordered: boolean,
   ): AsyncIterableIterator<unknown> {
-    this.#checkRunning();
+    // An iterator made before close() keeps the workers until it is done.
+    this.#iterators++;
+    try {
+      yield* this.#imapItems(fn, iterable, chunksize, ordered);
+    } finally {
+      this.#iterators--;
+      this.#checkIdle();
+    }
+  }
+
+  async *#imapItems(
+    fn: Fn,
+    iterable: Iterable<unknown> | AsyncIterable<unknown>,
+    chunksize: number,
+    ordered: boolean,
+  ): AsyncIterableIterator<unknown> {
     if (!Number.isInteger(chunksize) || chunksize < 1) {
       throw new ValueError(`chunksize must be a positive integer: received ${chunksize}`);
     }
@@ -821,10 +903,14 @@ export class Pool implements AsyncDisposable {
           inputError = { error };
         }
         if (items.length === 0) break;
-        this.#checkRunning();
+        if (this.#broken) throw this.#broken;
+        if (this.#state === "TERMINATE") {
+          throw new ValueError("Pool was terminated while imap() was running");
+        }
+        const encoded = this.#encode(items, "items");
         const pending: Pending = { promise: Promise.resolve([]), done: false };
         pending.promise = new Promise<unknown[]>((resolve, reject) => {
-          this.#submit(id, items, false, (ok, value) => {
+          this.#submit(id, encoded, false, false, (ok, value) => {
             pending.done = true;
             if (ok) resolve(value as unknown[]);
             else reject(value);

@@ -14,7 +14,7 @@ import { processState } from "./_state.ts";
 import { defaultStartMethod } from "./_start_method.ts";
 import { ValueError } from "./errors.ts";
 import { callerModules, describeCallable } from "./reduction.ts";
-import { checkTimeout, deferred, randomId, toHex, unrefTimeout } from "./_util.ts";
+import { checkTimeout, deferred, holdAlive, randomId, toHex, unrefTimeout } from "./_util.ts";
 
 /** The options of `new Process(...)`, as Python's keyword arguments. */
 export interface ProcessOptions {
@@ -424,7 +424,15 @@ export class Process implements AsyncDisposable {
   }
 
   async #raceTimeout(done: Promise<void>, timeout: number | null | undefined): Promise<void> {
-    if (timeout === undefined || timeout === null) return await done;
+    if (timeout === undefined || timeout === null) {
+      // Keeps the program alive while it waits (a daemon child does not).
+      const release = holdAlive();
+      try {
+        return await done;
+      } finally {
+        release();
+      }
+    }
     let cancel = () => {};
     const timedOut = new Promise<void>((resolve) => {
       // Ref'd on purpose: a join with a timeout keeps the program alive
