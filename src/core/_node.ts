@@ -14,7 +14,7 @@ import type { ByteStream, ServerHandle } from "../adapters/types.ts";
 import { decode, encode, type EncodeContext } from "./_codec.ts";
 import { frame, FrameReader, MAX_FRAME } from "./_framing.ts";
 import { clientHandshake, HANDSHAKE_MAX_FRAME, serverHandshake } from "./_auth.ts";
-import { AuthenticationError, OSError } from "./errors.ts";
+import { AuthenticationError, OSError, RemoteError } from "./errors.ts";
 import { getHost } from "./_host.ts";
 import { processState } from "./_state.ts";
 import { holdAlive, sleep } from "./_util.ts";
@@ -41,8 +41,9 @@ export class Channel {
   readonly #closeCallbacks: (() => void)[] = [];
   /** Per-channel state subsystems keep (the child record, attached pipes). */
   readonly attachments: Map<string, unknown> = new Map();
-  /** When set, frames go here undecoded instead of to the message handlers (Listener/Client). */
-  rawHandler: ((payload: Uint8Array) => void) | null = null;
+  #raw = false;
+  #rawHandler: ((payload: Uint8Array) => void) | null = null;
+  readonly #rawBacklog: Uint8Array[] = [];
 
   constructor(stream: ByteStream) {
     this.#stream = stream;
@@ -139,9 +140,26 @@ export class Channel {
     waiter?.();
   }
 
+  /**
+   * Makes this a raw channel (Listener/Client): frames go to `handler`
+   * undecoded instead of to the message handlers; frames that came before
+   * it was set are handed over first.
+   */
+  setRawHandler(handler: (payload: Uint8Array) => void): void {
+    this.#raw = true;
+    this.#rawHandler = handler;
+    for (const payload of this.#rawBacklog.splice(0)) handler(payload);
+  }
+
+  /** Marks this channel raw before its handshake, so early frames wait for `setRawHandler`. */
+  expectRaw(): void {
+    this.#raw = true;
+  }
+
   #dispatch(payload: Uint8Array): void {
-    if (this.rawHandler) {
-      this.rawHandler(payload);
+    if (this.#raw) {
+      if (this.#rawHandler) this.#rawHandler(payload);
+      else this.#rawBacklog.push(payload);
       return;
     }
     let message: Message;
@@ -191,6 +209,8 @@ class LocalNode {
   #server: ServerHandle | null = null;
   readonly #keys = new Map<string, Uint8Array>();
   readonly #own = new Set<string>();
+  /** Addresses whose process ended while we were connected: reconnecting fails at once. */
+  readonly #dead = new Set<string>();
   readonly #outgoing = new Map<string, Promise<Channel>>();
   /** Every open channel, for flushing before exit. */
   readonly channels: Set<Channel> = new Set();
@@ -248,9 +268,15 @@ class LocalNode {
     return this.#own.has(address);
   }
 
-  /** Uses `key` (not the tree's) for connections to `address`. */
+  /** Uses `key` (not the tree's) for connections to `address` (a new server there is reachable). */
   setKey(address: string, key: Uint8Array): void {
     this.#keys.set(address, key);
+    this.#dead.delete(address);
+  }
+
+  /** A new server may now listen at `address`: connect again. */
+  revive(address: string): void {
+    this.#dead.delete(address);
   }
 
   /** This node's address, or null when it has not started its server. */
@@ -281,7 +307,11 @@ class LocalNode {
       channel = this.#connect(address);
       this.#outgoing.set(address, channel);
       channel.then(
-        (c) => c.onClose(() => this.#outgoing.delete(address)),
+        (c) =>
+          c.onClose(() => {
+            this.#outgoing.delete(address);
+            this.#dead.add(address);
+          }),
         () => this.#outgoing.delete(address),
       );
     }
@@ -296,6 +326,11 @@ class LocalNode {
   }
 
   async #connect(address: string): Promise<Channel> {
+    if (this.#dead.has(address)) {
+      throw new OSError(
+        `The process serving ${address} has ended (a manager that was shut down, or an owner that exited)`,
+      );
+    }
     const stream = await connectStream(address, true);
     const channel = new Channel(stream);
     // In the main program channels never keep it alive (its children do);
@@ -441,7 +476,21 @@ onMessage("req", (channel, [, id, op, ...fields]) => {
   }
   result.then(
     (value) => {
-      if (id) channel.send(["res", id, true, value]);
+      if (!id) return;
+      try {
+        channel.send(["res", id, true, value]);
+      } catch (error) {
+        channel.send([
+          "res",
+          id,
+          false,
+          new RemoteError(
+            `The result of '${String(op)}' could not be sent back: ${
+              (error as Error)?.message ?? error
+            }`,
+          ),
+        ]);
+      }
     },
     (error) => {
       if (id) channel.send(["res", id, false, error]);

@@ -643,8 +643,9 @@ export class Connection implements Disposable {
   /** @internal A connection over an authenticated socket (Listener/Client). */
   static _overChannel(channel: Channel): Connection {
     const conn = new Connection(INTERNAL, { kind: "stream", channel }, true, true);
-    channel.rawHandler = (payload) =>
-      conn._enqueue({ bytes: payload[0] === 1, data: payload.subarray(1) });
+    channel.setRawHandler((payload) =>
+      conn._enqueue({ bytes: payload[0] === 1, data: payload.subarray(1) })
+    );
     channel.onClose(() => conn._peerClosed());
     return conn;
   }

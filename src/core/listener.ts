@@ -83,6 +83,7 @@ export class Listener implements AsyncDisposable {
     const address = options.address ?? `${localNode().privateDir}/listener-${randomId(6)}.sock`;
     const accept = async (stream: ByteStream) => {
       const channel = new Channel(stream);
+      channel.expectRaw();
       let conn: Connection | null = null;
       try {
         await channel.handshake(key, "server");
@@ -184,6 +185,7 @@ export async function Client(address: Address, options: ClientOptions = {}): Pro
     );
   });
   const channel = new Channel(stream);
+  channel.expectRaw();
   await channel.handshake(key, "client");
   return Connection._overChannel(channel);
 }

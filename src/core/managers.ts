@@ -615,7 +615,7 @@ function autoProxy(ref: Ref, methods: string[]): AutoProxy {
       if (!allowed.has(name)) return undefined;
       return (...args: unknown[]) => ref.call("invoke", name, args);
     },
-    has: (_t, name) => typeof name === "string" && allowed.has(name),
+    has: (t, name) => (typeof name === "symbol" ? name in t : allowed.has(name)),
     ownKeys: () => [...allowed],
   }) as AutoProxy;
 }
@@ -766,9 +766,12 @@ export class BaseManager implements AsyncDisposable {
     Object.defineProperty(ProcessClass, "name", { value: "Process" });
     const [mine, theirs] = Pipe();
     const usesTreeKey = this.#address === null;
+    // A daemon: the manager does not keep its owner's program alive, and
+    // ends with it (CPython shuts managers down at exit too).
     const p = new ProcessClass({
       target: managerServerLoop as never,
       args: [theirs, this.#registrations(), this.#address, usesTreeKey ? null : this.#authkey],
+      daemon: true,
     });
     p._useModules(this.#modules);
     p.name = `${this.constructor.name}-${++managerCount}`;
