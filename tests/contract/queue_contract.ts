@@ -1,4 +1,1023 @@
-import type { StartMethod } from "../../mod.ts";
+/**
+ * The behaviour of `Queue`, `JoinableQueue` and `SimpleQueue`, written once
+ * and run for each start method: CPython's `_TestQueue` ported to Promises
+ * and milliseconds (non-blocking and timed `put`/`get`, sizes, producers and
+ * consumers in several processes, `taskDone`/`join`), plus what this library
+ * adds: a child flushes what it put before it exits, a queue travels on to a
+ * grandchild, an item that cannot be copied fails the `put` itself, and a
+ * killed process does not break the queue for the others.
+ *
+ * Children find their targets by export name in this module, so it
+ * re-exports them; it registers no tests until `runQueueContract` is called.
+ *
+ * @module
+ */
 
-/** Queue behaviour, run once per start method. */
-export function runQueueContract(_options: { startMethod: StartMethod }): void {}
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  type Context,
+  Empty,
+  Full,
+  getContext,
+  OSError,
+  type Process,
+  type Queue,
+  type StartMethod,
+  ValueError,
+} from "../../mod.ts";
+import {
+  type QueueCaught,
+  queueCheckBig,
+  queueConsume,
+  queueEchoOne,
+  queueErrorsInChild,
+  queueGetOneInto,
+  queueJoinThenReport,
+  queueOwnQueueWithGrandchild,
+  queuePatternByte,
+  queueProduce,
+  queueProduceThenHang,
+  queuePutAll,
+  queuePutBig,
+  queuePutThenCount,
+  queuePutThenExit,
+  queuePutThenReport,
+  queuePutThenWaitInGet,
+  queueRelayToGrandchild,
+  queueSendOwnQueue,
+  queueSimpleDoubler,
+  queueTaskDoneTooMany,
+  queueTaskWorker,
+  queueUseAfterClose,
+} from "../testdata/queue_targets.ts";
+import { RUNTIME } from "../_helpers.ts";
+
+export * from "../testdata/queue_targets.ts";
+
+const TEST = { timeout: 60_000 };
+
+/** Timers may fire a little early on some platforms; lower bounds allow this much. */
+const TIMER_SLACK_MS = 15;
+
+/** 16 MiB. */
+const BIG = 16 * 1024 * 1024;
+
+/**
+ * What one test opened: its queues and its children. Disposing closes every
+ * queue handle, then joins every child, killing one that is still running
+ * after a grace period (a failed test).
+ */
+class Scope implements AsyncDisposable {
+  readonly #ctx: Context;
+  readonly #queues: { close(): void }[] = [];
+  readonly #children: Process[] = [];
+
+  constructor(ctx: Context) {
+    this.#ctx = ctx;
+  }
+
+  /** A new `Queue` closed when the test ends. */
+  queue<T = unknown>(maxsize = 0): Queue<T> {
+    return this.adopt(new this.#ctx.Queue<T>(maxsize));
+  }
+
+  /** Closes `q` when the test ends. */
+  adopt<Q extends { close(): void }>(q: Q): Q {
+    this.#queues.push(q);
+    return q;
+  }
+
+  /** Starts a child of this context's start method running `target(...args)`. */
+  start<A extends unknown[]>(target: (...args: A) => unknown, args: A): Process {
+    const p = new this.#ctx.Process({ target: target as (...args: never[]) => unknown, args });
+    this.#children.push(p);
+    p.start();
+    return p;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const q of this.#queues) q.close();
+    for (const child of this.#children) {
+      await child.join(10_000);
+      if (child.exitcode === null) {
+        child.kill();
+        await child.join();
+      }
+    }
+  }
+}
+
+/** `promise`, or a failure naming `what` if it has not settled within `ms`. */
+async function within<T>(promise: Promise<T>, what: string, ms = 20_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function joinedCleanly(p: Process): Promise<void> {
+  await within(p.join(), `${p.name} to end`, 30_000);
+  assert.equal(p.exitcode, 0, `${p.name} ended with exitcode ${p.exitcode}`);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Whether `promise` is still pending after `ms` milliseconds. */
+async function stillPendingAfter(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  const pending = Symbol("pending");
+  promise.catch(() => {}); // a rejection is reported by whoever awaits it later
+  return await Promise.race([promise.then(() => false, () => false), sleep(ms).then(() => pending)])
+    .then((r) => r === pending);
+}
+
+/** Asserts `promise` rejects with `cls` within `ms` and that its message matches `message`. */
+async function rejectsWith(
+  promise: Promise<unknown>,
+  cls: new (...args: never[]) => Error,
+  message: RegExp,
+  what: string,
+): Promise<void> {
+  await assert.rejects(
+    within(promise, what),
+    (e: Error) => {
+      assert.ok(e instanceof cls, `${what}: expected ${cls.name}, got ${e?.name}: ${e?.message}`);
+      assert.match(e.message, message, what);
+      return true;
+    },
+  );
+}
+
+/** Asserts what a child reported about an error it caught. */
+function assertCaught(
+  got: QueueCaught | "ok",
+  kind: "isFull" | "isEmpty" | "isValueError" | "isTypeError",
+  message: RegExp,
+  what: string,
+): void {
+  assert.notEqual(got, "ok", `${what}: the call succeeded in the child`);
+  const c = got as QueueCaught;
+  assert.ok(c[kind], `${what}: expected ${kind}, got ${c.name}: ${c.message}`);
+  assert.match(c.message, message, what);
+}
+
+/** Fails with the first differing index, without printing megabytes. */
+function assertPattern(actual: unknown, size: number, what: string): void {
+  assert.ok(actual instanceof Uint8Array, `${what}: expected a Uint8Array`);
+  assert.equal(actual.byteLength, size, `${what}: length`);
+  let mismatch = -1;
+  for (let i = 0; i < size; i++) {
+    if (actual[i] !== queuePatternByte(i)) {
+      mismatch = i;
+      break;
+    }
+  }
+  assert.equal(mismatch, -1, `${what}: first difference at byte ${mismatch}`);
+}
+
+/** Gets `count` items, each within the default limit. */
+async function getMany<T>(q: Queue<T>, count: number, what: string): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < count; i++) out.push(await within(q.get(), `${what} (item ${i})`));
+  return out;
+}
+
+/** Behaviour of the queues under one start method. */
+export function runQueueContract({ startMethod }: { startMethod: StartMethod }): void {
+  const ctx = getContext(startMethod);
+
+  describe(`Queue [${startMethod}] [${RUNTIME}]`, () => {
+    // ---- one process -----------------------------------------------------
+
+    test("put and get in one process keep FIFO order and copy the value", TEST, async () => {
+      await using scope = new Scope(ctx);
+      const q = scope.queue<unknown>();
+      const original = { list: [1, 2] };
+      for (const item of [0, "one", original, null, undefined, 5]) await q.put(item);
+      original.list.push(3);
+      assert.equal(await q.get(), 0);
+      assert.equal(await q.get(), "one");
+      const copy = await q.get();
+      assert.deepEqual(copy, { list: [1, 2] }, "the item was copied when it was put");
+      assert.notEqual(copy, original);
+      assert.equal(await q.get(), null);
+      assert.equal(await q.get(), undefined);
+      assert.equal(await q.getNowait(), 5);
+      assert.equal(await q.empty(), true);
+    });
+
+    test("qsize, empty and full follow puts and gets; maxsize is reported", TEST, async () => {
+      await using scope = new Scope(ctx);
+      const q = scope.queue<number>(3);
+      assert.equal(q.maxsize, 3);
+      assert.deepEqual([await q.qsize(), await q.empty(), await q.full()], [0, true, false]);
+      await q.put(1);
+      assert.deepEqual([await q.qsize(), await q.empty(), await q.full()], [1, false, false]);
+      await q.putNowait(2);
+      await q.put(3, { block: false });
+      assert.deepEqual([await q.qsize(), await q.empty(), await q.full()], [3, false, true]);
+      await rejectsWith(q.putNowait(4), Full, /full/, "putNowait on a full queue");
+      assert.equal(await q.qsize(), 3, "a refused put adds nothing");
+      assert.equal(await q.get(), 1);
+      assert.deepEqual([await q.qsize(), await q.empty(), await q.full()], [2, false, false]);
+      assert.equal(await q.getNowait(), 2);
+      assert.equal(await q.get({ block: false }), 3);
+      assert.deepEqual([await q.qsize(), await q.empty(), await q.full()], [0, true, false]);
+      await rejectsWith(q.getNowait(), Empty, /empty/, "getNowait on an empty queue");
+
+      const unbounded = scope.queue<number>();
+      const negative = scope.queue<number>(-1);
+      assert.equal(unbounded.maxsize, 0);
+      assert.equal(negative.maxsize, 0, "maxsize 0 or less means no limit");
+      for (let i = 0; i < 1000; i++) await negative.putNowait(i);
+      assert.equal(await negative.full(), false);
+      assert.equal(await negative.qsize(), 1000);
+    });
+
+    test("bad arguments are TypeErrors", TEST, async () => {
+      await using scope = new Scope(ctx);
+      assert.throws(
+        () => new ctx.Queue(NaN),
+        (e: Error) => e instanceof TypeError && /NaN/.test(e.message),
+      );
+      assert.throws(
+        () => new ctx.Queue("3" as unknown as number),
+        (e: Error) => e instanceof TypeError && /maxsize/.test(e.message),
+      );
+      const q = scope.queue<number>();
+      await rejectsWith(
+        q.get({ timeout: "soon" as unknown as number }),
+        TypeError,
+        /timeout.*soon/,
+        "get with a timeout that is not a number",
+      );
+      await rejectsWith(
+        q.put(1, { timeout: NaN }),
+        TypeError,
+        /timeout/,
+        "put with a NaN timeout",
+      );
+      assert.equal(await q.qsize(), 0, "the refused put added nothing");
+    });
+
+    test("Empty and Full at once when not blocking, whatever the timeout", TEST, async () => {
+      await using scope = new Scope(ctx);
+      const q = scope.queue<string>(1);
+      // If either call waited, the item that arrives later would answer it instead.
+      setTimeout(() => q.put("late").catch(() => {}), 300);
+      await rejectsWith(q.get({ block: false, timeout: 10_000 }), Empty, /empty/, "get");
+      await q.put("fill");
+      await rejectsWith(q.put("more", { block: false, timeout: 10_000 }), Full, /full/, "put");
+      assert.equal(await q.get(), "fill");
+      assert.equal(await within(q.get(), "the late item"), "late");
+    });
+
+    test("a timeout of 0 or less answers at once", TEST, async () => {
+      await using scope = new Scope(ctx);
+      const q = scope.queue<string>(1);
+      for (const timeout of [0, -1, -1000]) {
+        // If the call waited, the item put 200 ms later would answer it.
+        const late = sleep(200).then(() => q.put("late"));
+        late.catch(() => {}); // awaited below; a failed test must not leave it unhandled
+        await rejectsWith(q.get({ timeout }), Empty, /empty/, `get({ timeout: ${timeout} })`);
+        await late;
+        await rejectsWith(
+          q.put("more", { timeout }),
+          Full,
+          /full/,
+          `put({ timeout: ${timeout} }) on a full queue`,
+        );
+        const freed = sleep(200).then(() => q.get());
+        freed.catch(() => {});
+        await rejectsWith(q.put("more", { timeout }), Full, /full/, `put({ timeout: ${timeout} })`);
+        assert.equal(await freed, "late");
+      }
+      await q.put("fits", { timeout: 0 });
+      assert.equal(await q.get({ timeout: -5 }), "fits", "an item present is returned at once");
+    });
+
+    test("blocking get and put give up with Empty/Full after the timeout", TEST, async () => {
+      await using scope = new Scope(ctx);
+      const q = scope.queue<number>(1);
+      let start = performance.now();
+      await rejectsWith(q.get({ timeout: 200 }), Empty, /empty/, "get with a timeout");
+      assert.ok(performance.now() - start >= 200 - TIMER_SLACK_MS, "get waited for its timeout");
+
+      await q.put(1);
+      start = performance.now();
+      await rejectsWith(q.put(2, { timeout: 200 }), Full, /full/, "put with a timeout");
+      assert.ok(performance.now() - start >= 200 - TIMER_SLACK_MS, "put waited for its timeout");
+
+      // A put that timed out left nothing behind; the queue still works.
+      assert.equal(await q.qsize(), 1);
+      assert.equal(await q.get(), 1);
+      await rejectsWith(q.getNowait(), Empty, /empty/, "the timed-out put added nothing");
+      await q.put(3, { timeout: 200 });
+      assert.equal(await q.get({ timeout: 200 }), 3);
+    });
+
+    test("a timeout longer than 2^31 - 1 ms (24.8 days) does not fire early", TEST, async () => {
+      await using scope = new Scope(ctx);
+      const q = scope.queue<string>(1);
+      const thirtyDays = 30 * 24 * 3600 * 1000;
+      for (const timeout of [2 ** 31, thirtyDays]) {
+        const get = q.get({ timeout });
+        assert.equal(
+          await stillPendingAfter(get, 300),
+          true,
+          `get({ timeout: ${timeout} }) must still wait after 300 ms`,
+        );
+        await q.put("x");
+        assert.equal(await within(get, "the long get"), "x");
+        await q.put("fill");
+        const put = q.put("y", { timeout });
+        assert.equal(
+          await stillPendingAfter(put, 300),
+          true,
+          `put({ timeout: ${timeout} }) must still wait after 300 ms`,
+        );
+        assert.equal(await q.get(), "fill");
+        await within(put, "the long put");
+        assert.equal(await q.get(), "y");
+      }
+      // Infinity: waits, or is refused as a bad argument; never "stayed empty for Infinity ms".
+      const forever = q.get({ timeout: Infinity });
+      if (await stillPendingAfter(forever, 300)) {
+        await q.put("z");
+        assert.equal(await within(forever, "the get with an infinite timeout"), "z");
+      } else {
+        await assert.rejects(
+          forever,
+          (e: Error) => e instanceof TypeError || e instanceof RangeError,
+          "get({ timeout: Infinity }) either waits or is refused as a bad argument",
+        );
+      }
+    });
+
+    test(
+      "a blocking get returns the item put while it waits, before its timeout",
+      TEST,
+      async () => {
+        await using scope = new Scope(ctx);
+        const q = scope.queue<string>(1);
+        const start = performance.now();
+        setTimeout(() => q.put("arrived").catch(() => {}), 200);
+        assert.equal(await q.get({ timeout: 10_000 }), "arrived");
+        assert.ok(performance.now() - start >= 200 - TIMER_SLACK_MS, "get waited for the item");
+
+        await q.put("a");
+        const put = q.put("b");
+        assert.equal(await stillPendingAfter(put, 100), true, "put waits while the queue is full");
+        assert.equal(await q.get(), "a");
+        await within(put, "the put released by a get");
+        assert.equal(await q.get(), "b");
+      },
+    );
+
+    test(
+      "several waiting gets, and several waiting puts, are served in the order they started",
+      TEST,
+      async () => {
+        await using scope = new Scope(ctx);
+        const q = scope.queue<number>();
+        const gets = [q.get(), q.get(), q.get()];
+        for (const i of [10, 20, 30]) await q.put(i);
+        assert.deepEqual(await within(Promise.all(gets), "three gets"), [10, 20, 30]);
+
+        const bounded = scope.queue<number>(1);
+        await bounded.put(0);
+        const puts = [bounded.put(1), bounded.put(2), bounded.put(3)];
+        assert.deepEqual(await getMany(bounded, 4, "items behind waiting puts"), [0, 1, 2, 3]);
+        await within(Promise.all(puts), "three waiting puts");
+      },
+    );
+
+    test(
+      "structured-clone values survive the queue: Map, Set, Date, BigInt, cycles",
+      TEST,
+      async () => {
+        await using scope = new Scope(ctx);
+        const q = scope.queue<unknown>();
+        const value = richValue();
+        await q.put(value);
+        assertRichValue(await q.get(), value, "in one process");
+      },
+    );
+
+    test(
+      "an item that cannot be copied fails the put with a TypeError naming its path",
+      TEST,
+      async () => {
+        await using scope = new Scope(ctx);
+        for (const maxsize of [0, 2]) {
+          const q = scope.queue<unknown>(maxsize);
+          await rejectsWith(
+            q.put(Symbol("token")),
+            TypeError,
+            /obj\b.*symbol/i,
+            `a symbol (maxsize ${maxsize})`,
+          );
+          await rejectsWith(
+            q.put({ a: [1, { onData: console.log.bind(console) }] }),
+            TypeError,
+            /obj\.a\[1\]\.onData/,
+            `a bound function (maxsize ${maxsize})`,
+          );
+          await rejectsWith(
+            q.putNowait({ s: new Set([Symbol.iterator]) }),
+            TypeError,
+            /obj\.s/,
+            `a symbol in a Set (maxsize ${maxsize})`,
+          );
+          assert.equal(await q.qsize(), 0, "nothing was put");
+          await q.put("fine");
+          assert.equal(await q.get(), "fine", "the queue still works");
+        }
+      },
+    );
+
+    test("close() makes put and get fail with a ValueError; items put stay", TEST, async () => {
+      await using scope = new Scope(ctx);
+      const q = scope.queue<string>();
+      await q.put("kept");
+      q.close();
+      await rejectsWith(q.put("x"), ValueError, /closed/, "put after close");
+      await rejectsWith(q.putNowait("x"), ValueError, /closed/, "putNowait after close");
+      await rejectsWith(q.get(), ValueError, /closed/, "get after close");
+      await rejectsWith(q.getNowait(), ValueError, /closed/, "getNowait after close");
+      await rejectsWith(q.get({ timeout: 100 }), ValueError, /closed/, "timed get after close");
+      q.close(); // closing twice is harmless
+      await within(q.joinThread(), "joinThread after close");
+    });
+
+    test(
+      "joinThread() rejects before close() and resolves after; cancelJoinThread() is callable",
+      TEST,
+      async () => {
+        await using scope = new Scope(ctx);
+        const q = scope.queue<number>();
+        await rejectsWith(q.joinThread(), ValueError, /close/, "joinThread before close");
+        await q.put(1);
+        q.cancelJoinThread();
+        q.close();
+        await within(q.joinThread(), "joinThread after close");
+        await within(q.joinThread(), "joinThread a second time");
+      },
+    );
+
+    test("using: a queue closes itself at the end of its block", TEST, async () => {
+      let outer: Queue<number>;
+      {
+        using q = new ctx.Queue<number>();
+        outer = q;
+        await q.put(1);
+        assert.equal(await q.get(), 1);
+      }
+      await rejectsWith(outer.put(2), ValueError, /closed/, "put after the using block");
+    });
+
+    // ---- across processes ------------------------------------------------
+
+    test(
+      "a child's puts reach the parent in order; the parent's puts reach the child",
+      TEST,
+      async () => {
+        await using scope = new Scope(ctx);
+        const toParent = scope.queue<unknown>();
+        const items = Array.from({ length: 50 }, (_, i) => ({ i, text: `item ${i}` }));
+        const p = scope.start(queuePutAll, [toParent, items]);
+        assert.deepEqual(await getMany(toParent, items.length, "items from the child"), items);
+        await joinedCleanly(p);
+
+        // A put that does not wait for a reply still comes before the child's next call.
+        const results = scope.queue<number>();
+        const counter = scope.start(queuePutThenCount, [toParent, 300, results]);
+        assert.equal(await within(results.get(), "the qsize the child saw"), 300);
+        await joinedCleanly(counter);
+        assert.equal(await toParent.qsize(), 300);
+
+        const toChild = scope.queue<unknown>();
+        const back = scope.queue<unknown>();
+        const echo = scope.start(queueEchoOne, [toChild, back]);
+        await toChild.put({ hello: "child" });
+        assert.deepEqual(await within(back.get(), "the echo"), { hello: "child" });
+        await joinedCleanly(echo);
+      },
+    );
+
+    test("a get in the parent waits for a child that puts later (lower bound)", TEST, async () => {
+      await using scope = new Scope(ctx);
+      const q = scope.queue<string>();
+      const start = performance.now();
+      const p = scope.start(queuePutAll, [q, ["late"], 300]);
+      assert.equal(await within(q.get({ timeout: 30_000 }), "the late item"), "late");
+      assert.ok(performance.now() - start >= 300 - TIMER_SLACK_MS, "the get waited");
+      await joinedCleanly(p);
+    });
+
+    test(
+      "in a child: Full, Empty, TypeError and the sizes are as in the parent",
+      TEST,
+      async () => {
+        await using scope = new Scope(ctx);
+        const full = scope.queue<string>(2);
+        await full.put("a");
+        await full.put("b");
+        const empty = scope.queue<unknown>();
+        const results = scope.queue<Record<string, unknown>>();
+        const p = scope.start(queueErrorsInChild, [full, empty, results]);
+        const r = await within(results.get(), "the child's report") as Record<
+          string,
+          QueueCaught | "ok"
+        >;
+        await joinedCleanly(p);
+        assertCaught(r.putNowait, "isFull", /full/, "putNowait in a child");
+        assertCaught(r.putNoBlock, "isFull", /full/, "put({ block: false }) in a child");
+        assertCaught(r.putTimeout, "isFull", /full/, "put({ timeout }) in a child");
+        assertCaught(r.getNowait, "isEmpty", /empty/, "getNowait in a child");
+        assertCaught(r.getTimeout, "isEmpty", /empty/, "get({ timeout }) in a child");
+        assertCaught(r.symbol, "isTypeError", /obj\.deep\[0\]/, "a symbol put in a child");
+        assert.deepEqual(r.sizes, {
+          fullQsize: 2,
+          fullFull: true,
+          fullEmpty: false,
+          emptyQsize: 0,
+          emptyEmpty: true,
+          emptyFull: false,
+          maxsize: 2,
+        });
+        assert.deepEqual([await full.get(), await full.get()], ["a", "b"], "nothing was added");
+        assert.equal(await empty.qsize(), 0, "the refused items were not added");
+        await empty.put("after");
+        assert.equal(
+          await within(empty.get(), "an item after the child's get timed out"),
+          "after",
+          "the child's timed-out get left no waiter behind to take it",
+        );
+      },
+    );
+
+    test(
+      "a put blocked on a full queue is released by a get in another process",
+      TEST,
+      async () => {
+        await using scope = new Scope(ctx);
+        // The parent's put waits for the child's get.
+        const q = scope.queue<string>(1);
+        const results = scope.queue<unknown>();
+        await q.put("first");
+        const start = performance.now();
+        const getter = scope.start(queueGetOneInto, [q, results, 300]);
+        await within(q.put("second"), "the parent's put released by the child's get");
+        assert.ok(performance.now() - start >= 300 - TIMER_SLACK_MS, "the put waited for the get");
+        assert.equal(await within(results.get(), "what the child got"), "first");
+        assert.equal(await q.get(), "second");
+        await joinedCleanly(getter);
+
+        // The child's put waits for the parent's get.
+        await q.put("third");
+        const putter = scope.start(queuePutThenReport, [q, "fourth", results]);
+        await assert.rejects(
+          results.get({ timeout: 500 }),
+          Empty,
+          "the child's put must wait while the queue is full",
+        );
+        assert.equal(await q.get(), "third");
+        assert.equal(await within(results.get(), "the child's put to finish"), "put done");
+        assert.equal(await q.get(), "fourth");
+        await joinedCleanly(putter);
+      },
+    );
+
+    for (const maxsize of [0, 3]) {
+      test(
+        `2 producers x 2 consumers (maxsize ${maxsize}): every item once, FIFO per producer`,
+        TEST,
+        async () => {
+          await using scope = new Scope(ctx);
+          const count = 150;
+          const q = scope.queue<{ producer: string; seq: number } | null>(maxsize);
+          const results = scope.queue<{ producer: string; seq: number }[]>();
+          const consumers = [
+            scope.start(queueConsume, [q, results]),
+            scope.start(queueConsume, [q, results]),
+          ];
+          const producers = ["A", "B"].map((name) => scope.start(queueProduce, [q, name, count]));
+          for (const p of producers) await joinedCleanly(p);
+          await q.put(null);
+          await q.put(null);
+          const lists = [
+            await within(results.get(), "the first consumer's list"),
+            await within(results.get(), "the second consumer's list"),
+          ];
+          for (const c of consumers) await joinedCleanly(c);
+
+          assert.equal(lists[0].length + lists[1].length, 2 * count, "every item arrived once");
+          for (const name of ["A", "B"]) {
+            const seqs = lists.flat().filter((x) => x.producer === name).map((x) => x.seq);
+            assert.deepEqual(
+              seqs.toSorted((a, b) => a - b),
+              Array.from({ length: count }, (_, i) => i),
+              `producer ${name}: each item exactly once`,
+            );
+            for (const [i, list] of lists.entries()) {
+              const mine = list.filter((x) => x.producer === name).map((x) => x.seq);
+              assert.deepEqual(
+                mine,
+                mine.toSorted((a, b) => a - b),
+                `consumer ${i} got producer ${name}'s items in the order they were put`,
+              );
+            }
+          }
+          assert.equal(await q.empty(), true);
+        },
+      );
+    }
+
+    test(
+      "a producer that was joined has delivered everything it put (flushed before exit)",
+      TEST,
+      async () => {
+        await using scope = new Scope(ctx);
+        const count = 2000;
+        const q = scope.queue<number>();
+        const p = scope.start(queuePutAll, [q, Array.from({ length: count }, (_, i) => i)]);
+        await joinedCleanly(p);
+        assert.equal(await q.qsize(), count, "every item is in the queue once join() returned");
+        const got: number[] = [];
+        for (let i = 0; i < count; i++) got.push(await q.getNowait());
+        assert.deepEqual(got, Array.from({ length: count }, (_, i) => i));
+        await rejectsWith(q.getNowait(), Empty, /empty/, "nothing more");
+      },
+    );
+
+    test(
+      "a producer that ends with process.exit() has delivered everything it put first",
+      TEST,
+      async () => {
+        // CPython flushes a child's queues on sys.exit() too; only os._exit() skips it.
+        await using scope = new Scope(ctx);
+        for (const [count, code] of [[10, 0], [1000, 3]]) {
+          const q = scope.queue<number>();
+          const p = scope.start(queuePutThenExit, [q, count, code]);
+          await within(p.join(), "the producer to exit");
+          assert.equal(p.exitcode, code);
+          assert.equal(
+            await q.qsize(),
+            count,
+            `all ${count} items put before process.exit(${code}) are in the queue`,
+          );
+        }
+      },
+    );
+
+    test(
+      "close() in a child fails its later put/get; what it put before arrives",
+      TEST,
+      async () => {
+        await using scope = new Scope(ctx);
+        const q = scope.queue<string>();
+        const results = scope.queue<Record<string, QueueCaught | "ok">>();
+        const p = scope.start(queueUseAfterClose, [q, results]);
+        const r = await within(results.get(), "the child's report");
+        await joinedCleanly(p);
+        assertCaught(r.beforeClose, "isValueError", /close/, "joinThread before close in a child");
+        assertCaught(r.put, "isValueError", /closed/, "put after close in a child");
+        assertCaught(r.get, "isValueError", /closed/, "get after close in a child");
+        assert.equal(r.joinThread, "ok", "joinThread after close in a child");
+        assert.equal(await q.getNowait(), "before close");
+        await q.put("the parent's handle is still open");
+        assert.equal(await q.get(), "the parent's handle is still open");
+      },
+    );
+
+    test("a queue passed to a child and on to a grandchild keeps working", TEST, async () => {
+      await using scope = new Scope(ctx);
+      const inbox = scope.queue<string>();
+      const outbox = scope.queue<string>();
+      const p = scope.start(queueRelayToGrandchild, [inbox, outbox, startMethod]);
+      await inbox.put("hello");
+      assert.equal(await within(outbox.get(), "the grandchild's answer"), "hello back");
+      assert.equal(await within(outbox.get(), "the child's report"), "grandchild exitcode 0");
+      await joinedCleanly(p);
+      assert.equal(await inbox.empty(), true);
+    });
+
+    test("a queue made in a child serves that child's own child", TEST, async () => {
+      await using scope = new Scope(ctx);
+      const out = scope.queue<unknown>();
+      const p = scope.start(queueOwnQueueWithGrandchild, [out, startMethod]);
+      assert.deepEqual(await within(out.get(), "the child's report"), {
+        exitcode: 0,
+        qsize: 2,
+        items: ["gc 1", "gc 2"],
+      });
+      await joinedCleanly(p);
+    });
+
+    test(
+      "a queue travels inside an item; once its owner is killed, calls on it reject with OSError",
+      TEST,
+      async () => {
+        await using scope = new Scope(ctx);
+        const out = scope.queue<Queue<string>>();
+        const owner = scope.start(queueSendOwnQueue, [out, startMethod]);
+        const theirs = scope.adopt(await within(out.get(), "the child's queue"));
+        assert.equal(await within(theirs.qsize(), "qsize of the child's queue"), 1);
+        assert.equal(await within(theirs.get(), "the item in the child's queue"), "inside");
+        const waiting = theirs.get();
+        assert.equal(await stillPendingAfter(waiting, 100), true, "the get waits");
+        owner.kill();
+        await within(owner.join(), "the owner to end");
+        await rejectsWith(waiting, OSError, /ended|gone|closed/, "the get waiting on a dead owner");
+        await rejectsWith(theirs.getNowait(), OSError, /ended|gone|closed/, "a later get");
+        await rejectsWith(theirs.qsize(), OSError, /ended|gone|closed/, "a later qsize");
+      },
+    );
+
+    test("structured-clone values go to a child and back", TEST, async () => {
+      await using scope = new Scope(ctx);
+      const inbox = scope.queue<unknown>();
+      const outbox = scope.queue<unknown>();
+      const p = scope.start(queueEchoOne, [inbox, outbox]);
+      const value = richValue();
+      await inbox.put(value);
+      assertRichValue(await within(outbox.get(), "the echo"), value, "through a child");
+      await joinedCleanly(p);
+    });
+
+    test("a 16 MiB Uint8Array goes from a child to the parent and back intact", TEST, async () => {
+      await using scope = new Scope(ctx);
+      const q = scope.queue<Uint8Array>();
+      const p = scope.start(queuePutBig, [q, BIG]);
+      assertPattern(await within(q.get(), "16 MiB from the child", 40_000), BIG, "child to parent");
+      await joinedCleanly(p);
+
+      const toChild = scope.queue<Uint8Array>(1);
+      const results = scope.queue<{ isUint8Array: boolean; length: number; wrong: number }>();
+      const checker = scope.start(queueCheckBig, [toChild, results]);
+      const bytes = new Uint8Array(BIG);
+      for (let i = 0; i < BIG; i++) bytes[i] = queuePatternByte(i);
+      await toChild.put(bytes);
+      assert.deepEqual(
+        await within(results.get(), "the child's check", 40_000),
+        { isUint8Array: true, length: BIG, wrong: -1 },
+      );
+      await joinedCleanly(checker);
+    });
+
+    test("a get waiting in the parent survives the only producer being killed", TEST, async () => {
+      await using scope = new Scope(ctx);
+      const q = scope.queue<string>();
+      const ready = scope.queue<string>();
+      const doomed = scope.start(queueProduceThenHang, [q, ready]);
+      assert.equal(await within(q.get(), "the producer's first item"), "first");
+      assert.equal(await within(ready.get(), "the producer to be ready"), "ready");
+      const waiting = q.get();
+      assert.equal(await stillPendingAfter(waiting, 100), true, "the get waits for an item");
+      doomed.kill();
+      await within(doomed.join(), "the killed producer to end");
+      assert.equal(doomed.exitcode, -9);
+      assert.equal(await stillPendingAfter(waiting, 200), true, "the get keeps waiting");
+
+      const next = scope.start(queuePutAll, [q, ["after", "more"]]);
+      assert.equal(await within(waiting, "the waiting get"), "after");
+      assert.equal(await within(q.get(), "the next item"), "more");
+      await joinedCleanly(next);
+      await q.put("local");
+      assert.equal(await q.get(), "local");
+    });
+
+    test("a process killed while waiting in get does not take later items", TEST, async () => {
+      await using scope = new Scope(ctx);
+      const q = scope.queue<string>();
+      const ready = scope.queue<string>();
+      const waiting = q.get();
+      const doomed = scope.start(queuePutThenWaitInGet, [q, ready]);
+      assert.equal(await within(waiting, "the child's first item"), "first");
+      assert.equal(await within(ready.get(), "the child to wait in get"), "waiting in get");
+      const mine = q.get();
+      doomed.kill();
+      await within(doomed.join(), "the killed child to end");
+      assert.equal(doomed.exitcode, -9);
+      // Let this process notice the closed channel (lower bound only).
+      await sleep(300);
+      await q.put("for the parent");
+      assert.equal(await within(mine, "the parent's get"), "for the parent");
+      await q.put("again");
+      assert.equal(await within(q.get(), "a later get"), "again");
+      assert.equal(await ready.empty(), true, "the killed child's get never returned");
+    });
+
+    test("a put blocked in a process that is killed never lands", TEST, async () => {
+      await using scope = new Scope(ctx);
+      const q = scope.queue<string>(1);
+      const results = scope.queue<string>();
+      await q.put("held");
+      const doomed = scope.start(queuePutThenReport, [q, "from the dead", results]);
+      // The child's put is blocked: the queue is full.
+      await assert.rejects(results.get({ timeout: 500 }), Empty, "the child's put must wait");
+      doomed.kill();
+      await within(doomed.join(), "the killed child to end");
+      await sleep(300);
+      assert.equal(await q.get(), "held");
+      await rejectsWith(q.get({ timeout: 300 }), Empty, /empty/, "the dead put is gone");
+      await q.put("alive");
+      assert.equal(await q.get(), "alive");
+    });
+
+    // ---- JoinableQueue ---------------------------------------------------
+
+    test(
+      "JoinableQueue: join waits for taskDone per item; one too many is a ValueError",
+      TEST,
+      async () => {
+        await using scope = new Scope(ctx);
+        const jq = scope.adopt(new ctx.JoinableQueue<string>());
+        await within(jq.join(), "join on a queue that never had items");
+        await jq.put("a");
+        await jq.put("b");
+        const joined = jq.join();
+        assert.equal(await stillPendingAfter(joined, 100), true, "join waits for unfinished items");
+        assert.equal(await jq.get(), "a");
+        assert.equal(await jq.get(), "b");
+        assert.equal(
+          await stillPendingAfter(joined, 100),
+          true,
+          "get alone does not finish a task",
+        );
+        await jq.taskDone();
+        assert.equal(await stillPendingAfter(joined, 100), true, "one of two tasks done");
+        await jq.taskDone();
+        await within(joined, "join after every taskDone");
+        await rejectsWith(
+          jq.taskDone(),
+          ValueError,
+          /too many|more times/,
+          "one taskDone too many",
+        );
+        await within(jq.join(), "join again");
+        assert.ok(jq instanceof ctx.Queue, "a JoinableQueue is a Queue");
+      },
+    );
+
+    test(
+      "JoinableQueue across processes: two workers' taskDone calls release the parent's join",
+      TEST,
+      async () => {
+        await using scope = new Scope(ctx);
+        const jq = scope.adopt(new ctx.JoinableQueue<number | null>());
+        const done = scope.queue<number>();
+        const count = 6;
+        const delay = 60;
+        const workers = [
+          scope.start(queueTaskWorker, [jq, done, delay]),
+          scope.start(queueTaskWorker, [jq, done, delay]),
+        ];
+        const start = performance.now();
+        for (let i = 0; i < count; i++) await jq.put(i);
+        await within(jq.join(), "join while the workers process the items");
+        // However the items were shared, one worker handled at least half of them.
+        assert.ok(
+          performance.now() - start >= (count / 2) * delay - TIMER_SLACK_MS,
+          "join waited for every item's taskDone",
+        );
+        assert.equal(await done.qsize(), count, "every item was processed before join returned");
+        const processed = await getMany(done, count, "processed items");
+        assert.deepEqual(processed.toSorted((a, b) => a - b), [0, 1, 2, 3, 4, 5]);
+        await jq.put(null);
+        await jq.put(null);
+        await within(jq.join(), "join after the sentinels");
+        for (const w of workers) await joinedCleanly(w);
+      },
+    );
+
+    test(
+      "JoinableQueue: a join in a child returns after taskDone in the parent",
+      TEST,
+      async () => {
+        await using scope = new Scope(ctx);
+        const jq = scope.adopt(new ctx.JoinableQueue<string>());
+        const results = scope.queue<string>();
+        await jq.put("job");
+        const joiner = scope.start(queueJoinThenReport, [jq, results]);
+        await assert.rejects(results.get({ timeout: 500 }), Empty, "the child's join must wait");
+        assert.equal(await jq.get(), "job");
+        await jq.taskDone();
+        assert.equal(await within(results.get(), "the child's join"), "joined");
+        await joinedCleanly(joiner);
+      },
+    );
+
+    test(
+      "JoinableQueue: one taskDone too many in a child is a ValueError there",
+      TEST,
+      async () => {
+        await using scope = new Scope(ctx);
+        const jq = scope.adopt(new ctx.JoinableQueue<number>());
+        const results = scope.queue<QueueCaught | "ok">();
+        for (const i of [1, 2]) await jq.put(i);
+        const p = scope.start(queueTaskDoneTooMany, [jq, 2, results]);
+        assertCaught(
+          await within(results.get(), "the child's report"),
+          "isValueError",
+          /too many|more times/,
+          "taskDone too many in a child",
+        );
+        await joinedCleanly(p);
+        await within(jq.join(), "join: both items were done");
+        await rejectsWith(jq.taskDone(), ValueError, /too many|more times/, "still too many here");
+      },
+    );
+
+    // ---- SimpleQueue -----------------------------------------------------
+
+    test("SimpleQueue: put, get, empty and close in one process", TEST, async () => {
+      const sq = new ctx.SimpleQueue<number>();
+      assert.equal(await sq.empty(), true);
+      await sq.put(1);
+      await sq.put(2);
+      assert.equal(await sq.empty(), false);
+      assert.equal(await sq.get(), 1);
+      assert.equal(await sq.get(), 2);
+      assert.equal(await sq.empty(), true);
+      const waiting = sq.get();
+      await sq.put(3);
+      assert.equal(await within(waiting, "a get waiting on a SimpleQueue"), 3);
+      for (let i = 0; i < 500; i++) await sq.put(i);
+      assert.equal(await sq.empty(), false, "a SimpleQueue has no limit");
+      sq.close();
+      await rejectsWith(sq.put(4), ValueError, /closed/, "put after close");
+      await rejectsWith(sq.get(), ValueError, /closed/, "get after close");
+    });
+
+    test("SimpleQueue across processes", TEST, async () => {
+      await using scope = new Scope(ctx);
+      const inbox = scope.adopt(new ctx.SimpleQueue<number | null>());
+      const out = scope.adopt(new ctx.SimpleQueue<number | boolean>());
+      const p = scope.start(queueSimpleDoubler, [inbox, out]);
+      for (const i of [1, 2, 3]) await inbox.put(i);
+      await inbox.put(null);
+      assert.deepEqual(await getMany(out, 4, "doubled items"), [2, 4, 6, true]);
+      await joinedCleanly(p);
+      assert.equal(await out.empty(), true);
+    });
+  });
+}
+
+/** A value using the kinds structured clone copies, with cycles and shared references. */
+function richValue(): Record<string, unknown> {
+  const shared = { shared: true };
+  const map = new Map<unknown, unknown>([["one", 1], [2, "two"], [shared, "object key"]]);
+  map.set("me", map);
+  const root: Record<string, unknown> = {
+    map,
+    set: new Set<unknown>([1, "x", shared]),
+    date: new Date(Date.UTC(2024, 1, 29, 12, 30, 15, 123)),
+    big: 2n ** 100n,
+    negativeBig: -(2n ** 70n) - 1n,
+    floats: new Float64Array([1.5, -0, NaN, Infinity]),
+    numbers: [0, -0, NaN, -Infinity],
+    strings: ["", "héllo", "snake 🐍"],
+    nothing: [null, undefined],
+    regexp: /a+b/gi,
+    error: new RangeError("out of range"),
+    pair: [shared, shared],
+  };
+  root.self = root;
+  root.list = [{ up: root }];
+  return root;
+}
+
+/** Checks a copy of {@linkcode richValue}. */
+// deno-lint-ignore no-explicit-any
+function assertRichValue(r: any, original: Record<string, unknown>, what: string): void {
+  assert.notEqual(r, original, `${what}: a copy, not the same object`);
+  assert.equal(r.self, r, `${what}: a cycle back to the root keeps its identity`);
+  assert.equal(r.list[0].up, r, `${what}: a nested cycle keeps its identity`);
+  assert.equal(r.pair[0], r.pair[1], `${what}: a shared reference stays shared`);
+  assert.ok(r.map instanceof Map, `${what}: Map`);
+  assert.equal(r.map.get("one"), 1);
+  assert.equal(r.map.get(2), "two");
+  assert.equal(r.map.get(r.pair[0]), "object key", `${what}: an object key keeps its identity`);
+  assert.equal(r.map.get("me"), r.map, `${what}: a Map holding itself`);
+  assert.ok(r.set instanceof Set && r.set.size === 3 && r.set.has(r.pair[0]), `${what}: Set`);
+  assert.ok(r.date instanceof Date, `${what}: Date`);
+  assert.equal(r.date.getTime(), Date.UTC(2024, 1, 29, 12, 30, 15, 123));
+  assert.equal(r.big, 2n ** 100n);
+  assert.equal(r.negativeBig, -(2n ** 70n) - 1n);
+  assert.ok(r.floats instanceof Float64Array, `${what}: Float64Array`);
+  assert.ok(Object.is(r.floats[1], -0) && Number.isNaN(r.floats[2]) && r.floats[3] === Infinity);
+  assert.ok(Object.is(r.numbers[1], -0) && Number.isNaN(r.numbers[2]));
+  assert.deepEqual(r.strings, ["", "héllo", "snake 🐍"]);
+  assert.ok(r.nothing.length === 2 && r.nothing[0] === null && r.nothing[1] === undefined);
+  assert.ok(r.regexp instanceof RegExp && r.regexp.source === "a+b" && r.regexp.flags === "gi");
+  assert.ok(r.error instanceof RangeError && r.error.message === "out of range", `${what}: error`);
+}
