@@ -27,6 +27,7 @@ export function bunHost(): Host {
     Bun: { version: string; stdin: { text(): Promise<string> } };
   };
   const process = g.process;
+  const realExit = process.exit.bind(process);
   return {
     runtime: `Bun ${g.Bun.version}`,
     pid: process.pid,
@@ -46,7 +47,10 @@ export function bunHost(): Host {
     onExit(callback) {
       process.on("exit", callback);
     },
-    exit: (code) => process.exit(code),
+    exit: (code) => realExit(code),
+    trapExit(onExit) {
+      process.exit = (code?: number) => onExit(code ?? 0);
+    },
     writeStderr(text) {
       fs.writeSync(2, text);
     },

@@ -5,6 +5,7 @@
  * @module
  */
 
+import nodeProcess from "node:process";
 import type { Host } from "./types.ts";
 import { denoSocketTransport } from "./deno_socket.ts";
 import { denoSubprocessLauncher } from "./deno_subprocess.ts";
@@ -13,6 +14,7 @@ import { nodeWorkerLauncher } from "./node_worker.ts";
 /** Builds the Deno host; `privateDir` gives the directory sockets live in. */
 export function denoHost(privateDir: () => string): Host {
   const encoder = new TextEncoder();
+  const realExit = Deno.exit;
   return {
     runtime: `Deno ${Deno.version.deno}`,
     pid: Deno.pid,
@@ -32,7 +34,11 @@ export function denoHost(privateDir: () => string): Host {
     onExit(callback) {
       globalThis.addEventListener("unload", callback);
     },
-    exit: (code) => Deno.exit(code),
+    exit: (code) => realExit(code),
+    trapExit(onExit) {
+      Deno.exit = (code?: number) => onExit(code ?? 0);
+      nodeProcess.exit = ((code?: number) => onExit(code ?? 0)) as typeof nodeProcess.exit;
+    },
     writeStderr(text) {
       const bytes = encoder.encode(text);
       let written = 0;

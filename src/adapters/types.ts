@@ -112,8 +112,14 @@ export interface Host {
   removePrivateDir(path: string): void;
   /** Runs `callback` synchronously when this program (or worker) ends. */
   onExit(callback: () => void): void;
-  /** Ends this program (or worker) with `code`. */
+  /** Ends this program (or worker) with `code`, at once. */
   exit(code: number): never;
+  /**
+   * Child only: makes the runtime's exit functions (`process.exit`,
+   * `Deno.exit`) call `onExit` instead (which throws), so the child can
+   * flush before it really exits through {@linkcode Host.exit}.
+   */
+  trapExit(onExit: (code: number) => never): void;
   /** Writes to standard error, synchronously where possible. */
   writeStderr(text: string): void;
   /** Child only: reads the bootstrap line a "spawn" parent wrote to stdin. */

@@ -23,6 +23,7 @@ import {
 } from "./process.ts";
 import { fromHex } from "./_util.ts";
 import nodeProcess from "node:process";
+import { SystemExit } from "./_exit.ts";
 
 /** The line a parent hands its child. */
 export interface Bootstrap {
@@ -109,9 +110,13 @@ export async function runChild(
   // ends the child as an uncaught error in run() would; Bun would otherwise
   // keep running while the entry's top-level await is pending.
   const uncaught = (error: unknown) => {
+    if (error instanceof SystemExit) return void exitChild(error.code);
     host.writeStderr(`Process ${processState().name}:\n${describeError(error)}\n`);
     exitChild(1);
   };
+  host.trapExit((exitCode) => {
+    throw new SystemExit(exitCode);
+  });
   nodeProcess.on("uncaughtException", uncaught);
   nodeProcess.on("unhandledRejection", uncaught);
 
@@ -146,8 +151,11 @@ export async function runChild(
     setCurrentProcess(self);
     await self.run();
   } catch (error) {
-    host.writeStderr(`Process ${processState().name}:\n${describeError(error)}\n`);
-    code = 1;
+    if (error instanceof SystemExit) code = error.code;
+    else {
+      host.writeStderr(`Process ${processState().name}:\n${describeError(error)}\n`);
+      code = 1;
+    }
   }
   return await exitChild(code);
 }

@@ -24,6 +24,7 @@ import {
   rebuildCallable,
 } from "./reduction.ts";
 import { decode, encode } from "./_codec.ts";
+import { SystemExit } from "./_exit.ts";
 import { getHost } from "./_host.ts";
 import { holdAlive } from "./_util.ts";
 
@@ -128,6 +129,12 @@ export async function poolWorkerLoop(
         }
         replies.push(encodeReply(id, true, results));
       } catch (error) {
+        if (error instanceof SystemExit) {
+          // exit() in a task ends the worker (its task fails with
+          // WorkerLostError); what earlier tasks returned is sent first.
+          if (replies.length > 0) await conn.send(["done", replies]);
+          throw error;
+        }
         replies.push(encodeReply(id, false, error));
       }
       completed++;
