@@ -81,6 +81,14 @@ interface Started {
   killedWith: number | null;
 }
 
+/** Called with the ident of a child that ended abnormally (killed, crashed). */
+const childDeathHooks: ((ident: number) => void)[] = [];
+
+/** @internal Runs `hook` when a child of this process dies (not on a clean exit). */
+export function onChildDeath(hook: (ident: number) => void): void {
+  childDeathHooks.push(hook);
+}
+
 /** Children this process started that have not been seen to end. */
 const children = new Set<Process>();
 
@@ -383,7 +391,10 @@ export class Process implements AsyncDisposable {
       // arguments are decoded before run()), perhaps over another channel
       // whose attach is still in flight: only a failed child may have left
       // tickets unused.
-      if (status.code !== 0) { for (const drop of tickets) drop(); }
+      if (status.code !== 0) {
+        for (const drop of tickets) drop();
+        for (const hook of childDeathHooks) hook(this.#ident!);
+      }
       started.exitcode = started.killedWith !== null && !osProcess
         ? started.killedWith
         : status.code;

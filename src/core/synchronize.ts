@@ -11,19 +11,20 @@
  * @module
  */
 
-import { REDUCE, type Reduced, registerReducer } from "./_codec.ts";
+import { type EncodeContext, REDUCE, type Reduced, registerReducer } from "./_codec.ts";
 import type { Channel } from "./_node.ts";
 import {
   blocking,
   type Caller,
   Ref,
   type RefState,
-  sameCaller,
   SharedCore,
   Waiter,
 } from "./_shared.ts";
 import { BrokenBarrierError, ValueError } from "./errors.ts";
-import { checkTimeout } from "./_util.ts";
+import { checkTimeout, holdAlive } from "./_util.ts";
+import { processState } from "./_state.ts";
+import { onChildDeath } from "./process.ts";
 import {
   type CallableSpec,
   callerModules,
@@ -43,85 +44,154 @@ const FROM_REF: unique symbol = Symbol("fromRef") as never;
 
 // ---------------------------------------------------------------- owner side
 
+// A lock's state lives in three Int32 words of a SharedArrayBuffer, so
+// every process that shares the memory (the owner and its "worker"
+// children) takes and releases it with Atomics; a "spawn" child asks the
+// owner, which runs the same code on its behalf.
+const STATE = 0; // 0 free, 1 held
+const HOLDER = 1; // the holder's ident (as an int32)
+const LEVELS = 2; // how many times the holder took it (RLock)
+
+/** Every lock cell this process can touch, to release those a dead child held. */
+const cells = new Set<WeakRef<Int32Array>>();
+
+function newCell(): Int32Array {
+  const cell = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
+  cells.add(new WeakRef(cell));
+  return cell;
+}
+
+/** @internal Tracks a cell that arrived from another process. */
+function adoptCell(cell: Int32Array): Int32Array {
+  cells.add(new WeakRef(cell));
+  return cell;
+}
+
+function tryAcquireCell(cell: Int32Array, recursive: boolean, ident: number): boolean {
+  if (recursive && Atomics.load(cell, STATE) === 1 && Atomics.load(cell, HOLDER) === (ident | 0)) {
+    cell[LEVELS]++; // only the holder changes its levels
+    return true;
+  }
+  if (Atomics.compareExchange(cell, STATE, 0, 1) === 0) {
+    Atomics.store(cell, HOLDER, ident | 0);
+    Atomics.store(cell, LEVELS, 1);
+    return true;
+  }
+  return false;
+}
+
+async function acquireCell(
+  cell: Int32Array,
+  recursive: boolean,
+  ident: number,
+  block: boolean,
+  timeout: number | null,
+): Promise<boolean> {
+  if (tryAcquireCell(cell, recursive, ident)) return true;
+  if (!block) return false;
+  const deadline = timeout === null ? Infinity : performance.now() + timeout;
+  // Atomics.waitAsync does not keep Deno's event loop alive on its own.
+  const release = holdAlive();
+  try {
+    for (;;) {
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) return false;
+      const waited = Atomics.waitAsync(
+        cell,
+        STATE,
+        1,
+        remaining === Infinity ? undefined : remaining,
+      );
+      if (waited.async) await waited.value;
+      if (tryAcquireCell(cell, recursive, ident)) return true;
+    }
+  } finally {
+    release();
+  }
+}
+
+function freeCell(cell: Int32Array): void {
+  Atomics.store(cell, HOLDER, 0);
+  Atomics.store(cell, LEVELS, 0);
+  Atomics.store(cell, STATE, 0);
+  Atomics.notify(cell, STATE, 1);
+}
+
+function releaseCell(cell: Int32Array, recursive: boolean, ident: number): void {
+  if (Atomics.load(cell, STATE) === 0) {
+    throw new ValueError(
+      recursive
+        ? "Cannot release an RLock that is not held: acquire it first"
+        : "Lock released too many times: release() only after a successful acquire()",
+    );
+  }
+  if (recursive && Atomics.load(cell, HOLDER) !== (ident | 0)) {
+    throw new ValueError(
+      "Cannot release an RLock held by another process: only its owner may release it",
+    );
+  }
+  if (recursive && --cell[LEVELS] > 0) return;
+  freeCell(cell);
+}
+
+/** @internal Releases every lock a child that died was holding (called by its parent). */
+export function releaseLocksHeldBy(ident: number): void {
+  for (const ref of cells) {
+    const cell = ref.deref();
+    if (!cell) {
+      cells.delete(ref);
+      continue;
+    }
+    if (Atomics.load(cell, STATE) === 1 && Atomics.load(cell, HOLDER) === (ident | 0)) {
+      freeCell(cell);
+    }
+  }
+}
+
+onChildDeath(releaseLocksHeldBy);
+
 class LockCore extends SharedCore {
   readonly exposed: ReadonlySet<string> = new Set(["acquire", "release"]);
-  holder: Caller | null = null;
-  count = 0;
-  waiters: Waiter<boolean>[] = [];
+  readonly cell: Int32Array = newCell();
+  /** Which remote process took it through this owner (to release it if that process dies). */
+  #remoteHolder: Caller | null = null;
 
   constructor(readonly recursive: boolean) {
     super();
   }
 
-  acquire(caller: Caller, block: boolean, timeout: number | null): boolean | Promise<boolean> {
-    if (this.holder === null) {
-      this.holder = caller;
-      this.count = 1;
-      return true;
-    }
-    if (this.recursive && sameCaller(this.holder, caller)) {
-      this.count++;
-      return true;
-    }
-    if (!block) return false;
-    const w = new Waiter<boolean>(caller, timeout, (me) => {
-      this.waiters = this.waiters.filter((x) => x !== me);
-      me.resolve(false);
-    });
-    this.waiters.push(w);
-    return w.promise;
+  async acquire(caller: Caller, block: boolean, timeout: number | null): Promise<boolean> {
+    const ok = await acquireCell(this.cell, this.recursive, caller.ident, block, timeout);
+    if (ok && caller.channel !== null) this.#remoteHolder = caller;
+    return ok;
   }
 
   /** Takes the lock for `caller` with `count` levels (a Condition restoring its lock). */
-  acquireLevels(caller: Caller, count: number): Promise<void> {
-    return Promise.resolve(this.acquire(caller, true, null)).then((acquired) => {
-      if (acquired) this.count = count; // false: the caller's process died while waiting
-    });
+  async acquireLevels(caller: Caller, count: number): Promise<void> {
+    if (await this.acquire(caller, true, null)) this.cell[LEVELS] = count;
   }
 
   release(caller: Caller): void {
-    if (this.holder === null) {
-      throw new ValueError(
-        this.recursive
-          ? "Cannot release an RLock that is not held: acquire it first"
-          : "Lock released too many times: release() only after a successful acquire()",
-      );
-    }
-    if (this.recursive && !sameCaller(this.holder, caller)) {
-      throw new ValueError(
-        "Cannot release an RLock held by another process: only its owner may release it",
-      );
-    }
-    if (--this.count > 0) return;
-    this.#handOver();
+    releaseCell(this.cell, this.recursive, caller.ident);
   }
 
-  /** Releases every level held by `caller` and returns how many there were. */
+  /** Whether `caller` holds the lock. */
+  heldBy(caller: Caller): boolean {
+    return Atomics.load(this.cell, STATE) === 1 &&
+      Atomics.load(this.cell, HOLDER) === (caller.ident | 0);
+  }
+
+  /** Releases every level and returns how many there were. */
   releaseAll(): number {
-    const count = this.count;
-    this.count = 0;
-    this.#handOver();
-    return count;
-  }
-
-  #handOver(): void {
-    this.holder = null;
-    this.count = 0;
-    const next = this.waiters.shift();
-    if (next) {
-      this.holder = next.caller;
-      this.count = 1;
-      next.resolve(true);
-    }
+    const levels = this.cell[LEVELS];
+    freeCell(this.cell);
+    return levels;
   }
 
   override dropChannel(channel: Channel, clean: boolean): void {
-    this.waiters = this.waiters.filter((w) => {
-      if (w.caller.channel !== channel) return true;
-      w.resolve(false);
-      return false;
-    });
-    if (!clean && this.holder?.channel === channel) this.#handOver();
+    const holder = this.#remoteHolder;
+    if (!clean && holder?.channel === channel && this.heldBy(holder)) freeCell(this.cell);
+    if (holder?.channel === channel) this.#remoteHolder = null;
   }
 }
 
@@ -233,7 +303,7 @@ class ConditionCore extends SharedCore {
   }
 
   #checkOwned(caller: Caller, what: string): void {
-    if (!sameCaller(this.lock.holder, caller)) {
+    if (!this.lock.heldBy(caller)) {
       throw new ValueError(`Cannot ${what} a Condition without holding its lock: acquire it first`);
     }
   }
@@ -380,10 +450,16 @@ class BarrierCore extends SharedCore {
 export abstract class SemLock implements AsyncDisposable {
   /** @internal */
   readonly _ref: Ref;
+  /** @internal The shared lock cell, when this process shares the lock's memory. */
+  readonly _cell: Int32Array | null;
+  /** @internal */
+  readonly _recursive: boolean;
 
   /** @internal Made by the subclasses. */
-  constructor(ref: Ref) {
+  constructor(ref: Ref, cell: Int32Array | null = null, recursive = false) {
     this._ref = ref;
+    this._cell = cell;
+    this._recursive = recursive;
   }
 
   /**
@@ -393,6 +469,9 @@ export abstract class SemLock implements AsyncDisposable {
   acquire(options?: AcquireOptions): Promise<boolean> {
     try {
       const { block, timeout } = blocking(options);
+      if (this._cell) {
+        return acquireCell(this._cell, this._recursive, processState().ident, block, timeout);
+      }
       return this._ref.call("acquire", block, timeout) as Promise<boolean>;
     } catch (error) {
       return Promise.reject(error);
@@ -401,7 +480,21 @@ export abstract class SemLock implements AsyncDisposable {
 
   /** Releases. */
   release(): Promise<void> {
+    if (this._cell) {
+      try {
+        releaseCell(this._cell, this._recursive, processState().ident);
+        return Promise.resolve();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     return this._ref.call("release") as Promise<void>;
+  }
+
+  /** @internal A lock's reduced state: its memory goes along to a process that shares it. */
+  _lockState(type: string, context: EncodeContext): Reduced {
+    const cell = context.shareMemory ? this._cell : null;
+    return { type, state: { ref: this._ref.state(), cell } satisfies LockState };
   }
 
   /** Acquires and returns a handle whose disposal releases: `await using _ = await lock.hold()`. */
@@ -442,12 +535,17 @@ export abstract class SemLock implements AsyncDisposable {
 export class Lock extends SemLock {
   /** Makes an unlocked lock. */
   constructor(...internal: unknown[]) {
-    super(internal[0] === FROM_REF ? internal[1] as Ref : Ref.local(new LockCore(false)));
+    if (internal[0] === FROM_REF) {
+      super(internal[1] as Ref, internal[2] as Int32Array | null, false);
+      return;
+    }
+    const core = new LockCore(false);
+    super(Ref.local(core), core.cell, false);
   }
 
   /** @internal */
-  [REDUCE](): Reduced {
-    return { type: "Lock", state: this._ref.state() };
+  [REDUCE](context: EncodeContext): Reduced {
+    return this._lockState("Lock", context);
   }
 }
 
@@ -468,12 +566,17 @@ export class Lock extends SemLock {
 export class RLock extends SemLock {
   /** Makes an unlocked re-entrant lock. */
   constructor(...internal: unknown[]) {
-    super(internal[0] === FROM_REF ? internal[1] as Ref : Ref.local(new LockCore(true)));
+    if (internal[0] === FROM_REF) {
+      super(internal[1] as Ref, internal[2] as Int32Array | null, true);
+      return;
+    }
+    const core = new LockCore(true);
+    super(Ref.local(core), core.cell, true);
   }
 
   /** @internal */
-  [REDUCE](): Reduced {
-    return { type: "RLock", state: this._ref.state() };
+  [REDUCE](context: EncodeContext): Reduced {
+    return this._lockState("RLock", context);
   }
 }
 
@@ -771,8 +874,24 @@ export class Barrier {
   }
 }
 
-registerReducer("Lock", (s) => new Lock(FROM_REF, Ref.fromState(s as RefState)));
-registerReducer("RLock", (s) => new RLock(FROM_REF, Ref.fromState(s as RefState)));
+/** How a Lock or RLock crosses: a reference to its owner, and its memory for a worker. */
+interface LockState {
+  ref: RefState;
+  cell: Int32Array | null;
+}
+
+function lockFromState(s: unknown): [Ref, Int32Array | null] {
+  // Older senders (a manager's proxies) send the bare reference.
+  const st = (s as LockState).ref ? s as LockState : { ref: s as RefState, cell: null };
+  const ref = Ref.fromState(st.ref);
+  // In the owner, use its own cell; in a worker that shares it, the one that came.
+  const core = ref.core as LockCore | null;
+  const cell = core?.cell ?? (st.cell ? adoptCell(st.cell) : null);
+  return [ref, cell];
+}
+
+registerReducer("Lock", (s) => new Lock(FROM_REF, ...lockFromState(s)));
+registerReducer("RLock", (s) => new RLock(FROM_REF, ...lockFromState(s)));
 registerReducer("Semaphore", (s) => new Semaphore(FROM_REF as never, Ref.fromState(s as RefState)));
 registerReducer(
   "BoundedSemaphore",

@@ -52,6 +52,7 @@ import {
   syncRecordTrip,
   syncRelease,
   syncSemaphoreHolder,
+  syncTakeLockThenFlag,
   syncTakeUnit,
   syncTryAcquire,
   syncWaitToAcquire,
@@ -174,6 +175,38 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
 
   describe(`Synchronize [${startMethod}] [${RUNTIME}]`, () => {
     // ---------------------------------------------------------------- Lock
+
+    test(
+      "Lock and RLock are shared memory under worker: a child takes them while the parent's thread is blocked",
+      TEST,
+      async (t) => {
+        if (startMethod !== "worker") {
+          return t.skip("only workers share memory; a spawn child asks the lock's owner");
+        }
+        for (const lock of [new ctx.Lock(), new ctx.RLock()]) {
+          const flag = ctx.RawArray("i", 1) as Int32Array;
+          const p = new ctx.Process({ target: syncTakeLockThenFlag, args: [lock, flag] });
+          p.start();
+          // Wait (without blocking) until the child runs: it starts through us.
+          await waitFor(() => Atomics.load(flag, 0) === 1, "the child to start");
+          // Then block this thread and let the child go: a lock reached
+          // through this process could not be taken now; one in shared memory can.
+          Atomics.store(flag, 0, 2);
+          Atomics.notify(flag, 0);
+          const outcome = Atomics.wait(flag, 0, 2, 10_000);
+          assert.notEqual(
+            outcome,
+            "timed-out",
+            "the child took and released the lock while we were blocked",
+          );
+          assert.equal(Atomics.load(flag, 0), 3);
+          await p.join();
+          assert.equal(p.exitcode, 0);
+          assert.equal(await lock.acquire({ block: false }), true);
+          await lock.release();
+        }
+      },
+    );
 
     test(
       "Lock: acquire() resolves true; acquire({ block: false }) is false while held",
