@@ -21,11 +21,18 @@ export interface Plan {
   warmup: number;
 }
 
+/** Work around each sample that is not timed (tinybench's task hooks). */
+export interface Hooks {
+  /** Runs after every iteration, warm-up ones included (e.g. terminating what it made). */
+  afterEach?: () => Promise<void> | void;
+}
+
 /** Runs `fn` as one tinybench task and returns every sample's latency in ms. */
 export async function sample(
   name: string,
   fn: () => Promise<unknown>,
   plan: Plan,
+  hooks: Hooks = {},
 ): Promise<number[]> {
   const { Bench } = await tinybench();
   const bench = new Bench({
@@ -39,7 +46,10 @@ export async function sample(
     throws: true,
     timestampProvider: "auto",
   });
-  bench.add(name, fn, { async: true });
+  bench.add(name, fn, {
+    async: true,
+    ...(hooks.afterEach ? { afterEach: async () => await hooks.afterEach!() } : {}),
+  });
   await bench.run();
   const result = bench.tasks[0].result;
   if (result.state === "errored") throw result.error;
@@ -66,20 +76,36 @@ export function stats(values: readonly number[]): Stats {
   return { median, min: sorted[0], max: sorted[sorted.length - 1], samples: sorted.length };
 }
 
-/** The units figures are reported in. */
-export type Unit = "ms" | "µs" | "MB/s";
+/**
+ * The units figures are reported in. "×" is a ratio measured as such (the
+ * CPU speed-up: serial time / pool time, one per sample).
+ */
+export type Unit = "ms" | "µs" | "ns/op" | "MB/s" | "items/s" | "tasks/s" | "×";
+
+/** Whether a larger figure is better in `unit`. */
+export function higherIsBetter(unit: Unit): boolean {
+  return unit === "MB/s" || unit === "items/s" || unit === "tasks/s" || unit === "×";
+}
 
 /**
- * Converts latency samples (ms per iteration) to the figure's unit; MB/s
- * (10^6 bytes per second) needs the bytes moved per iteration.
+ * Converts latency samples (ms per iteration) to the figure's unit: MB/s
+ * (10^6 bytes per second) needs the bytes moved per iteration; items/s,
+ * tasks/s and ns/op the items, tasks or operations of one iteration. "×"
+ * samples are ratios already.
  */
-export function toUnit(latencyMs: readonly number[], unit: Unit, bytesPerIteration = 0): number[] {
+export function toUnit(latencyMs: readonly number[], unit: Unit, perIteration = 0): number[] {
   switch (unit) {
     case "ms":
+    case "×":
       return [...latencyMs];
     case "µs":
       return latencyMs.map((ms) => ms * 1000);
+    case "ns/op":
+      return latencyMs.map((ms) => ms * 1e6 / perIteration);
     case "MB/s":
-      return latencyMs.map((ms) => bytesPerIteration / (ms / 1000) / 1e6);
+      return latencyMs.map((ms) => perIteration / (ms / 1000) / 1e6);
+    case "items/s":
+    case "tasks/s":
+      return latencyMs.map((ms) => perIteration / (ms / 1000));
   }
 }

@@ -10,7 +10,17 @@
  * @module
  */
 
-import { type Connection, getContext, type Process, type StartMethod } from "../mod.ts";
+import {
+  type Connection,
+  type DictProxy,
+  getContext,
+  type Lock,
+  type Pool,
+  type Process,
+  type Queue,
+  type StartMethod,
+  type Synchronized,
+} from "../mod.ts";
 
 /** The trivial target of the start + join workload. */
 export function noop(): void {}
@@ -58,4 +68,184 @@ export function startPeer(method: StartMethod, target: "echo" | "sink", conn: Co
   });
   p.start();
   return p;
+}
+
+// ------------------------------------------------ children that measure themselves
+
+/** A sampling plan a child follows (the same fields as bench/_measure.ts's `Plan`). */
+export interface ChildPlan {
+  iterations: number;
+  time: number;
+  warmup: number;
+}
+
+/**
+ * Runs `fn` as tinybench's sequential mode would (warm-up iterations, then
+ * at least `iterations` samples and `time` ms of them) and returns each
+ * sample's latency in ms. Children use this instead of tinybench so that
+ * they import nothing but the library and this module.
+ */
+export async function childSample(fn: () => Promise<void>, plan: ChildPlan): Promise<number[]> {
+  for (let i = 0; i < plan.warmup; i++) await fn();
+  const samples: number[] = [];
+  let total = 0;
+  while (samples.length < plan.iterations || total < plan.time) {
+    const t0 = performance.now();
+    await fn();
+    const ms = performance.now() - t0;
+    samples.push(ms);
+    total += ms;
+  }
+  return samples;
+}
+
+/** Starts a child running `target(...args)` with `method` (every child of the suite starts here). */
+export function startChild(
+  method: StartMethod,
+  target: (...args: never[]) => unknown,
+  args: unknown[],
+): Process {
+  const p = new (getContext(method).Process)({ target, args });
+  p.start();
+  return p;
+}
+
+// ------------------------------------------------ queues
+
+/**
+ * Puts items on `q` when asked: each command `[n, sentinel]` on `conn` puts
+ * `0 … n-1`, then `null` when `sentinel`; `null` ends the child.
+ */
+export async function producer(conn: Connection, q: Queue<number | null>): Promise<void> {
+  for (;;) {
+    const command = await conn.recv() as [number, boolean] | null;
+    if (command === null) break;
+    const [n, sentinel] = command;
+    for (let i = 0; i < n; i++) await q.put(i);
+    if (sentinel) await q.put(null);
+  }
+  conn.close();
+}
+
+/**
+ * Gets items from `q` when asked: each command on `conn` gets items until a
+ * `null` and answers how many there were; `null` ends the child.
+ */
+export async function consumer(conn: Connection, q: Queue<number | null>): Promise<void> {
+  for (;;) {
+    const command = await conn.recv();
+    if (command === null) break;
+    let count = 0;
+    while ((await q.get()) !== null) count++;
+    await conn.send(count);
+  }
+  conn.close();
+}
+
+// ------------------------------------------------ locks and values
+
+/** Measures `ops` uncontended acquire + release pairs per sample and sends the samples. */
+export async function lockLoop(
+  conn: Connection,
+  lock: Lock,
+  ops: number,
+  plan: ChildPlan,
+): Promise<void> {
+  const samples = await childSample(async () => {
+    for (let i = 0; i < ops; i++) {
+      await lock.acquire();
+      await lock.release();
+    }
+  }, plan);
+  await conn.send(samples);
+  conn.close();
+}
+
+/**
+ * Increments `value` under its lock when asked: each command `n` on `conn`
+ * runs `n` times Python's `with v.get_lock(): v.value += 1`, then answers;
+ * `null` ends the child.
+ */
+export async function incrementer(conn: Connection, value: Synchronized): Promise<void> {
+  const lock = value.getLock()!;
+  for (;;) {
+    const n = await conn.recv() as number | null;
+    if (n === null) break;
+    for (let i = 0; i < n; i++) {
+      await lock.acquire();
+      try {
+        await value.set(Number(await value.get()) + 1);
+      } finally {
+        await lock.release();
+      }
+    }
+    await conn.send(n);
+  }
+  conn.close();
+}
+
+// ------------------------------------------------ managers
+
+/** Measures one `d.set("k", i)` + `d.get("k")` pair per sample and sends the samples. */
+export async function dictPairs(conn: Connection, d: DictProxy, plan: ChildPlan): Promise<void> {
+  let i = 0;
+  const samples = await childSample(async () => {
+    await d.set("k", ++i);
+    if (await d.get("k") !== i) throw new Error("the manager's dict answered something else");
+  }, plan);
+  await conn.send(samples);
+  conn.close();
+}
+
+// ------------------------------------------------ pools
+
+/** The trivial task of the pool workloads. */
+export function square(x: number): number {
+  return x * x;
+}
+
+/** The CPU-bound task: the sum of `i * i` for `lo <= i < hi`. */
+export function sumSquares(lo: number, hi: number): number {
+  let sum = 0;
+  for (let i = lo; i < hi; i++) sum += i * i;
+  return sum;
+}
+
+/**
+ * A pool of `processes` workers started with `method`. Pools are made and
+ * called here so that their workers look for `square` and `sumSquares` in
+ * this module, the nearest caller (and import nothing else).
+ *
+ * The helpers that call the pool are async functions on purpose: on Bun,
+ * JavaScriptCore drops the frame of a strict-mode tail call (and Bun's
+ * transpiler turns `const r = f(); return r;` into `return f();`), so a
+ * plain `return pool.map(...)` hides this module from the stack the pool
+ * reads, and its workers would import the caller's module instead (the
+ * whole suite). A call in an async function is never a tail call.
+ */
+export function newPool(method: StartMethod, processes: number): Pool {
+  return new (getContext(method).Pool)(processes);
+}
+
+/** `pool.map(square, items, chunksize)`. */
+export async function mapSquares(
+  pool: Pool,
+  items: number[],
+  chunksize?: number,
+): Promise<number[]> {
+  return await pool.map(square, items, chunksize);
+}
+
+/** `n` × `pool.applyAsync(square, [i])`, then every `get()`. */
+export async function applySquares(pool: Pool, n: number): Promise<number[]> {
+  const results = new Array(n);
+  for (let i = 0; i < n; i++) results[i] = pool.applyAsync(square, [i]);
+  return await Promise.all(results.map((r) => r.get()));
+}
+
+/** `sumSquares(0, n)` split in one half per worker. */
+export async function sumSquaresSplit(pool: Pool, n: number): Promise<number> {
+  const half = Math.floor(n / 2);
+  const parts = await pool.starmap(sumSquares, [[0, half], [half, n]]);
+  return parts[0] + parts[1];
 }

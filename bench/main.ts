@@ -17,7 +17,7 @@ import process from "node:process";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { StartMethod } from "../mod.ts";
-import { type Plan, stats, toUnit } from "./_measure.ts";
+import { higherIsBetter, type Plan, stats, toUnit } from "./_measure.ts";
 import { pythonExecutable, type PythonRun, runPython } from "./_python.ts";
 import { TINYBENCH_VERSION } from "./_tinybench.ts";
 import {
@@ -36,9 +36,22 @@ import {
   unixSocketFloor,
   unixSocketThroughputFloor,
 } from "./workloads/floor.ts";
+import { queueOneProducer, queueTwoByTwo } from "./workloads/queues.ts";
+import { lockChild, lockOwner, valueIncrements } from "./workloads/locks.ts";
+import { cpuSpeedup, poolApplyAsync, poolCreateFirstMap, poolMap } from "./workloads/pool.ts";
+import { managerDictPair } from "./workloads/managers.ts";
+import { killPeerProcesses, peerApplyAsync } from "./workloads/peers.ts";
+import { PEER_VERSIONS, peerLabel } from "./peers/_peers.ts";
 import { ADAPTER_TRANSPORT, type Transport } from "./raw/_sockets.ts";
 import { formatTable } from "./_table.ts";
-import { type Figure, type WorkloadId, WORKLOADS } from "./_figures.ts";
+import {
+  type Figure,
+  PEER_METHODS,
+  type PeerMethod,
+  POOL_FLOOR_METHODS,
+  type WorkloadId,
+  WORKLOADS,
+} from "./_figures.ts";
 
 type Mode = "full" | "quick" | "smoke";
 
@@ -48,8 +61,35 @@ interface ModePlan {
   throughput: Plan;
   throughputMib: number;
   floor: Plan;
+  /** Queue, one producer: the plan and the items of one sample. */
+  queue: Plan;
+  queueItems: number;
+  /** Queue, 2 producers × 2 consumers. */
+  queue22: Plan;
+  queue22Items: number;
+  /** Lock acquire + release: the plan and the pairs of one sample. */
+  lock: Plan;
+  lockOps: number;
+  /** Value increments: the plan and the increments of each child per sample. */
+  value: Plan;
+  valueIncrements: number;
+  poolMap: Plan;
+  poolMapItems: number;
+  poolChunk1: Plan;
+  poolChunk1Items: number;
+  /** Pool applyAsync, and the JS pools on the same workload. */
+  poolApply: Plan;
+  poolApplyTasks: number;
+  poolCreate: Plan;
+  manager: Plan;
+  /** CPU speed-up: the plan, and the loop's length in JavaScript and in CPython. */
+  cpu: Plan;
+  cpuN: number;
+  cpuPythonN: number;
   /** The most one measurement may take before it is abandoned, in ms. */
   deadline: number;
+  /** The same for one JS pool (some hang on some runtimes). */
+  peerDeadline: number;
 }
 
 // Warm-up matters: a child is a fresh process whose code is cold too, and a
@@ -63,7 +103,27 @@ const PLANS: Record<Mode, ModePlan> = {
     throughput: { iterations: 30, time: 3000, warmup: 5 },
     throughputMib: 16,
     floor: { iterations: 10_000, time: 3000, warmup: 3000 },
+    queue: { iterations: 5, time: 0, warmup: 1 },
+    queueItems: 100_000,
+    queue22: { iterations: 3, time: 0, warmup: 0 },
+    queue22Items: 100_000,
+    lock: { iterations: 20, time: 1000, warmup: 3 },
+    lockOps: 1000,
+    value: { iterations: 3, time: 1000, warmup: 0 },
+    valueIncrements: 10_000,
+    poolMap: { iterations: 10, time: 1000, warmup: 3 },
+    poolMapItems: 200_000,
+    poolChunk1: { iterations: 5, time: 0, warmup: 1 },
+    poolChunk1Items: 20_000,
+    poolApply: { iterations: 5, time: 0, warmup: 2 },
+    poolApplyTasks: 20_000,
+    poolCreate: { iterations: 10, time: 0, warmup: 2 },
+    manager: { iterations: 3000, time: 1000, warmup: 1000 },
+    cpu: { iterations: 5, time: 0, warmup: 1 },
+    cpuN: 200_000_000,
+    cpuPythonN: 4_000_000,
     deadline: 300_000,
+    peerDeadline: 30_000,
   },
   quick: {
     start: { iterations: 20, time: 0, warmup: 3 },
@@ -71,7 +131,27 @@ const PLANS: Record<Mode, ModePlan> = {
     throughput: { iterations: 10, time: 0, warmup: 5 },
     throughputMib: 16,
     floor: { iterations: 3000, time: 0, warmup: 2000 },
+    queue: { iterations: 3, time: 0, warmup: 1 },
+    queueItems: 20_000,
+    queue22: { iterations: 3, time: 0, warmup: 0 },
+    queue22Items: 10_000,
+    lock: { iterations: 10, time: 0, warmup: 2 },
+    lockOps: 1000,
+    value: { iterations: 3, time: 0, warmup: 0 },
+    valueIncrements: 2000,
+    poolMap: { iterations: 5, time: 0, warmup: 2 },
+    poolMapItems: 200_000,
+    poolChunk1: { iterations: 3, time: 0, warmup: 1 },
+    poolChunk1Items: 20_000,
+    poolApply: { iterations: 3, time: 0, warmup: 1 },
+    poolApplyTasks: 20_000,
+    poolCreate: { iterations: 5, time: 0, warmup: 1 },
+    manager: { iterations: 1000, time: 0, warmup: 1000 },
+    cpu: { iterations: 3, time: 0, warmup: 1 },
+    cpuN: 200_000_000,
+    cpuPythonN: 4_000_000,
     deadline: 120_000,
+    peerDeadline: 15_000,
   },
   smoke: {
     start: { iterations: 2, time: 0, warmup: 0 },
@@ -79,7 +159,27 @@ const PLANS: Record<Mode, ModePlan> = {
     throughput: { iterations: 2, time: 0, warmup: 0 },
     throughputMib: 2,
     floor: { iterations: 20, time: 0, warmup: 2 },
+    queue: { iterations: 2, time: 0, warmup: 0 },
+    queueItems: 1000,
+    queue22: { iterations: 2, time: 0, warmup: 0 },
+    queue22Items: 1000,
+    lock: { iterations: 2, time: 0, warmup: 0 },
+    lockOps: 100,
+    value: { iterations: 2, time: 0, warmup: 0 },
+    valueIncrements: 100,
+    poolMap: { iterations: 2, time: 0, warmup: 0 },
+    poolMapItems: 2000,
+    poolChunk1: { iterations: 2, time: 0, warmup: 0 },
+    poolChunk1Items: 200,
+    poolApply: { iterations: 2, time: 0, warmup: 0 },
+    poolApplyTasks: 200,
+    poolCreate: { iterations: 2, time: 0, warmup: 0 },
+    manager: { iterations: 20, time: 0, warmup: 2 },
+    cpu: { iterations: 2, time: 0, warmup: 0 },
+    cpuN: 1_000_000,
+    cpuPythonN: 100_000,
     deadline: 30_000,
+    peerDeadline: 8_000,
   },
 };
 
@@ -137,6 +237,11 @@ const TRANSPORT_NAME: Record<Transport, string> = {
 };
 
 function describePlace(method: string): string {
+  if ((PEER_METHODS as readonly string[]).includes(method)) return peerLabel(method as PeerMethod);
+  if ((POOL_FLOOR_METHODS as readonly string[]).includes(method)) {
+    return peerLabel(method as PeerMethod);
+  }
+  if (method === "owner") return "in the process that made it (no IPC)";
   const place: Record<string, string> = {
     "process-native": "2 processes",
     "process-node-net": "2 processes",
@@ -162,7 +267,7 @@ function skeleton(workload: WorkloadId, runtime: Figure["runtime"], method: stri
       workload === "floor.post_message" ? "main ↔ Web Worker" : describePlace(method)
     }`,
     unit: w.unit,
-    better: w.unit === "MB/s" ? "higher" : "lower",
+    better: higherIsBetter(w.unit) ? "higher" : "lower",
     median: null,
     min: null,
     max: null,
@@ -171,13 +276,49 @@ function skeleton(workload: WorkloadId, runtime: Figure["runtime"], method: stri
   };
 }
 
-function fill(figure: Figure, latencyMs: number[], bytesPerSample?: number): Figure {
-  const s = stats(toUnit(latencyMs, figure.unit, bytesPerSample));
-  return { ...figure, ...s, ...(bytesPerSample ? { bytesPerSample } : {}) };
+/** How big one sample is, beyond what the unit says. */
+interface Size {
+  /** Bytes moved per sample (MB/s). */
+  bytes?: number;
+  /** Items, tasks or operations per sample (items/s, tasks/s, ns/op, a scaled total). */
+  items?: number;
+}
+
+function fill(figure: Figure, latencyMs: number[], size: Size = {}): Figure {
+  const w = WORKLOADS[figure.workload] as { nominal?: number; scaled?: boolean };
+  const perSample = figure.unit === "MB/s" ? size.bytes : size.items;
+  let values = toUnit(latencyMs, figure.unit, perSample);
+  let note: string | undefined;
+  if (w.nominal !== undefined && size.items !== undefined && size.items !== w.nominal) {
+    if (w.scaled) {
+      // A total over fewer items, scaled to the nominal count (the cost is linear in it).
+      const factor = w.nominal / size.items;
+      values = values.map((v) => v * factor);
+      note = `measured on ${count(size.items)}, ×${formatFactor(factor)}`;
+    } else note = `${count(size.items)} per sample`;
+  }
+  const s = stats(values);
+  return {
+    ...figure,
+    ...s,
+    ...(size.bytes ? { bytesPerSample: size.bytes } : {}),
+    ...(size.items ? { itemsPerSample: size.items } : {}),
+    ...(note ? { note } : {}),
+  };
+}
+
+function count(n: number): string {
+  return n >= 1000 && n % 1000 === 0 ? `${n / 1000}k` : String(n);
+}
+
+function formatFactor(f: number): string {
+  return Number.isInteger(f) ? String(f) : f.toFixed(1);
 }
 
 function describe(error: unknown): string {
-  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const text = error instanceof Error
+    ? (error.name === "Error" ? error.message : `${error.name}: ${error.message}`)
+    : String(error);
   return text.split("\n")[0];
 }
 
@@ -186,7 +327,7 @@ async function measure(
   figure: Figure,
   run: () => Promise<number[]>,
   deadline: number,
-  bytesPerSample?: number,
+  size: Size = {},
 ): Promise<Figure> {
   const started = performance.now();
   log(`  ${figure.id} ...`);
@@ -203,7 +344,7 @@ async function measure(
         );
       }),
     ]);
-    const done = fill(figure, samples, bytesPerSample);
+    const done = fill(figure, samples, size);
     log(
       `  ${figure.id}: ${done.median?.toFixed(2)} ${figure.unit} (${done.samples} samples, ${
         ((performance.now() - started) / 1000).toFixed(1)
@@ -213,6 +354,7 @@ async function measure(
   } catch (error) {
     await killLibraryChildren().catch(() => {});
     killFloorPeers();
+    killPeerProcesses();
     const reason = describe(error);
     log(`  ${figure.id}: skipped: ${reason}`);
     return { ...figure, skipped: reason };
@@ -259,7 +401,7 @@ function pythonFigures(
   run: PythonRun,
   workloads: WorkloadId[],
   contexts: string[],
-  bytesPerSample: (w: WorkloadId) => number | undefined,
+  sizeOf: (w: WorkloadId) => Size,
 ): Figure[] {
   const figures: Figure[] = [];
   for (const workload of workloads) {
@@ -272,7 +414,7 @@ function pythonFigures(
       const result = run.results[context]?.[workload];
       if (!result) figures.push({ ...figure, skipped: "the script reported nothing" });
       else if ("error" in result) figures.push({ ...figure, skipped: result.error });
-      else figures.push(fill(figure, result.samples_ms, bytesPerSample(workload)));
+      else figures.push(fill(figure, result.samples_ms, sizeOf(workload)));
     }
   }
   return figures;
@@ -286,8 +428,18 @@ async function main(): Promise<void> {
   const methods: StartMethod[] = ["spawn", "worker"];
   const wanted = (id: string) => options.only === null || id.includes(options.only);
   const throughputBytes = plan.throughputMib * MIB;
-  const bytesPerSample = (w: WorkloadId) =>
-    WORKLOADS[w].unit === "MB/s" ? throughputBytes : undefined;
+  /** The size of one sample of each workload in this mode (the same for every runtime). */
+  const sizes: Partial<Record<WorkloadId, Size>> = {
+    "pipe.throughput_1mib": { bytes: throughputBytes },
+    "queue.one_producer": { items: plan.queueItems },
+    "queue.two_by_two": { items: plan.queue22Items },
+    "lock.uncontended": { items: plan.lockOps },
+    "value.locked_increments": { items: plan.valueIncrements },
+    "pool.map_200k": { items: plan.poolMapItems },
+    "pool.map_20k_chunk1": { items: plan.poolChunk1Items },
+    "pool.apply_async_20k": { items: plan.poolApplyTasks },
+  };
+  const sizeOf = (w: WorkloadId): Size => sizes[w] ?? {};
   const figures: Figure[] = [];
   let pythonVersion: string | null = null;
 
@@ -321,7 +473,7 @@ async function main(): Promise<void> {
       else log(`  ${script}: ${run.reason}`);
     }
     figures.push(
-      ...pythonFigures(run, workloads, contexts, bytesPerSample).filter((f) => wanted(f.id)),
+      ...pythonFigures(run, workloads, contexts, sizeOf).filter((f) => wanted(f.id)),
     );
   };
 
@@ -349,7 +501,7 @@ async function main(): Promise<void> {
           f,
           () => pipeThroughput(method, plan.throughput, plan.throughputMib),
           plan.deadline,
-          throughputBytes,
+          sizeOf("pipe.throughput_1mib"),
         ),
       );
     }
@@ -360,7 +512,123 @@ async function main(): Promise<void> {
     throughput_mib: plan.throughputMib,
   });
 
-  // (3) The floor.
+  // (3) Queues.
+  const library = async (
+    workload: WorkloadId,
+    method: string,
+    run: () => Promise<number[]>,
+    deadline = plan.deadline,
+  ): Promise<void> => {
+    const f = skeleton(workload, RUNTIME, method);
+    if (wanted(f.id)) figures.push(await measure(f, run, deadline, sizeOf(workload)));
+  };
+  for (const method of methods) {
+    await library(
+      "queue.one_producer",
+      method,
+      () => queueOneProducer(method, plan.queue, plan.queueItems),
+    );
+  }
+  for (const method of methods) {
+    await library(
+      "queue.two_by_two",
+      method,
+      () => queueTwoByTwo(method, plan.queue22, plan.queue22Items),
+    );
+  }
+  await python("queues.py", ["queue.one_producer", "queue.two_by_two"], {
+    one_producer: { plan: plan.queue, items: plan.queueItems },
+    two_by_two: { plan: plan.queue22, items: plan.queue22Items },
+  });
+
+  // (4) Locks and values.
+  await library("lock.uncontended", "owner", () => lockOwner(plan.lock, plan.lockOps));
+  for (const method of methods) {
+    await library("lock.uncontended", method, () => lockChild(method, plan.lock, plan.lockOps));
+  }
+  for (const method of methods) {
+    await library(
+      "value.locked_increments",
+      method,
+      () => valueIncrements(method, plan.value, plan.valueIncrements),
+    );
+  }
+  await python("locks.py", ["lock.uncontended", "value.locked_increments"], {
+    lock: plan.lock,
+    lock_ops: plan.lockOps,
+    value: plan.value,
+    increments: plan.valueIncrements,
+  });
+
+  // (5) Pool, the JS pools on its applyAsync workload, and (7) the CPU-bound speed-up.
+  for (const method of methods) {
+    await library(
+      "pool.map_200k",
+      method,
+      () => poolMap(method, plan.poolMap, plan.poolMapItems),
+    );
+  }
+  for (const method of methods) {
+    await library(
+      "pool.map_20k_chunk1",
+      method,
+      () => poolMap(method, plan.poolChunk1, plan.poolChunk1Items, 1),
+    );
+  }
+  for (const method of methods) {
+    await library(
+      "pool.apply_async_20k",
+      method,
+      () => poolApplyAsync(method, plan.poolApply, plan.poolApplyTasks),
+    );
+  }
+  for (const method of [...PEER_METHODS, ...POOL_FLOOR_METHODS]) {
+    await library(
+      "pool.apply_async_20k",
+      method,
+      () => peerApplyAsync(method, plan.poolApply, plan.poolApplyTasks, plan.peerDeadline),
+      plan.peerDeadline + 5000,
+    );
+  }
+  for (const method of methods) {
+    await library(
+      "pool.create_first_map",
+      method,
+      () => poolCreateFirstMap(method, plan.poolCreate),
+    );
+  }
+  for (const method of methods) {
+    await library("cpu.speedup", method, () => cpuSpeedup(method, plan.cpu, plan.cpuN));
+  }
+  await python(
+    "pool.py",
+    [
+      "pool.map_200k",
+      "pool.map_20k_chunk1",
+      "pool.apply_async_20k",
+      "pool.create_first_map",
+      "cpu.speedup",
+    ],
+    {
+      map: plan.poolMap,
+      map_items: plan.poolMapItems,
+      chunk1: plan.poolChunk1,
+      chunk1_items: plan.poolChunk1Items,
+      apply: plan.poolApply,
+      apply_tasks: plan.poolApplyTasks,
+      create: plan.poolCreate,
+      cpu: plan.cpu,
+      cpu_n: plan.cpuPythonN,
+    },
+  );
+
+  // (6) Manager.
+  for (const method of methods) {
+    await library("manager.dict_pair", method, () => managerDictPair(method, plan.manager));
+  }
+  await python("managers.py", ["manager.dict_pair"], { plan: plan.manager });
+
+  // (8) The floor.
   const pinProblem = cannotPin();
   for (
     const place of [
@@ -384,7 +652,7 @@ async function main(): Promise<void> {
           f,
           () => unixSocketThroughputFloor(place, plan.throughput, plan.throughputMib),
           plan.deadline,
-          throughputBytes,
+          sizeOf("pipe.throughput_1mib"),
         ),
       );
     }
@@ -396,7 +664,7 @@ async function main(): Promise<void> {
     }
   }
 
-  // Ratios to CPython fork, workload by workload.
+  // Ratios to CPython fork, workload by workload, and to the best JS pool.
   const order = Object.keys(WORKLOADS);
   figures.sort((a, b) => order.indexOf(a.workload) - order.indexOf(b.workload));
   for (const figure of figures) {
@@ -406,6 +674,20 @@ async function main(): Promise<void> {
     if (figure.median !== null && reference?.median) {
       figure.vsCpythonFork = figure.median / reference.median;
     }
+  }
+  const peers = figures.filter((f) =>
+    f.workload === "pool.apply_async_20k" && f.median !== null &&
+    (PEER_METHODS as readonly string[]).includes(f.method)
+  );
+  const bestPeer = peers.reduce<Figure | null>(
+    (best, f) => (best === null || f.median! > best.median! ? f : best),
+    null,
+  );
+  for (const figure of figures) {
+    if (figure.workload !== "pool.apply_async_20k") continue;
+    figure.vsBestPeer = figure.median !== null && bestPeer
+      ? figure.median / bestPeer.median!
+      : null;
   }
 
   const seconds = (performance.now() - began) / 1000;
@@ -421,6 +703,7 @@ async function main(): Promise<void> {
     only: options.only,
     python: pythonVersion ? { executable: pythonExecutable(), version: pythonVersion } : null,
     tinybench: TINYBENCH_VERSION,
+    peers: PEER_VERSIONS,
     commit: gitCommit(),
     /** How busy the machine was before the run (share of CPU time over 1 s), and its load averages. */
     load: {
@@ -454,12 +737,16 @@ async function main(): Promise<void> {
   console.log(`\nWrote ${out}`);
 }
 
+/** The library's commit, with "+edits" when its sources differ from that commit. */
 function gitCommit(): string | null {
   try {
     const dir = path.dirname(fileURLToPath(import.meta.url));
-    return execFileSync("git", ["-C", dir, "rev-parse", "--short", "HEAD"], {
-      stdio: ["ignore", "pipe", "ignore"],
-    }).toString().trim();
+    const git = (...args: string[]) =>
+      execFileSync("git", ["-C", dir, ...args], { stdio: ["ignore", "pipe", "ignore"] })
+        .toString().trim();
+    const commit = git("rev-parse", "--short", "HEAD");
+    const edited = git("status", "--porcelain", "--", "../src", "../mod.ts") !== "";
+    return edited ? `${commit}+edits` : commit;
   } catch {
     return null;
   }
