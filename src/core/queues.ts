@@ -12,7 +12,39 @@
  * @module
  */
 
-import { decode, encode, REDUCE, type Reduced, registerReducer } from "./_codec.ts";
+import {
+  decode,
+  encode,
+  type EncodeContext,
+  REDUCE,
+  type Reduced,
+  registerReducer,
+} from "./_codec.ts";
+import {
+  addOverflow,
+  adoptRing,
+  BIG_ITEM,
+  count,
+  freeRingsHeldBy,
+  isFull,
+  newRing,
+  overflowing,
+  ownerGetters,
+  ownerPutters,
+  pop,
+  type Popped,
+  publishWaiting,
+  push,
+  Pushed,
+  type Ring,
+  sequence,
+  taskDone as ringTaskDone,
+  unfinished,
+  waitForChange,
+} from "./_ring.ts";
+import { processState } from "./_state.ts";
+import { holdAlive } from "./_util.ts";
+import { onChildDeath } from "./process.ts";
 import type { Channel } from "./_node.ts";
 import { blocking, type Caller, Ref, type RefState, SharedCore, Waiter } from "./_shared.ts";
 import { Empty, Full, ValueError } from "./errors.ts";
@@ -37,26 +69,119 @@ class QueueCore extends SharedCore {
     "taskDone",
     "join",
     "sync",
+    "fetch",
   ]);
-  readonly items: Uint8Array[] = [];
+  /** The items, in shared memory (see _ring.ts). */
+  readonly ring: Ring;
+  /** Items that did not fit in the ring, oldest first; all newer than those in it. */
+  readonly overflow: Uint8Array[] = [];
+  /** Items over BIG_ITEM, parked here while the ring carries a pointer. */
+  readonly parked = new Map<number, Uint8Array>();
+  #nextParked = 1;
   getters: Waiter<Uint8Array>[] = [];
   putters: { waiter: Waiter<void>; item: Uint8Array }[] = [];
-  unfinished = 0;
   joiners: Waiter<void>[] = [];
+  #watching = false;
 
   constructor(readonly maxsize: number) {
     super();
+    this.ring = newRing(maxsize);
   }
 
-  #isFull(): boolean {
-    return this.maxsize > 0 && this.items.length >= this.maxsize;
+  #ident(): number {
+    return processState().ident;
   }
 
-  #append(item: Uint8Array): void {
-    this.unfinished++;
-    const getter = this.getters.shift();
-    if (getter) getter.resolve(item);
-    else this.items.push(item);
+  /** Puts bytes in the ring (parking a big item); what push() said. */
+  #toRing(item: Uint8Array, fromOverflow: boolean): Pushed {
+    if (item.length <= BIG_ITEM) {
+      return push(this.ring, { bytes: item }, this.#ident(), fromOverflow);
+    }
+    const id = this.#nextParked++;
+    this.parked.set(id, item);
+    const result = push(this.ring, { parked: id }, this.#ident(), fromOverflow);
+    if (result !== Pushed.Done) this.parked.delete(id);
+    return result;
+  }
+
+  /** Accepts an item (ring, or the owner's list); false when the queue is full. */
+  #offer(item: Uint8Array): boolean {
+    const result = this.#toRing(item, false);
+    if (result === Pushed.Full) return false;
+    if (result === Pushed.ToOwner) {
+      this.overflow.push(item);
+      addOverflow(this.ring, 1, this.#ident());
+      this.#watch();
+    }
+    return true;
+  }
+
+  /** Takes the oldest item, or null. */
+  #take(): Uint8Array | null {
+    const popped = pop(this.ring, this.#ident());
+    if (popped) return this.#materialize(popped);
+    if (this.overflow.length > 0) {
+      addOverflow(this.ring, -1, this.#ident());
+      return this.overflow.shift()!;
+    }
+    return null;
+  }
+
+  #materialize(popped: Popped): Uint8Array {
+    if ("bytes" in popped) return popped.bytes;
+    const item = this.parked.get(popped.parked)!;
+    this.parked.delete(popped.parked);
+    return item;
+  }
+
+  /** Moves the owner's list into the ring while it fits. */
+  #refill(): void {
+    while (this.overflow.length > 0 && this.#toRing(this.overflow[0], true) === Pushed.Done) {
+      this.overflow.shift();
+    }
+  }
+
+  /** Serves waiting getters, putters and joiners in order, from whatever the ring holds now. */
+  #serve(): void {
+    this.#refill();
+    while (this.getters.length > 0) {
+      const item = this.#take();
+      if (!item) break;
+      this.getters.shift()!.resolve(item);
+    }
+    while (this.putters.length > 0 && this.#offer(this.putters[0].item)) {
+      this.putters.shift()!.waiter.resolve();
+    }
+    if (this.joiners.length > 0 && unfinished(this.ring) <= 0) {
+      for (const j of this.joiners.splice(0)) j.resolve();
+    }
+    this.#refill();
+    this.#publish();
+  }
+
+  /** Tells workers sharing the ring how many callers wait here (they are served first). */
+  #publish(): void {
+    publishWaiting(this.ring, this.getters.length, this.putters.length);
+  }
+
+  #busy(): boolean {
+    return this.getters.length > 0 || this.putters.length > 0 || this.joiners.length > 0 ||
+      this.overflow.length > 0;
+  }
+
+  /** While anyone waits here (or the list has items), follow the ring's changes made by workers. */
+  #watch(): void {
+    if (this.#watching) return;
+    this.#watching = true;
+    (async () => {
+      while (this.#busy()) {
+        const seen = sequence(this.ring);
+        this.#serve();
+        if (!this.#busy()) break;
+        await waitForChange(this.ring, seen, null);
+      }
+      this.#watching = false;
+    })();
   }
 
   put(
@@ -65,62 +190,74 @@ class QueueCore extends SharedCore {
     block: boolean,
     timeout: number | null,
   ): void | Promise<void> {
-    if (!this.#isFull()) return this.#append(item);
+    if (this.putters.length === 0 && this.#offer(item)) {
+      this.#serve();
+      return;
+    }
     if (!block) throw new Full(`The queue is full (maxsize ${this.maxsize})`);
     const waiter = new Waiter<void>(caller, timeout, (me) => {
       this.putters = this.putters.filter((p) => p.waiter !== me);
+      this.#publish();
       me.reject(new Full(`The queue stayed full (maxsize ${this.maxsize}) for ${timeout} ms`));
     });
     this.putters.push({ waiter, item });
+    this.#publish();
+    this.#watch();
     return waiter.promise;
   }
 
   get(caller: Caller, block: boolean, timeout: number | null): Uint8Array | Promise<Uint8Array> {
-    const item = this.items.shift();
-    if (item) {
-      this.#admitPutter();
-      return item;
+    if (this.getters.length === 0) {
+      const item = this.#take();
+      if (item) {
+        this.#serve();
+        return item;
+      }
     }
     if (!block) throw new Empty("The queue is empty");
     const waiter = new Waiter<Uint8Array>(caller, timeout, (me) => {
       this.getters = this.getters.filter((g) => g !== me);
+      this.#publish();
       me.reject(new Empty(`The queue stayed empty for ${timeout} ms`));
     });
     this.getters.push(waiter);
+    this.#publish();
+    this.#watch();
     return waiter.promise;
   }
 
-  #admitPutter(): void {
-    while (!this.#isFull() && this.putters.length > 0) {
-      const { waiter, item } = this.putters.shift()!;
-      this.#append(item);
-      waiter.resolve();
-    }
+  /** A parked item a worker found a pointer to. */
+  fetch(_caller: Caller, id: number): Uint8Array {
+    const item = this.parked.get(id);
+    if (!item) throw new ValueError(`No parked item ${id}: it was taken already`);
+    this.parked.delete(id);
+    return item;
   }
 
   qsize(): number {
-    return this.items.length;
+    return count(this.ring);
   }
   empty(): boolean {
-    return this.items.length === 0;
+    return count(this.ring) === 0;
   }
   full(): boolean {
-    return this.#isFull();
+    return isFull(this.ring);
   }
   /** Resolves once every call made before it on the caller's channel was handled. */
   sync(): void {}
 
   taskDone(): void {
-    if (this.unfinished <= 0) {
+    if (!ringTaskDone(this.ring, this.#ident())) {
       throw new ValueError("taskDone() called more times than there were items put in the queue");
     }
-    if (--this.unfinished === 0) { for (const j of this.joiners.splice(0)) j.resolve(); }
+    this.#serve();
   }
 
   join(caller: Caller): void | Promise<void> {
-    if (this.unfinished === 0) return;
+    if (unfinished(this.ring) <= 0) return;
     const waiter = new Waiter<void>(caller, null, () => {});
     this.joiners.push(waiter);
+    this.#watch();
     return waiter.promise;
   }
 
@@ -128,13 +265,101 @@ class QueueCore extends SharedCore {
     this.getters = this.getters.filter((g) => g.caller.channel !== channel);
     this.putters = this.putters.filter((p) => p.waiter.caller.channel !== channel);
     this.joiners = this.joiners.filter((j) => j.caller.channel !== channel);
-    this.#admitPutter();
+    this.#serve();
   }
 }
+
+/** A worker's direct access to a queue's shared memory. */
+class RingSide {
+  /** Puts from this process still on their way through the owner (keeps them in order). */
+  viaOwner = 0;
+  constructor(readonly ring: Ring, readonly ref: Ref) {}
+
+  async put(item: Uint8Array, block: boolean, timeout: number | null): Promise<void> {
+    if (this.viaOwner > 0 || item.length > BIG_ITEM || ownerPutters(this.ring)) {
+      return await this.#viaOwner(item, block, timeout);
+    }
+    const ident = processState().ident;
+    const first: Pushed = push(this.ring, { bytes: item }, ident);
+    if (first === Pushed.Done) return;
+    if (first === Pushed.ToOwner) return await this.#viaOwner(item, block, timeout);
+    if (!block) throw new Full(`The queue is full (maxsize ${this.ring.control[8]})`);
+    let result: Pushed = first;
+    await this.#waitUntil(timeout, () => {
+      result = push(this.ring, { bytes: item }, ident);
+      return result !== Pushed.Full;
+    }, () => new Full(`The queue stayed full for ${timeout} ms`));
+    if ((result as Pushed) === Pushed.ToOwner) await this.#viaOwner(item, block, timeout);
+  }
+
+  async #viaOwner(item: Uint8Array, block: boolean, timeout: number | null): Promise<void> {
+    this.viaOwner++;
+    try {
+      await this.ref.call("put", item, block, timeout);
+    } finally {
+      this.viaOwner--;
+    }
+  }
+
+  async get(block: boolean, timeout: number | null): Promise<Uint8Array> {
+    const ident = processState().ident;
+    // Callers already waiting in the owner come first: join their line.
+    if (ownerGetters(this.ring)) return await this.ref.call("get", block, timeout) as Uint8Array;
+    let popped = pop(this.ring, ident);
+    if (!popped && (!block || overflowing(this.ring))) {
+      // Items in the owner's list, or an answer now: ask the owner.
+      return await this.ref.call("get", block, timeout) as Uint8Array;
+    }
+    if (!popped) {
+      await this.#waitUntil(
+        timeout,
+        () => (popped = pop(this.ring, ident)) !== null,
+        () => new Empty(`The queue stayed empty for ${timeout} ms`),
+      );
+    }
+    const p = popped as Popped;
+    return "bytes" in p ? p.bytes : await this.ref.call("fetch", p.parked) as Uint8Array;
+  }
+
+  async #waitUntil(
+    timeout: number | null,
+    ready: () => boolean,
+    timedOut: () => Error,
+  ): Promise<void> {
+    const deadline = timeout === null ? Infinity : performance.now() + timeout;
+    const release = holdAlive();
+    try {
+      for (;;) {
+        const seen = sequence(this.ring);
+        if (ready()) return;
+        const remaining = deadline - performance.now();
+        if (remaining <= 0) throw timedOut();
+        await waitForChange(this.ring, seen, remaining === Infinity ? null : remaining);
+      }
+    } finally {
+      release();
+    }
+  }
+
+  taskDone(): void {
+    if (!ringTaskDone(this.ring, processState().ident)) {
+      throw new ValueError("taskDone() called more times than there were items put in the queue");
+    }
+  }
+
+  async join(): Promise<void> {
+    if (unfinished(this.ring) <= 0) return;
+    await this.#waitUntil(null, () => unfinished(this.ring) <= 0, () => new Error("unreachable"));
+  }
+}
+
+onChildDeath(freeRingsHeldBy);
 
 interface QueueState {
   ref: RefState;
   maxsize: number;
+  /** The shared memory, for a worker that shares it (null elsewhere). */
+  ring?: Ring | null;
 }
 
 /**
@@ -155,15 +380,18 @@ interface QueueState {
 export class Queue<T = unknown> implements Disposable {
   /** @internal */
   readonly _ref: Ref;
+  /** @internal Direct access to the shared memory, in a worker that shares it. */
+  readonly _side: RingSide | null = null;
   readonly #maxsize: number;
   #closed = false;
 
   /** Makes a queue holding at most `maxsize` items (0 or less: no limit). */
   constructor(maxsize = 0, ...internal: unknown[]) {
     if ((maxsize as unknown) === FROM_REF) {
-      const s = internal[0] as { ref: Ref; maxsize: number };
+      const s = internal[0] as { ref: Ref; maxsize: number; ring?: Ring | null };
       this._ref = s.ref;
       this.#maxsize = s.maxsize;
+      if (s.ring && !s.ref.core) this._side = new RingSide(adoptRing(s.ring), s.ref);
       return;
     }
     if (typeof maxsize !== "number" || Number.isNaN(maxsize)) {
@@ -195,6 +423,7 @@ export class Queue<T = unknown> implements Disposable {
       this.#checkOpen();
       const { block, timeout } = blocking(options);
       const item = encode(obj, {}, "obj");
+      if (this._side) return this._side.put(item, block, timeout);
       if (this.#maxsize === 0 && !this._ref.core) {
         this._ref.send("put", item, block, timeout);
         return Promise.resolve();
@@ -214,6 +443,7 @@ export class Queue<T = unknown> implements Disposable {
   async get(options?: QueueOptions): Promise<T> {
     this.#checkOpen();
     const { block, timeout } = blocking(options);
+    if (this._side) return decode(await this._side.get(block, timeout)) as T;
     return decode(await this._ref.call("get", block, timeout) as Uint8Array) as T;
   }
 
@@ -224,14 +454,17 @@ export class Queue<T = unknown> implements Disposable {
 
   /** How many items are in the queue now. */
   qsize(): Promise<number> {
+    if (this._side) return Promise.resolve(count(this._side.ring));
     return this._ref.call("qsize") as Promise<number>;
   }
   /** Whether the queue is empty now. */
   empty(): Promise<boolean> {
+    if (this._side) return Promise.resolve(count(this._side.ring) === 0);
     return this._ref.call("empty") as Promise<boolean>;
   }
   /** Whether the queue is full now. */
   full(): Promise<boolean> {
+    if (this._side) return Promise.resolve(isFull(this._side.ring));
     return this._ref.call("full") as Promise<boolean>;
   }
 
@@ -259,13 +492,20 @@ export class Queue<T = unknown> implements Disposable {
   }
 
   /** @internal */
-  [REDUCE](): Reduced {
+  [REDUCE](context: EncodeContext): Reduced {
     const type = this instanceof JoinableQueue
       ? "JoinableQueue"
       : this instanceof SimpleQueue
       ? "SimpleQueue"
       : "Queue";
-    return { type, state: { ref: this._ref.state(), maxsize: this.#maxsize } satisfies QueueState };
+    // A worker that shares memory gets the ring itself; others reach the owner.
+    const ring = context.shareMemory
+      ? (this._side?.ring ?? (this._ref.core as QueueCore | null)?.ring ?? null)
+      : null;
+    return {
+      type,
+      state: { ref: this._ref.state(), maxsize: this.#maxsize, ring } satisfies QueueState,
+    };
   }
 }
 
@@ -286,10 +526,19 @@ export class Queue<T = unknown> implements Disposable {
 export class JoinableQueue<T = unknown> extends Queue<T> {
   /** Marks one item as processed; one call too many is a `ValueError`. */
   taskDone(): Promise<void> {
+    if (this._side) {
+      try {
+        this._side.taskDone();
+        return Promise.resolve();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     return this._ref.call("taskDone") as Promise<void>;
   }
   /** Waits until every item put has been marked done. */
   join(): Promise<void> {
+    if (this._side) return this._side.join();
     return this._ref.call("join") as Promise<void>;
   }
 }
@@ -318,6 +567,7 @@ function rebuild(cls: new (...a: never[]) => Queue) {
     return new (cls as unknown as new (...a: unknown[]) => Queue)(FROM_REF, {
       ref: Ref.fromState(st.ref),
       maxsize: st.maxsize,
+      ring: st.ring ?? null,
     });
   };
 }
@@ -326,7 +576,12 @@ registerReducer("Queue", rebuild(Queue));
 registerReducer("JoinableQueue", rebuild(JoinableQueue));
 registerReducer(
   "SimpleQueue",
-  (s) => new SimpleQueue(FROM_REF, { ref: Ref.fromState((s as QueueState).ref), maxsize: 0 }),
+  (s) =>
+    new SimpleQueue(FROM_REF, {
+      ref: Ref.fromState((s as QueueState).ref),
+      maxsize: 0,
+      ring: (s as QueueState).ring ?? null,
+    }),
 );
 
 /** @internal An owner-side queue core, for a manager's server. */

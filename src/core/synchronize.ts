@@ -13,17 +13,11 @@
 
 import { type EncodeContext, REDUCE, type Reduced, registerReducer } from "./_codec.ts";
 import type { Channel } from "./_node.ts";
-import {
-  blocking,
-  type Caller,
-  Ref,
-  type RefState,
-  SharedCore,
-  Waiter,
-} from "./_shared.ts";
+import { blocking, type Caller, Ref, type RefState, SharedCore, Waiter } from "./_shared.ts";
 import { BrokenBarrierError, ValueError } from "./errors.ts";
 import { checkTimeout, holdAlive } from "./_util.ts";
 import { processState } from "./_state.ts";
+import { WAIT_SLICE, waitOnWord } from "./_ring.ts";
 import { onChildDeath } from "./process.ts";
 import {
   type CallableSpec,
@@ -96,13 +90,8 @@ async function acquireCell(
     for (;;) {
       const remaining = deadline - performance.now();
       if (remaining <= 0) return false;
-      const waited = Atomics.waitAsync(
-        cell,
-        STATE,
-        1,
-        remaining === Infinity ? undefined : remaining,
-      );
-      if (waited.async) await waited.value;
+      // Sliced: the loop re-checks, so a wake-up lost between threads costs a slice.
+      await waitOnWord(cell, STATE, 1, Math.min(remaining, WAIT_SLICE));
       if (tryAcquireCell(cell, recursive, ident)) return true;
     }
   } finally {
