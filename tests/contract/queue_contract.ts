@@ -45,6 +45,8 @@ import {
   queuePutThenReport,
   queuePutThenWaitInGet,
   queueRelayToGrandchild,
+  queueRingConsumer,
+  queueRingProducer,
   queueSendOwnQueue,
   queueSimpleDoubler,
   queueTaskDoneTooMany,
@@ -195,6 +197,33 @@ export function runQueueContract({ startMethod }: { startMethod: StartMethod }):
 
   describe(`Queue [${startMethod}] [${RUNTIME}]`, () => {
     // ---- one process -----------------------------------------------------
+
+    test(
+      "under worker, two workers exchange items while the parent's thread is blocked (no item goes through it)",
+      TEST,
+      async (t) => {
+        if (startMethod !== "worker") {
+          return t.skip("only workers share memory; spawn children reach the queue's owner");
+        }
+        const q = new ctx.Queue<number>();
+        const flag = ctx.RawArray("i", 1) as Int32Array;
+        const producer = new ctx.Process({ target: queueRingProducer, args: [q, flag, 200] });
+        const consumer = new ctx.Process({ target: queueRingConsumer, args: [q, flag, 200] });
+        producer.start();
+        consumer.start();
+        // Both run (they start through this thread), then this thread blocks.
+        while (Atomics.load(flag, 0) < 2) await new Promise((r) => setTimeout(r, 5));
+        Atomics.store(flag, 0, 10);
+        Atomics.notify(flag, 0);
+        const outcome = Atomics.wait(flag, 0, 10, 10_000);
+        assert.notEqual(outcome, "timed-out", "the consumer got every item while we were blocked");
+        assert.equal(Atomics.load(flag, 0), 11);
+        await producer.join();
+        await consumer.join();
+        assert.deepEqual([producer.exitcode, consumer.exitcode], [0, 0]);
+        assert.equal(await q.empty(), true);
+      },
+    );
 
     test("put and get in one process keep FIFO order and copy the value", TEST, async () => {
       await using scope = new Scope(ctx);

@@ -273,3 +273,33 @@ export async function queueSendOwnQueue(out: Queue, method: StartMethod): Promis
   await out.put(mine);
   await sleep(60_000);
 }
+
+async function waitForGo(flag: Int32Array): Promise<void> {
+  Atomics.add(flag, 0, 1);
+  while (Atomics.load(flag, 0) < 10) await new Promise((r) => setTimeout(r, 1));
+}
+
+/** Says it runs, waits for the go, then puts `0 .. n - 1`. */
+export async function queueRingProducer(
+  q: Queue<number>,
+  flag: Int32Array,
+  n: number,
+): Promise<void> {
+  await waitForGo(flag);
+  for (let i = 0; i < n; i++) await q.put(i);
+}
+
+/** Says it runs, waits for the go, gets `n` items in order, then flags 11 and wakes the parent. */
+export async function queueRingConsumer(
+  q: Queue<number>,
+  flag: Int32Array,
+  n: number,
+): Promise<void> {
+  await waitForGo(flag);
+  for (let i = 0; i < n; i++) {
+    const got = await q.get({ timeout: 9_000 });
+    if (got !== i) throw new Error(`expected ${i}, got ${got}`);
+  }
+  Atomics.store(flag, 0, 11);
+  Atomics.notify(flag, 0);
+}
