@@ -88,6 +88,21 @@ function allocate(typecode: Typecode, length: number): View {
   return new (Type as unknown as new (buffer: ArrayBufferLike) => View)(buffer);
 }
 
+/** A new shared typed array of `typecode`: `sizeOrValues` zeros, or those values converted. */
+function sharedView(typecode: unknown, sizeOrValues: number | Iterable<CValue>): [Typecode, View] {
+  const t = checkTypecode(typecode);
+  const values = typeof sizeOrValues === "number" ? null : [...sizeOrValues];
+  const length = values ? values.length : sizeOrValues as number;
+  if (!Number.isInteger(length) || length < 0) {
+    throw new ValueError(
+      `An array size must be a non-negative integer: received ${String(sizeOrValues)}`,
+    );
+  }
+  const view = allocate(t, length);
+  if (values) values.forEach((v, i) => ((view as unknown as CValue[])[i] = convert(t, v)));
+  return [t, view];
+}
+
 function checkIndex(index: unknown, length: number): number {
   if (typeof index !== "number" || !Number.isInteger(index)) {
     throw new TypeError(`An index must be an integer: received ${String(index)}`);
@@ -367,9 +382,7 @@ export function Value(
   init: CValue = 0,
   options: SharedOptions = {},
 ): Synchronized {
-  const t = checkTypecode(typecode);
-  const view = allocate(t, 1);
-  (view as unknown as CValue[])[0] = convert(t, init);
+  const [t, view] = sharedView(typecode, [init]);
   return new Synchronized(t, 1, view, null, lockFor(options.lock));
 }
 
@@ -390,17 +403,8 @@ export function SharedArray(
   sizeOrValues: number | Iterable<CValue>,
   options: SharedOptions = {},
 ): SynchronizedArray {
-  const t = checkTypecode(typecode);
-  const values = typeof sizeOrValues === "number" ? null : [...sizeOrValues];
-  const length = values ? values.length : sizeOrValues as number;
-  if (!Number.isInteger(length) || length < 0) {
-    throw new ValueError(
-      `An array size must be a non-negative integer: received ${String(sizeOrValues)}`,
-    );
-  }
-  const view = allocate(t, length);
-  if (values) values.forEach((v, i) => ((view as unknown as CValue[])[i] = convert(t, v)));
-  return new SynchronizedArray(t, length, view, null, lockFor(options.lock));
+  const [t, view] = sharedView(typecode, sizeOrValues);
+  return new SynchronizedArray(t, view.length, view, null, lockFor(options.lock));
 }
 
 /** @internal Refuses raw shared memory outside the "worker" start method. */
@@ -418,25 +422,12 @@ export function checkRawAllowed(sharedMemory: boolean, what: string): void {
  * without a lock. "worker" start method only.
  */
 export function rawValue(typecode: Typecode, init: CValue = 0): View {
-  const t = checkTypecode(typecode);
-  const view = allocate(t, 1);
-  (view as unknown as CValue[])[0] = convert(t, init);
-  return view;
+  return sharedView(typecode, [init])[1];
 }
 
 /** Raw shared memory for an array: the typed array itself. "worker" start method only. */
 export function rawArray(typecode: Typecode, sizeOrValues: number | Iterable<CValue>): View {
-  const t = checkTypecode(typecode);
-  const values = typeof sizeOrValues === "number" ? null : [...sizeOrValues];
-  const length = values ? values.length : sizeOrValues as number;
-  if (!Number.isInteger(length) || length < 0) {
-    throw new ValueError(
-      `An array size must be a non-negative integer: received ${String(sizeOrValues)}`,
-    );
-  }
-  const view = allocate(t, length);
-  if (values) values.forEach((v, i) => ((view as unknown as CValue[])[i] = convert(t, v)));
-  return view;
+  return sharedView(typecode, sizeOrValues)[1];
 }
 
 function rebuild(Cls: typeof Synchronized | typeof SynchronizedArray) {
@@ -457,9 +448,5 @@ registerReducer("Array", rebuild(SynchronizedArray));
 
 /** @internal An owner-side memory core, for a manager's server. */
 export function _memoryCore(typecode: Typecode, sizeOrValues: number | CValue[]): SharedCore {
-  const t = checkTypecode(typecode);
-  const values = typeof sizeOrValues === "number" ? null : sizeOrValues;
-  const view = allocate(t, values ? values.length : sizeOrValues as number);
-  if (values) values.forEach((v, i) => ((view as unknown as CValue[])[i] = convert(t, v)));
-  return new MemoryCore(view);
+  return new MemoryCore(sharedView(typecode, sizeOrValues)[1]);
 }
