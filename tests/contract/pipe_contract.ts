@@ -18,7 +18,6 @@ import assert from "node:assert/strict";
 import {
   BufferTooShort,
   type Connection,
-  type Context,
   EOFError,
   getContext,
   OSError,
@@ -27,6 +26,7 @@ import {
   type StartMethod,
   ValueError,
 } from "../../mod.ts";
+import { Scope, sleep, within } from "./_scope.ts";
 import {
   pipeAnswerer,
   pipeAsker,
@@ -56,66 +56,6 @@ const TEST = { timeout: 60_000 };
 /** Timers may fire a little early on some platforms; lower bounds allow this much. */
 const TIMER_SLACK_MS = 15;
 
-/**
- * What one test opened: its pipe ends and its children. Disposing closes
- * every end (so children waiting for EOF finish), then joins every child,
- * killing one that is still running after a grace period (a failed test).
- */
-class Scope implements AsyncDisposable {
-  readonly #ctx: Context;
-  readonly #conns: Connection[] = [];
-  readonly #children: Process[] = [];
-
-  constructor(ctx: Context) {
-    this.#ctx = ctx;
-  }
-
-  /** A new pipe whose ends are closed when the test ends. */
-  pipe(duplex = true): [Connection, Connection] {
-    const pair = this.#ctx.Pipe(duplex);
-    this.#conns.push(...pair);
-    return pair;
-  }
-
-  /** Closes `conn` when the test ends (a connection that arrived in a message). */
-  adopt(conn: Connection): Connection {
-    this.#conns.push(conn);
-    return conn;
-  }
-
-  /** Starts a child of this context's start method running `target(...args)`. */
-  start<A extends unknown[]>(target: (...args: A) => unknown, args: A): Process {
-    const p = new this.#ctx.Process({ target: target as (...args: never[]) => unknown, args });
-    this.#children.push(p);
-    p.start();
-    return p;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    for (const conn of this.#conns) conn.close();
-    for (const child of this.#children) {
-      await child.join(10_000);
-      if (child.exitcode === null) {
-        child.kill();
-        await child.join();
-      }
-    }
-  }
-}
-
-/** `promise`, or a failure naming `what` if it has not settled within `ms`. */
-async function within<T>(promise: Promise<T>, what: string, ms = 20_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Asserts that `conn.recv()` rejects with EOFError (instead of hanging). */
 async function assertEOF(conn: Connection, what: string): Promise<void> {
   await assert.rejects(within(conn.recv(), what), EOFError, what);
@@ -124,10 +64,6 @@ async function assertEOF(conn: Connection, what: string): Promise<void> {
 async function joinedCleanly(p: Process): Promise<void> {
   await within(p.join(), `${p.name} to end`, 30_000);
   assert.equal(p.exitcode, 0, `${p.name} ended with exitcode ${p.exitcode}`);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function bytes(text: string): Uint8Array {

@@ -16,7 +16,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  type Context,
   Empty,
   Full,
   getContext,
@@ -26,6 +25,7 @@ import {
   type StartMethod,
   ValueError,
 } from "../../mod.ts";
+import { Scope, sleep, within } from "./_scope.ts";
 import {
   type QueueCaught,
   queueCheckBig,
@@ -65,71 +65,9 @@ const TIMER_SLACK_MS = 15;
 /** 16 MiB. */
 const BIG = 16 * 1024 * 1024;
 
-/**
- * What one test opened: its queues and its children. Disposing closes every
- * queue handle, then joins every child, killing one that is still running
- * after a grace period (a failed test).
- */
-class Scope implements AsyncDisposable {
-  readonly #ctx: Context;
-  readonly #queues: { close(): void }[] = [];
-  readonly #children: Process[] = [];
-
-  constructor(ctx: Context) {
-    this.#ctx = ctx;
-  }
-
-  /** A new `Queue` closed when the test ends. */
-  queue<T = unknown>(maxsize = 0): Queue<T> {
-    return this.adopt(new this.#ctx.Queue<T>(maxsize));
-  }
-
-  /** Closes `q` when the test ends. */
-  adopt<Q extends { close(): void }>(q: Q): Q {
-    this.#queues.push(q);
-    return q;
-  }
-
-  /** Starts a child of this context's start method running `target(...args)`. */
-  start<A extends unknown[]>(target: (...args: A) => unknown, args: A): Process {
-    const p = new this.#ctx.Process({ target: target as (...args: never[]) => unknown, args });
-    this.#children.push(p);
-    p.start();
-    return p;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    for (const q of this.#queues) q.close();
-    for (const child of this.#children) {
-      await child.join(10_000);
-      if (child.exitcode === null) {
-        child.kill();
-        await child.join();
-      }
-    }
-  }
-}
-
-/** `promise`, or a failure naming `what` if it has not settled within `ms`. */
-async function within<T>(promise: Promise<T>, what: string, ms = 20_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 async function joinedCleanly(p: Process): Promise<void> {
   await within(p.join(), `${p.name} to end`, 30_000);
   assert.equal(p.exitcode, 0, `${p.name} ended with exitcode ${p.exitcode}`);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Whether `promise` is still pending after `ms` milliseconds. */

@@ -18,13 +18,13 @@ import assert from "node:assert/strict";
 import {
   type Barrier,
   BrokenBarrierError,
-  type Context,
   getContext,
   type Process,
   type Queue,
   type StartMethod,
   ValueError,
 } from "../../mod.ts";
+import { Scope, sleep, within } from "./_scope.ts";
 import { RUNTIME, waitFor } from "../_helpers.ts";
 import {
   type Acquirable,
@@ -66,61 +66,6 @@ const TEST = { timeout: 60_000 };
 const TIMER_SLACK_MS = 15;
 
 /** How long the parent gives a child's report before failing (a hung child). */
-const REPORT_MS = 20_000;
-
-/**
- * What one test opened: its queues and its children. Disposing closes every
- * queue handle, then joins every child, killing one that is still running
- * after a grace period (a failed test).
- */
-class Scope implements AsyncDisposable {
-  readonly #ctx: Context;
-  readonly #queues: Queue[] = [];
-  readonly #children: Process[] = [];
-
-  constructor(ctx: Context) {
-    this.#ctx = ctx;
-  }
-
-  /** A new bounded `Queue` (its `put` resolves once the item is in), closed when the test ends. */
-  queue<T = unknown>(): Queue<T> {
-    const q = new this.#ctx.Queue<T>(1_000);
-    this.#queues.push(q as Queue);
-    return q;
-  }
-
-  /** Starts a child of this context's start method running `target(...args)`. */
-  start<A extends unknown[]>(target: (...args: A) => unknown, args: A): Process {
-    const p = new this.#ctx.Process({ target: target as (...args: never[]) => unknown, args });
-    this.#children.push(p);
-    p.start();
-    return p;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    for (const q of this.#queues) q.close();
-    for (const child of this.#children) {
-      await child.join(5_000);
-      if (child.exitcode === null) {
-        child.kill();
-        await child.join();
-      }
-    }
-  }
-}
-
-/** `promise`, or a failure naming `what` if it has not settled within `ms`. */
-async function within<T>(promise: Promise<T>, what: string, ms = REPORT_MS): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** The next report a child put in `out`, failing instead of hanging. */
 function next<T = unknown>(out: Queue, what = "a child's report"): Promise<T> {
@@ -138,10 +83,6 @@ async function killed(p: Process): Promise<void> {
   p.kill();
   await within(p.join(), `${p.name} to end after kill()`, 30_000);
   assert.equal(p.exitcode, -9);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Runs `fn` and returns how many milliseconds it took, with its result. */
@@ -296,7 +237,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       async () => {
         await using scope = new Scope(ctx);
         const lock = new ctx.Lock();
-        const log = scope.queue<number>();
+        const log = scope.queue<number>(1_000);
         const children = [0, 1, 2, 3].map(() => scope.start(syncCountUnderLock, [lock, log, 10]));
         for (const child of children) await joinedCleanly(child);
         const seen: number[] = [];
@@ -309,14 +250,14 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
     test("Lock: a Lock held by one process may be released by another", TEST, async () => {
       await using scope = new Scope(ctx);
       const lock = new ctx.Lock();
-      const out = scope.queue();
+      const out = scope.queue(1_000);
       await lock.acquire();
       const releaser = scope.start(syncRelease, [lock, out]);
       assert.equal(await next(out), null, "the child's release succeeded");
       await joinedCleanly(releaser);
       await assertFree(lock, "after the child released it");
 
-      const go = scope.queue();
+      const go = scope.queue(1_000);
       const holder = scope.start(syncHoldUntilTold, [lock, out, go]);
       assert.equal(await next(out), "held");
       await lock.release();
@@ -338,7 +279,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       async () => {
         await using scope = new Scope(ctx);
         const lock = new ctx.Lock();
-        const out = scope.queue();
+        const out = scope.queue(1_000);
         await lock.acquire();
         const child = scope.start(syncTryAcquire, [lock, out, 200]);
         const report = await next<{
@@ -363,7 +304,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       async () => {
         await using scope = new Scope(ctx);
         const lock = new ctx.Lock();
-        const out = scope.queue();
+        const out = scope.queue(1_000);
         await lock.acquire();
         const child = scope.start(syncBlockingAcquire, [lock, out]);
         assert.equal(await next(out), "trying");
@@ -404,7 +345,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       async () => {
         await using scope = new Scope(ctx);
         const lock = new ctx.RLock();
-        const out = scope.queue();
+        const out = scope.queue(1_000);
         await lock.acquire();
         await lock.acquire();
         const probe = async (what: string) => {
@@ -428,8 +369,8 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       async () => {
         await using scope = new Scope(ctx);
         const lock = new ctx.RLock();
-        const out = scope.queue();
-        const go = scope.queue();
+        const out = scope.queue(1_000);
+        const go = scope.queue(1_000);
         const holder = scope.start(syncHoldUntilTold, [lock, out, go]);
         assert.equal(await next(out), "held");
         await assert.rejects(lock.release(), valueError(/another process|owner/));
@@ -444,7 +385,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
     test("RLock: mutual exclusion across 3 processes doing read-modify-write", TEST, async () => {
       await using scope = new Scope(ctx);
       const lock = new ctx.RLock();
-      const log = scope.queue<number>();
+      const log = scope.queue<number>(1_000);
       const children = [0, 1, 2].map(() => scope.start(syncCountUnderLock, [lock, log, 8]));
       for (const child of children) await joinedCleanly(child);
       const seen: number[] = [];
@@ -512,8 +453,8 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       async () => {
         await using scope = new Scope(ctx);
         const lock = new ctx.Lock();
-        const out = scope.queue();
-        const go = scope.queue();
+        const out = scope.queue(1_000);
+        const go = scope.queue(1_000);
         const child = scope.start(syncHoldWithUsing, [lock, out, go]);
         assert.equal(await next(out), "in");
         assert.equal(await lock.acquire({ block: false }), false, "held by the child's block");
@@ -574,7 +515,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       assert.equal(await sem.getValue(), 2, "the refused release changed nothing");
       await assert.rejects(new ctx.BoundedSemaphore(0).release(), ValueError);
 
-      const out = scope.queue();
+      const out = scope.queue(1_000);
       const child = scope.start(syncGiveUnit, [sem, out]);
       assert.equal(await next(out), "ValueError", "a child's over-release is refused too");
       await joinedCleanly(child);
@@ -588,7 +529,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
     test("Semaphore: at most `value` holders at once across 4 processes", TEST, async () => {
       await using scope = new Scope(ctx);
       const sem = new ctx.Semaphore(2);
-      const log = scope.queue<[string, number]>();
+      const log = scope.queue<[string, number]>(1_000);
       const children = [0, 1, 2, 3].map((id) =>
         scope.start(syncSemaphoreHolder, [sem, log, id, 150])
       );
@@ -612,7 +553,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       async () => {
         await using scope = new Scope(ctx);
         const sem = new ctx.Semaphore(0);
-        const out = scope.queue();
+        const out = scope.queue(1_000);
         const giver = scope.start(syncGiveUnit, [sem, out]);
         const [got, waited] = await timed(() => sem.acquire({ timeout: 10_000 }));
         assert.equal(got, true, `no unit arrived within ${waited.toFixed(0)} ms`);
@@ -637,7 +578,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
         // consumer takes one and ends. The units were consumed, not held.
         await using scope = new Scope(ctx);
         const items = new ctx.Semaphore(0);
-        const out = scope.queue();
+        const out = scope.queue(1_000);
         await items.release();
         await items.release();
         const consumers = [0, 1].map(() => scope.start(syncTakeUnit, [items, out]));
@@ -678,7 +619,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
     test("Event: the parent's set() wakes every waiting child", TEST, async () => {
       await using scope = new Scope(ctx);
       const event = new ctx.Event();
-      const out = scope.queue();
+      const out = scope.queue(1_000);
       const children = [0, 1, 2].map(() => scope.start(syncEventWaiter, [event, out]));
       for (const _ of children) assert.equal(await next(out), "waiting");
       await sleep(200);
@@ -697,7 +638,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       async () => {
         await using scope = new Scope(ctx);
         const event = new ctx.Event();
-        const out = scope.queue();
+        const out = scope.queue(1_000);
         const setter = scope.start(syncEventSetter, [event, 150]);
         const [woke, waited] = await timed(() => event.wait(10_000));
         assert.equal(woke, true);
@@ -784,7 +725,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       async () => {
         await using scope = new Scope(ctx);
         const cond = new ctx.Condition();
-        const out = scope.queue();
+        const out = scope.queue(1_000);
         await cond.acquire();
         await cond.acquire();
         const notifier = scope.start(syncConditionNotifier, [cond, out]);
@@ -804,7 +745,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       async () => {
         await using scope = new Scope(ctx);
         const cond = new ctx.Condition();
-        const out = scope.queue<[string, unknown]>();
+        const out = scope.queue<[string, unknown]>(1_000);
         const children = [0, 1, 2, 3].map(() => scope.start(syncConditionWaiter, [cond, out]));
         for (const _ of children) assert.equal((await next<[string]>(out))[0], "waiting");
         // Each child said "waiting" while holding the lock, and holds it until
@@ -848,8 +789,8 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
         await cond.release();
         await assert.rejects(cond.release(), ValueError, "waitFor left no extra level");
 
-        const items = scope.queue();
-        const out = scope.queue();
+        const items = scope.queue(1_000);
+        const out = scope.queue(1_000);
         const child = scope.start(syncConditionWaitFor, [cond, items, 3, out]);
         for (let i = 0; i < 3; i++) {
           await sleep(50);
@@ -870,7 +811,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
 
     test("Condition: a lock made in another process is refused (TypeError)", TEST, async () => {
       await using scope = new Scope(ctx);
-      const out = scope.queue();
+      const out = scope.queue(1_000);
       const child = scope.start(syncConditionOverForeignLock, [new ctx.Lock(), out]);
       assert.equal(await next(out), "TypeError");
       await joinedCleanly(child);
@@ -902,8 +843,8 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       async () => {
         await using scope = new Scope(ctx);
         const barrier = new ctx.Barrier(3, syncRecordTrip);
-        const log = scope.queue<string>();
-        const out = scope.queue<{ trip: number; index: number; logged: number }>();
+        const log = scope.queue<string>(1_000);
+        const out = scope.queue<{ trip: number; index: number; logged: number }>(1_000);
         const children = [0, 1, 2].map(() => scope.start(syncBarrierParty, [barrier, 2, log, out]));
         const reports: { trip: number; index: number; logged: number }[] = [];
         for (let i = 0; i < 6; i++) reports.push(await next(out));
@@ -931,8 +872,8 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       async () => {
         await using scope = new Scope(ctx);
         const barrier = new ctx.Barrier(2, syncFailingAction);
-        const go = scope.queue();
-        const out = scope.queue();
+        const go = scope.queue(1_000);
+        const out = scope.queue(1_000);
         const child = scope.start(syncBarrierRounds, [barrier, 1, go, out]);
         await go.put("go");
         await waitFor(async () => (await barrier.nWaiting()) === 1, "the child to wait");
@@ -951,8 +892,8 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       async () => {
         await using scope = new Scope(ctx);
         const barrier = new ctx.Barrier(3, null, 300);
-        const go = scope.queue();
-        const out = scope.queue<{ error?: string; waited: number }>();
+        const go = scope.queue(1_000);
+        const out = scope.queue<{ error?: string; waited: number }>(1_000);
         const children = [0, 1].map(() => scope.start(syncBarrierRounds, [barrier, 1, go, out]));
         await go.put("go");
         await go.put("go");
@@ -992,8 +933,8 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       async () => {
         await using scope = new Scope(ctx);
         const barrier: Barrier = new ctx.Barrier(3);
-        const go = scope.queue();
-        const out = scope.queue<{ round: number; index?: number; error?: string }>();
+        const go = scope.queue(1_000);
+        const out = scope.queue<{ round: number; index?: number; error?: string }>(1_000);
         const children = [0, 1].map(() => scope.start(syncBarrierRounds, [barrier, 3, go, out]));
         const round = async () => {
           await go.put("go");
@@ -1035,7 +976,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       async () => {
         await using scope = new Scope(ctx);
         const lock = new ctx.Lock();
-        const out = scope.queue();
+        const out = scope.queue(1_000);
         const holder = scope.start(syncAcquireAndLinger, [lock, out, 1]);
         assert.equal(await next(out), "held");
         assert.equal(await lock.acquire({ block: false }), false);
@@ -1050,7 +991,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
     test("a Lock held by a child that crashes is released", TEST, async () => {
       await using scope = new Scope(ctx);
       const lock = new ctx.Lock();
-      const out = scope.queue();
+      const out = scope.queue(1_000);
       const holder = scope.start(syncAcquireAndCrash, [lock, out]);
       assert.equal(await next(out), "held");
       await within(holder.join(), "the crashing child to end");
@@ -1065,7 +1006,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       async () => {
         await using scope = new Scope(ctx);
         const lock = new ctx.Lock();
-        const out = scope.queue();
+        const out = scope.queue(1_000);
         await lock.acquire();
         const waiter = scope.start(syncWaitToAcquire, [lock, out]);
         assert.equal(await next(out), "trying");
@@ -1082,7 +1023,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       async () => {
         await using scope = new Scope(ctx);
         const lock = new ctx.RLock();
-        const out = scope.queue();
+        const out = scope.queue(1_000);
         const holder = scope.start(syncAcquireAndLinger, [lock, out, 2]);
         assert.equal(await next(out), "held");
         assert.equal(await lock.acquire({ block: false }), false);
@@ -1096,7 +1037,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
     test("Semaphore units held by a killed child are given back", TEST, async () => {
       await using scope = new Scope(ctx);
       const sem = new ctx.BoundedSemaphore(3);
-      const out = scope.queue();
+      const out = scope.queue(1_000);
       const holder = scope.start(syncAcquireAndLinger, [sem, out, 2]);
       assert.equal(await next(out), "held");
       assert.equal(await sem.getValue(), 1);
@@ -1114,7 +1055,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
     test("a Condition whose lock a killed child held can be acquired again", TEST, async () => {
       await using scope = new Scope(ctx);
       const cond = new ctx.Condition();
-      const out = scope.queue();
+      const out = scope.queue(1_000);
       const holder = scope.start(syncAcquireAndLinger, [cond, out, 1]);
       assert.equal(await next(out), "held");
       assert.equal(await cond.acquire({ block: false }), false);
@@ -1131,7 +1072,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       async () => {
         await using scope = new Scope(ctx);
         const cond = new ctx.Condition();
-        const out = scope.queue();
+        const out = scope.queue(1_000);
         const doomed = scope.start(syncConditionWaitAndLinger, [cond, out]);
         assert.equal(await next(out), "waiting");
         await cond.acquire(); // the child is inside wait()
@@ -1153,7 +1094,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       async () => {
         await using scope = new Scope(ctx);
         const cond = new ctx.Condition();
-        const out = scope.queue();
+        const out = scope.queue(1_000);
         const doomed = scope.start(syncConditionWaitAndLinger, [cond, out]);
         assert.equal(await next(out), "waiting");
         await cond.acquire();
@@ -1172,8 +1113,8 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
     test("a party killed while running the action breaks the Barrier", TEST, async () => {
       await using scope = new Scope(ctx);
       const barrier = new ctx.Barrier(2, syncHangingAction);
-      const log = scope.queue<string>();
-      const out = scope.queue();
+      const log = scope.queue<string>(1_000);
+      const out = scope.queue(1_000);
       const mine = barrier.wait().then(() => null, (e: unknown) => e);
       await waitFor(async () => (await barrier.nWaiting()) === 1, "the parent to wait");
       const party = scope.start(syncBarrierParty, [barrier, 1, log, out]);
