@@ -89,6 +89,14 @@ export function onChildDeath(hook: (ident: number) => void): void {
   childDeathHooks.push(hook);
 }
 
+/** Called with the ident of every child that ended, and whether it died (not a clean exit). */
+const childExitHooks: ((ident: number, died: boolean) => void)[] = [];
+
+/** @internal Runs `hook` when a child of this process ends, clean or not. */
+export function onChildExit(hook: (ident: number, died: boolean) => void): void {
+  childExitHooks.push(hook);
+}
+
 /** Children this process started that have not been seen to end. */
 const children = new Set<Process>();
 
@@ -395,6 +403,7 @@ export class Process implements AsyncDisposable {
         for (const drop of tickets) drop();
         for (const hook of childDeathHooks) hook(this.#ident!);
       }
+      for (const hook of childExitHooks) hook(this.#ident!, status.code !== 0);
       started.exitcode = started.killedWith !== null && !osProcess
         ? started.killedWith
         : status.code;

@@ -18,7 +18,7 @@ import { BrokenBarrierError, ValueError } from "./errors.ts";
 import { checkTimeout, holdAlive } from "./_util.ts";
 import { processState } from "./_state.ts";
 import { WAIT_SLICE, waitOnWord } from "./_ring.ts";
-import { onChildDeath } from "./process.ts";
+import { onChildDeath, onChildExit } from "./process.ts";
 import {
   type CallableSpec,
   callerModules,
@@ -184,102 +184,186 @@ class LockCore extends SharedCore {
   }
 }
 
-class SemaphoreCore extends SharedCore {
-  readonly exposed: ReadonlySet<string> = new Set(["acquire", "release", "getValue"]);
-  waiters: Waiter<boolean>[] = [];
-  /** Net acquisitions per caller channel, given back when that process ends. */
-  readonly held = new Map<Channel | null, number>();
+// A semaphore's cell: its value, its bound (-1: none), then SLOTS pairs of
+// (process ident, units that process holds), to give back a dead process's
+// units. An event's cell: one flag.
+const VALUE = 0;
+const BOUND = 1;
+const SLOTS = 16;
+const semaphoreCells = new Set<WeakRef<Int32Array>>();
 
-  constructor(public value: number, readonly bound: number | null) {
-    super();
+function newSemaphoreCell(value: number, bound: number | null): Int32Array {
+  const cell = new Int32Array(new SharedArrayBuffer((2 + 2 * SLOTS) * 4));
+  cell[VALUE] = value;
+  cell[BOUND] = bound ?? -1;
+  semaphoreCells.add(new WeakRef(cell));
+  return cell;
+}
+
+function adoptSemaphoreCell(cell: Int32Array): Int32Array {
+  semaphoreCells.add(new WeakRef(cell));
+  return cell;
+}
+
+/** Adds `delta` to the units `ident` holds (claiming a slot; untracked if all are taken). */
+function holdUnits(cell: Int32Array, ident: number, delta: number): void {
+  const id = (ident | 0) || 1;
+  for (let i = 0; i < SLOTS; i++) {
+    const at = 2 + 2 * i;
+    let owner = Atomics.load(cell, at);
+    if (owner === 0 && delta > 0) owner = Atomics.compareExchange(cell, at, 0, id) || id;
+    if (owner === id) {
+      Atomics.store(cell, at + 1, Math.max(0, Atomics.load(cell, at + 1) + delta));
+      return;
+    }
   }
+}
 
-  #take(caller: Caller): void {
-    this.value--;
-    this.held.set(caller.channel, (this.held.get(caller.channel) ?? 0) + 1);
+function addUnits(cell: Int32Array, n: number, check: boolean): void {
+  for (;;) {
+    const v = Atomics.load(cell, VALUE);
+    const bound = Atomics.load(cell, BOUND);
+    if (check && bound >= 0 && v + n > bound) {
+      throw new ValueError(
+        `BoundedSemaphore released too many times: its value would exceed its initial value ${bound}`,
+      );
+    }
+    const next = bound >= 0 ? Math.min(v + n, bound) : v + n;
+    if (Atomics.compareExchange(cell, VALUE, v, next) === v) break;
   }
+  Atomics.notify(cell, VALUE);
+}
 
-  acquire(caller: Caller, block: boolean, timeout: number | null): boolean | Promise<boolean> {
-    if (this.value > 0) {
-      this.#take(caller);
+function tryTakeUnit(cell: Int32Array, ident: number): boolean {
+  for (;;) {
+    const v = Atomics.load(cell, VALUE);
+    if (v <= 0) return false;
+    if (Atomics.compareExchange(cell, VALUE, v, v - 1) === v) {
+      holdUnits(cell, ident, 1);
       return true;
     }
-    if (!block) return false;
-    const w = new Waiter<boolean>(caller, timeout, (me) => {
-      this.waiters = this.waiters.filter((x) => x !== me);
-      me.resolve(false);
-    });
-    this.waiters.push(w);
-    return w.promise;
+  }
+}
+
+async function takeUnit(
+  cell: Int32Array,
+  ident: number,
+  block: boolean,
+  timeout: number | null,
+): Promise<boolean> {
+  if (tryTakeUnit(cell, ident)) return true;
+  if (!block) return false;
+  const deadline = timeout === null ? Infinity : performance.now() + timeout;
+  const release = holdAlive();
+  try {
+    for (;;) {
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) return false;
+      await waitOnWord(cell, VALUE, 0, Math.min(remaining, WAIT_SLICE));
+      if (tryTakeUnit(cell, ident)) return true;
+    }
+  } finally {
+    release();
+  }
+}
+
+function giveUnits(cell: Int32Array, ident: number, n: number): void {
+  addUnits(cell, n, true);
+  holdUnits(cell, ident, -n);
+}
+
+/** A process ended: forget its units, giving them back if it died (not on a clean exit). */
+function settleUnitsOf(ident: number, died: boolean): void {
+  const id = (ident | 0) || 1;
+  for (const ref of semaphoreCells) {
+    const cell = ref.deref();
+    if (!cell) {
+      semaphoreCells.delete(ref);
+      continue;
+    }
+    for (let i = 0; i < SLOTS; i++) {
+      const at = 2 + 2 * i;
+      if (Atomics.load(cell, at) !== id) continue;
+      const units = Atomics.exchange(cell, at + 1, 0);
+      Atomics.store(cell, at, 0);
+      if (died && units > 0) addUnits(cell, units, false);
+    }
+  }
+}
+
+onChildExit(settleUnitsOf);
+
+class SemaphoreCore extends SharedCore {
+  readonly exposed: ReadonlySet<string> = new Set(["acquire", "release", "getValue"]);
+  readonly cell: Int32Array;
+  /** The ident of each remote caller, to settle its units when its process ends. */
+  readonly #idents = new Map<Channel, number>();
+
+  constructor(value: number, bound: number | null) {
+    super();
+    this.cell = newSemaphoreCell(value, bound);
+  }
+
+  acquire(caller: Caller, block: boolean, timeout: number | null): Promise<boolean> {
+    if (caller.channel) this.#idents.set(caller.channel, caller.ident);
+    return takeUnit(this.cell, caller.ident, block, timeout);
   }
 
   release(caller: Caller, n = 1): void {
-    if (this.bound !== null && this.value + n > this.bound) {
-      throw new ValueError(
-        `BoundedSemaphore released too many times: its value would exceed its initial value ${this.bound}`,
-      );
-    }
-    const mine = this.held.get(caller.channel) ?? 0;
-    this.held.set(caller.channel, Math.max(0, mine - n));
-    this.value += n;
-    this.#wake();
-  }
-
-  #wake(): void {
-    while (this.value > 0 && this.waiters.length > 0) {
-      const w = this.waiters.shift()!;
-      this.#take(w.caller);
-      w.resolve(true);
-    }
+    giveUnits(this.cell, caller.ident, n);
   }
 
   getValue(): number {
-    return this.value;
+    return Atomics.load(this.cell, VALUE);
   }
 
   override dropChannel(channel: Channel, clean: boolean): void {
-    this.waiters = this.waiters.filter((w) => {
-      if (w.caller.channel !== channel) return true;
-      w.resolve(false);
-      return false;
-    });
-    const held = this.held.get(channel) ?? 0;
-    this.held.delete(channel);
-    if (held > 0 && !clean) {
-      this.value += held;
-      if (this.bound !== null) this.value = Math.min(this.value, this.bound);
-      this.#wake();
+    const ident = this.#idents.get(channel);
+    if (ident === undefined) return;
+    this.#idents.delete(channel);
+    settleUnitsOf(ident, !clean);
+  }
+}
+
+const FLAG = 0;
+
+function setFlag(cell: Int32Array): void {
+  Atomics.store(cell, FLAG, 1);
+  Atomics.notify(cell, FLAG);
+}
+
+async function waitFlag(cell: Int32Array, timeout: number | null): Promise<boolean> {
+  if (Atomics.load(cell, FLAG) === 1) return true;
+  if (timeout !== null && timeout <= 0) return false;
+  const deadline = timeout === null ? Infinity : performance.now() + timeout;
+  const release = holdAlive();
+  try {
+    for (;;) {
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) return false;
+      await waitOnWord(cell, FLAG, 0, Math.min(remaining, WAIT_SLICE));
+      if (Atomics.load(cell, FLAG) === 1) return true;
     }
+  } finally {
+    release();
   }
 }
 
 class EventCore extends SharedCore {
   readonly exposed: ReadonlySet<string> = new Set(["set", "clear", "isSet", "wait"]);
-  flag = false;
-  waiters: Waiter<boolean>[] = [];
+  readonly cell: Int32Array = new Int32Array(new SharedArrayBuffer(4));
 
   set(): void {
-    this.flag = true;
-    for (const w of this.waiters.splice(0)) w.resolve(true);
+    setFlag(this.cell);
   }
   clear(): void {
-    this.flag = false;
+    Atomics.store(this.cell, FLAG, 0);
   }
   isSet(): boolean {
-    return this.flag;
+    return Atomics.load(this.cell, FLAG) === 1;
   }
-  wait(caller: Caller, timeout: number | null): boolean | Promise<boolean> {
-    if (this.flag) return true;
-    if (timeout !== null && timeout <= 0) return false;
-    const w = new Waiter<boolean>(caller, timeout, (me) => {
-      this.waiters = this.waiters.filter((x) => x !== me);
-      me.resolve(false);
-    });
-    this.waiters.push(w);
-    return w.promise;
-  }
-  override dropChannel(channel: Channel): void {
-    this.waiters = this.waiters.filter((w) => w.caller.channel !== channel);
+  wait(_caller: Caller, timeout: number | null): Promise<boolean> {
+    return waitFlag(this.cell, timeout);
   }
 }
 
@@ -439,16 +523,16 @@ class BarrierCore extends SharedCore {
 export abstract class SemLock implements AsyncDisposable {
   /** @internal */
   readonly _ref: Ref;
-  /** @internal The shared lock cell, when this process shares the lock's memory. */
+  /** @internal The shared cell, when this process shares the primitive's memory. */
   readonly _cell: Int32Array | null;
   /** @internal */
-  readonly _recursive: boolean;
+  readonly _kind: "lock" | "rlock" | "semaphore";
 
   /** @internal Made by the subclasses. */
-  constructor(ref: Ref, cell: Int32Array | null = null, recursive = false) {
+  constructor(ref: Ref, cell: Int32Array | null, kind: "lock" | "rlock" | "semaphore") {
     this._ref = ref;
     this._cell = cell;
-    this._recursive = recursive;
+    this._kind = kind;
   }
 
   /**
@@ -459,7 +543,10 @@ export abstract class SemLock implements AsyncDisposable {
     try {
       const { block, timeout } = blocking(options);
       if (this._cell) {
-        return acquireCell(this._cell, this._recursive, processState().ident, block, timeout);
+        const ident = processState().ident;
+        return this._kind === "semaphore"
+          ? takeUnit(this._cell, ident, block, timeout)
+          : acquireCell(this._cell, this._kind === "rlock", ident, block, timeout);
       }
       return this._ref.call("acquire", block, timeout) as Promise<boolean>;
     } catch (error) {
@@ -471,7 +558,9 @@ export abstract class SemLock implements AsyncDisposable {
   release(): Promise<void> {
     if (this._cell) {
       try {
-        releaseCell(this._cell, this._recursive, processState().ident);
+        const ident = processState().ident;
+        if (this._kind === "semaphore") giveUnits(this._cell, ident, 1);
+        else releaseCell(this._cell, this._kind === "rlock", ident);
         return Promise.resolve();
       } catch (error) {
         return Promise.reject(error);
@@ -525,11 +614,11 @@ export class Lock extends SemLock {
   /** Makes an unlocked lock. */
   constructor(...internal: unknown[]) {
     if (internal[0] === FROM_REF) {
-      super(internal[1] as Ref, internal[2] as Int32Array | null, false);
+      super(internal[1] as Ref, internal[2] as Int32Array | null, "lock");
       return;
     }
     const core = new LockCore(false);
-    super(Ref.local(core), core.cell, false);
+    super(Ref.local(core), core.cell, "lock");
   }
 
   /** @internal */
@@ -556,11 +645,11 @@ export class RLock extends SemLock {
   /** Makes an unlocked re-entrant lock. */
   constructor(...internal: unknown[]) {
     if (internal[0] === FROM_REF) {
-      super(internal[1] as Ref, internal[2] as Int32Array | null, true);
+      super(internal[1] as Ref, internal[2] as Int32Array | null, "rlock");
       return;
     }
     const core = new LockCore(true);
-    super(Ref.local(core), core.cell, true);
+    super(Ref.local(core), core.cell, "rlock");
   }
 
   /** @internal */
@@ -586,26 +675,28 @@ export class Semaphore extends SemLock {
   /** Makes a semaphore with `value` units (default 1). */
   constructor(value: number = 1, ...internal: unknown[]) {
     if ((value as unknown) === FROM_REF) {
-      super(internal[0] as Ref);
+      super(internal[0] as Ref, internal[1] as Int32Array | null, "semaphore");
       return;
     }
     if (!Number.isInteger(value) || value < 0) {
       throw new ValueError(`Semaphore initial value must be an integer >= 0: received ${value}`);
     }
-    super(Ref.local(new SemaphoreCore(value, new.target === BoundedSemaphore ? value : null)));
+    const core = new SemaphoreCore(value, new.target === BoundedSemaphore ? value : null);
+    super(Ref.local(core), core.cell, "semaphore");
   }
 
   /** The current value (Python's `get_value()`). */
   getValue(): Promise<number> {
+    if (this._cell) return Promise.resolve(Atomics.load(this._cell, VALUE));
     return this._ref.call("getValue") as Promise<number>;
   }
 
   /** @internal */
-  [REDUCE](): Reduced {
-    return {
-      type: this instanceof BoundedSemaphore ? "BoundedSemaphore" : "Semaphore",
-      state: this._ref.state(),
-    };
+  [REDUCE](context: EncodeContext): Reduced {
+    return this._lockState(
+      this instanceof BoundedSemaphore ? "BoundedSemaphore" : "Semaphore",
+      context,
+    );
   }
 }
 
@@ -636,22 +727,40 @@ export class BoundedSemaphore extends Semaphore {}
  */
 export class Event {
   readonly #ref: Ref;
+  /** The shared flag, when this process shares the event's memory. */
+  readonly #cell: Int32Array | null;
 
   /** Makes an unset event. */
   constructor(...internal: unknown[]) {
-    this.#ref = internal[0] === FROM_REF ? internal[1] as Ref : Ref.local(new EventCore());
+    if (internal[0] === FROM_REF) {
+      this.#ref = internal[1] as Ref;
+      this.#cell = internal[2] as Int32Array | null;
+    } else {
+      const core = new EventCore();
+      this.#ref = Ref.local(core);
+      this.#cell = core.cell;
+    }
   }
 
   /** Sets the flag and wakes every waiter. */
   set(): Promise<void> {
+    if (this.#cell) {
+      setFlag(this.#cell);
+      return Promise.resolve();
+    }
     return this.#ref.call("set") as Promise<void>;
   }
   /** Clears the flag. */
   clear(): Promise<void> {
+    if (this.#cell) {
+      Atomics.store(this.#cell, FLAG, 0);
+      return Promise.resolve();
+    }
     return this.#ref.call("clear") as Promise<void>;
   }
   /** Whether the flag is set. */
   isSet(): Promise<boolean> {
+    if (this.#cell) return Promise.resolve(Atomics.load(this.#cell, FLAG) === 1);
     return this.#ref.call("isSet") as Promise<boolean>;
   }
   /** Waits until the flag is set (`true`) or `timeout` ms pass (`false`). */
@@ -661,12 +770,14 @@ export class Event {
     } catch (error) {
       return Promise.reject(error);
     }
+    if (this.#cell) return waitFlag(this.#cell, timeout ?? null);
     return this.#ref.call("wait", timeout ?? null) as Promise<boolean>;
   }
 
   /** @internal */
-  [REDUCE](): Reduced {
-    return { type: "Event", state: this.#ref.state() };
+  [REDUCE](context: EncodeContext): Reduced {
+    const cell = context.shareMemory ? this.#cell : null;
+    return { type: "Event", state: { ref: this.#ref.state(), cell } satisfies LockState };
   }
 }
 
@@ -881,12 +992,26 @@ function lockFromState(s: unknown): [Ref, Int32Array | null] {
 
 registerReducer("Lock", (s) => new Lock(FROM_REF, ...lockFromState(s)));
 registerReducer("RLock", (s) => new RLock(FROM_REF, ...lockFromState(s)));
-registerReducer("Semaphore", (s) => new Semaphore(FROM_REF as never, Ref.fromState(s as RefState)));
+function cellFromState(
+  s: unknown,
+  adopt: (cell: Int32Array) => Int32Array,
+): [Ref, Int32Array | null] {
+  // A manager's proxies send the bare reference.
+  const st = (s as LockState).ref ? s as LockState : { ref: s as RefState, cell: null };
+  const ref = Ref.fromState(st.ref);
+  const core = ref.core as { cell?: Int32Array } | null;
+  return [ref, core?.cell ?? (st.cell ? adopt(st.cell) : null)];
+}
+
+registerReducer(
+  "Semaphore",
+  (s) => new Semaphore(FROM_REF as never, ...cellFromState(s, adoptSemaphoreCell)),
+);
 registerReducer(
   "BoundedSemaphore",
-  (s) => new BoundedSemaphore(FROM_REF as never, Ref.fromState(s as RefState)),
+  (s) => new BoundedSemaphore(FROM_REF as never, ...cellFromState(s, adoptSemaphoreCell)),
 );
-registerReducer("Event", (s) => new Event(FROM_REF, Ref.fromState(s as RefState)));
+registerReducer("Event", (s) => new Event(FROM_REF, ...cellFromState(s, (cell) => cell)));
 registerReducer("Condition", (s) => {
   const { ref, lock } = s as { ref: RefState; lock: Lock | RLock };
   return new Condition(FROM_REF as never, Ref.fromState(ref), lock);

@@ -52,6 +52,7 @@ import {
   syncRecordTrip,
   syncRelease,
   syncSemaphoreHolder,
+  syncSetEventThenFlag,
   syncTakeLockThenFlag,
   syncTakeUnit,
   syncTryAcquire,
@@ -118,13 +119,20 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
     // ---------------------------------------------------------------- Lock
 
     test(
-      "Lock and RLock are shared memory under worker: a child takes them while the parent's thread is blocked",
+      "Lock, RLock, Semaphore and Event are shared memory under worker: a child uses them while the parent's thread is blocked",
       TEST,
       async (t) => {
         if (startMethod !== "worker") {
           return t.skip("only workers share memory; a spawn child asks the lock's owner");
         }
-        for (const lock of [new ctx.Lock(), new ctx.RLock()]) {
+        for (
+          const lock of [
+            new ctx.Lock(),
+            new ctx.RLock(),
+            new ctx.Semaphore(1),
+            new ctx.BoundedSemaphore(1),
+          ]
+        ) {
           const flag = ctx.RawArray("i", 1) as Int32Array;
           const p = new ctx.Process({ target: syncTakeLockThenFlag, args: [lock, flag] });
           p.start();
@@ -146,6 +154,20 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
           assert.equal(await lock.acquire({ block: false }), true);
           await lock.release();
         }
+        const event = new ctx.Event();
+        const flag = ctx.RawArray("i", 1) as Int32Array;
+        const p = new ctx.Process({ target: syncSetEventThenFlag, args: [event, flag] });
+        p.start();
+        await waitFor(() => Atomics.load(flag, 0) === 1, "the child to start");
+        Atomics.store(flag, 0, 2);
+        Atomics.notify(flag, 0);
+        assert.notEqual(
+          Atomics.wait(flag, 0, 2, 10_000),
+          "timed-out",
+          "the child set the event while we were blocked",
+        );
+        assert.equal(await event.isSet(), true);
+        await p.join();
       },
     );
 

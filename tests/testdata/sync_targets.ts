@@ -343,11 +343,23 @@ export async function syncBarrierWaitAndLinger(barrier: Barrier): Promise<void> 
  * Says it runs (`flag[0] = 1`), waits for the go (`2`), takes `lock` and
  * releases it, then sets `flag[0] = 3` and wakes whoever waits on it.
  */
-export async function syncTakeLockThenFlag(lock: Lock | RLock, flag: Int32Array): Promise<void> {
+export async function syncTakeLockThenFlag(
+  lock: Lock | RLock | Semaphore,
+  flag: Int32Array,
+): Promise<void> {
   Atomics.store(flag, 0, 1);
   while (Atomics.load(flag, 0) !== 2) await new Promise((r) => setTimeout(r, 1));
   await lock.acquire();
   await lock.release();
+  Atomics.store(flag, 0, 3);
+  Atomics.notify(flag, 0);
+}
+
+/** Says it runs (`flag[0] = 1`), waits for the go (`2`), sets `event`, then sets `flag[0] = 3`. */
+export async function syncSetEventThenFlag(event: Event, flag: Int32Array): Promise<void> {
+  Atomics.store(flag, 0, 1);
+  while (Atomics.load(flag, 0) !== 2) await new Promise((r) => setTimeout(r, 1));
+  await event.set();
   Atomics.store(flag, 0, 3);
   Atomics.notify(flag, 0);
 }
