@@ -27,6 +27,7 @@ import { decode, encode } from "./_codec.ts";
 import { SystemExit } from "./_exit.ts";
 import { getHost } from "./_host.ts";
 import { holdAlive } from "./_util.ts";
+import { Deque } from "./_deque.ts";
 
 type Fn = (...args: never[]) => unknown;
 
@@ -338,7 +339,7 @@ export class Pool implements AsyncDisposable {
   #state: "RUN" | "CLOSE" | "TERMINATE" = "RUN";
   #broken: Error | null = null;
   readonly #workers = new Set<PoolWorker>();
-  readonly #queue: Job[] = [];
+  readonly #queue = new Deque<Job>();
   #nextJob = 1;
   readonly #functions = new Map<string, { id: number; spec: CallableSpec }>();
   readonly #specs = new Map<number, CallableSpec>();
@@ -483,7 +484,7 @@ export class Pool implements AsyncDisposable {
 
   #break(error: Error): void {
     this.#broken = error;
-    for (const job of this.#queue.splice(0)) this.#settle(job, false, error);
+    for (const job of this.#queue.drain()) this.#settle(job, false, error);
     for (const w of this.#workers) {
       w.killed = true;
       w.process.kill();
@@ -594,11 +595,10 @@ export class Pool implements AsyncDisposable {
 
   #cancel(job: Job, reason: unknown): void {
     if (job.settled) return;
-    const queued = this.#queue.indexOf(job);
-    if (queued >= 0) this.#queue.splice(queued, 1);
+    const queued = this.#queue.remove(job);
     const worker = job.worker;
     this.#settle(job, false, reason);
-    if (worker && queued < 0) {
+    if (worker && !queued) {
       // Running: end its worker (nothing else runs there) and replace it.
       worker.killed = true;
       worker.process.terminate();
@@ -632,7 +632,7 @@ export class Pool implements AsyncDisposable {
       while (
         this.#queue.length > 0 && worker.inflight.size + batch.length < cap && worker.tasksLeft > 0
       ) {
-        const job = this.#queue[0];
+        const job = this.#queue.peek()!;
         const exclusive = job.signal !== undefined || job.timeout !== undefined;
         if (exclusive && (worker.inflight.size > 0 || batch.length > 0)) break;
         this.#queue.shift();
@@ -957,7 +957,7 @@ export class Pool implements AsyncDisposable {
     if (this.#state !== "TERMINATE") {
       this.#state = "TERMINATE";
       const error = new ProcessError("The pool was terminated before this task finished");
-      for (const job of this.#queue.splice(0)) this.#settle(job, false, error);
+      for (const job of this.#queue.drain()) this.#settle(job, false, error);
       for (const w of this.#workers) {
         for (const job of w.inflight.values()) this.#settle(job, false, error);
         w.killed = true;

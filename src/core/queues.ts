@@ -44,6 +44,7 @@ import {
 } from "./_ring.ts";
 import { processState } from "./_state.ts";
 import { holdAlive } from "./_util.ts";
+import { Deque } from "./_deque.ts";
 import { onChildDeath } from "./process.ts";
 import type { Channel } from "./_node.ts";
 import { blocking, type Caller, Ref, type RefState, SharedCore, Waiter } from "./_shared.ts";
@@ -74,7 +75,7 @@ class QueueCore extends SharedCore {
   /** The items, in shared memory (see _ring.ts). */
   readonly ring: Ring;
   /** Items that did not fit in the ring, oldest first; all newer than those in it. */
-  readonly overflow: Uint8Array[] = [];
+  readonly overflow = new Deque<Uint8Array>();
   /** Items over BIG_ITEM, parked here while the ring carries a pointer. */
   readonly parked = new Map<number, Uint8Array>();
   #nextParked = 1;
@@ -136,7 +137,7 @@ class QueueCore extends SharedCore {
 
   /** Moves the owner's list into the ring while it fits. */
   #refill(): void {
-    while (this.overflow.length > 0 && this.#toRing(this.overflow[0], true) === Pushed.Done) {
+    while (this.overflow.length > 0 && this.#toRing(this.overflow.peek()!, true) === Pushed.Done) {
       this.overflow.shift();
     }
   }
