@@ -51,6 +51,18 @@ onMessage("start", (_channel, message) => onStart?.(message));
 
 let exiting = false;
 
+/** A module named like a test file (`x_test.ts`, `x.test.ts`, `x.spec.js`...). */
+const TEST_FILE = /[._](test|spec)\.[cm]?[jt]sx?$/;
+
+function underTestRunner(): boolean {
+  try {
+    return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
+      ?.NODE_ENV === "test";
+  } catch {
+    return false; // no permission to read the environment
+  }
+}
+
 function describeError(error: unknown): string {
   if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`;
   return String(error);
@@ -62,7 +74,6 @@ export async function runChild(
   shared: SharedArrayBuffer[] = [],
 ): Promise<never> {
   const host = getHost();
-  host.isolateTestRunner();
   const boot = JSON.parse(bootstrapLine.trim()) as Bootstrap;
   const nodeKey = fromHex(boot.nodeKey);
   setProcessState({
@@ -98,6 +109,10 @@ export async function runChild(
     channel.send(["hello", boot.token]);
   });
   const h = header as StartHeader;
+  // Making the test modules inert costs Bun ~12 ms: do it only under a test
+  // runner (bun test sets NODE_ENV=test) or when a module to import is a test file.
+  const modules = [h.target, h.cls, ...h.functions].flatMap((spec) => spec?.modules ?? []);
+  if (underTestRunner() || modules.some((url) => TEST_FILE.test(url))) host.isolateTestRunner();
   const state = processState();
   state.name = h.name;
   state.identity = h.identity;
