@@ -9,6 +9,8 @@
  * @module
  */
 
+import { holdAlive } from "./_util.ts";
+
 const MUTEX = 0; // 0 free, 1 held
 const HEAD = 1; // byte offset of the next record to read
 const TAIL = 2; // byte offset where the next record is written
@@ -241,6 +243,42 @@ export function unfinished(ring: Ring): number {
  * lost between threads costs at most this.
  */
 export const WAIT_SLICE = 50;
+
+/**
+ * Waits until `ready()` holds, re-checking each time `cells[index]` changes
+ * (and at least every {@linkcode WAIT_SLICE} ms, against lost wake-ups), or
+ * until `timeout` ms pass (null: no limit); resolves with whether it held.
+ * Keeps the program alive meanwhile: `Atomics.waitAsync` alone does not on Deno.
+ */
+export async function waitUntil(
+  cells: Int32Array,
+  index: number,
+  timeout: number | null,
+  ready: () => boolean,
+): Promise<boolean> {
+  const deadline = timeout === null ? Infinity : performance.now() + timeout;
+  const release = holdAlive();
+  try {
+    for (;;) {
+      const seen = Atomics.load(cells, index);
+      if (ready()) return true;
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) return false;
+      await waitOnWord(cells, index, seen, Math.min(remaining, WAIT_SLICE));
+    }
+  } finally {
+    release();
+  }
+}
+
+/** {@linkcode waitUntil} on a ring's change counter. */
+export function waitOnRing(
+  ring: Ring,
+  timeout: number | null,
+  ready: () => boolean,
+): Promise<boolean> {
+  return waitUntil(ring.control, SEQ, timeout, ready);
+}
 
 /** Resolves when the ring changed since `seen`, or after `ms` (null: no limit), or a slice. */
 export async function waitForChange(ring: Ring, seen: number, ms: number | null): Promise<void> {

@@ -41,9 +41,9 @@ import {
   taskDone as ringTaskDone,
   unfinished,
   waitForChange,
+  waitOnRing,
 } from "./_ring.ts";
 import { processState } from "./_state.ts";
-import { holdAlive } from "./_util.ts";
 import { Deque } from "./_deque.ts";
 import { onChildDeath } from "./process.ts";
 import type { Channel } from "./_node.ts";
@@ -327,19 +327,7 @@ class RingSide {
     ready: () => boolean,
     timedOut: () => Error,
   ): Promise<void> {
-    const deadline = timeout === null ? Infinity : performance.now() + timeout;
-    const release = holdAlive();
-    try {
-      for (;;) {
-        const seen = sequence(this.ring);
-        if (ready()) return;
-        const remaining = deadline - performance.now();
-        if (remaining <= 0) throw timedOut();
-        await waitForChange(this.ring, seen, remaining === Infinity ? null : remaining);
-      }
-    } finally {
-      release();
-    }
+    if (!(await waitOnRing(this.ring, timeout, ready))) throw timedOut();
   }
 
   taskDone(): void {

@@ -15,9 +15,9 @@ import { type EncodeContext, REDUCE, type Reduced, registerReducer } from "./_co
 import type { Channel } from "./_node.ts";
 import { blocking, type Caller, Ref, type RefState, SharedCore, Waiter } from "./_shared.ts";
 import { BrokenBarrierError, ValueError } from "./errors.ts";
-import { checkTimeout, holdAlive } from "./_util.ts";
+import { checkTimeout } from "./_util.ts";
 import { processState } from "./_state.ts";
-import { WAIT_SLICE, waitOnWord } from "./_ring.ts";
+import { waitUntil } from "./_ring.ts";
 import { onChildDeath, onChildExit } from "./process.ts";
 import {
   type CallableSpec,
@@ -83,20 +83,7 @@ async function acquireCell(
 ): Promise<boolean> {
   if (tryAcquireCell(cell, recursive, ident)) return true;
   if (!block) return false;
-  const deadline = timeout === null ? Infinity : performance.now() + timeout;
-  // Atomics.waitAsync does not keep Deno's event loop alive on its own.
-  const release = holdAlive();
-  try {
-    for (;;) {
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) return false;
-      // Sliced: the loop re-checks, so a wake-up lost between threads costs a slice.
-      await waitOnWord(cell, STATE, 1, Math.min(remaining, WAIT_SLICE));
-      if (tryAcquireCell(cell, recursive, ident)) return true;
-    }
-  } finally {
-    release();
-  }
+  return await waitUntil(cell, STATE, timeout, () => tryAcquireCell(cell, recursive, ident));
 }
 
 function freeCell(cell: Int32Array): void {
@@ -253,18 +240,7 @@ async function takeUnit(
 ): Promise<boolean> {
   if (tryTakeUnit(cell, ident)) return true;
   if (!block) return false;
-  const deadline = timeout === null ? Infinity : performance.now() + timeout;
-  const release = holdAlive();
-  try {
-    for (;;) {
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) return false;
-      await waitOnWord(cell, VALUE, 0, Math.min(remaining, WAIT_SLICE));
-      if (tryTakeUnit(cell, ident)) return true;
-    }
-  } finally {
-    release();
-  }
+  return await waitUntil(cell, VALUE, timeout, () => tryTakeUnit(cell, ident));
 }
 
 function giveUnits(cell: Int32Array, ident: number, n: number): void {
@@ -335,18 +311,7 @@ function setFlag(cell: Int32Array): void {
 async function waitFlag(cell: Int32Array, timeout: number | null): Promise<boolean> {
   if (Atomics.load(cell, FLAG) === 1) return true;
   if (timeout !== null && timeout <= 0) return false;
-  const deadline = timeout === null ? Infinity : performance.now() + timeout;
-  const release = holdAlive();
-  try {
-    for (;;) {
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) return false;
-      await waitOnWord(cell, FLAG, 0, Math.min(remaining, WAIT_SLICE));
-      if (Atomics.load(cell, FLAG) === 1) return true;
-    }
-  } finally {
-    release();
-  }
+  return await waitUntil(cell, FLAG, timeout, () => Atomics.load(cell, FLAG) === 1);
 }
 
 class EventCore extends SharedCore {
