@@ -49,24 +49,60 @@ function bun(): BunSockets {
   return (globalThis as unknown as { Bun: BunSockets }).Bun;
 }
 
+/** Pending writes smaller than this together are sent as one buffer. */
+const JOIN_BELOW = 64 * 1024;
+
 function attach(socket: BunSocket): SocketState {
   let closed = false;
   let onData: ((chunk: Uint8Array) => void) | null = null;
   const early: Uint8Array[] = [];
   const closeCallbacks: (() => void)[] = [];
+  // Writes made in one tick go out together at its end (one system call for
+  // a burst of small messages, e.g. queue puts); bytes the kernel did not
+  // take wait for `drain`.
   let pending: Uint8Array[] = [];
+  let scheduled = false;
+  let blocked = false;
   let ending: (() => void) | null = null;
 
+  /** Writes `data`; false when the kernel did not take all of it (the rest waits for drain). */
+  const put = (data: Uint8Array, rest: Uint8Array[]): boolean => {
+    const n = socket.write(data);
+    if (n < 0) return false; // closed
+    if (n < data.byteLength) {
+      pending = [data.subarray(n), ...rest];
+      blocked = true;
+      return false;
+    }
+    return true;
+  };
+
   const flush = () => {
+    scheduled = false;
+    if (closed || blocked) return;
     while (pending.length > 0) {
-      const head = pending[0];
-      const n = socket.write(head);
-      if (n < 0) return; // closed
-      if (n < head.byteLength) {
-        pending[0] = head.subarray(n);
-        return; // the rest goes out on drain
+      // Small chunks are joined into one write; a large one goes alone.
+      const chunks = pending;
+      pending = [];
+      let i = 0;
+      while (i < chunks.length) {
+        let end = i;
+        let size = 0;
+        while (end < chunks.length && (end === i || size + chunks[end].byteLength <= JOIN_BELOW)) {
+          size += chunks[end++].byteLength;
+        }
+        let data = chunks[i];
+        if (end - i > 1) {
+          data = new Uint8Array(size);
+          let at = 0;
+          for (let k = i; k < end; k++) {
+            data.set(chunks[k], at);
+            at += chunks[k].byteLength;
+          }
+        }
+        if (!put(data, chunks.slice(end))) return;
+        i = end;
       }
-      pending.shift();
     }
     if (ending) {
       const done = ending;
@@ -78,10 +114,10 @@ function attach(socket: BunSocket): SocketState {
   const stream: ByteStream = {
     write(data) {
       if (closed) return;
-      if (pending.length > 0) pending.push(data);
-      else {
-        const n = socket.write(data);
-        if (n >= 0 && n < data.byteLength) pending.push(data.subarray(n));
+      pending.push(data);
+      if (!scheduled && !blocked) {
+        scheduled = true;
+        queueMicrotask(flush);
       }
     },
     onData(callback) {
@@ -105,6 +141,8 @@ function attach(socket: BunSocket): SocketState {
       });
     },
     destroy() {
+      // What was written before goes out first, as it would have unbatched.
+      if (!closed && !blocked) flush();
       pending = [];
       if (socket.terminate) socket.terminate();
       else socket.end();
@@ -120,7 +158,10 @@ function attach(socket: BunSocket): SocketState {
       if (onData) onData(copy);
       else early.push(copy);
     },
-    drain: flush,
+    drain() {
+      blocked = false;
+      flush();
+    },
     closed() {
       if (closed) return;
       closed = true;

@@ -52,6 +52,11 @@ export interface DecodeContext {
   shared?: SharedArrayBuffer[];
   /** The functions rebuilt from `EncodeContext.functions`, in order. */
   functions?: ((...args: unknown[]) => unknown)[];
+  /**
+   * Byte payloads come back as views into the input instead of copies: for
+   * a caller that decodes them at once and keeps neither.
+   */
+  views?: boolean;
 }
 
 type Rebuilder = (state: unknown, context: DecodeContext) => unknown;
@@ -112,6 +117,7 @@ const enum Tag {
   Shared,
   String16,
   Function,
+  Bytes,
 }
 
 const TYPED_ARRAYS = [
@@ -132,10 +138,60 @@ type AnyTypedArray = InstanceType<(typeof TYPED_ARRAYS)[number]>;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** Strings up to this many UTF-16 units are copied byte by byte when they are ASCII. */
+const SHORT_STRING = 64;
+/** A writer that grew above this is not kept for the next message. */
+const KEEP_WRITER_BYTES = 1 << 20;
+
+/** Float64 scratch space: reading a double without a `DataView` on the input. */
+const scratch = new Float64Array(1);
+const scratchBytes = new Uint8Array(scratch.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * What {@linkcode encode} returns: bytes nothing outside the library sees.
+ * Encoding one again (a payload inside a message) writes its bytes without
+ * reading `.buffer`, which makes JavaScriptCore allocate a backing store
+ * for a small array. Never handed to users: decoding gives plain
+ * `Uint8Array`s.
+ */
+class Encoded extends Uint8Array {}
+
+/** Small results are cut from a shared slab: V8 allocates a small typed array in ~0.4 µs. */
+const SLAB_BYTES = 16 * 1024;
+/** Results up to this size come from the slab (a live one keeps at most one slab alive). */
+const SLAB_ITEM = 2 * 1024;
+let slab = new ArrayBuffer(0);
+let slabUsed = 0;
+
+/** Stands in the decoder's references for the buffer of the byte array before it. */
+const BUFFER_OF_PREVIOUS = Symbol("buffer of the previous reference");
+
+/** Copies `buf[0, n)` into a new {@linkcode Encoded}. */
+function encoded(buf: Uint8Array, n: number): Encoded {
+  let out: Encoded;
+  if (n <= SLAB_ITEM) {
+    if (slabUsed + n > slab.byteLength) {
+      slab = new ArrayBuffer(SLAB_BYTES);
+      slabUsed = 0;
+    }
+    out = new Encoded(slab, slabUsed, n);
+    slabUsed += (n + 7) & ~7;
+  } else out = new Encoded(n);
+  if (n <= 64) { for (let i = 0; i < n; i++) out[i] = buf[i]; }
+  else out.set(buf.subarray(0, n));
+  return out;
+}
+
 class Writer {
-  buf = new Uint8Array(256);
-  view = new DataView(this.buf.buffer);
+  buf: Uint8Array;
+  view: DataView;
   pos = 0;
+
+  constructor(size = 4096) {
+    this.buf = new Uint8Array(size);
+    this.view = new DataView(this.buf.buffer);
+  }
 
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -147,18 +203,18 @@ class Writer {
     this.view = new DataView(next.buffer);
   }
   u8(v: number): void {
-    this.ensure(1);
+    if (this.pos >= this.buf.length) this.ensure(1);
     this.buf[this.pos++] = v;
   }
   u32(v: number): void {
-    this.ensure(4);
-    this.view.setUint32(this.pos, v, true);
-    this.pos += 4;
-  }
-  i32(v: number): void {
-    this.ensure(4);
-    this.view.setInt32(this.pos, v, true);
-    this.pos += 4;
+    if (this.pos + 4 > this.buf.length) this.ensure(4);
+    const b = this.buf;
+    const p = this.pos;
+    b[p] = v;
+    b[p + 1] = v >>> 8;
+    b[p + 2] = v >>> 16;
+    b[p + 3] = v >>> 24;
+    this.pos = p + 4;
   }
   f64(v: number): void {
     this.ensure(8);
@@ -166,11 +222,26 @@ class Writer {
     this.pos += 8;
   }
   str(s: string): void {
-    const max = s.length * 3;
-    this.ensure(4 + max);
+    const n = s.length;
+    this.ensure(4 + n * 3);
+    if (n <= SHORT_STRING) {
+      const b = this.buf;
+      const start = this.pos + 4;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[start + i] = c;
+      }
+      if (i === n) {
+        this.u32(n);
+        this.pos += n;
+        return;
+      }
+    }
     const { written } = encoder.encodeInto(s, this.buf.subarray(this.pos + 4));
-    this.view.setUint32(this.pos, written, true);
-    this.pos += 4 + written;
+    this.u32(written);
+    this.pos += written;
   }
   bytes(b: Uint8Array): void {
     this.u32(b.byteLength);
@@ -198,13 +269,77 @@ function describePath(path: (string | number)[]): string {
   return out;
 }
 
+/** Few references are searched in a list; a `Map` only for values with many objects. */
+const LINEAR_REFS = 32;
+
+/**
+ * The objects met so far and their numbers. Most messages hold a handful
+ * of objects, for which a list beats a `Map` (whose table V8 reallocates on
+ * every clear and grows by rehashing).
+ */
+class RefTable {
+  #objects: object[] = [];
+  #map: Map<object, number> | null = null;
+
+  get(o: object): number | undefined {
+    if (this.#map) return this.#map.get(o);
+    const i = this.#objects.indexOf(o);
+    return i < 0 ? undefined : i;
+  }
+  has(o: object): boolean {
+    return this.get(o) !== undefined;
+  }
+  /** Numbers `o` as `index`; indexes only grow (a reserved number may be skipped). */
+  set(o: object, index: number): void {
+    if (this.#map) {
+      this.#map.set(o, index);
+      return;
+    }
+    const objects = this.#objects;
+    while (objects.length < index) objects.push(RESERVED);
+    objects.push(o);
+    if (objects.length > LINEAR_REFS) {
+      this.#map = new Map();
+      for (let i = 0; i < objects.length; i++) {
+        if (objects[i] !== RESERVED) this.#map.set(objects[i], i);
+      }
+    }
+  }
+  clear(): void {
+    this.#objects.length = 0;
+    this.#map = null;
+  }
+}
+
+/** Fills the list's slot of a number given to something that is not in it. */
+const RESERVED = {};
+
 class Encoder {
   w = new Writer();
-  refs = new Map<object, number>();
-  path: (string | number)[];
+  refs = new RefTable();
+  /** How many references were numbered (the decoder numbers them in the same order). */
+  count = 0;
+  /** Whether an `ArrayBuffer` was numbered already (a byte array's buffer may be one of them). */
+  sawBuffer = false;
+  /** Byte arrays sent whole whose buffer was numbered without being read (see `Encoded`). */
+  lazyBuffers: [Uint8Array, number][] = [];
+  path: (string | number)[] = [];
+  context: EncodeContext = {};
 
-  constructor(root: string, readonly context: EncodeContext) {
-    this.path = [root];
+  ref(o: object): void {
+    this.refs.set(o, this.count++);
+  }
+
+  /** Gets ready for a new value written from byte `start`. */
+  reset(root: string, context: EncodeContext, start: number): void {
+    this.w.pos = start;
+    this.refs.clear();
+    this.count = 0;
+    this.sawBuffer = false;
+    this.lazyBuffers.length = 0;
+    this.path.length = 0;
+    this.path.push(root);
+    this.context = context;
   }
 
   fail(what: string): never {
@@ -221,9 +356,9 @@ class Encoder {
       case "boolean":
         return w.u8(v ? Tag.True : Tag.False);
       case "number":
-        if ((v | 0) === v && !Object.is(v, -0)) {
+        if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
           w.u8(Tag.Int32);
-          return w.i32(v);
+          return w.u32(v);
         }
         w.u8(Tag.Float64);
         return w.f64(v);
@@ -237,8 +372,9 @@ class Encoder {
         w.u32(v.length);
         w.ensure(v.length * 2);
         for (let i = 0; i < v.length; i++) {
-          w.view.setUint16(w.pos, v.charCodeAt(i), true);
-          w.pos += 2;
+          const c = v.charCodeAt(i);
+          w.buf[w.pos++] = c;
+          w.buf[w.pos++] = c >>> 8;
         }
         return;
       case "bigint":
@@ -271,20 +407,23 @@ class Encoder {
 
   object(o: object): void {
     const w = this.w;
-    const ref = this.refs.get(o);
+    let ref = this.refs.get(o);
+    if (ref === undefined && this.lazyBuffers.length > 0 && o instanceof ArrayBuffer) {
+      ref = this.lazyBuffers.find(([bytes]) => bytes.buffer === o)?.[1];
+    }
     if (ref !== undefined) {
       w.u8(Tag.BackRef);
       return w.u32(ref);
     }
     if (REDUCE in o && typeof (o as Reducible)[REDUCE] === "function") {
-      this.refs.set(o, this.refs.size);
+      this.ref(o);
       const reduced = (o as Reducible)[REDUCE](this.context);
       w.u8(Tag.Reduced);
       w.str(reduced.type);
       return this.value(reduced.state);
     }
     if (Array.isArray(o)) {
-      this.refs.set(o, this.refs.size);
+      this.ref(o);
       w.u8(Tag.Array);
       const n = o.length;
       w.u32(n);
@@ -301,7 +440,8 @@ class Encoder {
     }
     if (ArrayBuffer.isView(o)) return this.view(o);
     if (o instanceof ArrayBuffer) {
-      this.refs.set(o, this.refs.size);
+      this.ref(o);
+      this.sawBuffer = true;
       w.u8(Tag.ArrayBuffer);
       return w.bytes(new Uint8Array(o));
     }
@@ -313,25 +453,25 @@ class Encoder {
           'a SharedArrayBuffer can only be shared with a worker started by the "worker" start method',
         );
       }
-      this.refs.set(o, this.refs.size);
+      this.ref(o);
       w.u8(Tag.Shared);
       w.u32(this.context.shared.length);
       this.context.shared.push(o);
       return;
     }
     if (o instanceof Date) {
-      this.refs.set(o, this.refs.size);
+      this.ref(o);
       w.u8(Tag.Date);
       return w.f64(o.getTime());
     }
     if (o instanceof RegExp) {
-      this.refs.set(o, this.refs.size);
+      this.ref(o);
       w.u8(Tag.RegExp);
       w.str(o.source);
       return w.str(o.flags);
     }
     if (o instanceof Map) {
-      this.refs.set(o, this.refs.size);
+      this.ref(o);
       w.u8(Tag.Map);
       w.u32(o.size);
       let i = 0;
@@ -347,7 +487,7 @@ class Encoder {
       return;
     }
     if (o instanceof Set) {
-      this.refs.set(o, this.refs.size);
+      this.ref(o);
       w.u8(Tag.Set);
       w.u32(o.size);
       let i = 0;
@@ -365,7 +505,7 @@ class Encoder {
     ) {
       return this.fail(`a ${o.constructor.name} cannot be copied`);
     }
-    this.refs.set(o, this.refs.size);
+    this.ref(o);
     w.u8(Tag.Object);
     const keys = Object.keys(o);
     w.u32(keys.length);
@@ -379,7 +519,25 @@ class Encoder {
 
   view(o: ArrayBufferView): void {
     const w = this.w;
-    this.refs.set(o, this.refs.size);
+    this.ref(o);
+    if (o instanceof Uint8Array) {
+      // An Encoded spares reading `.buffer` (see there).
+      const buffer = o instanceof Encoded && !this.sawBuffer ? null : o.buffer;
+      if (
+        buffer === null ||
+        (o.byteOffset === 0 && o.byteLength === buffer.byteLength &&
+          buffer instanceof ArrayBuffer && !this.refs.has(buffer))
+      ) {
+        // A Uint8Array that is its whole buffer (every message payload):
+        // the bytes once, rebuilt as the same pair of view and buffer.
+        if (buffer) {
+          this.ref(buffer);
+          this.sawBuffer = true;
+        } else this.lazyBuffers.push([o, this.count++]);
+        w.u8(Tag.Bytes);
+        return w.bytes(o);
+      }
+    }
     if (o instanceof DataView) {
       w.u8(Tag.DataView);
     } else {
@@ -397,7 +555,7 @@ class Encoder {
 
   error(e: Error): void {
     const w = this.w;
-    this.refs.set(e, this.refs.size);
+    this.ref(e);
     w.u8(Tag.Error);
     w.str(e.name);
     w.str(e.message);
@@ -417,26 +575,60 @@ class Encoder {
 
 class Decoder {
   pos = 0;
-  view: DataView;
   refs: unknown[] = [];
 
-  constructor(readonly buf: Uint8Array, readonly context: DecodeContext) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
+  constructor(readonly buf: Uint8Array, readonly context: DecodeContext) {}
 
+  // No DataView over the input: reading `.buffer` of a small typed array
+  // makes JavaScriptCore allocate a backing store for it.
   u8(): number {
     return this.buf[this.pos++];
   }
+  i32(): number {
+    const b = this.buf;
+    const p = this.pos;
+    this.pos = p + 4;
+    return b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24);
+  }
   u32(): number {
-    const v = this.view.getUint32(this.pos, true);
-    this.pos += 4;
-    return v;
+    return this.i32() >>> 0;
+  }
+  f64(): number {
+    const b = this.buf;
+    const p = this.pos;
+    if (LITTLE_ENDIAN) { for (let i = 0; i < 8; i++) scratchBytes[i] = b[p + i]; }
+    else for (let i = 0; i < 8; i++) scratchBytes[7 - i] = b[p + i];
+    this.pos = p + 8;
+    return scratch[0];
   }
   str(): string {
     const n = this.u32();
-    const s = decoder.decode(this.buf.subarray(this.pos, this.pos + n));
+    const b = this.buf;
+    const p = this.pos;
+    this.pos = p + n;
+    if (n <= SHORT_STRING) {
+      let s = "";
+      for (let i = 0; i < n; i++) {
+        const c = b[p + i];
+        if (c >= 0x80) return decoder.decode(b.subarray(p, p + n));
+        s += String.fromCharCode(c);
+      }
+      return s;
+    }
+    return decoder.decode(b.subarray(p, p + n));
+  }
+  view(): Uint8Array {
+    const n = this.u32();
     this.pos += n;
-    return s;
+    return this.buf.subarray(this.pos - n, this.pos);
+  }
+  bytes(): Uint8Array {
+    const n = this.u32();
+    // Copy explicitly: the input may be a Node Buffer, whose slice() is a view.
+    const copy = new Uint8Array(n);
+    copy.set(this.buf.subarray(this.pos, this.pos + n));
+    this.pos += n;
+    return copy;
   }
 
   value(): unknown {
@@ -450,25 +642,20 @@ class Decoder {
         return true;
       case Tag.False:
         return false;
-      case Tag.Int32: {
-        const v = this.view.getInt32(this.pos, true);
-        this.pos += 4;
-        return v;
-      }
-      case Tag.Float64: {
-        const v = this.view.getFloat64(this.pos, true);
-        this.pos += 8;
-        return v;
-      }
+      case Tag.Int32:
+        return this.i32();
+      case Tag.Float64:
+        return this.f64();
       case Tag.String:
         return this.str();
       case Tag.String16: {
         const n = this.u32();
         let s = "";
+        const b = this.buf;
         for (let i = 0; i < n; i++) {
-          s += String.fromCharCode(this.view.getUint16(this.pos + 2 * i, true));
+          s += String.fromCharCode(b[this.pos] | (b[this.pos + 1] << 8));
+          this.pos += 2;
         }
-        this.pos += 2 * n;
         return s;
       }
       case Tag.BigInt: {
@@ -476,8 +663,7 @@ class Decoder {
         return s.startsWith("-") ? -BigInt("0x" + s.slice(1)) : BigInt("0x" + s);
       }
       case Tag.Date: {
-        const d = new Date(this.view.getFloat64(this.pos, true));
-        this.pos += 8;
+        const d = new Date(this.f64());
         this.refs.push(d);
         return d;
       }
@@ -536,14 +722,16 @@ class Decoder {
         return s;
       }
       case Tag.ArrayBuffer: {
-        const n = this.u32();
-        // Copy explicitly: the input may be a Node Buffer, whose slice() is a view.
-        const copy = new Uint8Array(n);
-        copy.set(this.buf.subarray(this.pos, this.pos + n));
-        const b = copy.buffer;
-        this.pos += n;
+        const b = this.bytes().buffer;
         this.refs.push(b);
         return b;
+      }
+      case Tag.Bytes: {
+        const index = this.refs.push(null, null) - 2;
+        const v = this.context.views ? this.view() : this.bytes();
+        this.refs[index] = v;
+        this.refs[index + 1] = BUFFER_OF_PREVIOUS; // read only when referenced again
+        return v;
       }
       case Tag.Shared: {
         const b = this.context.shared?.[this.u32()];
@@ -593,8 +781,12 @@ class Decoder {
         if (!fn) throw new TypeError("A function was announced but was not rebuilt");
         return fn;
       }
-      case Tag.BackRef:
-        return this.refs[this.u32()];
+      case Tag.BackRef: {
+        const index = this.u32();
+        const v = this.refs[index];
+        if (v !== BUFFER_OF_PREVIOUS) return v;
+        return (this.refs[index] = (this.refs[index - 1] as Uint8Array).buffer);
+      }
       case Tag.Reduced: {
         const index = this.refs.push(null) - 1;
         const type = this.str();
@@ -615,6 +807,29 @@ class Decoder {
   }
 }
 
+let spareEncoder: Encoder | null = null;
+
+/** Runs `write` with an encoder (the spare one unless an encode is already running). */
+function withEncoder(
+  root: string,
+  context: EncodeContext,
+  start: number,
+  write: (e: Encoder) => Uint8Array,
+): Uint8Array {
+  const e = spareEncoder ?? new Encoder();
+  spareEncoder = null;
+  e.reset(root, context, start);
+  try {
+    return write(e);
+  } finally {
+    e.refs.clear();
+    e.lazyBuffers.length = 0;
+    e.context = {};
+    if (e.w.buf.length > KEEP_WRITER_BYTES) e.w = new Writer();
+    spareEncoder = e;
+  }
+}
+
 /**
  * Encodes `value` to bytes. `root` names the value in error messages
  * (`args` gives paths like `args[1].socket`).
@@ -624,9 +839,31 @@ export function encode(
   context: EncodeContext = {},
   root = "value",
 ): Uint8Array {
-  const e = new Encoder(root, context);
-  e.value(value);
-  return e.w.buf.subarray(0, e.w.pos);
+  return withEncoder(root, context, 0, (e) => {
+    e.value(value);
+    return encoded(e.w.buf, e.w.pos);
+  });
+}
+
+/**
+ * Encodes `value` as one frame of {@linkcode ./_framing.ts}: its 4-byte
+ * big-endian length, then the bytes of {@linkcode encode}, in one buffer.
+ */
+export function encodeFrame(
+  value: unknown,
+  context: EncodeContext = {},
+  root = "value",
+): Uint8Array {
+  return withEncoder(root, context, 4, (e) => {
+    e.value(value);
+    const b = e.w.buf;
+    const n = e.w.pos - 4;
+    b[0] = n >>> 24;
+    b[1] = n >>> 16;
+    b[2] = n >>> 8;
+    b[3] = n;
+    return encoded(b, e.w.pos);
+  });
 }
 
 /** Decodes bytes made by {@linkcode encode}. */

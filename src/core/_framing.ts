@@ -10,8 +10,12 @@ export const MAX_FRAME = 1 << 30;
 
 /** Prefixes `payload` with its length. */
 export function frame(payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + payload.byteLength);
-  new DataView(out.buffer).setUint32(0, payload.byteLength);
+  const n = payload.byteLength;
+  const out = new Uint8Array(4 + n);
+  out[0] = n >>> 24;
+  out[1] = n >>> 16;
+  out[2] = n >>> 8;
+  out[3] = n;
   out.set(payload, 4);
   return out;
 }
@@ -34,7 +38,7 @@ export class FrameReader {
     const frames: Uint8Array[] = [];
     while (this.#buffered >= 4) {
       const head = this.#peek(4);
-      const length = new DataView(head.buffer, head.byteOffset, 4).getUint32(0);
+      const length = ((head[0] << 24) | (head[1] << 16) | (head[2] << 8) | head[3]) >>> 0;
       if (length > this.maxFrame) {
         throw new RangeError(
           `Frame of ${length} bytes is larger than the ${this.maxFrame} allowed`,

@@ -11,7 +11,7 @@
  */
 
 import type { ByteStream, ServerHandle } from "../adapters/types.ts";
-import { decode, encode, type EncodeContext } from "./_codec.ts";
+import { decode, type EncodeContext, encodeFrame } from "./_codec.ts";
 import { frame, FrameReader, MAX_FRAME } from "./_framing.ts";
 import { clientHandshake, HANDSHAKE_MAX_FRAME, serverHandshake } from "./_auth.ts";
 import { AuthenticationError, OSError, RemoteError } from "./errors.ts";
@@ -59,7 +59,7 @@ export class Channel {
   /** Encodes and sends a message; a closed channel drops it. */
   send(message: Message, context?: EncodeContext): void {
     if (this.#closed) return;
-    this.#stream.write(frame(encode(message, context, "message")));
+    this.#stream.write(encodeFrame(message, context, "message"));
   }
 
   /** Sends one undecoded frame (Listener/Client connections). */

@@ -101,7 +101,8 @@ export async function poolWorkerLoop(
   for (;;) {
     let message: unknown;
     try {
-      message = await conn.recv();
+      // Decoded here with views: the tasks' payloads are decoded at once.
+      message = decode(await conn.recvBytes(), { views: true });
     } catch (error) {
       if (error instanceof EOFError) return;
       throw error;
@@ -428,7 +429,8 @@ export class Pool implements AsyncDisposable {
     for (;;) {
       let message: unknown;
       try {
-        message = await worker.conn.recv();
+        // Decoded here with views: each reply is decoded at once.
+        message = decode(await worker.conn.recvBytes(), { views: true });
       } catch {
         return; // EOF: the worker is gone and everything it sent was read
       }
@@ -627,10 +629,15 @@ export class Pool implements AsyncDisposable {
     const cap = this.#queue.length >= 4 * this.#processes
       ? Math.min(64, Math.ceil(this.#queue.length / (2 * this.#processes)))
       : 1;
+    // Batched, a worker may hold a second batch while it runs the first, so
+    // it never waits for the parent between batches.
+    const limit = cap > 1 ? 2 * cap : 1;
     for (const worker of ready) {
       const batch: Job[] = [];
       while (
-        this.#queue.length > 0 && worker.inflight.size + batch.length < cap && worker.tasksLeft > 0
+        this.#queue.length > 0 && batch.length < cap &&
+        worker.inflight.size + batch.length < limit &&
+        worker.tasksLeft > 0
       ) {
         const job = this.#queue.peek()!;
         const exclusive = job.signal !== undefined || job.timeout !== undefined;

@@ -1,0 +1,235 @@
+/**
+ * The message codec on its own: every value kind survives a round trip with
+ * its identities (shared references, cycles, views over one buffer), frames
+ * cut from any chunking decode to the same messages, and the encoder it
+ * reuses between messages is never shared by two encodes at once.
+ *
+ * The codec runs the same in every process, so this is not a per-start-method
+ * contract; every test that moves values between processes exercises it too.
+ */
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  decode,
+  encode,
+  encodeFrame,
+  REDUCE,
+  type Reduced,
+  registerReducer,
+} from "../src/core/_codec.ts";
+import { frame, FrameReader } from "../src/core/_framing.ts";
+
+function roundTrip<T>(value: T): T {
+  return decode(encode(value)) as T;
+}
+
+describe("codec", () => {
+  it("round-trips numbers at the Int32/Float64 boundaries, -0 and NaN", () => {
+    const numbers = [
+      0,
+      -0,
+      1,
+      -1,
+      2 ** 31 - 1,
+      -(2 ** 31),
+      2 ** 31,
+      -(2 ** 31) - 1,
+      2 ** 32,
+      Number.MAX_SAFE_INTEGER,
+      0.1,
+      -1.5e-300,
+      Infinity,
+      -Infinity,
+      NaN,
+    ];
+    const back = roundTrip(numbers);
+    assert.equal(back.length, numbers.length);
+    for (let i = 0; i < numbers.length; i++) assert.ok(Object.is(back[i], numbers[i]), `${i}`);
+  });
+
+  it("round-trips ASCII, non-ASCII and lone-surrogate strings of every length class", () => {
+    const strings = [
+      "",
+      "a",
+      "ping",
+      "x".repeat(63),
+      "x".repeat(64),
+      "x".repeat(65),
+      "x".repeat(100_000),
+      "é",
+      "日本語",
+      "ascii then é",
+      "a".repeat(64) + "é",
+      "😀",
+      "\uD800",
+      "a\uDC00b",
+      "\u007F\u0080",
+      "\0nul",
+    ];
+    assert.deepEqual(roundTrip(strings), strings);
+    const keys = { ["é"]: 1, ["k".repeat(70)]: 2, ping: 3, ["__proto__"]: 4 };
+    const back = roundTrip(keys);
+    assert.deepEqual(Object.keys(back), Object.keys(keys));
+    assert.equal(back["__proto__"], 4);
+    assert.equal(Object.getPrototypeOf(back), Object.prototype);
+  });
+
+  it("round-trips bigint, Date, RegExp, Map, Set, holes and errors", () => {
+    const value = {
+      big: [0n, -1n, 2n ** 100n, -(2n ** 70n)],
+      date: new Date(1_700_000_000_123),
+      re: /a+b/giu,
+      map: new Map<unknown, unknown>([["a", 1], [2, { b: 3 }]]),
+      set: new Set([1, "two", null]),
+      // deno-lint-ignore no-sparse-arrays
+      holes: [1, , 3],
+      error: Object.assign(new RangeError("out"), { code: 7 }),
+      nothing: [undefined, null, true, false],
+    };
+    const back = roundTrip(value);
+    assert.deepEqual(back.big, value.big);
+    assert.equal(back.date.getTime(), value.date.getTime());
+    assert.equal(back.re.source, "a+b");
+    assert.equal(back.re.flags, "giu");
+    assert.deepEqual([...back.map], [...value.map]);
+    assert.deepEqual([...back.set], [...value.set]);
+    assert.equal(back.holes.length, 3);
+    assert.equal(1 in back.holes, false);
+    assert.ok(back.error instanceof RangeError);
+    assert.equal(back.error.message, "out");
+    assert.equal((back.error as unknown as { code: number }).code, 7);
+    assert.deepEqual(back.nothing, value.nothing);
+  });
+
+  it("keeps shared references and cycles", () => {
+    const shared = { s: 1 };
+    const cyclic: Record<string, unknown> = { shared, again: shared };
+    cyclic.self = cyclic;
+    const back = roundTrip(cyclic);
+    assert.equal(back.self, back);
+    assert.equal(back.shared, back.again);
+  });
+
+  it("rebuilds byte arrays, views and the buffers they share", () => {
+    const whole = new Uint8Array([1, 2, 3, 4]);
+    const buffer = new ArrayBuffer(16);
+    const head = new Uint8Array(buffer, 0, 4);
+    const tail = new Int32Array(buffer, 8, 2);
+    tail[1] = -5;
+    const value = {
+      whole,
+      wholeAgain: whole,
+      itsBuffer: whole.buffer,
+      head,
+      tail,
+      buffer,
+      view: new DataView(buffer, 4, 4),
+      floats: new Float64Array([1.5, NaN]),
+      empty: new Uint8Array(0),
+    };
+    const back = roundTrip(value);
+    assert.deepEqual([...back.whole], [1, 2, 3, 4]);
+    assert.equal(back.wholeAgain, back.whole);
+    assert.equal(back.itsBuffer, back.whole.buffer);
+    assert.equal(back.whole.buffer.byteLength, 4);
+    assert.equal(back.head.buffer, back.buffer);
+    assert.equal(back.tail.buffer, back.buffer);
+    assert.equal(back.view.buffer, back.buffer);
+    assert.equal(back.head.byteLength, 4);
+    assert.equal(back.tail[1], -5);
+    assert.equal(back.tail.byteOffset, 8);
+    assert.equal(back.buffer.byteLength, 16);
+    assert.ok(back.floats instanceof Float64Array);
+    assert.ok(Number.isNaN(back.floats[1]));
+    assert.equal(back.empty.byteLength, 0);
+    // A buffer met before its whole-buffer view keeps the pair linked too.
+    const b2 = new ArrayBuffer(3);
+    const pair = roundTrip([b2, new Uint8Array(b2)] as const);
+    assert.equal(pair[1].buffer, pair[0]);
+  });
+
+  it("keeps a received byte array and its buffer linked when they are sent on together", () => {
+    const received = decode(encode(new Uint8Array([9, 8, 7]))) as Uint8Array;
+    const back = roundTrip({ bytes: received, buffer: received.buffer, again: received });
+    assert.deepEqual([...back.bytes], [9, 8, 7]);
+    assert.equal(back.buffer, back.bytes.buffer);
+    assert.equal(back.again, back.bytes);
+    const encoded = encode("x");
+    const pair = roundTrip([encoded.buffer, encoded] as const);
+    assert.equal(pair[1].buffer, pair[0]);
+  });
+
+  it("returns bytes of exactly the encoded length that later encodes do not touch", () => {
+    const a = encode({ n: 1 });
+    const copy = [...a];
+    const others = Array.from({ length: 2000 }, (_, i) => encode({ n: i, s: "x".repeat(i % 50) }));
+    assert.deepEqual([...a], copy);
+    assert.deepEqual(decode(a), { n: 1 });
+    assert.equal(a.byteLength, encode({ n: 2 }).byteLength);
+    for (let i = 0; i < others.length; i++) {
+      assert.deepEqual(decode(others[i]), { n: i, s: "x".repeat(i % 50) });
+    }
+    const big = encode("y".repeat(10_000));
+    assert.equal(decode(big), "y".repeat(10_000));
+  });
+
+  it("nests an encode inside a reducer without mixing the two values", () => {
+    class Inner {
+      [REDUCE](): Reduced {
+        return { type: "codec_test.Inner", state: encode({ inner: "x".repeat(10) }) };
+      }
+    }
+    registerReducer("codec_test.Inner", (state) => decode(state as Uint8Array));
+    const back = roundTrip({ before: "b", inner: new Inner(), after: [1, 2] });
+    assert.deepEqual(back, { before: "b", inner: { inner: "x".repeat(10) }, after: [1, 2] });
+  });
+
+  it("names the path of what cannot be copied, and encodes normally afterwards", () => {
+    assert.throws(
+      () => encode({ list: [1, { fn: () => 1 }] }, {}, "args"),
+      (error: Error) =>
+        error instanceof TypeError && /args\.list\[1\]\.fn/.test(error.message) &&
+        /functions cannot be copied/.test(error.message),
+    );
+    assert.throws(
+      () => encode([Symbol("s")]),
+      /value\[0\] to another process: symbols cannot be copied/,
+    );
+    assert.deepEqual(roundTrip({ after: "ok" }), { after: "ok" });
+  });
+
+  it("frames decode the same however the stream is cut", () => {
+    const messages = [["op", 1, "é"], ["pipe.send", "id", 0, false, encode({ n: 1 })], [
+      "big",
+      "y".repeat(70_000),
+    ]];
+    const stream = new Uint8Array(
+      messages.reduce((n, m) => n + encodeFrame(m).byteLength, 0),
+    );
+    let at = 0;
+    for (const m of messages) {
+      const f = encodeFrame(m);
+      assert.deepEqual([...f.subarray(0, 4)], [...frame(encode(m)).subarray(0, 4)]);
+      stream.set(f, at);
+      at += f.byteLength;
+    }
+    for (const cut of [1, 3, 4, 5, 7, 1000, stream.byteLength]) {
+      const reader = new FrameReader();
+      const got: unknown[] = [];
+      for (let i = 0; i < stream.byteLength; i += cut) {
+        for (const f of reader.push(stream.slice(i, i + cut))) got.push(decode(f));
+      }
+      assert.equal(reader.pending, 0);
+      assert.equal(got.length, 3, `cut ${cut}`);
+      assert.deepEqual(got[0], messages[0]);
+      assert.deepEqual(decode((got[1] as unknown[])[4] as Uint8Array), { n: 1 });
+      assert.deepEqual(got[2], messages[2]);
+    }
+  });
+
+  it("refuses a frame longer than the reader allows", () => {
+    const reader = new FrameReader(16);
+    assert.throws(() => reader.push(frame(new Uint8Array(17))), RangeError);
+  });
+});
