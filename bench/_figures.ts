@@ -64,6 +64,7 @@ export const WORKLOADS = {
     unit: "MB/s",
   },
   "floor.post_message": { title: "Floor: postMessage ping-pong, no library", unit: "µs" },
+  "floor.worker_start": { title: "Floor: Web Worker start, no library", unit: "ms" },
 } as const satisfies Record<
   string,
   { title: string; unit: Unit; nominal?: number; scaled?: boolean }
@@ -81,7 +82,8 @@ export interface Figure {
   runtime: "deno" | "bun" | "cpython";
   /**
    * Start method (spawn, worker, fork), or where a floor's peer runs and over
-   * which socket API (process-native, process-node-net, thread, worker).
+   * which socket API (process-native, process-node-net, thread, worker), or
+   * what a started Web Worker's module does (empty, library).
    */
   method: string;
   /** What the row is, in words (the table's "runs on" column). */

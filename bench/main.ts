@@ -35,6 +35,8 @@ import {
   postMessageFloor,
   unixSocketFloor,
   unixSocketThroughputFloor,
+  workerStartFloor,
+  type WorkerStartPlace,
 } from "./workloads/floor.ts";
 import { queueOneProducer, queueTwoByTwo } from "./workloads/queues.ts";
 import { lockChild, lockOwner, valueIncrements } from "./workloads/locks.ts";
@@ -257,6 +259,21 @@ function describePlace(method: string): string {
   return `${place[method]}, ${TRANSPORT_NAME[transport]}${ours}`;
 }
 
+/** The Web Worker start floor's rows: what the worker's module does before its first message. */
+const WORKER_START_LABELS: Record<WorkerStartPlace, string> = {
+  empty: "new Web Worker, empty module",
+  library: "new Web Worker that imports mod.ts",
+};
+
+/** The table's "runs on" column, after the runtime. */
+function describeRow(workload: WorkloadId, method: string): string {
+  if (workload === "floor.post_message") return "main ↔ Web Worker";
+  if (workload === "floor.worker_start" && method in WORKER_START_LABELS) {
+    return WORKER_START_LABELS[method as WorkerStartPlace];
+  }
+  return describePlace(method);
+}
+
 function skeleton(workload: WorkloadId, runtime: Figure["runtime"], method: string): Figure {
   const w = WORKLOADS[workload];
   return {
@@ -265,9 +282,7 @@ function skeleton(workload: WorkloadId, runtime: Figure["runtime"], method: stri
     title: w.title,
     runtime,
     method,
-    label: `${RUNTIME_NAME[runtime]} · ${
-      workload === "floor.post_message" ? "main ↔ Web Worker" : describePlace(method)
-    }`,
+    label: `${RUNTIME_NAME[runtime]} · ${describeRow(workload, method)}`,
     unit: w.unit,
     better: higherIsBetter(w.unit) ? "higher" : "lower",
     median: null,
@@ -663,6 +678,12 @@ async function main(): Promise<void> {
     const f = skeleton("floor.post_message", RUNTIME, "worker");
     if (wanted(f.id)) {
       figures.push(await measure(f, () => postMessageFloor(plan.floor), plan.deadline));
+    }
+  }
+  for (const place of ["empty", "library"] as const) {
+    const f = skeleton("floor.worker_start", RUNTIME, place);
+    if (wanted(f.id)) {
+      figures.push(await measure(f, () => workerStartFloor(place, plan.start), plan.deadline));
     }
   }
 

@@ -61,6 +61,8 @@ const EXPECTED = [
   `floor.unix_socket_throughput_1mib/${RUNTIME}-process-native`,
   `floor.unix_socket_throughput_1mib/${RUNTIME}-process-node-net`,
   `floor.post_message/${RUNTIME}-worker`,
+  `floor.worker_start/${RUNTIME}-empty`,
+  `floor.worker_start/${RUNTIME}-library`,
 ];
 
 interface Figure {

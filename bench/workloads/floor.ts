@@ -3,8 +3,9 @@
  * waking the other side, and moving bytes through a socket, cost on this
  * machine. A unix socket between two processes of the same runtime (with the
  * runtime's own socket API, and with `node:net`), the same between the main
- * thread and a worker, and `postMessage` between the main thread and a Web
- * Worker.
+ * thread and a worker, `postMessage` between the main thread and a Web
+ * Worker, and the start of a Web Worker (empty, or importing the library's
+ * `mod.ts`).
  *
  * @module
  */
@@ -194,6 +195,53 @@ export async function postMessageFloor(plan: Plan): Promise<number[]> {
     return await sample("floor.post_message worker", roundTrip, plan);
   } finally {
     worker.terminate();
+    live.delete(handle);
+  }
+}
+
+/**
+ * What a Web Worker's module does before its first message: nothing, or
+ * import the library's `mod.ts` (the module graph a `"worker"` child loads).
+ */
+export type WorkerStartPlace = "empty" | "library";
+
+const START_WORKERS: Record<WorkerStartPlace, URL> = {
+  empty: new URL("../raw/start_empty_worker.ts", import.meta.url),
+  library: new URL("../raw/start_library_worker.ts", import.meta.url),
+};
+
+/**
+ * Latency (ms) from `new Worker(url, { type: "module" })` to the worker's
+ * first message, one worker at a time; each is terminated after its sample
+ * (untimed).
+ */
+export async function workerStartFloor(place: WorkerStartPlace, plan: Plan): Promise<number[]> {
+  const url = START_WORKERS[place];
+  let current: Worker | null = null;
+  const stop = () => {
+    current?.terminate();
+    current = null;
+  };
+  const handle = { stop };
+  live.add(handle);
+  try {
+    return await sample(
+      `floor.worker_start ${place}`,
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const worker = new Worker(url, { type: "module" });
+          current = worker;
+          worker.onmessage = () => resolve();
+          worker.onerror = (event) => {
+            event.preventDefault();
+            reject(new Error(`the worker failed: ${event.message}`));
+          };
+        }),
+      plan,
+      { afterEach: stop },
+    );
+  } finally {
+    stop();
     live.delete(handle);
   }
 }
