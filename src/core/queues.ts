@@ -9,6 +9,29 @@
  * fails the `put` itself with a `TypeError` (CPython drops it silently in a
  * background thread).
  *
+ * Lending: a `get` from another process (not a worker sharing the ring) is
+ * a round trip to the owner, so a process that gets quickly is answered
+ * with a few more items than it asked for, which it keeps for its next
+ * gets; the owner keeps their bytes until it hears they were consumed.
+ * The rules that keep this invisible (no item lost or got twice, FIFO per
+ * producer as each consumer sees it, sizes and maxsize unchanged):
+ *
+ * - Only items already in the queue are lent, only to a getter no one
+ *   waits behind, to one process at a time (the holder), and only about a
+ *   millisecond's worth of that process's own work (see `Borrower`).
+ * - Lent items stay counted in `qsize()`, `empty()`, `full()` and against
+ *   `maxsize` until consumed.
+ * - While items are lent, nobody else takes an item: lent items are older
+ *   than any other, and one that came back and went to a process that had
+ *   already got newer items would break FIFO order. A getter that finds
+ *   items lent makes the owner recall them: the holder gives back what it
+ *   has not handed out yet, so a holder that got one item and then waits
+ *   for something else never starves the others.
+ * - The holder says "consumed" for each lent item it hands out, before its
+ *   `get()` returns; it gives back what it holds when recalled and when a
+ *   handle is closed. Whatever a holder still held when it ended (cleanly
+ *   or killed) goes back to the front of the queue, in order.
+ *
  * @module
  */
 
@@ -46,8 +69,16 @@ import {
 import { processState } from "./_state.ts";
 import { Deque } from "./_deque.ts";
 import { onChildDeath } from "./process.ts";
-import type { Channel } from "./_node.ts";
-import { blocking, type Caller, Ref, type RefState, SharedCore, Waiter } from "./_shared.ts";
+import { type Channel, localNode, onMessage } from "./_node.ts";
+import {
+  blocking,
+  type Caller,
+  MAX_TIMER,
+  Ref,
+  type RefState,
+  SharedCore,
+  Waiter,
+} from "./_shared.ts";
 import { Empty, Full, ValueError } from "./errors.ts";
 
 /** The options of `put` and `get`: Python's `block` and `timeout` (milliseconds). */
@@ -60,10 +91,27 @@ export interface QueueOptions {
 
 const FROM_REF: unique symbol = Symbol("fromRef") as never;
 
+/** The most items one answer to a borrower carries: the one asked for and those lent. */
+const LEND_MAX = 32;
+/** Lending stops at about this many bytes: big items are not worth holding back from others. */
+const LEND_BYTES = 64 * 1024;
+
+/** A caller waiting in `get`, or a borrower's `getMany` (which may be lent more items). */
+interface Getter {
+  readonly caller: Caller;
+  /** The borrower's key (null: a plain get). */
+  readonly key: string | null;
+  /** Answers with the oldest item. */
+  readonly serve: (first: Uint8Array) => void;
+}
+
 class QueueCore extends SharedCore {
   readonly exposed: ReadonlySet<string> = new Set([
     "put",
     "get",
+    "getMany",
+    "consumed",
+    "giveBack",
     "qsize",
     "empty",
     "full",
@@ -79,10 +127,21 @@ class QueueCore extends SharedCore {
   /** Items over BIG_ITEM, parked here while the ring carries a pointer. */
   readonly parked = new Map<number, Uint8Array>();
   #nextParked = 1;
-  getters: Waiter<Uint8Array>[] = [];
+  getters: Getter[] = [];
   putters: { waiter: Waiter<void>; item: Uint8Array }[] = [];
   joiners: Waiter<void>[] = [];
   #watching = false;
+  /** Items given back by a borrower, oldest first: older than any in the ring, so taken first. */
+  #front: Uint8Array[] = [];
+  /** The one channel holding lent items (see the module doc), and the key its borrower gave. */
+  #holder: Channel | null = null;
+  #holderKey = "";
+  /** The items lent to the holder and not yet consumed or given back, in the order lent. */
+  #lent: Uint8Array[] = [];
+  /** Whether the holder was asked to give its items back (once per holding). */
+  #recalled = false;
+  /** The ring was handed to a worker: no more lending (workers take from the ring directly). */
+  #shared = false;
 
   constructor(readonly maxsize: number) {
     super();
@@ -91,6 +150,11 @@ class QueueCore extends SharedCore {
 
   #ident(): number {
     return processState().ident;
+  }
+
+  /** How many items the queue holds: in the ring, in the owner's lists, and lent. */
+  #held(): number {
+    return count(this.ring) + this.#front.length + this.#lent.length;
   }
 
   /** Puts bytes in the ring (parking a big item); what push() said. */
@@ -107,6 +171,8 @@ class QueueCore extends SharedCore {
 
   /** Accepts an item (ring, or the owner's list); false when the queue is full. */
   #offer(item: Uint8Array): boolean {
+    // The ring counts only its own items and the list; items given back or lent count too.
+    if (this.maxsize > 0 && this.#held() >= this.maxsize) return false;
     const result = this.#toRing(item, false);
     if (result === Pushed.Full) return false;
     if (result === Pushed.ToOwner) {
@@ -119,6 +185,7 @@ class QueueCore extends SharedCore {
 
   /** Takes the oldest item, or null. */
   #take(): Uint8Array | null {
+    if (this.#front.length > 0) return this.#front.shift()!;
     const popped = pop(this.ring, this.#ident());
     if (popped) return this.#materialize(popped);
     if (this.overflow.length > 0) {
@@ -142,13 +209,80 @@ class QueueCore extends SharedCore {
     }
   }
 
+  /**
+   * Whether a getter must wait because items are lent to another process:
+   * they are older than any other item. Only a borrower on the holder's own
+   * channel may go on (what it gets next comes after what it holds).
+   */
+  #blocked(channel: Channel | null, key: string | null): boolean {
+    return this.#holder !== null && !(key !== null && channel === this.#holder);
+  }
+
+  /** Asks the holder to give back what it has not handed out yet (a getter waits for it). */
+  #recall(): void {
+    if (this.#holder === null || this.#recalled) return;
+    this.#recalled = true;
+    this.#holder.send(["queue.recall", this.#holderKey]);
+  }
+
+  /**
+   * The answer to a getter: `first`, and for a borrower no one waits behind
+   * (on a ring no worker shares), up to `max` items in all that are already
+   * here, lent to its channel.
+   */
+  #answer(
+    channel: Channel | null,
+    first: Uint8Array,
+    max: number,
+    key: string | null,
+  ): Uint8Array[] {
+    const items = [first];
+    if (key === null || channel === null || this.#shared || this.getters.length > 0) return items;
+    let bytes = first.length;
+    while (items.length < Math.min(max, LEND_MAX) && bytes < LEND_BYTES) {
+      const item = this.#take();
+      if (!item) break;
+      if (bytes + item.length > LEND_BYTES) {
+        this.#front.unshift(item); // it was the oldest: it stays so
+        break;
+      }
+      bytes += item.length;
+      items.push(item);
+    }
+    if (items.length > 1) {
+      this.#holder = channel;
+      this.#holderKey = key;
+      for (let i = 1; i < items.length; i++) this.#lent.push(items[i]);
+    }
+    return items;
+  }
+
+  /** The holder consumed (`back` false) or gave back (`back` true) its `n` oldest lent items. */
+  #settleLent(n: number, back: boolean): void {
+    const done = this.#lent.splice(0, Math.max(0, Math.min(Math.floor(n), this.#lent.length)));
+    // Given back: older than anything left, so at the front, in their order.
+    if (back) this.#front.unshift(...done);
+    if (this.#lent.length === 0) {
+      this.#holder = null;
+      this.#recalled = false;
+    }
+    // While the holder still holds items, only puts waiting for room can go on.
+    if (back || this.#holder === null || this.putters.length > 0) this.#serve();
+  }
+
   /** Serves waiting getters, putters and joiners in order, from whatever the ring holds now. */
   #serve(): void {
     this.#refill();
     while (this.getters.length > 0) {
+      const next = this.getters[0];
+      if (this.#blocked(next.caller.channel, next.key)) {
+        this.#recall();
+        break;
+      }
       const item = this.#take();
       if (!item) break;
-      this.getters.shift()!.resolve(item);
+      this.getters.shift();
+      next.serve(item);
     }
     while (this.putters.length > 0 && this.#offer(this.putters[0].item)) {
       this.putters.shift()!.waiter.resolve();
@@ -160,9 +294,19 @@ class QueueCore extends SharedCore {
     this.#publish();
   }
 
-  /** Tells workers sharing the ring how many callers wait here (they are served first). */
+  /**
+   * Tells workers sharing the ring how many callers wait here (they are
+   * served first). Items given back or lent come before the ring's: while
+   * any exist, workers must get through the owner too, and put through it
+   * when there is a maxsize (the ring cannot count them).
+   */
   #publish(): void {
-    publishWaiting(this.ring, this.getters.length, this.putters.length);
+    const outside = this.#front.length + this.#lent.length > 0 ? 1 : 0;
+    publishWaiting(
+      this.ring,
+      this.getters.length + outside,
+      this.putters.length + (this.maxsize > 0 ? outside : 0),
+    );
   }
 
   #busy(): boolean {
@@ -183,6 +327,11 @@ class QueueCore extends SharedCore {
       }
       this.#watching = false;
     })();
+  }
+
+  /** The ring is being handed to a worker, which takes items from it directly: stop lending. */
+  shareRing(): void {
+    this.#shared = true;
   }
 
   put(
@@ -208,23 +357,70 @@ class QueueCore extends SharedCore {
   }
 
   get(caller: Caller, block: boolean, timeout: number | null): Uint8Array | Promise<Uint8Array> {
-    if (this.getters.length === 0) {
+    if (this.getters.length === 0 && !this.#blocked(caller.channel, null)) {
       const item = this.#take();
       if (item) {
         this.#serve();
         return item;
       }
     }
+    return this.#park(caller, block, timeout, null, (first) => first);
+  }
+
+  /**
+   * A borrower's get: the item `get` would answer, then maybe more, lent
+   * (see `#answer`). `key` names the borrower in a recall.
+   */
+  getMany(
+    caller: Caller,
+    block: boolean,
+    timeout: number | null,
+    max: number,
+    key: string,
+  ): Uint8Array[] | Promise<Uint8Array[]> {
+    const answer = (first: Uint8Array) => this.#answer(caller.channel, first, max, key);
+    if (this.getters.length === 0 && !this.#blocked(caller.channel, key)) {
+      const item = this.#take();
+      if (item) {
+        const items = answer(item);
+        this.#serve();
+        return items;
+      }
+    }
+    return this.#park(caller, block, timeout, key, answer);
+  }
+
+  /** A getter that found no item it may take: waits in line (or `Empty` when not blocking). */
+  #park<T>(
+    caller: Caller,
+    block: boolean,
+    timeout: number | null,
+    key: string | null,
+    answer: (first: Uint8Array) => T,
+  ): Promise<T> {
+    // Even a get that does not wait recalls: a caller polling must not wait forever.
+    if (this.#blocked(caller.channel, key)) this.#recall();
     if (!block) throw new Empty("The queue is empty");
-    const waiter = new Waiter<Uint8Array>(caller, timeout, (me) => {
-      this.getters = this.getters.filter((g) => g !== me);
+    const getter: Getter = { caller, key, serve: (first) => waiter.resolve(answer(first)) };
+    const waiter = new Waiter<T>(caller, timeout, (me) => {
+      this.getters = this.getters.filter((g) => g !== getter);
       this.#publish();
       me.reject(new Empty(`The queue stayed empty for ${timeout} ms`));
     });
-    this.getters.push(waiter);
+    this.getters.push(getter);
     this.#publish();
     this.#watch();
     return waiter.promise;
+  }
+
+  /** The holder handed out its `n` oldest lent items. */
+  consumed(caller: Caller, n: number): void {
+    if (caller.channel !== null && caller.channel === this.#holder) this.#settleLent(n, false);
+  }
+
+  /** The holder gives back its `n` oldest lent items (all it had not handed out). */
+  giveBack(caller: Caller, n: number): void {
+    if (caller.channel !== null && caller.channel === this.#holder) this.#settleLent(n, true);
   }
 
   /** A parked item a worker found a pointer to. */
@@ -236,13 +432,13 @@ class QueueCore extends SharedCore {
   }
 
   qsize(): number {
-    return count(this.ring);
+    return this.#held();
   }
   empty(): boolean {
-    return count(this.ring) === 0;
+    return this.#held() === 0;
   }
   full(): boolean {
-    return isFull(this.ring);
+    return this.maxsize > 0 && this.#held() >= this.maxsize;
   }
   /** Resolves once every call made before it on the caller's channel was handled. */
   sync(): void {}
@@ -266,7 +462,9 @@ class QueueCore extends SharedCore {
     this.getters = this.getters.filter((g) => g.caller.channel !== channel);
     this.putters = this.putters.filter((p) => p.waiter.caller.channel !== channel);
     this.joiners = this.joiners.filter((j) => j.caller.channel !== channel);
-    this.#serve();
+    // What a process that ended still held goes back: it never handed it out.
+    if (channel === this.#holder) this.#settleLent(this.#lent.length, true);
+    else this.#serve();
   }
 }
 
@@ -342,6 +540,195 @@ class RingSide {
   }
 }
 
+/**
+ * How long a borrower may sit on lent items: about this much of its own
+ * work, in ms. A process that spends longer on each item than this is lent
+ * nothing, so a pool of slow tasks is shared exactly as without lending.
+ */
+const LEND_BUDGET_MS = 1;
+
+/** A `get` waiting in a borrowing process. */
+interface LocalGet {
+  readonly resolve: (item: Uint8Array) => void;
+  readonly reject: (error: unknown) => void;
+  readonly block: boolean;
+  readonly timeout: number | null;
+  readonly since: number;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * The gets of one process on a queue another process owns, which it does
+ * not reach through shared memory: one per queue and process, shared by
+ * every handle of that queue there. It keeps the items the owner lent, in
+ * order, hands them out first, and tells the owner each one it hands out
+ * ("consumed", before the `get` returns), so at any time the owner's
+ * record of what is lent here is exactly what this buffer holds plus what
+ * is on its way. At most one request is at the owner at a time: gets made
+ * meanwhile wait here in order and are served from what its answer brings
+ * (an answer's items are newer than any already here, so no get can
+ * overtake older items this process holds).
+ */
+class Borrower {
+  /** Lent items not handed out yet, oldest first. */
+  readonly #buffer = new Deque<Uint8Array>();
+  /** Gets waiting here, oldest first; the first one's request is at the owner. */
+  readonly #waiting: LocalGet[] = [];
+  /** The get whose request is at the owner. */
+  #asking: LocalGet | null = null;
+  /** The handle was closed while a request was out: give back what its answer lends. */
+  #giveBackAnswer = false;
+  /** How long the program works on an item between two gets (ms, smoothed), or Infinity. */
+  #pace = Infinity;
+  #handedAt: number | null = null;
+
+  constructor(readonly key: string, readonly ref: Ref) {
+    // The owner gave back everything lent here when this channel closed: drop it here too.
+    localNode().channelTo(ref.state().address).then(
+      (channel) => channel.onClose(() => void this.#buffer.drain()),
+      () => {},
+    );
+  }
+
+  /** The next item: one lent earlier, or from the owner (with `block` and `timeout` as `get`). */
+  get(block: boolean, timeout: number | null): Promise<Uint8Array> {
+    this.#notePace();
+    if (this.#waiting.length === 0 && this.#buffer.length > 0) {
+      const item = this.#buffer.shift()!;
+      this.ref.send("consumed", 1);
+      this.#handedAt = performance.now();
+      return Promise.resolve(item);
+    }
+    // This process already waits at the owner: for a get that does not wait, the queue is empty.
+    if (!block && this.#asking?.block) return Promise.reject(new Empty("The queue is empty"));
+    return new Promise((resolve, reject) => {
+      const get: LocalGet = { resolve, reject, block, timeout, since: performance.now() };
+      if (timeout !== null && timeout <= MAX_TIMER) {
+        get.timer = setTimeout(() => this.#expire(get), Math.max(0, timeout));
+      }
+      this.#waiting.push(get);
+      this.#pump();
+    });
+  }
+
+  /** Gives back what this process holds, and what the answer on its way lends (a handle closed). */
+  release(): void {
+    if (this.#asking) this.#giveBackAnswer = true;
+    else this.#giveBack();
+  }
+
+  /** Serves waiting gets from the buffer, gives back what a recall asked for, asks for more. */
+  #pump(): void {
+    if (this.#asking) return;
+    let handed = 0;
+    while (this.#waiting.length > 0 && this.#buffer.length > 0) {
+      const get = this.#waiting.shift()!;
+      clearTimeout(get.timer);
+      get.resolve(this.#buffer.shift()!);
+      handed++;
+    }
+    if (handed > 0) {
+      this.ref.send("consumed", handed); // before those gets return: they resolve later
+      this.#handedAt = performance.now();
+    }
+    if (this.#giveBackAnswer) {
+      this.#giveBackAnswer = false;
+      this.#giveBack(); // before asking again, so the owner has them back first
+    }
+    if (this.#waiting.length > 0) this.#ask(this.#waiting[0]);
+  }
+
+  /** Sends the first waiting get's request; the owner times it out, so its timer stops here. */
+  #ask(get: LocalGet): void {
+    this.#asking = get;
+    clearTimeout(get.timer);
+    const waited = performance.now() - get.since;
+    const timeout = get.timeout === null ? null : Math.max(0, Math.ceil(get.timeout - waited));
+    this.ref.call("getMany", get.block, timeout, this.#wanted(), this.key).then(
+      (items) => {
+        // The first item is this get's own; the rest were lent (newer than anything held here).
+        const [first, ...lent] = items as Uint8Array[];
+        for (const item of lent) this.#buffer.push(item);
+        this.#answered(() => get.resolve(first));
+      },
+      (error) => this.#answered(() => get.reject(error)),
+    );
+  }
+
+  /** The request came back: its get (still the first waiting: expiry spares it) settles. */
+  #answered(settle: () => void): void {
+    this.#asking = null;
+    this.#waiting.shift();
+    settle();
+    this.#handedAt = performance.now();
+    this.#pump();
+  }
+
+  /** A waiting get's timeout passed before its turn to ask came. */
+  #expire(get: LocalGet): void {
+    if (get === this.#asking) return;
+    const i = this.#waiting.indexOf(get);
+    if (i < 0) return;
+    this.#waiting.splice(i, 1);
+    get.reject(new Empty(`The queue stayed empty for ${get.timeout} ms`));
+  }
+
+  #giveBack(): void {
+    const n = this.#buffer.length;
+    if (n === 0) return;
+    this.#buffer.drain();
+    this.ref.send("giveBack", n);
+  }
+
+  /** Measures how long the program took since the last item it got. */
+  #notePace(): void {
+    if (this.#handedAt === null) return;
+    const took = performance.now() - this.#handedAt;
+    this.#pace = this.#pace === Infinity ? took : 0.75 * this.#pace + 0.25 * took;
+  }
+
+  /**
+   * How many items to ask for: about LEND_BUDGET_MS of this program's work,
+   * at most LEND_MAX; one while its pace is unknown (the first get) or slow.
+   */
+  #wanted(): number {
+    if (this.#pace === Infinity) return 1;
+    return Math.max(1, Math.min(LEND_MAX, Math.floor(LEND_BUDGET_MS / Math.max(this.#pace, 1e-3))));
+  }
+
+  /**
+   * The owner wants the lent items back (another getter waits). They go
+   * back once the program yields to the event loop: a program taking items
+   * in a loop empties the buffer first (it does not yield meanwhile, and
+   * giving back what it is about to take would only send items to and fro),
+   * while one that waits on something else gives them back at once. If a
+   * request is out by then, the buffer is empty (a request goes out only
+   * then) and its answer was sent after the recall: nothing to give back.
+   */
+  static recall(key: string): void {
+    setTimeout(() => {
+      const borrower = borrowers.get(key);
+      if (borrower && !borrower.#asking) borrower.#giveBack();
+    }, 0);
+  }
+}
+
+/** This process's borrowers, by the queue's id. */
+const borrowers = new Map<string, Borrower>();
+
+/** The borrower of the queue `ref` names, made on first use. */
+function borrowerOf(ref: Ref): Borrower {
+  const key = ref.state().id;
+  let borrower = borrowers.get(key);
+  if (!borrower) {
+    borrower = new Borrower(key, ref);
+    borrowers.set(key, borrower);
+  }
+  return borrower;
+}
+
+onMessage("queue.recall", (_channel, [, key]) => Borrower.recall(key as string));
+
 onChildDeath(freeRingsHeldBy);
 
 interface QueueState {
@@ -373,6 +760,8 @@ export class Queue<T = unknown> implements Disposable {
   readonly _side: RingSide | null = null;
   readonly #maxsize: number;
   #closed = false;
+  /** This process's gets on a queue owned elsewhere (not through shared memory). */
+  #borrower: Borrower | null = null;
 
   /** Makes a queue holding at most `maxsize` items (0 or less: no limit). */
   constructor(maxsize = 0, ...internal: unknown[]) {
@@ -433,7 +822,10 @@ export class Queue<T = unknown> implements Disposable {
     this.#checkOpen();
     const { block, timeout } = blocking(options);
     if (this._side) return decode(await this._side.get(block, timeout)) as T;
-    return decode(await this._ref.call("get", block, timeout) as Uint8Array) as T;
+    if (this._ref.core) {
+      return decode(await this._ref.call("get", block, timeout) as Uint8Array) as T;
+    }
+    return decode(await (this.#borrower ??= borrowerOf(this._ref)).get(block, timeout)) as T;
   }
 
   /** `get({ block: false })`. */
@@ -441,25 +833,41 @@ export class Queue<T = unknown> implements Disposable {
     return this.get({ block: false });
   }
 
+  /**
+   * The ring alone, when it holds the whole queue: not while the owner
+   * waits for items or holds some outside it (given back or lent).
+   */
+  #ringAlone(): Ring | null {
+    const ring = this._side?.ring;
+    return ring && !ownerGetters(ring) ? ring : null;
+  }
+
   /** How many items are in the queue now. */
   qsize(): Promise<number> {
-    if (this._side) return Promise.resolve(count(this._side.ring));
+    const ring = this.#ringAlone();
+    if (ring) return Promise.resolve(count(ring));
     return this._ref.call("qsize") as Promise<number>;
   }
   /** Whether the queue is empty now. */
   empty(): Promise<boolean> {
-    if (this._side) return Promise.resolve(count(this._side.ring) === 0);
+    const ring = this.#ringAlone();
+    if (ring) return Promise.resolve(count(ring) === 0);
     return this._ref.call("empty") as Promise<boolean>;
   }
   /** Whether the queue is full now. */
   full(): Promise<boolean> {
-    if (this._side) return Promise.resolve(isFull(this._side.ring));
+    const ring = this.#ringAlone();
+    if (ring) return Promise.resolve(isFull(ring));
     return this._ref.call("full") as Promise<boolean>;
   }
 
-  /** Closes this handle: later `put`/`get` through it fail; items already put are still delivered. */
+  /**
+   * Closes this handle: later `put`/`get` through it fail; items already
+   * put are still delivered, and items lent to this process go back.
+   */
   close(): void {
     this.#closed = true;
+    if (!this._side && !this._ref.core) borrowers.get(this._ref.state().id)?.release();
   }
 
   /** After `close()`: resolves once everything this handle put has reached the queue. */
@@ -488,9 +896,9 @@ export class Queue<T = unknown> implements Disposable {
       ? "SimpleQueue"
       : "Queue";
     // A worker that shares memory gets the ring itself; others reach the owner.
-    const ring = context.shareMemory
-      ? (this._side?.ring ?? (this._ref.core as QueueCore | null)?.ring ?? null)
-      : null;
+    const core = this._ref.core as QueueCore | null;
+    const ring = context.shareMemory ? (this._side?.ring ?? core?.ring ?? null) : null;
+    if (ring && core) core.shareRing();
     return {
       type,
       state: { ref: this._ref.state(), maxsize: this.#maxsize, ring } satisfies QueueState,

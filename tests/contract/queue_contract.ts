@@ -4,8 +4,10 @@
  * and milliseconds (non-blocking and timed `put`/`get`, sizes, producers and
  * consumers in several processes, `taskDone`/`join`), plus what this library
  * adds: a child flushes what it put before it exits, a queue travels on to a
- * grandchild, an item that cannot be copied fails the `put` itself, and a
- * killed process does not break the queue for the others.
+ * grandchild, an item that cannot be copied fails the `put` itself, a
+ * killed process does not break the queue for the others, and the items a
+ * quick consumer is lent ahead of its gets never starve, reorder, lose or
+ * duplicate anything, nor change the sizes.
  *
  * Children find their targets by export name in this module, so it
  * re-exports them; it registers no tests until `runQueueContract` is called.
@@ -53,9 +55,11 @@ import {
   queueTaskWorker,
   queueUseAfterClose,
 } from "../testdata/queue_targets.ts";
+import { queueLendGetMany, queueLendTake } from "../testdata/queue_lending_targets.ts";
 import { RUNTIME } from "../_helpers.ts";
 
 export * from "../testdata/queue_targets.ts";
+export * from "../testdata/queue_lending_targets.ts";
 
 const TEST = { timeout: 60_000 };
 
@@ -127,6 +131,11 @@ async function getMany<T>(q: Queue<T>, count: number, what: string): Promise<T[]
   const out: T[] = [];
   for (let i = 0; i < count; i++) out.push(await within(q.get(), `${what} (item ${i})`));
   return out;
+}
+
+/** `from, from + 1, ..., to - 1`. */
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
 }
 
 /** Behaviour of the queues under one start method. */
@@ -563,13 +572,12 @@ export function runQueueContract({ startMethod }: { startMethod: StartMethod }):
       },
     );
 
-    for (const maxsize of [0, 3]) {
+    for (const [maxsize, count] of [[0, 150], [3, 150], [0, 3000]]) {
       test(
-        `2 producers x 2 consumers (maxsize ${maxsize}): every item once, FIFO per producer`,
+        `2 producers x 2 consumers (maxsize ${maxsize}, ${count} items each): every item once, FIFO per producer`,
         TEST,
         async () => {
           await using scope = new Scope(ctx);
-          const count = 150;
           const q = scope.queue<{ producer: string; seq: number } | null>(maxsize);
           const results = scope.queue<{ producer: string; seq: number }[]>();
           const consumers = [
@@ -799,6 +807,126 @@ export function runQueueContract({ startMethod }: { startMethod: StartMethod }):
       await q.put("alive");
       assert.equal(await q.get(), "alive");
     });
+
+    // ---- items lent to a quick consumer ------------------------------------
+    // A child that gets in a tight loop is answered with more items than it
+    // asked for (under "spawn"; a worker takes items from shared memory).
+    // These cases hold whether or not it was.
+
+    for (const other of ["the parent", "another child"]) {
+      test(
+        `a consumer that stops to wait on an Event does not starve ${other} of the items it was lent`,
+        TEST,
+        async () => {
+          await using scope = new Scope(ctx);
+          const q = scope.queue<number>();
+          const report = scope.queue<number[]>();
+          const ev = new ctx.Event();
+          const total = 100;
+          for (const i of range(0, total)) await q.put(i);
+          const holder = scope.start(queueLendTake, [q, report, 10, "wait", ev]);
+          assert.deepEqual(await within(report.get(), "the first consumer's items"), range(0, 10));
+          // Its next items are lent to it now: the others get them only if it gives them back.
+          let rest: number[];
+          if (other === "the parent") rest = await getMany(q, total - 10, "the items left");
+          else {
+            const results = scope.queue<number[]>();
+            const taker = scope.start(queueLendGetMany, [q, total - 10, results]);
+            rest = await within(results.get(), "the other child's items");
+            await joinedCleanly(taker);
+          }
+          assert.deepEqual(rest, range(10, total), "every other item, in order");
+          await ev.set();
+          await joinedCleanly(holder);
+          assert.equal(await q.empty(), true);
+        },
+      );
+    }
+
+    test(
+      "a consumer killed while items are lent to it loses none: each is got exactly once, in order",
+      TEST,
+      async () => {
+        await using scope = new Scope(ctx);
+        const q = scope.queue<number>();
+        const report = scope.queue<number[]>();
+        const total = 100;
+        for (const i of range(0, total)) await q.put(i);
+        const doomed = scope.start(queueLendTake, [q, report, 10, "hang"]);
+        const took = await within(report.get(), "the consumer's items");
+        assert.deepEqual(took, range(0, 10));
+        assert.equal(
+          await q.qsize(),
+          total - took.length,
+          "items lent still count as in the queue",
+        );
+        doomed.kill();
+        await within(doomed.join(), "the killed consumer to end");
+        assert.equal(doomed.exitcode, -9);
+        const rest = await getMany(q, total - took.length, "the items left");
+        assert.deepEqual(rest, range(10, total), "what it held came back first, in order");
+        const all = [...took, ...rest];
+        assert.equal(new Set(all).size, total, "no item twice");
+        await rejectsWith(q.getNowait(), Empty, /empty/, "no item more");
+      },
+    );
+
+    test(
+      "a bounded queue counts items lent: full() holds and puts wait until they are got",
+      TEST,
+      async () => {
+        await using scope = new Scope(ctx);
+        const q = scope.queue<number>(10);
+        const report = scope.queue<number[]>();
+        const ev = new ctx.Event();
+        for (const i of range(0, 10)) await q.put(i);
+        const holder = scope.start(queueLendTake, [q, report, 2, "wait", ev]);
+        assert.deepEqual(await within(report.get(), "the consumer's items"), [0, 1]);
+        assert.deepEqual([await q.qsize(), await q.full(), await q.empty()], [8, false, false]);
+        await q.put(10);
+        await q.put(11);
+        assert.deepEqual([await q.qsize(), await q.full()], [10, true], "maxsize items in all");
+        await rejectsWith(q.putNowait(12), Full, /full/, "putNowait on a queue full of lent items");
+        const put = q.put(12);
+        assert.equal(
+          await stillPendingAfter(put, 300),
+          true,
+          "a put waits while the queue is full",
+        );
+        assert.equal(await within(q.get(), "the oldest item"), 2, "the lent items come back first");
+        await within(put, "the put released by the get");
+        assert.deepEqual(await getMany(q, 10, "the items left"), range(3, 13));
+        await ev.set();
+        await joinedCleanly(holder);
+      },
+    );
+
+    for (const then of ["close", "exit"] as const) {
+      test(
+        `a consumer that ${
+          then === "close" ? "closes its handle" : "ends"
+        } gives back the items it was lent`,
+        TEST,
+        async () => {
+          await using scope = new Scope(ctx);
+          const q = scope.queue<number>();
+          const report = scope.queue<number[]>();
+          const ev = new ctx.Event();
+          const total = 50;
+          for (const i of range(0, total)) await q.put(i);
+          const consumer = scope.start(queueLendTake, [q, report, 5, then, ev]);
+          assert.deepEqual(await within(report.get(), "the consumer's items"), range(0, 5));
+          if (then === "exit") await joinedCleanly(consumer);
+          // Nothing is lent any more, so a get that does not wait finds every item left.
+          const rest: number[] = [];
+          for (let i = 5; i < total; i++) rest.push(await q.getNowait());
+          assert.deepEqual(rest, range(5, total));
+          await rejectsWith(q.getNowait(), Empty, /empty/, "no item more");
+          await ev.set();
+          await joinedCleanly(consumer);
+        },
+      );
+    }
 
     // ---- JoinableQueue ---------------------------------------------------
 
