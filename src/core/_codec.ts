@@ -146,6 +146,8 @@ const KEEP_WRITER_BYTES = 1 << 20;
 /** Float64 scratch space: reading a double without a `DataView` on the input. */
 const scratch = new Float64Array(1);
 const scratchBytes = new Uint8Array(scratch.buffer);
+/** Reused by the decoder for the char codes of a short string. */
+const charCodes: number[] = [];
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
@@ -168,7 +170,16 @@ let slabUsed = 0;
 const BUFFER_OF_PREVIOUS = Symbol("buffer of the previous reference");
 
 /** Copies `buf[0, n)` into a new {@linkcode Encoded}. */
-function encoded(buf: Uint8Array, n: number): Encoded {
+function encoded(buf: Uint8Array, n: number): Uint8Array {
+  return copyBytes(buf, 0, n);
+}
+
+/**
+ * Copies `src[start, start + n)` into new bytes that may cross a boundary
+ * as a payload without being read again (small ones are cut from a slab).
+ * For library-internal bytes only.
+ */
+export function copyBytes(src: Uint8Array, start: number, n: number): Uint8Array {
   let out: Encoded;
   if (n <= SLAB_ITEM) {
     if (slabUsed + n > slab.byteLength) {
@@ -178,8 +189,9 @@ function encoded(buf: Uint8Array, n: number): Encoded {
     out = new Encoded(slab, slabUsed, n);
     slabUsed += (n + 7) & ~7;
   } else out = new Encoded(n);
-  if (n <= 64) { for (let i = 0; i < n; i++) out[i] = buf[i]; }
-  else out.set(buf.subarray(0, n));
+  if (n <= 64) {
+    for (let i = 0; i < n; i++) out[i] = src[start + i];
+  } else out.set(src.subarray(start, start + n));
   return out;
 }
 
@@ -606,7 +618,7 @@ class Decoder {
     const b = this.buf;
     const p = this.pos;
     this.pos = p + n;
-    if (n <= SHORT_STRING) {
+    if (n <= 8) {
       let s = "";
       for (let i = 0; i < n; i++) {
         const c = b[p + i];
@@ -614,6 +626,17 @@ class Decoder {
         s += String.fromCharCode(c);
       }
       return s;
+    }
+    if (n <= SHORT_STRING) {
+      // Building from char codes beats both concatenation and TextDecoder here.
+      const codes = charCodes;
+      codes.length = n;
+      for (let i = 0; i < n; i++) {
+        const c = b[p + i];
+        if (c >= 0x80) return decoder.decode(b.subarray(p, p + n));
+        codes[i] = c;
+      }
+      return String.fromCharCode.apply(null, codes);
     }
     return decoder.decode(b.subarray(p, p + n));
   }
@@ -624,10 +647,14 @@ class Decoder {
   }
   bytes(): Uint8Array {
     const n = this.u32();
+    const b = this.buf;
+    const p = this.pos;
     // Copy explicitly: the input may be a Node Buffer, whose slice() is a view.
     const copy = new Uint8Array(n);
-    copy.set(this.buf.subarray(this.pos, this.pos + n));
-    this.pos += n;
+    if (n <= 64) {
+      for (let i = 0; i < n; i++) copy[i] = b[p + i];
+    } else copy.set(b.subarray(p, p + n));
+    this.pos = p + n;
     return copy;
   }
 

@@ -23,6 +23,8 @@ export function frame(payload: Uint8Array): Uint8Array {
 /** Cuts a stream of chunks into frames; throws on a frame above `maxFrame`. */
 export class FrameReader {
   #chunks: Uint8Array[] = [];
+  /** Where the unread bytes of the first chunk start (no re-slicing per frame). */
+  #offset = 0;
   #buffered = 0;
   /** The largest frame accepted; a larger announced length is an error. */
   maxFrame: number;
@@ -37,15 +39,14 @@ export class FrameReader {
     this.#buffered += chunk.byteLength;
     const frames: Uint8Array[] = [];
     while (this.#buffered >= 4) {
-      const head = this.#peek(4);
-      const length = ((head[0] << 24) | (head[1] << 16) | (head[2] << 8) | head[3]) >>> 0;
+      const length = this.#header();
       if (length > this.maxFrame) {
         throw new RangeError(
           `Frame of ${length} bytes is larger than the ${this.maxFrame} allowed`,
         );
       }
       if (this.#buffered < 4 + length) break;
-      this.#take(4);
+      this.#skip(4);
       frames.push(this.#take(length));
     }
     return frames;
@@ -56,41 +57,59 @@ export class FrameReader {
     return this.#buffered;
   }
 
-  #peek(n: number): Uint8Array {
-    const first = this.#chunks[0];
-    if (first.byteLength >= n) return first.subarray(0, n);
-    const out = new Uint8Array(n);
-    let filled = 0;
-    for (const c of this.#chunks) {
-      const part = c.subarray(0, n - filled);
-      out.set(part, filled);
-      filled += part.byteLength;
-      if (filled === n) break;
+  /** The next frame's length (big-endian u32), which may straddle chunks. */
+  #header(): number {
+    let length = 0;
+    let chunk = 0;
+    let at = this.#offset;
+    for (let i = 0; i < 4; i++) {
+      while (at >= this.#chunks[chunk].byteLength) {
+        chunk++;
+        at = 0;
+      }
+      length = length * 256 + this.#chunks[chunk][at++];
     }
-    return out;
+    return length;
+  }
+
+  /** Drops the first chunk once it is read through. */
+  #advance(n: number): void {
+    this.#buffered -= n;
+    this.#offset += n;
+    let done = 0;
+    while (done < this.#chunks.length && this.#offset >= this.#chunks[done].byteLength) {
+      this.#offset -= this.#chunks[done].byteLength;
+      done++;
+    }
+    if (done === 1) this.#chunks.shift();
+    else if (done > 1) this.#chunks.splice(0, done);
+  }
+
+  #skip(n: number): void {
+    this.#advance(n);
   }
 
   #take(n: number): Uint8Array {
-    this.#buffered -= n;
     const first = this.#chunks[0];
-    if (first.byteLength > n) {
-      this.#chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    if (first.byteLength === n) {
-      this.#chunks.shift();
-      return first;
+    const at = this.#offset;
+    if (first.byteLength - at >= n) {
+      const frame = at === 0 && n === first.byteLength ? first : first.subarray(at, at + n);
+      this.#advance(n);
+      return frame;
     }
     const out = new Uint8Array(n);
     let filled = 0;
+    let chunk = 0;
+    let from = at;
     while (filled < n) {
-      const c = this.#chunks[0];
-      const part = c.subarray(0, n - filled);
-      out.set(part, filled);
-      filled += part.byteLength;
-      if (part.byteLength === c.byteLength) this.#chunks.shift();
-      else this.#chunks[0] = c.subarray(part.byteLength);
+      const c = this.#chunks[chunk];
+      const part = Math.min(c.byteLength - from, n - filled);
+      out.set(c.subarray(from, from + part), filled);
+      filled += part;
+      chunk++;
+      from = 0;
     }
+    this.#advance(n);
     return out;
   }
 }

@@ -10,6 +10,7 @@
  */
 
 import { holdAlive } from "./_util.ts";
+import { copyBytes } from "./_codec.ts";
 
 const MUTEX = 0; // 0 free, 1 held
 const HEAD = 1; // byte offset of the next record to read
@@ -90,23 +91,50 @@ function unlock(control: Int32Array, changed: boolean): void {
 }
 
 function write(data: Uint8Array, at: number, bytes: Uint8Array): number {
-  const first = Math.min(bytes.length, data.length - at);
-  data.set(bytes.subarray(0, first), at);
-  if (first < bytes.length) data.set(bytes.subarray(first), 0);
-  return (at + bytes.length) % data.length;
+  const n = bytes.length;
+  if (at + n <= data.length) {
+    if (n <= 64) { for (let i = 0; i < n; i++) data[at + i] = bytes[i]; }
+    else data.set(bytes, at);
+  } else {
+    const first = data.length - at;
+    data.set(bytes.subarray(0, first), at);
+    data.set(bytes.subarray(first), 0);
+  }
+  return (at + n) % data.length;
+}
+
+/** Writes a big-endian u32 at `at` (wrapping); returns where it ends. */
+function writeU32(data: Uint8Array, at: number, value: number): number {
+  const len = data.length;
+  data[at] = value >>> 24;
+  data[(at + 1) % len] = value >>> 16;
+  data[(at + 2) % len] = value >>> 8;
+  data[(at + 3) % len] = value;
+  return (at + 4) % len;
+}
+
+/** Reads a big-endian u32 at `at` (wrapping). */
+function readU32(data: Uint8Array, at: number): number {
+  const len = data.length;
+  return ((data[at] << 24) | (data[(at + 1) % len] << 16) | (data[(at + 2) % len] << 8) |
+    data[(at + 3) % len]) >>> 0;
 }
 
 function read(data: Uint8Array, at: number, n: number): [Uint8Array, number] {
-  const out = new Uint8Array(n);
-  const first = Math.min(n, data.length - at);
-  out.set(data.subarray(at, at + first));
-  if (first < n) out.set(data.subarray(0, n - first), first);
+  let out: Uint8Array;
+  if (at + n <= data.length) out = copyBytes(data, at, n);
+  else {
+    out = new Uint8Array(n);
+    const first = data.length - at;
+    out.set(data.subarray(at, data.length));
+    out.set(data.subarray(0, n - first), first);
+  }
   return [out, (at + n) % data.length];
 }
 
 function u32(value: number): Uint8Array {
   const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, value);
+  writeU32(b, 0, value);
   return b;
 }
 
@@ -173,7 +201,7 @@ export function push(
     unlock(control, false);
     return Pushed.ToOwner;
   }
-  let tail = write(data, control[TAIL], u32("bytes" in item ? payload.length : POINTER));
+  let tail = writeU32(data, control[TAIL], "bytes" in item ? payload.length : POINTER);
   tail = write(data, tail, payload);
   control[TAIL] = tail;
   control[USED] += need;
@@ -192,8 +220,8 @@ export function pop(ring: Ring, ident: number): Popped | null {
     unlock(control, false);
     return null;
   }
-  const [header, afterHeader] = read(data, control[HEAD], 4);
-  const length = new DataView(header.buffer).getUint32(0);
+  const length = readU32(data, control[HEAD]);
+  const afterHeader = (control[HEAD] + 4) % data.length;
   const parked = length === POINTER;
   const n = parked ? 4 : length;
   const [payload, head] = read(data, afterHeader, n);
@@ -201,7 +229,7 @@ export function pop(ring: Ring, ident: number): Popped | null {
   control[USED] -= 4 + n;
   control[COUNT]--;
   unlock(control, true);
-  return parked ? { parked: new DataView(payload.buffer).getUint32(0) } : { bytes: payload };
+  return parked ? { parked: readU32(payload, 0) } : { bytes: payload };
 }
 
 /** The owner publishes how many of its callers wait to get and to put (they are served first). */
