@@ -151,11 +151,12 @@ const charCodes: number[] = [];
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
- * What {@linkcode encode} returns: bytes nothing outside the library sees.
- * Encoding one again (a payload inside a message) writes its bytes without
- * reading `.buffer`, which makes JavaScriptCore allocate a backing store
- * for a small array. Never handed to users: decoding gives plain
- * `Uint8Array`s.
+ * What {@linkcode encode} and {@linkcode copyBytes} return: bytes nothing
+ * outside the library sees, often a view into a shared slab. Encoded again
+ * (a payload inside a message) they travel as their bytes alone: their
+ * buffer is never read or shared (reading `.buffer` also makes
+ * JavaScriptCore allocate a backing store for a small array). Decoding
+ * gives plain `Uint8Array`s, each the whole of its own buffer.
  */
 class Encoded extends Uint8Array {}
 
@@ -331,10 +332,6 @@ class Encoder {
   refs = new RefTable();
   /** How many references were numbered (the decoder numbers them in the same order). */
   count = 0;
-  /** Whether an `ArrayBuffer` was numbered already (a byte array's buffer may be one of them). */
-  sawBuffer = false;
-  /** Byte arrays sent whole whose buffer was numbered without being read (see `Encoded`). */
-  lazyBuffers: [Uint8Array, number][] = [];
   path: (string | number)[] = [];
   context: EncodeContext = {};
 
@@ -347,8 +344,6 @@ class Encoder {
     this.w.pos = start;
     this.refs.clear();
     this.count = 0;
-    this.sawBuffer = false;
-    this.lazyBuffers.length = 0;
     this.path.length = 0;
     this.path.push(root);
     this.context = context;
@@ -419,10 +414,7 @@ class Encoder {
 
   object(o: object): void {
     const w = this.w;
-    let ref = this.refs.get(o);
-    if (ref === undefined && this.lazyBuffers.length > 0 && o instanceof ArrayBuffer) {
-      ref = this.lazyBuffers.find(([bytes]) => bytes.buffer === o)?.[1];
-    }
+    const ref = this.refs.get(o);
     if (ref !== undefined) {
       w.u8(Tag.BackRef);
       return w.u32(ref);
@@ -453,7 +445,6 @@ class Encoder {
     if (ArrayBuffer.isView(o)) return this.view(o);
     if (o instanceof ArrayBuffer) {
       this.ref(o);
-      this.sawBuffer = true;
       w.u8(Tag.ArrayBuffer);
       return w.bytes(new Uint8Array(o));
     }
@@ -532,20 +523,22 @@ class Encoder {
   view(o: ArrayBufferView): void {
     const w = this.w;
     this.ref(o);
+    if (o instanceof Encoded) {
+      // The library's own bytes (see there): sent as bytes, without reading
+      // `.buffer` (a slab, or a backing store JavaScriptCore would allocate).
+      this.count++; // the decoder numbers the buffer of what it rebuilds
+      w.u8(Tag.Bytes);
+      return w.bytes(o);
+    }
     if (o instanceof Uint8Array) {
-      // An Encoded spares reading `.buffer` (see there).
-      const buffer = o instanceof Encoded && !this.sawBuffer ? null : o.buffer;
+      const buffer = o.buffer;
       if (
-        buffer === null ||
-        (o.byteOffset === 0 && o.byteLength === buffer.byteLength &&
-          buffer instanceof ArrayBuffer && !this.refs.has(buffer))
+        o.byteOffset === 0 && o.byteLength === buffer.byteLength &&
+        buffer instanceof ArrayBuffer && !this.refs.has(buffer)
       ) {
-        // A Uint8Array that is its whole buffer (every message payload):
-        // the bytes once, rebuilt as the same pair of view and buffer.
-        if (buffer) {
-          this.ref(buffer);
-          this.sawBuffer = true;
-        } else this.lazyBuffers.push([o, this.count++]);
+        // A Uint8Array that is its whole buffer: the bytes once, rebuilt as
+        // the same pair of view and buffer.
+        this.ref(buffer);
         w.u8(Tag.Bytes);
         return w.bytes(o);
       }
@@ -850,7 +843,6 @@ function withEncoder(
     return write(e);
   } finally {
     e.refs.clear();
-    e.lazyBuffers.length = 0;
     e.context = {};
     if (e.w.buf.length > KEEP_WRITER_BYTES) e.w = new Writer();
     spareEncoder = e;
