@@ -168,13 +168,15 @@ export class Channel {
       if (!Array.isArray(message) || typeof message[0] !== "string") {
         throw new TypeError("not a message");
       }
-    } catch {
-      this.#stream.destroy(); // garbage: this connection only
+    } catch (error) {
+      // The peer proved the key, so this is a bug rather than an attack:
+      // say so, then drop this connection only.
+      this.#drop(`a message could not be decoded (${(error as Error)?.message ?? error})`);
       return;
     }
     const handler = handlers.get(message[0]);
     if (!handler) {
-      this.#stream.destroy();
+      this.#drop(`'${message[0]}' is not an operation this process knows`);
       return;
     }
     try {
@@ -186,6 +188,13 @@ export class Channel {
         }\n`,
       );
     }
+  }
+
+  #drop(why: string): void {
+    getHost().writeStderr(
+      `@procs/multiprocessing: dropped a connection from an authenticated peer: ${why}\n`,
+    );
+    this.#stream.destroy();
   }
 
   #onClosed(): void {
