@@ -16,8 +16,10 @@ import { webWorkerLauncher } from "./web_worker.ts";
 
 interface NodeProcess {
   pid: number;
+  env: Record<string, string | undefined>;
   exit(code: number): never;
   on(event: "exit", callback: () => void): void;
+  on(event: "uncaughtException" | "unhandledRejection", callback: (error: unknown) => void): void;
 }
 
 /** Builds the Bun host. */
@@ -51,6 +53,11 @@ export function bunHost(): Host {
     trapExit(onExit) {
       process.exit = (code?: number) => onExit(code ?? 0);
     },
+    onUncaught(handler) {
+      process.on("uncaughtException", handler);
+      process.on("unhandledRejection", handler);
+    },
+    env: (name) => process.env[name],
     writeStderr(text) {
       fs.writeSync(2, text);
     },

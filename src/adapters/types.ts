@@ -120,6 +120,17 @@ export interface Host {
    * flush before it really exits through {@linkcode Host.exit}.
    */
   trapExit(onExit: (code: number) => never): void;
+  /**
+   * Child only: calls `handler` with an error nobody caught (a throwing
+   * timer, a rejected promise without a handler) instead of letting the
+   * runtime end the program its own way.
+   */
+  onUncaught(handler: (error: unknown) => void): void;
+  /**
+   * The value of environment variable `name`; undefined when it is unset or
+   * this program may not read it (never a permission prompt).
+   */
+  env(name: string): string | undefined;
   /** Writes to standard error, synchronously where possible. */
   writeStderr(text: string): void;
   /** Child only: reads the bootstrap line a "spawn" parent wrote to stdin. */

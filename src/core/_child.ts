@@ -22,7 +22,6 @@ import {
   settleChildrenAtExit,
 } from "./process.ts";
 import { fromHex } from "./_util.ts";
-import nodeProcess from "node:process";
 import { SystemExit } from "./_exit.ts";
 
 /** The line a parent hands its child. */
@@ -55,12 +54,7 @@ let exiting = false;
 const TEST_FILE = /[._](test|spec)\.[cm]?[jt]sx?$/;
 
 function underTestRunner(): boolean {
-  try {
-    return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
-      ?.NODE_ENV === "test";
-  } catch {
-    return false; // no permission to read the environment
-  }
+  return getHost().env("NODE_ENV") === "test";
 }
 
 function describeError(error: unknown): string {
@@ -132,8 +126,7 @@ export async function runChild(
   host.trapExit((exitCode) => {
     throw new SystemExit(exitCode);
   });
-  nodeProcess.on("uncaughtException", uncaught);
-  nodeProcess.on("unhandledRejection", uncaught);
+  host.onUncaught(uncaught);
 
   let code = 0;
   try {

@@ -1,5 +1,6 @@
 import type { StartMethod } from "../adapters/types.ts";
 import { ValueError } from "./errors.ts";
+import { getHost } from "./_host.ts";
 
 /** Every start method, the default first. */
 export const START_METHODS: readonly StartMethod[] = ["spawn", "worker"];
@@ -23,9 +24,7 @@ export const START_METHOD_ENV = "PROCS_MP_START_METHOD";
 
 function fromEnvironment(): StartMethod | null {
   try {
-    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process
-      ?.env;
-    const value = env?.[START_METHOD_ENV];
+    const value = getHost().env(START_METHOD_ENV);
     return value ? checkStartMethod(value) : null;
   } catch (error) {
     if (error instanceof ValueError) throw error;

@@ -7,8 +7,6 @@
  * @module
  */
 
-import { pathToFileURL } from "node:url";
-
 /** How a child finds a function or class: where to look and what it looks like. */
 export interface CallableSpec {
   /** Module URLs to search, nearest caller first. */
@@ -36,7 +34,7 @@ export function callerModules(): string[] {
   for (const line of stack.split("\n")) {
     const match = FRAME.exec(line);
     if (!match) continue;
-    const url = match[1].startsWith("/") ? pathToFileURL(match[1]).href : match[1];
+    const url = match[1].startsWith("/") ? fileUrl(match[1]) : match[1];
     if (url.startsWith(LIBRARY_ROOT) || modules.includes(url)) continue;
     modules.push(url);
   }
@@ -155,4 +153,17 @@ export async function rebuildCallable(
       throw explainMissing(spec, error);
     }
   };
+}
+
+/**
+ * A bare path from a stack trace (Bun's) as the URL its module has;
+ * `node:url` is loaded only then (it costs Deno's start-up, whose traces
+ * hold URLs already).
+ */
+function fileUrl(path: string): string {
+  const { process } = globalThis as unknown as {
+    process: { getBuiltinModule(name: string): unknown };
+  };
+  const url = process.getBuiltinModule("node:url") as typeof import("node:url");
+  return url.pathToFileURL(path).href;
 }
