@@ -14,6 +14,8 @@
  * @module
  */
 
+import { writeHeader } from "./_framing.ts";
+
 /** The method a live library object implements to say how it crosses a boundary. */
 export const REDUCE: unique symbol = Symbol.for("@procs/multiprocessing.reduce") as never;
 
@@ -875,13 +877,8 @@ export function encodeFrame(
 ): Uint8Array {
   return withEncoder(root, context, 4, (e) => {
     e.value(value);
-    const b = e.w.buf;
-    const n = e.w.pos - 4;
-    b[0] = n >>> 24;
-    b[1] = n >>> 16;
-    b[2] = n >>> 8;
-    b[3] = n;
-    return encoded(b, e.w.pos);
+    writeHeader(e.w.buf, e.w.pos - 4);
+    return encoded(e.w.buf, e.w.pos);
   });
 }
 

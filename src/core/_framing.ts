@@ -8,14 +8,18 @@
 /** Frames no larger than this are accepted unless a reader says otherwise (1 GiB). */
 export const MAX_FRAME = 1 << 30;
 
-/** Prefixes `payload` with its length. */
-export function frame(payload: Uint8Array): Uint8Array {
-  const n = payload.byteLength;
-  const out = new Uint8Array(4 + n);
+/** Writes a frame's header (`n`, 4 bytes big-endian) at the start of `out`. */
+export function writeHeader(out: Uint8Array, n: number): void {
   out[0] = n >>> 24;
   out[1] = n >>> 16;
   out[2] = n >>> 8;
   out[3] = n;
+}
+
+/** Prefixes `payload` with its length. */
+export function frame(payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + payload.byteLength);
+  writeHeader(out, payload.byteLength);
   out.set(payload, 4);
   return out;
 }
