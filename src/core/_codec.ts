@@ -172,9 +172,21 @@ let slabUsed = 0;
 /** Stands in the decoder's references for the buffer of the byte array before it. */
 const BUFFER_OF_PREVIOUS = Symbol("buffer of the previous reference");
 
-/** Copies `buf[0, n)` into a new {@linkcode Encoded}. */
-function encoded(buf: Uint8Array, n: number): Uint8Array {
-  return copyBytes(buf, 0, n);
+/**
+ * Copies `src[start, start + n)` to `dst` at `at`: byte by byte when short
+ * (cheaper than cutting a `subarray` to hand to `set`).
+ */
+export function copyInto(
+  dst: Uint8Array,
+  at: number,
+  src: Uint8Array,
+  start: number,
+  n: number,
+): void {
+  if (n <= 64) {
+    for (let i = 0; i < n; i++) dst[at + i] = src[start + i];
+  } else if (start === 0 && n === src.length) dst.set(src, at);
+  else dst.set(src.subarray(start, start + n), at);
 }
 
 /**
@@ -192,9 +204,7 @@ export function copyBytes(src: Uint8Array, start: number, n: number): Uint8Array
     out = new Encoded(slab, slabUsed, n);
     slabUsed += (n + 7) & ~7;
   } else out = new Encoded(n);
-  if (n <= 64) {
-    for (let i = 0; i < n; i++) out[i] = src[start + i];
-  } else out.set(src.subarray(start, start + n));
+  copyInto(out, 0, src, start, n);
   return out;
 }
 
@@ -642,14 +652,10 @@ class Decoder {
   }
   bytes(): Uint8Array {
     const n = this.u32();
-    const b = this.buf;
-    const p = this.pos;
     // Copy explicitly: the input may be a Node Buffer, whose slice() is a view.
     const copy = new Uint8Array(n);
-    if (n <= 64) {
-      for (let i = 0; i < n; i++) copy[i] = b[p + i];
-    } else copy.set(b.subarray(p, p + n));
-    this.pos = p + n;
+    copyInto(copy, 0, this.buf, this.pos, n);
+    this.pos += n;
     return copy;
   }
 
@@ -862,7 +868,7 @@ export function encode(
 ): Uint8Array {
   return withEncoder(root, context, 0, (e) => {
     e.value(value);
-    return encoded(e.w.buf, e.w.pos);
+    return copyBytes(e.w.buf, 0, e.w.pos);
   });
 }
 
@@ -878,7 +884,7 @@ export function encodeFrame(
   return withEncoder(root, context, 4, (e) => {
     e.value(value);
     writeHeader(e.w.buf, e.w.pos - 4);
-    return encoded(e.w.buf, e.w.pos);
+    return copyBytes(e.w.buf, 0, e.w.pos);
   });
 }
 

@@ -50,7 +50,7 @@ export class FrameReader {
         );
       }
       if (this.#buffered < 4 + length) break;
-      this.#skip(4);
+      this.#advance(4); // the header
       frames.push(this.#take(length));
     }
     return frames;
@@ -87,10 +87,6 @@ export class FrameReader {
     }
     if (done === 1) this.#chunks.shift();
     else if (done > 1) this.#chunks.splice(0, done);
-  }
-
-  #skip(n: number): void {
-    this.#advance(n);
   }
 
   #take(n: number): Uint8Array {

@@ -10,7 +10,7 @@
  */
 
 import { holdAlive } from "./_util.ts";
-import { copyBytes } from "./_codec.ts";
+import { copyBytes, copyInto } from "./_codec.ts";
 
 const MUTEX = 0; // 0 free, 1 held
 const HEAD = 1; // byte offset of the next record to read
@@ -92,10 +92,8 @@ function unlock(control: Int32Array, changed: boolean): void {
 
 function write(data: Uint8Array, at: number, bytes: Uint8Array): number {
   const n = bytes.length;
-  if (at + n <= data.length) {
-    if (n <= 64) { for (let i = 0; i < n; i++) data[at + i] = bytes[i]; }
-    else data.set(bytes, at);
-  } else {
+  if (at + n <= data.length) copyInto(data, at, bytes, 0, n);
+  else {
     const first = data.length - at;
     data.set(bytes.subarray(0, first), at);
     data.set(bytes.subarray(first), 0);
