@@ -357,14 +357,7 @@ class QueueCore extends SharedCore {
   }
 
   get(caller: Caller, block: boolean, timeout: number | null): Uint8Array | Promise<Uint8Array> {
-    if (this.getters.length === 0 && !this.#blocked(caller.channel, null)) {
-      const item = this.#take();
-      if (item) {
-        this.#serve();
-        return item;
-      }
-    }
-    return this.#park(caller, block, timeout, null, (first) => first);
+    return this.#get(caller, block, timeout, null, (first) => first);
   }
 
   /**
@@ -378,13 +371,29 @@ class QueueCore extends SharedCore {
     max: number,
     key: string,
   ): Uint8Array[] | Promise<Uint8Array[]> {
-    const answer = (first: Uint8Array) => this.#answer(caller.channel, first, max, key);
+    return this.#get(
+      caller,
+      block,
+      timeout,
+      key,
+      (first) => this.#answer(caller.channel, first, max, key),
+    );
+  }
+
+  /** Answers with the oldest item it may take now, or waits in line for one. */
+  #get<T>(
+    caller: Caller,
+    block: boolean,
+    timeout: number | null,
+    key: string | null,
+    answer: (first: Uint8Array) => T,
+  ): T | Promise<T> {
     if (this.getters.length === 0 && !this.#blocked(caller.channel, key)) {
       const item = this.#take();
       if (item) {
-        const items = answer(item);
+        const result = answer(item);
         this.#serve();
-        return items;
+        return result;
       }
     }
     return this.#park(caller, block, timeout, key, answer);
