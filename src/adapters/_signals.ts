@@ -5,15 +5,14 @@
  * @module
  */
 
+import { nodeBuiltin } from "./_builtin.ts";
+
 let signals: Record<string, number> | null = null;
 
 /** The number of a signal name ("SIGTERM" is 15 on Linux). */
 export function signalNumber(name: string): number {
   if (!signals) {
-    const { process } = globalThis as unknown as {
-      process: { getBuiltinModule(name: string): unknown };
-    };
-    const os = process.getBuiltinModule("node:os") as typeof import("node:os");
+    const os = nodeBuiltin<typeof import("node:os")>("node:os");
     signals = os.constants.signals as unknown as Record<string, number>;
   }
   return signals[name] ?? 0;

@@ -9,6 +9,7 @@
 import type { ChildHandle, Launcher } from "./types.ts";
 import { WORKER_ENTRY } from "./_entries.ts";
 import { exitLatch } from "./_settle.ts";
+import { nodeBuiltin } from "./_builtin.ts";
 
 /** Starts children as `node:worker_threads` workers. */
 export function nodeWorkerLauncher(pid: number): Launcher {
@@ -17,12 +18,9 @@ export function nodeWorkerLauncher(pid: number): Launcher {
     launch({ bootstrap, shared = [] }): ChildHandle {
       // Loaded on first use (with `process`, ~14 ms on Deno): a child that
       // starts no workers never pays for it.
-      const { process } = globalThis as unknown as {
-        process: { getBuiltinModule(name: string): unknown };
-      };
-      const { Worker } = process.getBuiltinModule(
+      const { Worker } = nodeBuiltin<typeof import("node:worker_threads")>(
         "node:worker_threads",
-      ) as typeof import("node:worker_threads");
+      );
       const worker = new Worker(WORKER_ENTRY, { workerData: { bootstrap, shared } });
       const { exited, settle } = exitLatch();
       worker.on("error", () => {}); // the child reports its own errors

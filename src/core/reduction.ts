@@ -7,6 +7,8 @@
  * @module
  */
 
+import { nodeBuiltin } from "../adapters/_builtin.ts";
+
 /** How a child finds a function or class: where to look and what it looks like. */
 export interface CallableSpec {
   /** Module URLs to search, nearest caller first. */
@@ -161,9 +163,5 @@ export async function rebuildCallable(
  * hold URLs already).
  */
 function fileUrl(path: string): string {
-  const { process } = globalThis as unknown as {
-    process: { getBuiltinModule(name: string): unknown };
-  };
-  const url = process.getBuiltinModule("node:url") as typeof import("node:url");
-  return url.pathToFileURL(path).href;
+  return nodeBuiltin<typeof import("node:url")>("node:url").pathToFileURL(path).href;
 }
