@@ -57,12 +57,18 @@ export function runScript(
   options: {
     denoFlags?: string[];
     onStdout?: (text: string, kill: (signal: NodeJS.Signals) => void) => void;
+    /** Variables set (or, with undefined, removed) in the script's environment. */
+    env?: Record<string, string | undefined>;
   } = {},
 ): Promise<ScriptResult> {
   const [cmd, ...rest] = scriptCommand(script, args, options.denoFlags);
   const child = spawn(cmd, rest, {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NO_COLOR: "1" },
+    env: Object.fromEntries(
+      Object.entries({ ...process.env, NO_COLOR: "1", ...options.env }).filter(([, v]) =>
+        v !== undefined
+      ),
+    ),
   });
   let stdout = "";
   let stderr = "";

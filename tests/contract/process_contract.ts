@@ -385,6 +385,28 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
       assert.match(result.stderr, /Process Process-1:\n(Uncaught )?RangeError: deliberate failure/);
     });
 
+    for (
+      const [how, what] of [
+        ["timer", "an error thrown in a timer"],
+        ["rejection", "a rejected promise nobody handles"],
+      ] as const
+    ) {
+      test(
+        `${what} outside the target's flow ends the child: exitcode 1, 'Process <name>:' on stderr`,
+        T,
+        async () => {
+          const result = await runScript(testdata("failing_child.ts"), [startMethod, how]);
+          assert.match(result.stdout, /exitcode 1/);
+          assert.match(
+            result.stderr,
+            how === "timer"
+              ? /Process Process-1:\n(Uncaught )?RangeError: deliberate failure in a timer/
+              : /Process Process-1:\n(Uncaught )?(\(in promise\) )?RangeError: deliberate unhandled rejection/,
+          );
+        },
+      );
+    }
+
     test(
       "memory is not shared: a child changing module state leaves the parent's alone",
       T,
