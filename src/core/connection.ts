@@ -10,6 +10,15 @@
  * copy of an end is closed (or the processes holding them have exited) and
  * the buffered messages are read.
  *
+ * A message leaves the pipe when a copy reads it, as bytes leave an OS
+ * pipe's buffer: the owner keeps what it routed to a copy in another
+ * process until that copy says it read it (the acknowledgement usually
+ * rides on the copy's next send). What a copy was given but did not read,
+ * because it was closed, sent on, or its process ended or was killed, goes
+ * to the copies left, each message in its place in the stream; a copy
+ * sees `EOFError` only once no other copy holds messages that could still
+ * come back to it.
+ *
  * @module
  */
 
@@ -29,12 +38,48 @@ import { checkTimeout, holdAlive, randomId, unrefTimeout } from "./_util.ts";
 interface Envelope {
   bytes: boolean;
   data: Uint8Array;
+  /**
+   * Its place in the stream sent to one end, given by the pipe's owner
+   * (1, 2, ...; 0 on a Listener/Client connection): messages given back by
+   * a copy that did not read them go back in this order.
+   */
+  seq: number;
 }
 
 type End = 0 | 1;
 
-/** Who holds a copy of an end: a local Connection or a remote node's channel. */
-type Holder = Connection | Channel;
+/**
+ * A copy of an end held by another process, as its owner sees it. What is
+ * pushed to it stays here as well until that copy reads it: if the copy is
+ * closed, sent on or its process ends first, the owner gives those messages
+ * to the copies left, as unread bytes stay in an OS pipe for whoever reads next.
+ */
+class RemoteCopy {
+  /** Messages pushed to this copy that it has not read yet, by `seq`. */
+  readonly unread: Map<number, Envelope> = new Map();
+  /** Whether this copy was told that the other end is closed. */
+  toldEOF = false;
+
+  constructor(
+    readonly core: PipeCore,
+    readonly end: End,
+    readonly channel: Channel,
+    readonly ticket: string,
+  ) {}
+}
+
+/** Who holds a copy of an end: a local Connection or a copy in another process. */
+type Holder = Connection | RemoteCopy;
+
+/** Copies held by other processes of pipes this node owns, by ticket. */
+const remoteCopies = new Map<string, RemoteCopy>();
+
+/** Inserts `envelope` into `list` (ordered by `seq`); usually at the end. */
+function insertBySeq(list: Envelope[], envelope: Envelope): void {
+  let i = list.length;
+  while (i > 0 && list[i - 1].seq > envelope.seq) i--;
+  list.splice(i, 0, envelope);
+}
 
 /** The owner's state of one pipe. */
 class PipeCore {
@@ -44,24 +89,41 @@ class PipeCore {
   readonly backlog: [Envelope[], Envelope[]] = [[], []];
   /** Tickets attached before their "pipe.ticket" arrived (it came on another channel). */
   readonly early: Set<string> = new Set();
+  /** The `seq` of the last message sent to each end. */
+  readonly #sent: [number, number] = [0, 0];
   registered = false;
 
   isOpen(end: End): boolean {
     return this.holders[end].length > 0 || this.tickets[end].size > 0;
   }
 
-  /** Routes a message to the newest holder of `end`; false when nobody can ever read it. */
-  deliver(end: End, envelope: Envelope): boolean {
+  /** A new message to `end`; false when nobody can ever read it. */
+  send(end: End, bytes: boolean, data: Uint8Array): boolean {
+    if (!this.isOpen(end)) return false;
+    this.deliver(end, { bytes, data, seq: ++this.#sent[end] });
+    return true;
+  }
+
+  /** Routes a message to the newest holder of `end` (or keeps it for a copy on its way). */
+  deliver(end: End, envelope: Envelope): void {
     if (this.tickets[end].size > 0) {
-      this.backlog[end].push(envelope);
-      return true;
+      insertBySeq(this.backlog[end], envelope);
+      return;
     }
     const holders = this.holders[end];
     const holder = holders[holders.length - 1];
-    if (!holder) return false;
+    if (!holder) return;
     if (holder instanceof Connection) holder._enqueue(envelope);
-    else holder.send(["pipe.push", this.id, end, envelope.bytes, envelope.data]);
-    return true;
+    else {
+      holder.unread.set(envelope.seq, envelope);
+      holder.channel.send([
+        "pipe.push",
+        holder.ticket,
+        envelope.seq,
+        envelope.bytes,
+        envelope.data,
+      ]);
+    }
   }
 
   #flushBacklog(end: End): void {
@@ -84,10 +146,13 @@ class PipeCore {
     pipes.set(this.id, this);
   }
 
-  attach(end: End, ticket: string | null, holder: Holder): void {
+  attach(end: End, ticket: string | null, holder: Connection | Channel): void {
     if (ticket && !this.tickets[end].delete(ticket)) this.early.add(ticket);
-    this.holders[end].push(holder);
-    if (!(holder instanceof Connection)) {
+    if (holder instanceof Connection) this.holders[end].push(holder);
+    else {
+      const copy = new RemoteCopy(this, end, holder, ticket ?? randomId());
+      remoteCopies.set(copy.ticket, copy);
+      this.holders[end].push(copy);
       let attached = holder.attachments.get("pipes") as Set<PipeCore> | undefined;
       if (!attached) {
         attached = new Set();
@@ -100,7 +165,7 @@ class PipeCore {
       attached.add(this);
     }
     this.#flushBacklog(end);
-    if (!this.isOpen(other(end))) this.#notifyClosed(end, holder);
+    this.settleEOF(end);
   }
 
   dropTicket(end: End, ticket: string): void {
@@ -109,55 +174,77 @@ class PipeCore {
     this.#afterRelease(end);
   }
 
-  release(end: End, holder: Holder, unread: Envelope[] = []): void {
+  /** A copy is closed (or its process ended); what it did not read goes to the copies left. */
+  release(holder: Holder, end: End, unread: Envelope[] = []): void {
     const list = this.holders[end];
     const i = list.lastIndexOf(holder);
     if (i < 0) return;
     list.splice(i, 1);
+    if (!(holder instanceof Connection)) {
+      remoteCopies.delete(holder.ticket);
+      unread = [...holder.unread.values()];
+      holder.unread.clear();
+    }
     // What that copy did not read stays for the other copies, as data in an
     // OS pipe outlives the descriptor that was closed.
     if (unread.length > 0 && this.isOpen(end)) this.requeue(end, unread);
     this.#afterRelease(end);
   }
 
-  /** Gives messages back to `end`, ahead of what its next reader has not read yet. */
+  /** Gives messages back to `end`, each in its place among those not read yet. */
   requeue(end: End, envelopes: Envelope[]): void {
-    if (this.tickets[end].size > 0) {
-      this.backlog[end].unshift(...envelopes);
-      return;
-    }
-    const holders = this.holders[end];
-    const holder = holders[holders.length - 1];
-    if (!holder) return;
-    if (holder instanceof Connection) holder._requeue(envelopes);
-    else for (const e of envelopes) holder.send(["pipe.push", this.id, end, e.bytes, e.data]);
+    envelopes.sort((x, y) => x.seq - y.seq);
+    for (const envelope of envelopes) this.deliver(end, envelope);
   }
 
   /** A "pipe.ticket" arrived: count it, unless its copy already attached. */
-  addTicket(end: End, ticket: string, unread: Envelope[]): void {
+  addTicket(end: End, ticket: string): void {
     if (!this.early.delete(ticket)) this.tickets[end].add(ticket);
-    if (unread.length > 0) this.requeue(end, unread);
   }
 
   dropChannel(channel: Channel): void {
     for (const end of [0, 1] as const) {
-      const before = this.holders[end].length;
-      this.holders[end] = this.holders[end].filter((h) => h !== channel);
-      if (this.holders[end].length !== before) this.#afterRelease(end);
+      for (const holder of this.holders[end].slice()) {
+        if (!(holder instanceof Connection) && holder.channel === channel) {
+          this.release(holder, end);
+        }
+      }
     }
   }
 
   #afterRelease(end: End): void {
-    if (this.isOpen(end)) return;
+    if (this.isOpen(end)) {
+      this.settleEOF(end);
+      return;
+    }
     this.backlog[end].length = 0;
-    for (const holder of this.holders[other(end)]) this.#notifyClosed(other(end), holder);
+    this.settleEOF(other(end));
     if (!this.isOpen(other(end))) pipes.delete(this.id);
   }
 
-  #notifyClosed(end: End, holder: Holder): void {
-    if (holder instanceof Connection) holder._peerClosed();
-    else holder.send(["pipe.eof", this.id, end]);
+  /**
+   * Tells each holder of `end` that nothing more will come, once the other
+   * end is closed and no other copy holds messages it might give back.
+   */
+  settleEOF(end: End): void {
+    if (this.isOpen(other(end))) return;
+    let pending = this.backlog[end].length;
+    const holders = this.holders[end];
+    for (const holder of holders) pending += pendingIn(holder);
+    for (const holder of holders) {
+      if (pending - pendingIn(holder) > 0) continue;
+      if (holder instanceof Connection) holder._peerClosed();
+      else if (!holder.toldEOF) {
+        holder.toldEOF = true;
+        holder.channel.send(["pipe.eof", holder.ticket]);
+      }
+    }
   }
+}
+
+/** How many messages `holder` has that it has not read. */
+function pendingIn(holder: Holder): number {
+  return holder instanceof Connection ? holder._pending() : holder.unread.size;
 }
 
 function other(end: End): End {
@@ -167,12 +254,8 @@ function other(end: End): End {
 /** Pipes this node owns that have been shared with other processes. */
 const pipes = new Map<string, PipeCore>();
 
-/** Ends held here whose pipe another node owns, by `id|end` (pipe ids are random). */
+/** Copies of ends held here whose pipe another node owns, by ticket. */
 const remoteEnds = new Map<string, Connection>();
-
-function remoteKey(id: string, end: End): string {
-  return `${id}|${end}`;
-}
 
 interface LocalLink {
   kind: "local";
@@ -185,6 +268,8 @@ interface RemoteLink {
   address: string;
   id: string;
   end: End;
+  /** This copy's ticket: how the owner names it. */
+  ticket: string;
   channel: Channel | null;
   ready: Promise<Channel>;
 }
@@ -228,6 +313,8 @@ export class Connection implements Disposable {
   #peerClosed = false;
   readonly #inbox: Envelope[] = [];
   #waiters: (() => void)[] = [];
+  /** Messages read by this copy that its pipe's owner has not been told of yet. */
+  #acks: number[] = [];
 
   /** @internal Connections are made by {@linkcode Pipe}. */
   constructor(
@@ -299,7 +386,7 @@ export class Connection implements Disposable {
     try {
       this.#checkWritable();
       const data = encode(obj, sendContext(), "obj");
-      this.#transmit({ bytes: false, data });
+      this.#transmit(false, data);
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
@@ -331,29 +418,32 @@ export class Connection implements Disposable {
       else if (offset + size > n) {
         throw new ValueError(`buffer length ${n} < offset + size (${offset} + ${size})`);
       }
-      this.#transmit({ bytes: true, data: bytes.slice(offset, offset + size) });
+      this.#transmit(true, bytes.slice(offset, offset + size));
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  #transmit(envelope: Envelope): void {
+  #transmit(bytes: boolean, data: Uint8Array): void {
     const link = this.#link;
     if (link.kind === "local") {
-      if (!link.core.deliver(other(link.end), envelope)) {
+      if (!link.core.send(other(link.end), bytes, data)) {
         throw new OSError("The other end of the pipe is closed: nobody can receive this message");
       }
       return;
     }
     if (link.kind === "stream") {
-      const payload = new Uint8Array(1 + envelope.data.byteLength);
-      payload[0] = envelope.bytes ? 1 : 0;
-      payload.set(envelope.data, 1);
+      const payload = new Uint8Array(1 + data.byteLength);
+      payload[0] = bytes ? 1 : 0;
+      payload.set(data, 1);
       link.channel.sendRaw(payload);
       return;
     }
-    const message: Message = ["pipe.send", link.id, other(link.end), envelope.bytes, envelope.data];
+    // What this copy read rides along (see #acked).
+    const message: Message = this.#acks.length === 0
+      ? ["pipe.send", link.id, other(link.end), bytes, data]
+      : ["pipe.send", link.id, other(link.end), bytes, data, link.ticket, this.#takeAcks()];
     if (link.channel) link.channel.send(message);
     else link.ready.then((channel) => channel.send(message), () => {});
   }
@@ -370,7 +460,11 @@ export class Connection implements Disposable {
    * console.assert((await a.recv() as number[]).length === 3);
    * ```
    */
-  async recv(): Promise<unknown> {
+  recv(): Promise<unknown> {
+    return this.#acked(this.#recv());
+  }
+
+  async #recv(): Promise<unknown> {
     const envelope = await this.#next();
     return envelope.bytes ? envelope.data : decode(envelope.data);
   }
@@ -387,7 +481,11 @@ export class Connection implements Disposable {
    * console.assert((await b.recvBytes()).length === 2);
    * ```
    */
-  async recvBytes(maxlength?: number): Promise<Uint8Array> {
+  recvBytes(maxlength?: number): Promise<Uint8Array> {
+    return this.#acked(this.#recvBytes(maxlength));
+  }
+
+  async #recvBytes(maxlength?: number): Promise<Uint8Array> {
     if (maxlength !== undefined && maxlength < 0) {
       throw new ValueError(`maxlength is negative: received ${maxlength}`);
     }
@@ -415,7 +513,11 @@ export class Connection implements Disposable {
    * console.assert(await b.recvBytesInto(buf, 1) === 2 && buf[2] === 8);
    * ```
    */
-  async recvBytesInto(buf: ArrayBufferView | ArrayBuffer, offset = 0): Promise<number> {
+  recvBytesInto(buf: ArrayBufferView | ArrayBuffer, offset = 0): Promise<number> {
+    return this.#acked(this.#recvBytesInto(buf, offset));
+  }
+
+  async #recvBytesInto(buf: ArrayBufferView | ArrayBuffer, offset = 0): Promise<number> {
     const target = buf instanceof ArrayBuffer
       ? new Uint8Array(buf)
       : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -500,21 +602,53 @@ export class Connection implements Disposable {
     if (this.#inbox.length === 0) {
       throw new EOFError("The other end of the pipe was closed and every message has been read");
     }
-    return this.#inbox.shift()!;
+    const envelope = this.#inbox.shift()!;
+    const link = this.#link;
+    if (link.kind === "remote") this.#acks.push(envelope.seq);
+    else if (link.kind === "local" && this.#inbox.length === 0) link.core.settleEOF(link.end);
+    return envelope;
   }
 
-  /** @internal A message routed to this end. */
+  /**
+   * A copy in another process tells the pipe's owner which messages it
+   * read, so that the owner stops keeping them for the other copies. Most
+   * callers answer what they received: the acknowledgements ride on that
+   * answer when it is sent right away, in the code that awaited the
+   * receive; otherwise they go on their own one microtask later. Either
+   * way before the process could end normally.
+   */
+  #acked<T>(received: Promise<T>): Promise<T> {
+    if (this.#link.kind === "remote") {
+      // Registered before the caller's own await, so this runs first and
+      // the flush it queues runs after the caller's continuation.
+      const later = () => queueMicrotask(() => this.#flushAcks());
+      received.then(later, later);
+    }
+    return received;
+  }
+
+  #takeAcks(): number[] {
+    const acks = this.#acks;
+    this.#acks = [];
+    return acks;
+  }
+
+  #flushAcks(): void {
+    const link = this.#link;
+    if (this.#acks.length === 0 || link.kind !== "remote") return;
+    link.channel?.send(["pipe.ack", link.ticket, this.#takeAcks()]);
+  }
+
+  /** @internal A message routed to this end, put in its place among the unread ones. */
   _enqueue(envelope: Envelope): void {
     if (this.#closed) return;
-    this.#inbox.push(envelope);
+    insertBySeq(this.#inbox, envelope);
     this.#wake();
   }
 
-  /** @internal Messages given back ahead of the unread ones. */
-  _requeue(envelopes: Envelope[]): void {
-    if (this.#closed) return;
-    this.#inbox.unshift(...envelopes);
-    this.#wake();
+  /** @internal How many messages wait here unread. */
+  _pending(): number {
+    return this.#inbox.length;
   }
 
   /** @internal Every copy of the other end is closed. */
@@ -540,16 +674,14 @@ export class Connection implements Disposable {
     this.#closed = true;
     const link = this.#link;
     const unread = this.#inbox.splice(0);
-    if (link.kind === "local") link.core.release(link.end, this, unread);
+    if (link.kind === "local") link.core.release(this, link.end, unread);
     else if (link.kind === "stream") link.channel.end();
     else {
-      remoteEnds.delete(remoteKey(link.id, link.end));
-      const message: Message = [
-        "pipe.close",
-        link.id,
-        link.end,
-        unread.map((e) => [e.bytes, e.data]),
-      ];
+      // The owner kept what it pushed here until it was read: it gives the
+      // unread messages to the copies left.
+      this.#flushAcks();
+      remoteEnds.delete(link.ticket);
+      const message: Message = ["pipe.close", link.ticket];
       if (link.channel) link.channel.send(message);
       else link.ready.then((channel) => channel.send(message), () => {});
     }
@@ -580,17 +712,18 @@ export class Connection implements Disposable {
       link.core.register();
       // Unread messages go with the end, as data in an OS pipe is read by
       // whoever reads the descriptor next: the new holder gets them first.
-      link.core.backlog[link.end].unshift(...this.#inbox.splice(0));
+      for (const e of this.#inbox.splice(0)) insertBySeq(link.core.backlog[link.end], e);
       const core = link.core;
       const end = link.end;
       context.onTicket?.(() => core.dropTicket(end, ticket));
     } else {
       address = link.address;
       id = link.id;
-      // Unread messages go with the end (see the local case): back to the
-      // owner, ahead of anything it holds for this end.
-      const unread = this.#inbox.splice(0).map((e) => [e.bytes, e.data]);
-      const message: Message = ["pipe.ticket", id, link.end, ticket, unread];
+      // Unread messages go with the end (see the local case): the owner,
+      // which kept them, moves them from this copy to the copy on its way.
+      this.#flushAcks();
+      const unread = this.#inbox.splice(0).map((e) => e.seq);
+      const message: Message = ["pipe.ticket", id, link.end, ticket, link.ticket, unread];
       if (link.channel) link.channel.send(message);
       else link.ready.then((channel) => channel.send(message), () => {});
       const drop: Message = ["pipe.drop", id, link.end, ticket];
@@ -627,11 +760,12 @@ export class Connection implements Disposable {
       address: state.address,
       id: state.id,
       end: state.end,
+      ticket: state.ticket,
       channel: null,
       ready: node.channelTo(state.address),
     };
     const conn = new Connection(INTERNAL, link, state.readable, state.writable);
-    remoteEnds.set(remoteKey(state.id, state.end), conn);
+    remoteEnds.set(state.ticket, conn);
     link.ready.then((channel) => {
       link.channel = channel;
       channel.send(["pipe.attach", state.id, state.end, state.ticket]);
@@ -644,7 +778,7 @@ export class Connection implements Disposable {
   static _overChannel(channel: Channel): Connection {
     const conn = new Connection(INTERNAL, { kind: "stream", channel }, true, true);
     channel.setRawHandler((payload) =>
-      conn._enqueue({ bytes: payload[0] === 1, data: payload.subarray(1) })
+      conn._enqueue({ bytes: payload[0] === 1, data: payload.subarray(1), seq: 0 })
     );
     channel.onClose(() => conn._peerClosed());
     return conn;
@@ -675,36 +809,55 @@ function ownedPipe(id: unknown): PipeCore | undefined {
 onMessage("pipe.attach", (channel, [, id, end, ticket]) => {
   const core = ownedPipe(id);
   if (core) core.attach(end as End, ticket as string, channel);
-  else channel.send(["pipe.eof", id, end]);
+  else channel.send(["pipe.eof", ticket]);
 });
-onMessage("pipe.send", (_channel, [, id, end, bytes, data]) => {
-  ownedPipe(id)?.deliver(end as End, { bytes: bytes as boolean, data: data as Uint8Array });
-});
-function envelopes(list: unknown): Envelope[] {
-  return ((list ?? []) as [boolean, Uint8Array][]).map(([bytes, data]) => ({ bytes, data }));
+/** A copy in another process read the messages `seqs`. */
+function acknowledge(ticket: unknown, seqs: unknown): void {
+  const copy = remoteCopies.get(ticket as string);
+  if (!copy) return;
+  for (const seq of seqs as number[]) copy.unread.delete(seq);
+  copy.core.settleEOF(copy.end);
 }
 
-onMessage("pipe.close", (channel, [, id, end, unread]) => {
-  ownedPipe(id)?.release(end as End, channel, envelopes(unread));
+onMessage("pipe.send", (_channel, [, id, end, bytes, data, ticket, acks]) => {
+  if (ticket !== undefined) acknowledge(ticket, acks);
+  ownedPipe(id)?.send(end as End, bytes as boolean, data as Uint8Array);
 });
-onMessage("pipe.ticket", (_channel, [, id, end, ticket, unread]) => {
-  ownedPipe(id)?.addTicket(end as End, ticket as string, envelopes(unread));
+onMessage("pipe.ack", (_channel, [, ticket, seqs]) => acknowledge(ticket, seqs));
+onMessage("pipe.close", (_channel, [, ticket]) => {
+  const copy = remoteCopies.get(ticket as string);
+  copy?.core.release(copy, copy.end);
 });
-onMessage("pipe.return", (_channel, [, id, end, bytes, data]) => {
-  ownedPipe(id)?.requeue(end as End, [{ bytes: bytes as boolean, data: data as Uint8Array }]);
+onMessage("pipe.ticket", (_channel, [, id, end, ticket, from, unread]) => {
+  const core = ownedPipe(id);
+  if (!core) return;
+  core.addTicket(end as End, ticket as string);
+  const copy = remoteCopies.get(from as string);
+  if (!copy) return; // that copy is gone: the owner gave its messages on already
+  const moved: Envelope[] = [];
+  for (const seq of unread as number[]) {
+    const envelope = copy.unread.get(seq);
+    if (!envelope) continue;
+    copy.unread.delete(seq);
+    moved.push(envelope);
+  }
+  core.requeue(end as End, moved);
 });
 onMessage("pipe.drop", (_channel, [, id, end, ticket]) => {
   ownedPipe(id)?.dropTicket(end as End, ticket as string);
 });
 
-onMessage("pipe.push", (channel, [, id, end, bytes, data]) => {
-  const conn = remoteEnds.get(remoteKey(id as string, end as End));
-  // A message that crossed this copy's close on the way: give it back to the owner.
-  if (conn) conn._enqueue({ bytes: bytes as boolean, data: data as Uint8Array });
-  else channel.send(["pipe.return", id, end, bytes, data]);
+// A message that crossed this copy's close on the way is dropped: the owner
+// kept it and has given it to the copies left.
+onMessage("pipe.push", (_channel, [, ticket, seq, bytes, data]) => {
+  remoteEnds.get(ticket as string)?._enqueue({
+    bytes: bytes as boolean,
+    data: data as Uint8Array,
+    seq: seq as number,
+  });
 });
-onMessage("pipe.eof", (_channel, [, id, end]) => {
-  remoteEnds.get(remoteKey(id as string, end as End))?._peerClosed();
+onMessage("pipe.eof", (_channel, [, ticket]) => {
+  remoteEnds.get(ticket as string)?._peerClosed();
 });
 
 /**

@@ -36,8 +36,11 @@ import {
   pipeEcho,
   pipeEchoBytes,
   pipeHandOverBoth,
+  pipeHoldUnread,
   pipeMakePipe,
+  pipeReadOneAndReturn,
   pipeRelayToGrandchild,
+  pipeReturnUnread,
   pipeSendAndReturn,
   pipeSendBack,
   pipeSendBackUnread,
@@ -934,6 +937,97 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
           "the message the child left unread is still in the pipe",
         );
         assert.equal(await shared.recv(), "read me from any copy");
+      },
+    );
+
+    test(
+      "messages a child's copy of the reading end got but never read stay for the parent's copy " +
+        "when that child exits",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [conn, shared] = s.pipe();
+        const p = s.start(pipeReturnUnread, [shared]);
+        for (const n of [1, 2, 3]) await conn.send({ n });
+        await joinedCleanly(p);
+        assert.equal(
+          await within(shared.poll(5000), "the messages to come back to the parent's copy"),
+          true,
+          "what the child did not read is still in the pipe (poll)",
+        );
+        for (const n of [1, 2, 3]) {
+          assert.deepEqual(await within(shared.recv(), `message ${n}`), { n });
+        }
+        assert.equal(await shared.poll(), false, "each message once");
+        conn.close();
+        await assertEOF(shared, "EOF once the writer is closed");
+      },
+    );
+
+    test(
+      "a child writer's messages routed to a child reader that exits unread reach the parent's " +
+        "copy before EOF",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [reader, writer] = s.pipe(false);
+        const holder = s.start(pipeReturnUnread, [reader]);
+        const sender = s.start(pipeSendRange, [writer, 50]);
+        writer.close();
+        await joinedCleanly(sender);
+        await joinedCleanly(holder);
+        const received: unknown[] = [];
+        for (let i = 0; i < 50; i++) received.push(await within(reader.recv(), `message ${i}`));
+        assert.deepEqual(received, Array.from({ length: 50 }, (_, i) => i), "all, in order");
+        await assertEOF(reader, "EOF after the last message");
+      },
+    );
+
+    test(
+      "messages held unread by a child that is killed stay for the parent's copy; " +
+        "its recv waits for them instead of seeing EOF",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [conn, shared] = s.pipe();
+        const [control, childControl] = s.pipe(false);
+        const p = s.start(pipeHoldUnread, [shared, childControl]);
+        childControl.close();
+        for (const n of [1, 2, 3]) await conn.send(`kept ${n}`);
+        assert.equal(
+          await within(control.recv(), "the child to hold a message"),
+          "holding a message unread",
+        );
+        conn.close();
+        // The writer is closed, but the messages are still in the pipe (in
+        // the child's copy): no EOF yet.
+        const first = shared.recv();
+        first.catch(() => {}); // awaited below: fails there, not as an unhandled rejection
+        p.kill();
+        await within(p.join(), "the killed child to end", 30_000);
+        assert.notEqual(p.exitcode, 0);
+        assert.equal(await within(first, "message 1"), "kept 1");
+        for (const n of [2, 3]) {
+          assert.equal(await within(shared.recv(), `message ${n}`), `kept ${n}`);
+        }
+        await assertEOF(shared, "EOF once every message was read");
+      },
+    );
+
+    test(
+      "a message a child read is gone from the pipe; the ones it left are read once by the parent",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [conn, shared] = s.pipe();
+        const [control, childControl] = s.pipe(false);
+        for (const n of [1, 2, 3, 4]) await conn.send(n);
+        const p = s.start(pipeReadOneAndReturn, [shared, childControl]);
+        childControl.close();
+        assert.equal(await within(control.recv(), "what the child read"), 1);
+        await joinedCleanly(p);
+        for (const n of [2, 3, 4]) assert.equal(await within(shared.recv(), `message ${n}`), n);
+        assert.equal(await shared.poll(), false, "the message the child read does not come back");
       },
     );
 

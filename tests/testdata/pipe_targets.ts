@@ -272,3 +272,27 @@ export async function pipeCloseUnread(end: Connection): Promise<void> {
   await end.poll(null);
   end.close();
 }
+
+/**
+ * Waits until a message is waiting on `end`, then returns without reading
+ * it and without closing `end`: the process's end releases it.
+ */
+export async function pipeReturnUnread(end: Connection): Promise<void> {
+  await end.poll(null);
+}
+
+/**
+ * Waits until a message is waiting on `end`, says so on `control`, then
+ * holds `end` unread until the process is ended from outside.
+ */
+export async function pipeHoldUnread(end: Connection, control: Connection): Promise<void> {
+  await end.poll(null);
+  await control.send("holding a message unread");
+  await new Promise(() => {});
+}
+
+/** Reads one message on `end`, reports it on `control`, and returns without closing `end`. */
+export async function pipeReadOneAndReturn(end: Connection, control: Connection): Promise<void> {
+  await control.send(await end.recv());
+  control.close();
+}
