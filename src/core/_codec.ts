@@ -892,3 +892,22 @@ export function encodeFrame(
 export function decode(bytes: Uint8Array, context: DecodeContext = {}): unknown {
   return new Decoder(bytes, context).value();
 }
+
+/**
+ * Decodes bytes that must hold exactly one value made by {@linkcode encode}
+ * and nothing after it (a pipe's message, which may be any bytes
+ * `sendBytes` was given); throws a `TypeError` when they do not.
+ */
+export function decodeExact(bytes: Uint8Array, context: DecodeContext = {}): unknown {
+  const d = new Decoder(bytes, context);
+  const value = d.value();
+  if (d.pos > bytes.byteLength) {
+    throw new TypeError(
+      `Corrupt message: its value runs ${d.pos - bytes.byteLength} bytes past its end`,
+    );
+  }
+  if (d.pos < bytes.byteLength) {
+    throw new TypeError(`Corrupt message: ${bytes.byteLength - d.pos} bytes follow its value`);
+  }
+  return value;
+}

@@ -23,7 +23,7 @@
  */
 
 import {
-  decode,
+  decodeExact,
   encode,
   type EncodeContext,
   REDUCE,
@@ -31,12 +31,14 @@ import {
   registerReducer,
 } from "./_codec.ts";
 import { type Channel, localNode, type Message, onMessage } from "./_node.ts";
-import { BufferTooShort, EOFError, OSError, ValueError } from "./errors.ts";
+import { BufferTooShort, EOFError, OSError, ProcessError, ValueError } from "./errors.ts";
 import { checkTimeout, holdAlive, randomId, unrefTimeout } from "./_util.ts";
 
-/** A message in a pipe: an encoded object, or raw bytes from `sendBytes`. */
+/**
+ * A message in a pipe: its bytes, as `sendBytes` gave them or as `send`
+ * encoded its object (one stream, read as bytes or as objects: see `recv`).
+ */
 interface Envelope {
-  bytes: boolean;
   data: Uint8Array;
   /**
    * Its place in the stream sent to one end, given by the pipe's owner
@@ -98,9 +100,9 @@ class PipeCore {
   }
 
   /** A new message to `end`; false when nobody can ever read it. */
-  send(end: End, bytes: boolean, data: Uint8Array): boolean {
+  send(end: End, data: Uint8Array): boolean {
     if (!this.isOpen(end)) return false;
-    this.deliver(end, { bytes, data, seq: ++this.#sent[end] });
+    this.deliver(end, { data, seq: ++this.#sent[end] });
     return true;
   }
 
@@ -116,13 +118,7 @@ class PipeCore {
     if (holder instanceof Connection) holder._enqueue(envelope);
     else {
       holder.unread.set(envelope.seq, envelope);
-      holder.channel.send([
-        "pipe.push",
-        holder.ticket,
-        envelope.seq,
-        envelope.bytes,
-        envelope.data,
-      ]);
+      holder.channel.send(["pipe.push", holder.ticket, envelope.seq, envelope.data]);
     }
   }
 
@@ -293,9 +289,13 @@ const INTERNAL = Symbol("internal");
 
 /**
  * One end of a {@linkcode Pipe}: `send`/`recv` copy values with
- * structured-clone semantics; `sendBytes`/`recvBytes` move raw bytes. A
- * connection may be passed to a child as an argument and keeps working
- * there. `Disposable`: `using conn = ...` closes it.
+ * structured-clone semantics; `sendBytes`/`recvBytes` move raw bytes. The
+ * two are views of one stream of messages, as in Python (where `send(obj)`
+ * is `send_bytes(pickle(obj))`): `recvBytes` of a message sent with `send`
+ * gives its encoded bytes, and `recv` of those bytes sent on with
+ * `sendBytes` gives the object, so a relay that copies bytes delivers
+ * objects. A connection may be passed to a child as an argument and keeps
+ * working there. `Disposable`: `using conn = ...` closes it.
  *
  * @example Send a value through a pipe
  * ```ts
@@ -386,7 +386,7 @@ export class Connection implements Disposable {
     try {
       this.#checkWritable();
       const data = encode(obj, sendContext(), "obj");
-      this.#transmit(false, data);
+      this.#transmit(data);
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
@@ -418,39 +418,39 @@ export class Connection implements Disposable {
       else if (offset + size > n) {
         throw new ValueError(`buffer length ${n} < offset + size (${offset} + ${size})`);
       }
-      this.#transmit(true, bytes.slice(offset, offset + size));
+      this.#transmit(bytes.slice(offset, offset + size));
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  #transmit(bytes: boolean, data: Uint8Array): void {
+  #transmit(data: Uint8Array): void {
     const link = this.#link;
     if (link.kind === "local") {
-      if (!link.core.send(other(link.end), bytes, data)) {
+      if (!link.core.send(other(link.end), data)) {
         throw new OSError("The other end of the pipe is closed: nobody can receive this message");
       }
       return;
     }
     if (link.kind === "stream") {
-      const payload = new Uint8Array(1 + data.byteLength);
-      payload[0] = bytes ? 1 : 0;
-      payload.set(data, 1);
-      link.channel.sendRaw(payload);
+      link.channel.sendRaw(data); // one frame: its length, then the message
       return;
     }
     // What this copy read rides along (see #acked).
     const message: Message = this.#acks.length === 0
-      ? ["pipe.send", link.id, other(link.end), bytes, data]
-      : ["pipe.send", link.id, other(link.end), bytes, data, link.ticket, this.#takeAcks()];
+      ? ["pipe.send", link.id, other(link.end), data]
+      : ["pipe.send", link.id, other(link.end), data, link.ticket, this.#takeAcks()];
     if (link.channel) link.channel.send(message);
     else link.ready.then((channel) => channel.send(message), () => {});
   }
 
   /**
    * Receives the next object. Waits while nothing has arrived; rejects with
-   * `EOFError` once the other end is closed and every message was read.
+   * `EOFError` once the other end is closed and every message was read. A
+   * message whose bytes are not an object's (bytes sent with `sendBytes`
+   * that `send` did not make) is read and rejects with `ValueError`, as
+   * unpickling such bytes fails in Python.
    *
    * @example
    * ```ts
@@ -466,12 +466,24 @@ export class Connection implements Disposable {
 
   async #recv(): Promise<unknown> {
     const envelope = await this.#next();
-    return envelope.bytes ? envelope.data : decode(envelope.data);
+    try {
+      return decodeExact(envelope.data);
+    } catch (error) {
+      // A handle in the message that cannot be rebuilt says why itself.
+      if (error instanceof ProcessError) throw error;
+      throw new ValueError(
+        `Message of ${envelope.data.byteLength} bytes is not an object sent with send(): ${
+          (error as Error)?.message ?? error
+        }. Read bytes sent with sendBytes() with recvBytes()`,
+        { cause: error },
+      );
+    }
   }
 
   /**
-   * Receives the next message as bytes. A message longer than `maxlength`
-   * is an `OSError` and closes this end, as in Python.
+   * Receives the next message as bytes (for a message sent with `send`, the
+   * object's encoded bytes, which `sendBytes` may pass on). A message
+   * longer than `maxlength` is an `OSError` and closes this end, as in Python.
    *
    * @example
    * ```ts
@@ -777,9 +789,7 @@ export class Connection implements Disposable {
   /** @internal A connection over an authenticated socket (Listener/Client). */
   static _overChannel(channel: Channel): Connection {
     const conn = new Connection(INTERNAL, { kind: "stream", channel }, true, true);
-    channel.setRawHandler((payload) =>
-      conn._enqueue({ bytes: payload[0] === 1, data: payload.subarray(1), seq: 0 })
-    );
+    channel.setRawHandler((payload) => conn._enqueue({ data: payload, seq: 0 }));
     channel.onClose(() => conn._peerClosed());
     return conn;
   }
@@ -819,9 +829,9 @@ function acknowledge(ticket: unknown, seqs: unknown): void {
   copy.core.settleEOF(copy.end);
 }
 
-onMessage("pipe.send", (_channel, [, id, end, bytes, data, ticket, acks]) => {
+onMessage("pipe.send", (_channel, [, id, end, data, ticket, acks]) => {
   if (ticket !== undefined) acknowledge(ticket, acks);
-  ownedPipe(id)?.send(end as End, bytes as boolean, data as Uint8Array);
+  ownedPipe(id)?.send(end as End, data as Uint8Array);
 });
 onMessage("pipe.ack", (_channel, [, ticket, seqs]) => acknowledge(ticket, seqs));
 onMessage("pipe.close", (_channel, [, ticket]) => {
@@ -849,12 +859,8 @@ onMessage("pipe.drop", (_channel, [, id, end, ticket]) => {
 
 // A message that crossed this copy's close on the way is dropped: the owner
 // kept it and has given it to the copies left.
-onMessage("pipe.push", (_channel, [, ticket, seq, bytes, data]) => {
-  remoteEnds.get(ticket as string)?._enqueue({
-    bytes: bytes as boolean,
-    data: data as Uint8Array,
-    seq: seq as number,
-  });
+onMessage("pipe.push", (_channel, [, ticket, seq, data]) => {
+  remoteEnds.get(ticket as string)?._enqueue({ data: data as Uint8Array, seq: seq as number });
 });
 onMessage("pipe.eof", (_channel, [, ticket]) => {
   remoteEnds.get(ticket as string)?._peerClosed();

@@ -361,6 +361,13 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
       assert.equal(got.big, 2n ** 65n);
       await server.sendBytes(new Uint8Array([1, 2, 3]));
       assert.deepEqual([...await client.recvBytes()], [1, 2, 3]);
+      // One stream, two views: bytes of an object relayed with sendBytes
+      // arrive as the object; bytes that are no object's are a ValueError.
+      await client.send({ relayed: [1, 2n] });
+      await server.sendBytes(await server.recvBytes());
+      assert.deepEqual(await client.recv(), { relayed: [1, 2n] });
+      await server.sendBytes(enc.encode("not an object"));
+      await assert.rejects(client.recv(), ValueError);
       server.close();
       await assert.rejects(client.recv(), EOFError);
       client.close();

@@ -347,6 +347,77 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
       },
     );
 
+    test(
+      "send/recv and sendBytes/recvBytes are two views of one stream: a byte relay delivers objects",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [a, b] = s.pipe();
+        const [c, d] = s.pipe();
+        const original = richValue();
+        await a.send(original);
+        const raw = await b.recvBytes();
+        assert.ok(raw instanceof Uint8Array && raw.byteLength > 0, "recvBytes gives the encoding");
+        await c.sendBytes(raw);
+        assertRichValue(await d.recv(), original);
+
+        // Through recvBytesInto and a slice of a larger buffer.
+        await a.send({ into: [1, 2n] });
+        const buffer = new Uint8Array(256).fill(0xee);
+        const n = await b.recvBytesInto(buffer, 10);
+        await c.sendBytes(buffer, 10, n);
+        assert.deepEqual(await d.recv(), { into: [1, 2n] });
+
+        // A live handle in the relayed bytes still works where they arrive.
+        const [x, y] = s.pipe();
+        await a.send({ end: y });
+        await c.sendBytes(await b.recvBytes());
+        const { end } = await d.recv() as { end: Connection };
+        s.adopt(end);
+        y.close();
+        await end.send("through a relayed end");
+        assert.equal(await x.recv(), "through a relayed end");
+
+        // Bytes sent as bytes come back unchanged, whatever they hold.
+        const encoded = new Uint8Array(raw);
+        await c.sendBytes(encoded);
+        assert.deepEqual(await d.recvBytes(), encoded);
+      },
+    );
+
+    test(
+      "recv() of bytes that send() did not make rejects with ValueError and reads that message",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [a, b] = s.pipe();
+        await a.sendBytes(bytes("hello"));
+        await assert.rejects(b.recv(), (error: unknown) => {
+          assert.ok(error instanceof ValueError, `expected a ValueError, got ${error}`);
+          assert.match(error.message, /5 bytes/, `the message says which: ${error.message}`);
+          assert.match(
+            error.message,
+            /recvBytes\(\)/,
+            `the message says what to do: ${error.message}`,
+          );
+          return true;
+        });
+        const junk = [
+          new Uint8Array(0), // nothing at all
+          Uint8Array.of(4, 1, 0, 0, 0, 9), // a whole value, then a byte too many
+          Uint8Array.of(6, 0xff, 0xff, 0xff, 0x7f, 0x61), // a string longer than the message
+          Uint8Array.of(10, 3, 0, 0, 0, 4, 1), // an array cut short
+        ];
+        for (const message of junk) {
+          await a.sendBytes(message);
+          await assert.rejects(b.recv(), ValueError, `[${message}]`);
+        }
+        assert.equal(await b.poll(), false, "each bad message was read");
+        await a.send("still fine");
+        assert.equal(await b.recv(), "still fine");
+      },
+    );
+
     test("recvBytes(maxlength) rejects a longer message with OSError", TEST, async () => {
       await using s = new Scope(ctx);
       const [a, b] = s.pipe();
@@ -847,14 +918,14 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
       const [conn, childConn] = s.pipe();
       await conn.send("sent before start");
       await conn.sendBytes(bytes("bytes before start"));
-      const p = s.start(pipeEcho, [childConn]);
+      const p = s.start(pipeEchoBytes, [childConn]);
       childConn.close();
       assert.equal(
         await within(conn.recv(), "the echo of the first message", 10_000),
         "sent before start",
       );
       assert.deepEqual(
-        await within(conn.recv(), "the echo of the second message", 10_000),
+        await within(conn.recvBytes(), "the echo of the second message", 10_000),
         bytes("bytes before start"),
       );
       conn.close();
@@ -1117,6 +1188,26 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
           else assert.deepEqual(await conn.recvBytes(), Uint8Array.of(i & 0xff, (i >> 8) & 0xff));
         }
         await assertEOF(conn, "EOF after the 200 messages");
+      },
+    );
+
+    test(
+      "a child relaying with recvBytes/sendBytes delivers the objects sent with send()",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [conn, childConn] = s.pipe();
+        const p = s.start(pipeEchoBytes, [childConn]);
+        childConn.close();
+        const original = richValue();
+        await conn.send(original);
+        assertRichValue(await within(conn.recv(), "the relayed object"), original);
+        await conn.send(2n ** 70n);
+        assert.equal(await within(conn.recv(), "the relayed bigint"), 2n ** 70n);
+        await conn.sendBytes(bytes("raw"));
+        assert.deepEqual(await within(conn.recvBytes(), "the relayed bytes"), bytes("raw"));
+        conn.close();
+        await joinedCleanly(p);
       },
     );
 
