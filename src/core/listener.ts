@@ -13,7 +13,7 @@ import { Connection } from "./connection.ts";
 import { Channel, connectStream, localNode, parseTcp, tcpAddress } from "./_node.ts";
 import { getHost } from "./_host.ts";
 import { processState } from "./_state.ts";
-import { AuthenticationError, OSError, ValueError } from "./errors.ts";
+import { AuthenticationError, OSError } from "./errors.ts";
 import { randomId } from "./_util.ts";
 
 /** An address: a unix socket path, or a TCP `[host, port]`. */
@@ -134,10 +134,14 @@ export class Listener implements AsyncDisposable {
 
   /**
    * Waits for the next connection that proves the key. A peer that fails
-   * the challenge rejects this call with `AuthenticationError`.
+   * the challenge rejects this call with `AuthenticationError`; on a closed
+   * listener (or when it is closed while this waits) it rejects with
+   * `OSError`, as Python's does.
    */
   async accept(): Promise<Connection> {
-    if (this.#closed) throw new ValueError("The listener is closed");
+    if (this.#closed) {
+      throw new OSError("The listener is closed: make a new Listener to accept connections");
+    }
     const next = this.#ready.shift() ??
       await new Promise<Connection | Error>((r) => this.#waiters.push(r));
     if (next instanceof Error) throw next;

@@ -297,6 +297,27 @@ function serverProcesses(): Process[] {
   return activeChildren().filter((p) => /Manager-\d+$/.test(p.name));
 }
 
+/**
+ * In a child: makes a Listener on a private unix socket and one on TCP,
+ * closes them, and reports on `report` what `accept()` then does.
+ */
+export async function listenerAcceptAfterClose(report: Connection): Promise<void> {
+  const outcome: Record<string, string> = {};
+  for (const [name, address] of [["unix", undefined], ["tcp", ["127.0.0.1", 0]]] as const) {
+    const listener = new Listener({ address, authkey: "k" });
+    listener.close();
+    outcome[name] = await listener.accept().then(
+      () => "resolved",
+      (e) =>
+        e instanceof OSError && /closed/.test(e.message)
+          ? "OSError: closed"
+          : `${e?.name}: ${e?.message}`,
+    );
+  }
+  await report.send(outcome);
+  report.close();
+}
+
 /** Behaviour of Listener, Client and managers under one start method. */
 export function runManagerContract({ startMethod }: { startMethod: StartMethod }): void {
   const ctx = getContext(startMethod);
@@ -625,7 +646,7 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
     );
 
     test(
-      "accept() waiting when close() is called rejects; accept() after close is a ValueError; " +
+      "accept() waiting when close() is called rejects; accept() after close is an OSError; " +
         "Client to nothing is an OSError",
       T,
       async (t) => {
@@ -635,9 +656,25 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
         const waiting = listener.accept();
         listener.close();
         await assert.rejects(waiting, OSError);
-        await assert.rejects(listener.accept(), ValueError);
+        await assert.rejects(listener.accept(), (error: unknown) => {
+          assert.ok(error instanceof OSError, `expected an OSError, got ${error}`);
+          assert.match(error.message, /closed/);
+          return true;
+        });
         listener.close(); // twice is harmless
+        await assert.rejects(listener.accept(), OSError, "still an OSError after closing twice");
         await assert.rejects(Client(address, { authkey: "k" }), OSError);
+      },
+    );
+
+    test(
+      "accept() on a closed Listener is an OSError in a child of this start method too",
+      T,
+      async () => {
+        assert.deepEqual(await askChild(listenerAcceptAfterClose), {
+          unix: "OSError: closed",
+          tcp: "OSError: closed",
+        });
       },
     );
 
