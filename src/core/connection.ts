@@ -80,7 +80,8 @@ const remoteCopies = new Map<string, RemoteCopy>();
 function insertBySeq(list: Envelope[], envelope: Envelope): void {
   let i = list.length;
   while (i > 0 && list[i - 1].seq > envelope.seq) i--;
-  list.splice(i, 0, envelope);
+  if (i === list.length) list.push(envelope);
+  else list.splice(i, 0, envelope);
 }
 
 /** The owner's state of one pipe. */
