@@ -17,7 +17,9 @@
  * because it was closed, sent on, or its process ended or was killed, goes
  * to the copies left, each message in its place in the stream; a copy
  * sees `EOFError` only once no other copy holds messages that could still
- * come back to it.
+ * come back to it. A copy in the owner's process that waits (`recv`,
+ * `poll` with a timeout) is the first reader: it gets the next message,
+ * and the copies in other processes give it back what they have not read.
  *
  * @module
  */
@@ -59,6 +61,8 @@ type End = 0 | 1;
 class RemoteCopy {
   /** Messages pushed to this copy that it has not read yet, by `seq`. */
   readonly unread: Map<number, Envelope> = new Map();
+  /** Whether this copy was asked to give back what it has not read (see `PipeCore.reclaim`). */
+  reclaiming = false;
   /** Whether this copy was told that the other end is closed. */
   toldEOF = false;
 
@@ -94,6 +98,8 @@ class PipeCore {
   readonly early: Set<string> = new Set();
   /** The `seq` of the last message sent to each end. */
   readonly #sent: [number, number] = [0, 0];
+  /** Local copies of each end waiting for a message (in `recv` or `poll`). */
+  readonly waiting: [Set<Connection>, Set<Connection>] = [new Set(), new Set()];
   registered = false;
 
   isOpen(end: End): boolean {
@@ -107,8 +113,18 @@ class PipeCore {
     return true;
   }
 
-  /** Routes a message to the newest holder of `end` (or keeps it for a copy on its way). */
+  /**
+   * Routes a message to a copy of `end` here that waits for one (the first
+   * reader gets it, as with an OS pipe), else to the newest holder of `end`,
+   * or keeps it for a copy on its way.
+   */
   deliver(end: End, envelope: Envelope): void {
+    if (this.waiting[end].size > 0) {
+      const [reader] = this.waiting[end];
+      this.waiting[end].delete(reader);
+      reader._enqueue(envelope);
+      return;
+    }
     if (this.tickets[end].size > 0) {
       insertBySeq(this.backlog[end], envelope);
       return;
@@ -192,6 +208,35 @@ class PipeCore {
   requeue(end: End, envelopes: Envelope[]): void {
     envelopes.sort((x, y) => x.seq - y.seq);
     for (const envelope of envelopes) this.deliver(end, envelope);
+  }
+
+  /**
+   * `reader`, a copy of `end` here, waits for a message: it takes what
+   * copies in other processes were given and have not read yet. Each is
+   * asked to give its unread messages back ("pipe.reclaim"); they come back
+   * to the copies waiting then (see `giveBack`).
+   */
+  wait(end: End, reader: Connection): void {
+    this.waiting[end].add(reader);
+    for (const holder of this.holders[end]) {
+      if (holder instanceof Connection || holder.unread.size === 0 || holder.reclaiming) continue;
+      holder.reclaiming = true;
+      holder.channel.send(["pipe.reclaim", holder.ticket]);
+    }
+  }
+
+  /** A copy in another process gave back the messages `seqs`, which it had not read. */
+  giveBack(copy: RemoteCopy, seqs: number[]): void {
+    copy.reclaiming = false;
+    const moved: Envelope[] = [];
+    for (const seq of seqs) {
+      const envelope = copy.unread.get(seq);
+      if (!envelope) continue;
+      copy.unread.delete(seq);
+      moved.push(envelope);
+    }
+    this.requeue(copy.end, moved);
+    this.settleEOF(copy.end);
   }
 
   /** A "pipe.ticket" arrived: count it, unless its copy already attached. */
@@ -571,14 +616,18 @@ export class Connection implements Disposable {
     const timedOut = timeout === null ? null : new Promise<void>((resolve) => {
       cancel = unrefTimeout(resolve, timeout);
     });
-    while (!this.#ready()) {
-      if (this.#closed) this.#checkReadable();
-      const changed = this.#changed();
-      if (timedOut) {
-        let timeoutFired = false;
-        await Promise.race([changed, timedOut.then(() => (timeoutFired = true))]);
-        if (timeoutFired) return this.#ready();
-      } else await changed;
+    try {
+      while (!this.#ready()) {
+        if (this.#closed) this.#checkReadable();
+        const changed = this.#changed();
+        if (timedOut) {
+          let timeoutFired = false;
+          await Promise.race([changed, timedOut.then(() => (timeoutFired = true))]);
+          if (timeoutFired) return this.#ready();
+        } else await changed;
+      }
+    } finally {
+      this.#stopWaiting();
     }
     cancel();
     return true;
@@ -589,7 +638,15 @@ export class Connection implements Disposable {
   }
 
   #changed(): Promise<void> {
+    const link = this.#link;
+    if (link.kind === "local" && this.#inbox.length === 0) link.core.wait(link.end, this);
     return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /** This copy no longer waits: messages go to the other copies again. */
+  #stopWaiting(): void {
+    const link = this.#link;
+    if (link.kind === "local") link.core.waiting[link.end].delete(this);
   }
 
   #wake(): void {
@@ -609,6 +666,7 @@ export class Connection implements Disposable {
           this.#checkReadable();
         }
       } finally {
+        this.#stopWaiting();
         release();
       }
     }
@@ -659,6 +717,15 @@ export class Connection implements Disposable {
     this.#wake();
   }
 
+  /** @internal Gives back what this copy has not read, asked by its pipe's owner. */
+  _giveBack(): void {
+    const link = this.#link;
+    if (link.kind !== "remote") return;
+    this.#flushAcks();
+    const seqs = this.#inbox.splice(0).map((e) => e.seq);
+    link.channel?.send(["pipe.giveback", link.ticket, seqs]);
+  }
+
   /** @internal How many messages wait here unread. */
   _pending(): number {
     return this.#inbox.length;
@@ -685,6 +752,7 @@ export class Connection implements Disposable {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#stopWaiting();
     const link = this.#link;
     const unread = this.#inbox.splice(0);
     if (link.kind === "local") link.core.release(this, link.end, unread);
@@ -862,6 +930,13 @@ onMessage("pipe.drop", (_channel, [, id, end, ticket]) => {
 // kept it and has given it to the copies left.
 onMessage("pipe.push", (_channel, [, ticket, seq, data]) => {
   remoteEnds.get(ticket as string)?._enqueue({ data: data as Uint8Array, seq: seq as number });
+});
+onMessage("pipe.reclaim", (_channel, [, ticket]) => {
+  remoteEnds.get(ticket as string)?._giveBack();
+});
+onMessage("pipe.giveback", (_channel, [, ticket, seqs]) => {
+  const copy = remoteCopies.get(ticket as string);
+  copy?.core.giveBack(copy, seqs as number[]);
 });
 onMessage("pipe.eof", (_channel, [, ticket]) => {
   remoteEnds.get(ticket as string)?._peerClosed();

@@ -1086,6 +1086,36 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
     );
 
     test(
+      "the parent's copy that waits reads what a live child's copy holds unread, " +
+        "as readers of one OS pipe do",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [conn, shared] = s.pipe();
+        const [control, childControl] = s.pipe(false);
+        const p = s.start(pipeHoldUnread, [shared, childControl]);
+        childControl.close();
+        for (const n of [1, 2, 3]) await conn.send(`held ${n}`);
+        assert.equal(
+          await within(control.recv(), "the child to hold a message"),
+          "holding a message unread",
+        );
+        for (const n of [1, 2, 3]) {
+          assert.equal(await within(shared.recv(), `message ${n}`), `held ${n}`);
+        }
+        await conn.send("sent while the parent's copy is the one reading");
+        assert.equal(
+          await within(shared.recv(), "the next message"),
+          "sent while the parent's copy is the one reading",
+        );
+        conn.close();
+        await assertEOF(shared, "EOF: the child's copy holds nothing");
+        p.kill();
+        await within(p.join(), "the child to end", 30_000);
+      },
+    );
+
+    test(
       "a message a child read is gone from the pipe; the ones it left are read once by the parent",
       TEST,
       async () => {
