@@ -119,11 +119,13 @@ class PipeCore {
    * or keeps it for a copy on its way.
    */
   deliver(end: End, envelope: Envelope): void {
-    if (this.waiting[end].size > 0) {
-      const [reader] = this.waiting[end];
-      this.waiting[end].delete(reader);
-      reader._enqueue(envelope);
-      return;
+    const waiting = this.waiting[end];
+    if (waiting.size > 0) {
+      for (const reader of waiting) {
+        waiting.delete(reader);
+        reader._enqueue(envelope);
+        return;
+      }
     }
     if (this.tickets[end].size > 0) {
       insertBySeq(this.backlog[end], envelope);
