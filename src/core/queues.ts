@@ -110,6 +110,7 @@ class QueueCore extends SharedCore {
     "put",
     "get",
     "getMany",
+    "ack",
     "consumed",
     "giveBack",
     "qsize",
@@ -142,6 +143,12 @@ class QueueCore extends SharedCore {
   #recalled = false;
   /** The ring was handed to a worker: no more lending (workers take from the ring directly). */
   #shared = false;
+  /**
+   * Per channel, the items answered to that process's gets (the first item
+   * of each answer; lent ones are in #lent) that it has not acknowledged
+   * yet, oldest first: they go back to the front if it ends first.
+   */
+  readonly #unacked = new Map<Channel, Uint8Array[]>();
 
   constructor(readonly maxsize: number) {
     super();
@@ -237,7 +244,16 @@ class QueueCore extends SharedCore {
     key: string | null,
   ): Uint8Array[] {
     const items = [first];
-    if (key === null || channel === null || this.#shared || this.getters.length > 0) return items;
+    if (channel === null) return items;
+    if (channel.closed) {
+      // Its process is gone (its getters were dropped; this answer would be too): keep the item.
+      this.#front.unshift(first);
+      return items;
+    }
+    const unacked = this.#unacked.get(channel);
+    if (unacked) unacked.push(first);
+    else this.#unacked.set(channel, [first]);
+    if (key === null || this.#shared || this.getters.length > 0) return items;
     let bytes = first.length;
     while (items.length < Math.min(max, LEND_MAX) && bytes < LEND_BYTES) {
       const item = this.#take();
@@ -257,11 +273,15 @@ class QueueCore extends SharedCore {
     return items;
   }
 
-  /** The holder consumed (`back` false) or gave back (`back` true) its `n` oldest lent items. */
-  #settleLent(n: number, back: boolean): void {
+  /**
+   * The holder consumed (`back` false) or gave back (`back` true) its `n`
+   * oldest lent items; `older` (items it never acknowledged, when it ended)
+   * go back in front of them.
+   */
+  #settleLent(n: number, back: boolean, older: Uint8Array[] = []): void {
     const done = this.#lent.splice(0, Math.max(0, Math.min(Math.floor(n), this.#lent.length)));
     // Given back: older than anything left, so at the front, in their order.
-    if (back) this.#front.unshift(...done);
+    if (back) this.#front.unshift(...older, ...done);
     if (this.#lent.length === 0) {
       this.#holder = null;
       this.#recalled = false;
@@ -422,6 +442,22 @@ class QueueCore extends SharedCore {
     return waiter.promise;
   }
 
+  /**
+   * Another process handed to its program the `got` oldest items answered
+   * to its gets and not acknowledged yet, and the `lent` oldest items lent
+   * to it: they are its own now.
+   */
+  ack(caller: Caller, got: number, lent: number): void {
+    const channel = caller.channel;
+    if (channel === null) return;
+    const unacked = this.#unacked.get(channel);
+    if (unacked && got > 0) {
+      unacked.splice(0, Math.floor(got));
+      if (unacked.length === 0) this.#unacked.delete(channel);
+    }
+    if (lent > 0) this.consumed(caller, lent);
+  }
+
   /** The holder handed out its `n` oldest lent items. */
   consumed(caller: Caller, n: number): void {
     if (caller.channel !== null && caller.channel === this.#holder) this.#settleLent(n, false);
@@ -471,9 +507,16 @@ class QueueCore extends SharedCore {
     this.getters = this.getters.filter((g) => g.caller.channel !== channel);
     this.putters = this.putters.filter((p) => p.waiter.caller.channel !== channel);
     this.joiners = this.joiners.filter((j) => j.caller.channel !== channel);
-    // What a process that ended still held goes back: it never handed it out.
-    if (channel === this.#holder) this.#settleLent(this.#lent.length, true);
-    else this.#serve();
+    // What a process that ended had not handed to its program goes back to
+    // the front, in order: the answers to its gets (older than anything
+    // else in the queue), then the items lent to it.
+    const unacked = this.#unacked.get(channel) ?? [];
+    this.#unacked.delete(channel);
+    if (channel === this.#holder) this.#settleLent(this.#lent.length, true, unacked);
+    else {
+      this.#front.unshift(...unacked);
+      this.#serve();
+    }
   }
 }
 
@@ -511,12 +554,13 @@ class RingSide {
 
   async get(block: boolean, timeout: number | null): Promise<Uint8Array> {
     const ident = processState().ident;
-    // Callers already waiting in the owner come first: join their line.
-    if (ownerGetters(this.ring)) return await this.ref.call("get", block, timeout) as Uint8Array;
+    // Callers already waiting in the owner come first: join their line (as a
+    // borrower: the owner keeps the item until this process acknowledges it).
+    if (ownerGetters(this.ring)) return await borrowerOf(this.ref).get(block, timeout);
     let popped = pop(this.ring, ident);
     if (!popped && (!block || overflowing(this.ring))) {
       // Items in the owner's list, or an answer now: ask the owner.
-      return await this.ref.call("get", block, timeout) as Uint8Array;
+      return await borrowerOf(this.ref).get(block, timeout);
     }
     if (!popped) {
       await this.#waitUntil(
@@ -590,13 +634,55 @@ class Borrower {
   /** How long the program works on an item between two gets (ms, smoothed), or Infinity. */
   #pace = Infinity;
   #handedAt: number | null = null;
+  /** The channel to the owner, once open. */
+  #channel: Channel | null = null;
+  /** Items handed to the program and not acknowledged yet: answers to gets, and lent ones. */
+  #gotUnacked = 0;
+  #lentUnacked = 0;
+  /** The timer that sends the acknowledgement if nothing else goes to the owner first. */
+  #ackTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(readonly key: string, readonly ref: Ref) {
-    // The owner gave back everything lent here when this channel closed: drop it here too.
     localNode().channelTo(ref.state().address).then(
-      (channel) => channel.onClose(() => void this.#buffer.drain()),
+      (channel) => {
+        this.#channel = channel;
+        // The owner took back everything not acknowledged when this channel closed: drop it here too.
+        channel.onClose(() => {
+          this.#buffer.drain();
+          this.#gotUnacked = this.#lentUnacked = 0;
+          if (this.#ackTimer !== null) clearTimeout(this.#ackTimer);
+          this.#ackTimer = null;
+        });
+      },
       () => {},
     );
+  }
+
+  /**
+   * Items are being handed to the program (`got` answers to gets, `lent`
+   * from the buffer): they stay the owner's until it hears of it. The
+   * acknowledgement rides with the next message this process sends the
+   * owner, in the same write (a consumer that reports what it got to a
+   * queue the same process owns sends both or neither), or goes alone once
+   * this process yields to its event loop.
+   */
+  #handed(got: number, lent: number): void {
+    this.#gotUnacked += got;
+    this.#lentUnacked += lent;
+    if (this.#ackTimer !== null) return;
+    this.#ackTimer = setTimeout(() => this.#sendAck(), 0);
+    this.#channel?.beforeNextSend(() => this.#sendAck());
+  }
+
+  /** Sends what was handed out since the last acknowledgement. */
+  #sendAck(): void {
+    if (this.#ackTimer === null) return;
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = null;
+    const got = this.#gotUnacked;
+    const lent = this.#lentUnacked;
+    this.#gotUnacked = this.#lentUnacked = 0;
+    if (got > 0 || lent > 0) this.ref.send("ack", got, lent);
   }
 
   /** The next item: one lent earlier, or from the owner (with `block` and `timeout` as `get`). */
@@ -604,7 +690,7 @@ class Borrower {
     this.#notePace();
     if (this.#waiting.length === 0 && this.#buffer.length > 0) {
       const item = this.#buffer.shift()!;
-      this.ref.send("consumed", 1);
+      this.#handed(0, 1);
       this.#handedAt = performance.now();
       return Promise.resolve(item);
     }
@@ -637,7 +723,7 @@ class Borrower {
       handed++;
     }
     if (handed > 0) {
-      this.ref.send("consumed", handed); // before those gets return: they resolve later
+      this.#handed(0, handed);
       this.#handedAt = performance.now();
     }
     if (this.#giveBackAnswer) {
@@ -658,7 +744,10 @@ class Borrower {
         // The first item is this get's own; the rest were lent (newer than anything held here).
         const [first, ...lent] = items as Uint8Array[];
         for (const item of lent) this.#buffer.push(item);
-        this.#answered(() => get.resolve(first));
+        this.#answered(() => {
+          this.#handed(1, 0);
+          get.resolve(first);
+        });
       },
       (error) => this.#answered(() => get.reject(error)),
     );
