@@ -27,10 +27,44 @@
  *   items lent makes the owner recall them: the holder gives back what it
  *   has not handed out yet, so a holder that got one item and then waits
  *   for something else never starves the others.
- * - The holder says "consumed" for each lent item it hands out, before its
- *   `get()` returns; it gives back what it holds when recalled and when a
- *   handle is closed. Whatever a holder still held when it ended (cleanly
- *   or killed) goes back to the front of the queue, in order.
+ * - The holder acknowledges each lent item it hands out (see below); it
+ *   gives back what it holds when recalled and when a handle is closed.
+ *   Whatever a holder still held when it ended (cleanly or killed) goes
+ *   back to the front of the queue, in order.
+ *
+ * A consumer that dies: an item leaves the queue only when the consumer's
+ * program has it. The owner keeps each item it answered to another
+ * process's `get` (and each item it lent there) until that process
+ * acknowledges it. The process acknowledges an item as its `get()` returns
+ * it: the acknowledgement goes out in the same write as the next message
+ * that process sends the owner (a `put`, the next `get`, ...), or alone
+ * once it yields to its event loop. If the process ends first (killed
+ * while the answer was on its way, or before it got to an item lent to
+ * it), its unacknowledged items go back to the front of the queue, in
+ * order, and the next `get` answers them. So:
+ *
+ * - No item is lost between the queue and `get()` returning it, whatever
+ *   kills the consumer (SIGKILL, a crash, `process.exit()`).
+ * - A consumer killed after `get()` returned an item: the item is its
+ *   own, except when it was killed before that acknowledgement left it
+ *   (it had sent the owner nothing since, nor yielded to its event loop);
+ *   then another consumer gets the item again. That is at most one item
+ *   per killed consumer, the last one its `get()` returned (more only if it
+ *   had several `get()` calls return at once, in one turn of its event
+ *   loop): an item can be got twice, never lost. A consumer that reports
+ *   what it got to an object the queue's owner also owns (a result queue,
+ *   a `Value`, a `dict` of the same manager) sends the report and the
+ *   acknowledgement in one write, so the owner hears both or neither:
+ *   every item is reported exactly once.
+ * - An item that came back is older than those other consumers got
+ *   meanwhile: it is the one exception to FIFO order per producer as each
+ *   consumer sees it.
+ * - Under `"worker"`, a worker that shares the queue's memory takes an
+ *   item from it itself, with no round trip and no acknowledgement: a
+ *   worker terminated after taking an item, before its program is done
+ *   with it (even before `get()` returned it), takes that one item with it.
+ *   Its gets that go through the owner (while the owner has getters waiting
+ *   or items outside the shared memory) follow the rules above.
  *
  * @module
  */
@@ -111,7 +145,6 @@ class QueueCore extends SharedCore {
     "get",
     "getMany",
     "ack",
-    "consumed",
     "giveBack",
     "qsize",
     "empty",
@@ -455,12 +488,7 @@ class QueueCore extends SharedCore {
       unacked.splice(0, Math.floor(got));
       if (unacked.length === 0) this.#unacked.delete(channel);
     }
-    if (lent > 0) this.consumed(caller, lent);
-  }
-
-  /** The holder handed out its `n` oldest lent items. */
-  consumed(caller: Caller, n: number): void {
-    if (caller.channel !== null && caller.channel === this.#holder) this.#settleLent(n, false);
+    if (lent > 0 && channel === this.#holder) this.#settleLent(lent, false);
   }
 
   /** The holder gives back its `n` oldest lent items (all it had not handed out). */
@@ -614,10 +642,11 @@ interface LocalGet {
  * The gets of one process on a queue another process owns, which it does
  * not reach through shared memory: one per queue and process, shared by
  * every handle of that queue there. It keeps the items the owner lent, in
- * order, hands them out first, and tells the owner each one it hands out
- * ("consumed", before the `get` returns), so at any time the owner's
- * record of what is lent here is exactly what this buffer holds plus what
- * is on its way. At most one request is at the owner at a time: gets made
+ * order, hands them out first, and acknowledges each item it hands out
+ * (answers and lent items, see `#handed`), so at any time the owner's
+ * record of what it sent here and is not acknowledged is exactly what this
+ * buffer holds, what was handed out since the last acknowledgement, and
+ * what is on its way. At most one request is at the owner at a time: gets made
  * meanwhile wait here in order and are served from what its answer brings
  * (an answer's items are newer than any already here, so no get can
  * overtake older items this process holds).
