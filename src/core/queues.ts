@@ -47,15 +47,16 @@
  *   kills the consumer (SIGKILL, a crash, `process.exit()`).
  * - A consumer killed after `get()` returned an item: the item is its
  *   own, except when it was killed before that acknowledgement left it
- *   (it had sent the owner nothing since, nor yielded to its event loop);
- *   then another consumer gets the item again. That is at most one item
- *   per killed consumer, the last one its `get()` returned (more only if it
- *   had several `get()` calls return at once, in one turn of its event
- *   loop): an item can be got twice, never lost. A consumer that reports
- *   what it got to an object the queue's owner also owns (a result queue,
- *   a `Value`, a `dict` of the same manager) sends the report and the
- *   acknowledgement in one write, so the owner hears both or neither:
- *   every item is reported exactly once.
+ *   (since `get()` returned the item, the process had sent the owner
+ *   nothing, called no other `get()` on that queue and not yielded to its
+ *   event loop); then another consumer gets the item again. That is at
+ *   most one item per killed consumer, the last one its `get()` returned
+ *   (more only if several of its `get()` calls returned at once, in one
+ *   turn of its event loop): an item can be got twice, never lost. A
+ *   consumer that reports what it got to an object the queue's owner also
+ *   owns (a result queue, a `Value`, a `dict` of the same manager) sends
+ *   the report and the acknowledgement in one write, so the owner hears
+ *   both or neither: every item is reported exactly once.
  * - An item that came back is older than those other consumers got
  *   meanwhile: it is the one exception to FIFO order per producer as each
  *   consumer sees it.
@@ -691,9 +692,9 @@ class Borrower {
    * Items are being handed to the program (`got` answers to gets, `lent`
    * from the buffer): they stay the owner's until it hears of it. The
    * acknowledgement rides with the next message this process sends the
-   * owner, in the same write (a consumer that reports what it got to a
-   * queue the same process owns sends both or neither), or goes alone once
-   * this process yields to its event loop.
+   * owner, in the same write (a consumer that reports what it got to an
+   * object the owner also owns sends both or neither), or goes alone once
+   * this process yields to its event loop or calls `get` again.
    */
   #handed(got: number, lent: number): void {
     this.#gotUnacked += got;
@@ -716,6 +717,9 @@ class Borrower {
 
   /** The next item: one lent earlier, or from the owner (with `block` and `timeout` as `get`). */
   get(block: boolean, timeout: number | null): Promise<Uint8Array> {
+    // What earlier gets returned is acknowledged by now at the latest: a
+    // process killed later owes the owner at most the item this get returns.
+    this.#sendAck();
     this.#notePace();
     if (this.#waiting.length === 0 && this.#buffer.length > 0) {
       const item = this.#buffer.shift()!;
