@@ -669,8 +669,15 @@ class Borrower {
   /** Items handed to the program and not acknowledged yet: answers to gets, and lent ones. */
   #gotUnacked = 0;
   #lentUnacked = 0;
-  /** The timer that sends the acknowledgement if nothing else goes to the owner first. */
+  /** Whether items were handed out since the last acknowledgement. */
+  #ackPending = false;
+  /** Sends the acknowledgement if nothing else went to the owner first (armed at most once). */
   #ackTimer: ReturnType<typeof setTimeout> | null = null;
+  readonly #onAckTimer = (): void => {
+    this.#ackTimer = null;
+    this.#sendAck();
+  };
+  readonly #sendAckNow = (): void => this.#sendAck();
 
   constructor(readonly key: string, readonly ref: Ref) {
     localNode().channelTo(ref.state().address).then(
@@ -680,8 +687,7 @@ class Borrower {
         channel.onClose(() => {
           this.#buffer.drain();
           this.#gotUnacked = this.#lentUnacked = 0;
-          if (this.#ackTimer !== null) clearTimeout(this.#ackTimer);
-          this.#ackTimer = null;
+          this.#ackPending = false;
         });
       },
       () => {},
@@ -699,16 +705,17 @@ class Borrower {
   #handed(got: number, lent: number): void {
     this.#gotUnacked += got;
     this.#lentUnacked += lent;
-    if (this.#ackTimer !== null) return;
-    this.#ackTimer = setTimeout(() => this.#sendAck(), 0);
-    this.#channel?.beforeNextSend(() => this.#sendAck());
+    if (this.#ackPending) return;
+    this.#ackPending = true;
+    this.#channel?.beforeNextSend(this.#sendAckNow);
+    // One timer for every acknowledgement due in this turn of the event loop.
+    this.#ackTimer ??= setTimeout(this.#onAckTimer, 0);
   }
 
   /** Sends what was handed out since the last acknowledgement. */
   #sendAck(): void {
-    if (this.#ackTimer === null) return;
-    clearTimeout(this.#ackTimer);
-    this.#ackTimer = null;
+    if (!this.#ackPending) return;
+    this.#ackPending = false;
     const got = this.#gotUnacked;
     const lent = this.#lentUnacked;
     this.#gotUnacked = this.#lentUnacked = 0;
