@@ -724,11 +724,12 @@ class Borrower {
 
   /** The next item: one lent earlier, or from the owner (with `block` and `timeout` as `get`). */
   get(block: boolean, timeout: number | null): Promise<Uint8Array> {
-    // What earlier gets returned is acknowledged by now at the latest: a
-    // process killed later owes the owner at most the item this get returns.
-    this.#sendAck();
     this.#notePace();
     if (this.#waiting.length === 0 && this.#buffer.length > 0) {
+      // What earlier gets returned is acknowledged now at the latest, so a
+      // process killed later owes the owner at most the item this get
+      // returns. (A get that asks the owner sends it in the same write.)
+      this.#sendAck();
       const item = this.#buffer.shift()!;
       this.#handed(0, 1);
       this.#handedAt = performance.now();
@@ -756,6 +757,7 @@ class Borrower {
   #pump(): void {
     if (this.#asking) return;
     let handed = 0;
+    if (this.#waiting.length > 0 && this.#buffer.length > 0) this.#sendAck();
     while (this.#waiting.length > 0 && this.#buffer.length > 0) {
       const get = this.#waiting.shift()!;
       clearTimeout(get.timer);
@@ -785,6 +787,7 @@ class Borrower {
         const [first, ...lent] = items as Uint8Array[];
         for (const item of lent) this.#buffer.push(item);
         this.#answered(() => {
+          this.#sendAck(); // what earlier gets returned, if it has not left yet
           this.#handed(1, 0);
           get.resolve(first);
         });
