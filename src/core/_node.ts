@@ -44,6 +44,10 @@ export class Channel {
   #raw = false;
   #rawHandler: ((payload: Uint8Array) => void) | null = null;
   readonly #rawBacklog: Uint8Array[] = [];
+  /** Callbacks to run just before the next frame is written (see `beforeNextSend`). */
+  #beforeNext: (() => void)[] = [];
+  /** While those run: the frames they send, which go out in one write with the next frame. */
+  #riders: Uint8Array[] | null = null;
 
   constructor(stream: ByteStream) {
     this.#stream = stream;
@@ -59,7 +63,41 @@ export class Channel {
   /** Encodes and sends a message; a closed channel drops it. */
   send(message: Message, context?: EncodeContext): void {
     if (this.#closed) return;
-    this.#stream.write(encodeFrame(message, context, "message"));
+    const bytes = encodeFrame(message, context, "message");
+    if (this.#riders) this.#riders.push(bytes);
+    else if (this.#beforeNext.length > 0) this.#stream.write(this.#withRiders(bytes));
+    else this.#stream.write(bytes);
+  }
+
+  /**
+   * Runs `callback` once, just before this channel next writes a frame (or
+   * ends); what it sends goes out in the same write as that frame, so a
+   * process killed meanwhile delivers both or neither. Queue consumers
+   * acknowledge items this way (see src/core/queues.ts).
+   */
+  beforeNextSend(callback: () => void): void {
+    if (!this.#closed) this.#beforeNext.push(callback);
+  }
+
+  /** Runs the callbacks waiting for the next frame; returns their frames and `bytes` as one. */
+  #withRiders(bytes: Uint8Array | null): Uint8Array {
+    const riders: Uint8Array[] = this.#riders = [];
+    try {
+      for (const callback of this.#beforeNext.splice(0)) callback();
+    } finally {
+      this.#riders = null;
+    }
+    if (bytes) riders.push(bytes);
+    if (riders.length === 1) return riders[0];
+    let size = 0;
+    for (const r of riders) size += r.length;
+    const all = new Uint8Array(size);
+    let at = 0;
+    for (const r of riders) {
+      all.set(r, at);
+      at += r.length;
+    }
+    return all;
   }
 
   /** Sends one undecoded frame (Listener/Client connections). */
@@ -76,6 +114,10 @@ export class Channel {
 
   /** Flushes what was sent, then closes. */
   end(): Promise<void> {
+    if (!this.#closed && this.#beforeNext.length > 0) {
+      const riders = this.#withRiders(null);
+      if (riders.length > 0) this.#stream.write(riders);
+    }
     return this.#stream.end();
   }
 
@@ -200,6 +242,7 @@ export class Channel {
   #onClosed(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#beforeNext = [];
     this.#wakeHandshake();
     for (const cb of this.#closeCallbacks.splice(0)) {
       try {

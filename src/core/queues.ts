@@ -27,10 +27,45 @@
  *   items lent makes the owner recall them: the holder gives back what it
  *   has not handed out yet, so a holder that got one item and then waits
  *   for something else never starves the others.
- * - The holder says "consumed" for each lent item it hands out, before its
- *   `get()` returns; it gives back what it holds when recalled and when a
- *   handle is closed. Whatever a holder still held when it ended (cleanly
- *   or killed) goes back to the front of the queue, in order.
+ * - The holder acknowledges each lent item it hands out (see below); it
+ *   gives back what it holds when recalled and when a handle is closed.
+ *   Whatever a holder still held when it ended (cleanly or killed) goes
+ *   back to the front of the queue, in order.
+ *
+ * A consumer that dies: an item leaves the queue only when the consumer's
+ * program has it. The owner keeps each item it answered to another
+ * process's `get` (and each item it lent there) until that process
+ * acknowledges it. The process acknowledges an item as its `get()` returns
+ * it: the acknowledgement goes out in the same write as the next message
+ * that process sends the owner (a `put`, the next `get`, ...), or alone
+ * once it yields to its event loop. If the process ends first (killed
+ * while the answer was on its way, or before it got to an item lent to
+ * it), its unacknowledged items go back to the front of the queue, in
+ * order, and the next `get` answers them. So:
+ *
+ * - No item is lost between the queue and `get()` returning it, whatever
+ *   kills the consumer (SIGKILL, a crash, `process.exit()`).
+ * - A consumer killed after `get()` returned an item: the item is its
+ *   own, except when it was killed before that acknowledgement left it
+ *   (since `get()` returned the item, the process had sent the owner
+ *   nothing, called no other `get()` on that queue and not yielded to its
+ *   event loop); then another consumer gets the item again. That is at
+ *   most one item per killed consumer, the last one its `get()` returned
+ *   (more only if several of its `get()` calls returned at once, in one
+ *   turn of its event loop): an item can be got twice, never lost. A
+ *   consumer that reports what it got to an object the queue's owner also
+ *   owns (a result queue, a `Value`, a `dict` of the same manager) sends
+ *   the report and the acknowledgement in one write, so the owner hears
+ *   both or neither: every item is reported exactly once.
+ * - An item that came back is older than those other consumers got
+ *   meanwhile: it is the one exception to FIFO order per producer as each
+ *   consumer sees it.
+ * - Under `"worker"`, a worker that shares the queue's memory takes an
+ *   item from it itself, with no round trip and no acknowledgement: a
+ *   worker terminated after taking an item, before its program is done
+ *   with it (even before `get()` returned it), takes that one item with it.
+ *   Its gets that go through the owner (while the owner has getters waiting
+ *   or items outside the shared memory) follow the rules above.
  *
  * @module
  */
@@ -110,7 +145,7 @@ class QueueCore extends SharedCore {
     "put",
     "get",
     "getMany",
-    "consumed",
+    "ack",
     "giveBack",
     "qsize",
     "empty",
@@ -142,6 +177,12 @@ class QueueCore extends SharedCore {
   #recalled = false;
   /** The ring was handed to a worker: no more lending (workers take from the ring directly). */
   #shared = false;
+  /**
+   * Per channel, the items answered to that process's gets (the first item
+   * of each answer; lent ones are in #lent) that it has not acknowledged
+   * yet, oldest first: they go back to the front if it ends first.
+   */
+  readonly #unacked = new Map<Channel, Uint8Array[]>();
 
   constructor(readonly maxsize: number) {
     super();
@@ -237,7 +278,16 @@ class QueueCore extends SharedCore {
     key: string | null,
   ): Uint8Array[] {
     const items = [first];
-    if (key === null || channel === null || this.#shared || this.getters.length > 0) return items;
+    if (channel === null) return items;
+    if (channel.closed) {
+      // Its process is gone (its getters were dropped; this answer would be too): keep the item.
+      this.#front.unshift(first);
+      return items;
+    }
+    const unacked = this.#unacked.get(channel);
+    if (unacked) unacked.push(first);
+    else this.#unacked.set(channel, [first]);
+    if (key === null || this.#shared || this.getters.length > 0) return items;
     let bytes = first.length;
     while (items.length < Math.min(max, LEND_MAX) && bytes < LEND_BYTES) {
       const item = this.#take();
@@ -257,11 +307,15 @@ class QueueCore extends SharedCore {
     return items;
   }
 
-  /** The holder consumed (`back` false) or gave back (`back` true) its `n` oldest lent items. */
-  #settleLent(n: number, back: boolean): void {
+  /**
+   * The holder consumed (`back` false) or gave back (`back` true) its `n`
+   * oldest lent items; `older` (items it never acknowledged, when it ended)
+   * go back in front of them.
+   */
+  #settleLent(n: number, back: boolean, older: Uint8Array[] = []): void {
     const done = this.#lent.splice(0, Math.max(0, Math.min(Math.floor(n), this.#lent.length)));
     // Given back: older than anything left, so at the front, in their order.
-    if (back) this.#front.unshift(...done);
+    if (back) this.#front.unshift(...older, ...done);
     if (this.#lent.length === 0) {
       this.#holder = null;
       this.#recalled = false;
@@ -422,9 +476,20 @@ class QueueCore extends SharedCore {
     return waiter.promise;
   }
 
-  /** The holder handed out its `n` oldest lent items. */
-  consumed(caller: Caller, n: number): void {
-    if (caller.channel !== null && caller.channel === this.#holder) this.#settleLent(n, false);
+  /**
+   * Another process handed to its program the `got` oldest items answered
+   * to its gets and not acknowledged yet, and the `lent` oldest items lent
+   * to it: they are its own now.
+   */
+  ack(caller: Caller, got: number, lent: number): void {
+    const channel = caller.channel;
+    if (channel === null) return;
+    const unacked = this.#unacked.get(channel);
+    if (unacked && got > 0) {
+      unacked.splice(0, Math.floor(got));
+      if (unacked.length === 0) this.#unacked.delete(channel);
+    }
+    if (lent > 0 && channel === this.#holder) this.#settleLent(lent, false);
   }
 
   /** The holder gives back its `n` oldest lent items (all it had not handed out). */
@@ -471,9 +536,16 @@ class QueueCore extends SharedCore {
     this.getters = this.getters.filter((g) => g.caller.channel !== channel);
     this.putters = this.putters.filter((p) => p.waiter.caller.channel !== channel);
     this.joiners = this.joiners.filter((j) => j.caller.channel !== channel);
-    // What a process that ended still held goes back: it never handed it out.
-    if (channel === this.#holder) this.#settleLent(this.#lent.length, true);
-    else this.#serve();
+    // What a process that ended had not handed to its program goes back to
+    // the front, in order: the answers to its gets (older than anything
+    // else in the queue), then the items lent to it.
+    const unacked = this.#unacked.get(channel) ?? [];
+    this.#unacked.delete(channel);
+    if (channel === this.#holder) this.#settleLent(this.#lent.length, true, unacked);
+    else {
+      this.#front.unshift(...unacked);
+      this.#serve();
+    }
   }
 }
 
@@ -511,12 +583,13 @@ class RingSide {
 
   async get(block: boolean, timeout: number | null): Promise<Uint8Array> {
     const ident = processState().ident;
-    // Callers already waiting in the owner come first: join their line.
-    if (ownerGetters(this.ring)) return await this.ref.call("get", block, timeout) as Uint8Array;
+    // Callers already waiting in the owner come first: join their line (as a
+    // borrower: the owner keeps the item until this process acknowledges it).
+    if (ownerGetters(this.ring)) return await borrowerOf(this.ref).get(block, timeout);
     let popped = pop(this.ring, ident);
     if (!popped && (!block || overflowing(this.ring))) {
       // Items in the owner's list, or an answer now: ask the owner.
-      return await this.ref.call("get", block, timeout) as Uint8Array;
+      return await borrowerOf(this.ref).get(block, timeout);
     }
     if (!popped) {
       await this.#waitUntil(
@@ -570,10 +643,11 @@ interface LocalGet {
  * The gets of one process on a queue another process owns, which it does
  * not reach through shared memory: one per queue and process, shared by
  * every handle of that queue there. It keeps the items the owner lent, in
- * order, hands them out first, and tells the owner each one it hands out
- * ("consumed", before the `get` returns), so at any time the owner's
- * record of what is lent here is exactly what this buffer holds plus what
- * is on its way. At most one request is at the owner at a time: gets made
+ * order, hands them out first, and acknowledges each item it hands out
+ * (answers and lent items, see `#handed`), so at any time the owner's
+ * record of what it sent here and is not acknowledged is exactly what this
+ * buffer holds, what was handed out since the last acknowledgement, and
+ * what is on its way. At most one request is at the owner at a time: gets made
  * meanwhile wait here in order and are served from what its answer brings
  * (an answer's items are newer than any already here, so no get can
  * overtake older items this process holds).
@@ -590,21 +664,74 @@ class Borrower {
   /** How long the program works on an item between two gets (ms, smoothed), or Infinity. */
   #pace = Infinity;
   #handedAt: number | null = null;
+  /** The channel to the owner, once open. */
+  #channel: Channel | null = null;
+  /** Items handed to the program and not acknowledged yet: answers to gets, and lent ones. */
+  #gotUnacked = 0;
+  #lentUnacked = 0;
+  /** Whether items were handed out since the last acknowledgement. */
+  #ackPending = false;
+  /** Sends the acknowledgement if nothing else went to the owner first (armed at most once). */
+  #ackTimer: ReturnType<typeof setTimeout> | null = null;
+  readonly #onAckTimer = (): void => {
+    this.#ackTimer = null;
+    this.#sendAck();
+  };
+  readonly #sendAckNow = (): void => this.#sendAck();
 
   constructor(readonly key: string, readonly ref: Ref) {
-    // The owner gave back everything lent here when this channel closed: drop it here too.
     localNode().channelTo(ref.state().address).then(
-      (channel) => channel.onClose(() => void this.#buffer.drain()),
+      (channel) => {
+        this.#channel = channel;
+        // The owner took back everything not acknowledged when this channel closed: drop it here too.
+        channel.onClose(() => {
+          this.#buffer.drain();
+          this.#gotUnacked = this.#lentUnacked = 0;
+          this.#ackPending = false;
+        });
+      },
       () => {},
     );
+  }
+
+  /**
+   * Items are being handed to the program (`got` answers to gets, `lent`
+   * from the buffer): they stay the owner's until it hears of it. The
+   * acknowledgement rides with the next message this process sends the
+   * owner, in the same write (a consumer that reports what it got to an
+   * object the owner also owns sends both or neither), or goes alone once
+   * this process yields to its event loop or calls `get` again.
+   */
+  #handed(got: number, lent: number): void {
+    this.#gotUnacked += got;
+    this.#lentUnacked += lent;
+    if (this.#ackPending) return;
+    this.#ackPending = true;
+    this.#channel?.beforeNextSend(this.#sendAckNow);
+    // One timer for every acknowledgement due in this turn of the event loop.
+    this.#ackTimer ??= setTimeout(this.#onAckTimer, 0);
+  }
+
+  /** Sends what was handed out since the last acknowledgement. */
+  #sendAck(): void {
+    if (!this.#ackPending) return;
+    this.#ackPending = false;
+    const got = this.#gotUnacked;
+    const lent = this.#lentUnacked;
+    this.#gotUnacked = this.#lentUnacked = 0;
+    if (got > 0 || lent > 0) this.ref.send("ack", got, lent);
   }
 
   /** The next item: one lent earlier, or from the owner (with `block` and `timeout` as `get`). */
   get(block: boolean, timeout: number | null): Promise<Uint8Array> {
     this.#notePace();
     if (this.#waiting.length === 0 && this.#buffer.length > 0) {
+      // What earlier gets returned is acknowledged now at the latest, so a
+      // process killed later owes the owner at most the item this get
+      // returns. (A get that asks the owner sends it in the same write.)
+      this.#sendAck();
       const item = this.#buffer.shift()!;
-      this.ref.send("consumed", 1);
+      this.#handed(0, 1);
       this.#handedAt = performance.now();
       return Promise.resolve(item);
     }
@@ -630,6 +757,7 @@ class Borrower {
   #pump(): void {
     if (this.#asking) return;
     let handed = 0;
+    if (this.#waiting.length > 0 && this.#buffer.length > 0) this.#sendAck();
     while (this.#waiting.length > 0 && this.#buffer.length > 0) {
       const get = this.#waiting.shift()!;
       clearTimeout(get.timer);
@@ -637,7 +765,7 @@ class Borrower {
       handed++;
     }
     if (handed > 0) {
-      this.ref.send("consumed", handed); // before those gets return: they resolve later
+      this.#handed(0, handed);
       this.#handedAt = performance.now();
     }
     if (this.#giveBackAnswer) {
@@ -658,7 +786,11 @@ class Borrower {
         // The first item is this get's own; the rest were lent (newer than anything held here).
         const [first, ...lent] = items as Uint8Array[];
         for (const item of lent) this.#buffer.push(item);
-        this.#answered(() => get.resolve(first));
+        this.#answered(() => {
+          this.#sendAck(); // what earlier gets returned, if it has not left yet
+          this.#handed(1, 0);
+          get.resolve(first);
+        });
       },
       (error) => this.#answered(() => get.reject(error)),
     );

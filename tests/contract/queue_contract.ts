@@ -872,6 +872,34 @@ export function runQueueContract({ startMethod }: { startMethod: StartMethod }):
     );
 
     test(
+      "a consumer killed while the answer to its get() is on the wire loses nothing: the item comes back first",
+      TEST,
+      async () => {
+        await using scope = new Scope(ctx);
+        const q = scope.queue<string>();
+        const ready = scope.queue<string>();
+        const waiting = q.get();
+        const doomed = scope.start(queuePutThenWaitInGet, [q, ready]);
+        assert.equal(await within(waiting, "the child's first item"), "first");
+        assert.equal(await within(ready.get(), "the child to wait in get"), "waiting in get");
+        // Killed, then answered at once, before this process can learn that it died.
+        doomed.kill();
+        await q.put("answered to the dead");
+        await q.put("next");
+        await within(doomed.join(), "the killed child to end");
+        assert.equal(doomed.exitcode, -9);
+        assert.equal(
+          await within(q.get(), "the item answered to the dead consumer"),
+          "answered to the dead",
+          "the item on its way to the killed consumer came back, at the front",
+        );
+        assert.equal(await within(q.get(), "the next item"), "next");
+        assert.equal(await ready.empty(), true, "the killed child's get never returned");
+        await rejectsWith(q.getNowait(), Empty, /empty/, "no item more");
+      },
+    );
+
+    test(
       "a bounded queue counts items lent: full() holds and puts wait until they are got",
       TEST,
       async () => {

@@ -1,0 +1,40 @@
+/**
+ * The functions the queue chaos test (tests/chaos_queue_test.ts) runs in
+ * its children: producers that put numbered items, and consumers (some of
+ * them killed mid-run) that report each item they got. Each is exported
+ * so a child finds it by name in the module that started it (the test
+ * file re-exports this module). Names start with `queue` so they cannot
+ * clash with other targets.
+ *
+ * @module
+ */
+
+import type { Queue } from "../../mod.ts";
+
+/** An item of the chaos test: the producer's number and the item's number at that producer. */
+export type QueueChaosItem = [producer: number, index: number];
+
+/** Puts `[producer, 0]` .. `[producer, count - 1]` on `q`, in order. */
+export async function queueChaosProduce(
+  q: Queue<QueueChaosItem | null>,
+  producer: number,
+  count: number,
+): Promise<void> {
+  for (let i = 0; i < count; i++) await q.put([producer, i]);
+}
+
+/**
+ * Gets items from `q` until it gets `null`, reporting each one on `results`
+ * as `[consumer, item]` the moment `get()` returns it.
+ */
+export async function queueChaosConsume(
+  q: Queue<QueueChaosItem | null>,
+  results: Queue<[number, QueueChaosItem]>,
+  consumer: number,
+): Promise<void> {
+  for (;;) {
+    const item = await q.get();
+    if (item === null) return;
+    await results.put([consumer, item]);
+  }
+}
