@@ -384,7 +384,13 @@ export class Process implements AsyncDisposable {
       // Everything the child sent on its channel is handled before join()
       // returns: wait for the channel to close too.
       const channel = await connected.promise;
-      if (channel && !channel.closed) {
+      if (channel && !channel.closed && !osProcess) {
+        // A worker's socket closes only when its runtime is torn down, after
+        // its last line of code ran: until then a terminated worker may still
+        // be running (a runtime that could not stop it), so it is not
+        // reported dead. No descendant can hold a worker's socket.
+        await new Promise<void>((resolve) => channel.onClose(resolve));
+      } else if (channel && !channel.closed) {
         // A dead process's socket closes at once; should a descendant have
         // inherited it, stop waiting after a grace period rather than hang.
         let cancel = () => {};
