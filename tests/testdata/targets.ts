@@ -163,3 +163,29 @@ export async function applyTo(
   await conn.send(fn(value));
   conn.close();
 }
+
+/**
+ * Says "ready", then keeps counting in `cells[0]` (when given) in one of the
+ * ways a child can be busy: a loop that never returns to the event loop
+ * ("spin"), a timer ("timer"), or blocked in `Atomics.wait` on `cells[1]`
+ * ("wait"; counting again once woken). Never returns.
+ */
+export async function busyCounting(
+  conn: Connection,
+  how: "spin" | "timer" | "wait",
+  cells: Int32Array | null,
+): Promise<never> {
+  const counter = cells ?? new Int32Array(new SharedArrayBuffer(8));
+  await conn.send("ready");
+  if (how === "timer") {
+    setInterval(() => Atomics.add(counter, 0, 1), 1);
+    return await new Promise<never>(() => {});
+  }
+  // Let the "ready" frame leave before the event loop stops turning.
+  await new Promise((r) => setTimeout(r, 0));
+  if (how === "wait") {
+    Atomics.add(counter, 0, 1);
+    Atomics.wait(counter, 1, 0);
+  }
+  for (;;) Atomics.add(counter, 0, 1);
+}
