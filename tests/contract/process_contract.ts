@@ -274,6 +274,19 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
       },
     );
 
+    test(
+      "killing children at random moments of their start-up and imports never crashes the parent",
+      { timeout: 120_000 },
+      async (t) => {
+        if (osProcess) {
+          return t.skip("a spawned child is ended by a signal: nothing reaches into the parent");
+        }
+        const result = await runScript(testdata("kill_while_loading.ts"), ["100"]);
+        assert.equal(result.code, 0, result.stderr);
+        assert.match(result.stdout, /survived 100/);
+      },
+    );
+
     test("terminate() falls back to SIGKILL when SIGTERM is ignored", T, async (t) => {
       if (!osProcess) {
         return t.skip("a worker cannot ignore terminate(): there is no signal to ignore");
