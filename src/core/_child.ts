@@ -30,6 +30,8 @@ export interface Bootstrap {
   token: string;
   nodeKey: string;
   startMethod: StartMethod;
+  /** The parent's OS pid: the child ends when it is no longer its parent. */
+  parentPid: number;
 }
 
 interface StartHeader {
@@ -82,6 +84,10 @@ export async function runChild(
     startMethod: boot.startMethod,
     parent: null,
   });
+  // The parent's socket closing ends this child only while its event loop
+  // turns: a watchdog thread ends an OS process whose main thread is busy
+  // (user code), or that is still connecting when the parent dies.
+  if (host.launchers[boot.startMethod].capabilities.osProcess) host.watchParent(boot.parentPid);
   const node = localNode();
   let channel: Channel;
   try {

@@ -338,6 +338,7 @@ export class Process implements AsyncDisposable {
         token,
         nodeKey: toHex(state.nodeKey),
         startMethod: method,
+        parentPid: host.pid,
       }),
       shared,
     });

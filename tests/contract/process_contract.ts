@@ -6,7 +6,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import {
   activeChildren,
   type Connection,
@@ -30,6 +30,15 @@ const T = { timeout: 60_000 };
 async function notExported(conn: Connection, n: number) {
   await conn.send(n * 2);
   conn.close();
+}
+
+/** Whether `pid` has exited and waits to be reaped (Linux; false where /proc cannot say). */
+function isZombie(pid: number): boolean {
+  try {
+    return / Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\)/, ")"));
+  } catch {
+    return false;
+  }
 }
 
 /** Runs `target` in a child with a pipe end first, returns everything it sent. */
@@ -522,21 +531,40 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
       },
     );
 
-    test("when the parent is killed with SIGKILL its children exit: no orphans", T, async (t) => {
-      if (!osProcess) return t.skip("a worker is a thread of its parent: it cannot outlive it");
-      let childPid = 0;
-      const result = await runScript(testdata("orphan_parent.ts"), [startMethod], {
-        onStdout(text, kill) {
-          const m = /child pid (\d+)/.exec(text);
-          if (m && !childPid) {
-            childPid = Number(m[1]);
-            kill("SIGKILL");
+    for (const busy of [false, true]) {
+      test(
+        `when the parent is killed with SIGKILL its children exit: no orphans${
+          busy ? ", also of a child busy in a loop that never returns to its event loop" : ""
+        }`,
+        T,
+        async (t) => {
+          if (!osProcess) return t.skip("a worker is a thread of its parent: it cannot outlive it");
+          let pids: number[] = [];
+          const result = await runScript(
+            testdata("orphan_parent.ts"),
+            busy ? [startMethod, "busy"] : [startMethod],
+            {
+              onStdout(text, kill) {
+                const m = /child pids ([\d ]+)\n/.exec(text);
+                if (m && pids.length === 0) {
+                  pids = m[1].split(" ").map(Number);
+                  kill("SIGKILL");
+                }
+              },
+            },
+          );
+          assert.equal(result.signal, "SIGKILL");
+          assert.ok(pids.length === (busy ? 2 : 1), result.stderr);
+          for (const pid of pids) {
+            // A zombie still answers kill(pid, 0): only a reaped child is gone.
+            await waitFor(
+              () => !pidAlive(pid) || isZombie(pid),
+              `child ${pid} to exit after its parent died`,
+              10_000,
+            );
           }
         },
-      });
-      assert.equal(result.signal, "SIGKILL");
-      assert.ok(childPid > 0, result.stderr);
-      await waitFor(() => !pidAlive(childPid), `child ${childPid} to exit after its parent died`);
-    });
+      );
+    }
   });
 }
