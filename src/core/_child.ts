@@ -12,6 +12,7 @@ import { decode } from "./_codec.ts";
 import { type Channel, localNode, type Message, onMessage } from "./_node.ts";
 import { getHost } from "./_host.ts";
 import { processState, setProcessState } from "./_state.ts";
+import { setDefaultStartMethod } from "./_start_method.ts";
 import { type CallableSpec, rebuildCallable } from "./reduction.ts";
 import {
   prepareRebuild,
@@ -88,6 +89,9 @@ export async function runChild(
   // turns: a watchdog thread ends an OS process whose main thread is busy
   // (user code), or that is still connecting when the parent dies.
   if (host.launchers[boot.startMethod].capabilities.osProcess) host.watchParent(boot.parentPid);
+  // A child inherits the start method that started it, as CPython's
+  // spawn.prepare() sets it: its default Process, Pool and Manager use it.
+  setDefaultStartMethod(boot.startMethod, true);
   const node = localNode();
   let channel: Channel;
   try {

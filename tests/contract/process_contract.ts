@@ -13,9 +13,11 @@ import {
   cpuCount,
   currentProcess,
   getContext,
+  getStartMethod,
   parentProcess,
   Pipe,
   type Process,
+  setStartMethod,
   type StartMethod,
   ValueError,
 } from "../../mod.ts";
@@ -30,6 +32,11 @@ const T = { timeout: 60_000 };
 async function notExported(conn: Connection, n: number) {
   await conn.send(n * 2);
   conn.close();
+}
+
+/** The start method that is not `method`. */
+function other(method: StartMethod): StartMethod {
+  return method === "spawn" ? "worker" : "spawn";
 }
 
 /** Whether `pid` has exited and waits to be reaped (Linux; false where /proc cannot say). */
@@ -293,6 +300,34 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
         const result = await runScript(testdata("kill_while_loading.ts"), ["100"]);
         assert.equal(result.code, 0, result.stderr);
         assert.match(result.stdout, /survived 100/);
+      },
+    );
+
+    test(
+      "a child inherits the start method that started it: getStartMethod(), and a Process and a Pool made there with the defaults",
+      T,
+      async () => {
+        const before = getStartMethod({ allowNone: true });
+        // Also when the parent's default is another method, set with force.
+        for (const parentDefault of [before, other(startMethod)]) {
+          setStartMethod(parentDefault, { force: true });
+          try {
+            const { values, process: p } = await runAndCollect(P, targets.reportStartMethod);
+            assert.equal(p.exitcode, 0);
+            const [grandchildPid, report] = values as [number, Record<string, unknown>];
+            const what = `a ${startMethod} child, the parent's default being ${parentDefault}`;
+            assert.deepEqual(report, {
+              method: startMethod,
+              allowNone: startMethod,
+              processMethod: startMethod,
+              poolInThisProcess: !osProcess,
+            }, what);
+            // A worker's child is a worker: in the same OS process as the parent.
+            assert.equal(grandchildPid === process.pid, !osProcess, what);
+          } finally {
+            setStartMethod(before, { force: true });
+          }
+        }
       },
     );
 

@@ -8,8 +8,11 @@ import {
   type Connection,
   currentProcess,
   getContext,
+  getStartMethod,
   parentProcess,
+  Pool,
   type Process,
+  Process as DefaultProcess,
   type StartMethod,
 } from "../../mod.ts";
 
@@ -188,4 +191,37 @@ export async function busyCounting(
     Atomics.wait(counter, 1, 0);
   }
   for (;;) Atomics.add(counter, 0, 1);
+}
+
+/** This OS process's pid. */
+export function osPid(): number {
+  return process.pid;
+}
+
+/** Sends this OS process's pid. */
+export async function sendOsPid(conn: Connection): Promise<void> {
+  await conn.send(process.pid);
+  conn.close();
+}
+
+/**
+ * Reports the start method this child sees (`getStartMethod()`, with and
+ * without `allowNone`) and whether a `Process` and a `Pool` made here with
+ * the defaults run in this OS process.
+ */
+export async function reportStartMethod(conn: Connection): Promise<void> {
+  const p = new DefaultProcess({ target: sendOsPid, args: [conn] });
+  p.start();
+  await p.join();
+  const pool = new Pool(1);
+  const poolPid = await pool.apply(osPid);
+  pool.close();
+  await pool.join();
+  await conn.send({
+    method: getStartMethod(),
+    allowNone: getStartMethod({ allowNone: true }),
+    processMethod: p.startMethod,
+    poolInThisProcess: poolPid === process.pid,
+  });
+  conn.close();
 }
