@@ -500,7 +500,9 @@ export class Process implements AsyncDisposable {
 
   /**
    * Ends the child: SIGTERM under `"spawn"` (then SIGKILL if it is still
-   * alive after {@linkcode TERMINATE_GRACE_MS}); a worker is terminated.
+   * alive after {@linkcode TERMINATE_GRACE_MS}); a worker is terminated,
+   * whatever it is doing (a loop that never returns to its event loop
+   * included), and `join()` returns only once it has stopped running.
    * `exitcode` becomes `-15` (or `-9` if it had to be killed).
    *
    * @example
@@ -521,7 +523,8 @@ export class Process implements AsyncDisposable {
   }
 
   /**
-   * Ends the child at once with SIGKILL; `exitcode` becomes `-9`.
+   * Ends the child at once with SIGKILL (a worker is terminated, as by
+   * {@linkcode Process.terminate}); `exitcode` becomes `-9`.
    *
    * @example
    * ```ts ignore
