@@ -13,6 +13,7 @@ import type { Host } from "./types.ts";
 import { bunSocketTransport } from "./bun_socket.ts";
 import { bunSpawnLauncher } from "./bun_spawn.ts";
 import { webWorkerLauncher } from "./web_worker.ts";
+import { startWatchdog, WATCHDOG_POLL_MS } from "./_watchdog.ts";
 
 interface NodeProcess {
   pid: number;
@@ -52,6 +53,13 @@ export function bunHost(): Host {
     exit: (code) => realExit(code),
     trapExit(onExit) {
       process.exit = (code?: number) => onExit(code ?? 0);
+    },
+    watchParent(parentPid) {
+      // process.exit in a worker ends only the worker: signal this process.
+      startWatchdog(
+        `const parent = ${parentPid};
+        setInterval(() => { if (process.ppid !== parent) process.kill(process.pid, "SIGKILL"); }, ${WATCHDOG_POLL_MS});`,
+      );
     },
     onUncaught(handler) {
       process.on("uncaughtException", handler);

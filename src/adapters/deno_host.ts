@@ -9,6 +9,7 @@ import type { Host } from "./types.ts";
 import { denoSocketTransport } from "./deno_socket.ts";
 import { denoSubprocessLauncher } from "./deno_subprocess.ts";
 import { nodeWorkerLauncher } from "./node_worker.ts";
+import { startWatchdog, WATCHDOG_POLL_MS } from "./_watchdog.ts";
 
 /** Builds the Deno host; `privateDir` gives the directory sockets live in. */
 export function denoHost(privateDir: () => string): Host {
@@ -39,6 +40,14 @@ export function denoHost(privateDir: () => string): Host {
       // trapping it covers both without loading `node:process` (~14 ms of
       // start-up for every child).
       Deno.exit = (code?: number) => onExit(code ?? 0);
+    },
+    watchParent(parentPid) {
+      // Deno.exit in a worker ends only the worker; signalling this very
+      // process needs no permission.
+      startWatchdog(
+        `const parent = ${parentPid};
+        setInterval(() => { if (Deno.ppid !== parent) Deno.kill(Deno.pid, "SIGKILL"); }, ${WATCHDOG_POLL_MS});`,
+      );
     },
     onUncaught(handler) {
       globalThis.addEventListener("error", (event) => {

@@ -1,7 +1,22 @@
 /**
  * The "worker" start method through `node:worker_threads`, used on Deno: its
  * workers report their exit code and can be unref'd, so a daemon worker does
- * not keep the program alive (a Deno Web Worker can be neither).
+ * not keep the program alive (a Deno Web Worker can be neither), and they
+ * can be stopped in a loop that never returns to the event loop (a Deno Web
+ * Worker cannot: its `terminate()` only wakes the event loop, and measured on
+ * Deno 2.9.6 a busy one runs on for good).
+ *
+ * How a busy worker is stopped: Deno's `terminate()` of a `node:worker_threads`
+ * worker that holds a Web Lock also calls V8's `TerminateExecution` on its
+ * isolate, which interrupts a running loop and a blocked `Atomics.wait`. So
+ * the child holds a lock of its own (see src/child/worker_main.ts). That
+ * interrupt must not land while the worker instantiates one of Deno's
+ * built-in modules (a `node:` module loaded on first use): Deno panics
+ * there and the whole program dies. So `kill()` first asks the worker, over
+ * its message port, to let go of the lock; a worker whose event loop turns
+ * (starting up, idle, awaiting) does so at once and ends the ordinary way.
+ * Only a worker that has not answered within {@linkcode BUSY_GRACE_MS} (one
+ * that never returns to its event loop) is terminated still holding it.
  *
  * @module
  */
@@ -10,6 +25,27 @@ import type { ChildHandle, Launcher } from "./types.ts";
 import { WORKER_ENTRY } from "./_entries.ts";
 import { exitLatch } from "./_settle.ts";
 import { nodeBuiltin } from "./_builtin.ts";
+
+/** Milliseconds a worker has to let go of its lock before it is interrupted wherever it is. */
+export const BUSY_GRACE_MS = 200;
+
+/**
+ * The states of the control cell a node worker shares with its parent
+ * (one `Int32Array` cell, written with `Atomics`).
+ */
+export const LOCK = {
+  /** The worker has not asked for its lock yet. */
+  NONE: 0,
+  /** The worker asked for its lock, or holds it. */
+  HELD: 1,
+  /** The worker let go of its lock: terminating it only wakes its event loop. */
+  RELEASED: 2,
+  /** The parent terminated it before it asked: it must not take the lock. */
+  BARRED: 3,
+} as const;
+
+/** The message that asks a worker to let go of its lock. */
+export const RELEASE_LOCK = "@procs/multiprocessing:release-lock";
 
 /** Starts children as `node:worker_threads` workers. */
 export function nodeWorkerLauncher(pid: number): Launcher {
@@ -21,16 +57,41 @@ export function nodeWorkerLauncher(pid: number): Launcher {
       const { Worker } = nodeBuiltin<typeof import("node:worker_threads")>(
         "node:worker_threads",
       );
-      const worker = new Worker(WORKER_ENTRY, { workerData: { bootstrap, shared } });
+      const control = new Int32Array(new SharedArrayBuffer(4));
+      const worker = new Worker(WORKER_ENTRY, {
+        workerData: { bootstrap, shared, control: control.buffer },
+      });
       const { exited, settle } = exitLatch();
+      let ended = false;
       worker.on("error", () => {}); // the child reports its own errors
-      worker.on("exit", (code: number) => settle({ code }));
+      worker.on("exit", (code: number) => {
+        ended = true;
+        settle({ code });
+      });
+      let stopping = false;
+      const stop = async () => {
+        if (stopping || ended) return;
+        stopping = true;
+        // Bar a worker that has not asked for its lock yet; else ask it to let go.
+        if (Atomics.compareExchange(control, 0, LOCK.NONE, LOCK.BARRED) !== LOCK.NONE) {
+          worker.postMessage(RELEASE_LOCK);
+          const wait = Atomics.waitAsync(control, 0, LOCK.HELD, BUSY_GRACE_MS);
+          // Deno's waitAsync does not keep the program alive: a ref'd timer does.
+          const keep = setTimeout(() => {}, BUSY_GRACE_MS + 50);
+          try {
+            if (wait.async) await wait.value;
+          } finally {
+            clearTimeout(keep);
+          }
+        }
+        worker.terminate();
+      };
       return {
         pid,
         exited,
         kill(signal) {
           settle({ code: signal === "SIGKILL" ? -9 : -15 });
-          worker.terminate();
+          void stop();
         },
         ref: () => worker.ref(),
         unref: () => worker.unref(),

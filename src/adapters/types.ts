@@ -121,6 +121,13 @@ export interface Host {
    */
   trapExit(onExit: (code: number) => never): void;
   /**
+   * Child only, in an OS process: ends this process (SIGKILL to itself) soon
+   * after the process `parentPid` stops being its parent (it died), whatever
+   * the main thread is doing: a small watchdog thread polls the parent pid, so
+   * a child busy in a loop that never returns to its event loop still goes.
+   */
+  watchParent(parentPid: number): void;
+  /**
    * Child only: calls `handler` with an error nobody caught (a throwing
    * timer, a rejected promise without a handler) instead of letting the
    * runtime end the program its own way.

@@ -12,6 +12,7 @@ import { decode } from "./_codec.ts";
 import { type Channel, localNode, type Message, onMessage } from "./_node.ts";
 import { getHost } from "./_host.ts";
 import { processState, setProcessState } from "./_state.ts";
+import { setDefaultStartMethod } from "./_start_method.ts";
 import { type CallableSpec, rebuildCallable } from "./reduction.ts";
 import {
   prepareRebuild,
@@ -30,6 +31,8 @@ export interface Bootstrap {
   token: string;
   nodeKey: string;
   startMethod: StartMethod;
+  /** The parent's OS pid: the child ends when it is no longer its parent. */
+  parentPid: number;
 }
 
 interface StartHeader {
@@ -82,6 +85,13 @@ export async function runChild(
     startMethod: boot.startMethod,
     parent: null,
   });
+  // The parent's socket closing ends this child only while its event loop
+  // turns: a watchdog thread ends an OS process whose main thread is busy
+  // (user code), or that is still connecting when the parent dies.
+  if (host.launchers[boot.startMethod].capabilities.osProcess) host.watchParent(boot.parentPid);
+  // A child inherits the start method that started it, as CPython's
+  // spawn.prepare() sets it: its default Process, Pool and Manager use it.
+  setDefaultStartMethod(boot.startMethod, true);
   const node = localNode();
   let channel: Channel;
   try {

@@ -338,6 +338,7 @@ export class Process implements AsyncDisposable {
         token,
         nodeKey: toHex(state.nodeKey),
         startMethod: method,
+        parentPid: host.pid,
       }),
       shared,
     });
@@ -384,7 +385,13 @@ export class Process implements AsyncDisposable {
       // Everything the child sent on its channel is handled before join()
       // returns: wait for the channel to close too.
       const channel = await connected.promise;
-      if (channel && !channel.closed) {
+      if (channel && !channel.closed && !osProcess) {
+        // A worker's socket closes only when its runtime is torn down, after
+        // its last line of code ran: until then a terminated worker may still
+        // be running (a runtime that could not stop it), so it is not
+        // reported dead. No descendant can hold a worker's socket.
+        await new Promise<void>((resolve) => channel.onClose(resolve));
+      } else if (channel && !channel.closed) {
         // A dead process's socket closes at once; should a descendant have
         // inherited it, stop waiting after a grace period rather than hang.
         let cancel = () => {};
@@ -493,7 +500,9 @@ export class Process implements AsyncDisposable {
 
   /**
    * Ends the child: SIGTERM under `"spawn"` (then SIGKILL if it is still
-   * alive after {@linkcode TERMINATE_GRACE_MS}); a worker is terminated.
+   * alive after {@linkcode TERMINATE_GRACE_MS}); a worker is terminated,
+   * whatever it is doing (a loop that never returns to its event loop
+   * included), and `join()` returns only once it has stopped running.
    * `exitcode` becomes `-15` (or `-9` if it had to be killed).
    *
    * @example
@@ -514,7 +523,8 @@ export class Process implements AsyncDisposable {
   }
 
   /**
-   * Ends the child at once with SIGKILL; `exitcode` becomes `-9`.
+   * Ends the child at once with SIGKILL (a worker is terminated, as by
+   * {@linkcode Process.terminate}); `exitcode` becomes `-9`.
    *
    * @example
    * ```ts ignore

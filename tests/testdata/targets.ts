@@ -8,8 +8,11 @@ import {
   type Connection,
   currentProcess,
   getContext,
+  getStartMethod,
   parentProcess,
+  Pool,
   type Process,
+  Process as DefaultProcess,
   type StartMethod,
 } from "../../mod.ts";
 
@@ -161,5 +164,64 @@ export async function applyTo(
   value: number,
 ): Promise<void> {
   await conn.send(fn(value));
+  conn.close();
+}
+
+/**
+ * Says "ready", then keeps counting in `cells[0]` (when given) in one of the
+ * ways a child can be busy: a loop that never returns to the event loop
+ * ("spin"), a timer ("timer"), or blocked in `Atomics.wait` on `cells[1]`
+ * ("wait"; counting again once woken). Never returns.
+ */
+export async function busyCounting(
+  conn: Connection,
+  how: "spin" | "timer" | "wait",
+  cells: Int32Array | null,
+): Promise<never> {
+  const counter = cells ?? new Int32Array(new SharedArrayBuffer(8));
+  await conn.send("ready");
+  if (how === "timer") {
+    setInterval(() => Atomics.add(counter, 0, 1), 1);
+    return await new Promise<never>(() => {});
+  }
+  // Let the "ready" frame leave before the event loop stops turning.
+  await new Promise((r) => setTimeout(r, 0));
+  if (how === "wait") {
+    Atomics.add(counter, 0, 1);
+    Atomics.wait(counter, 1, 0);
+  }
+  for (;;) Atomics.add(counter, 0, 1);
+}
+
+/** This OS process's pid. */
+export function osPid(): number {
+  return process.pid;
+}
+
+/** Sends this OS process's pid. */
+export async function sendOsPid(conn: Connection): Promise<void> {
+  await conn.send(process.pid);
+  conn.close();
+}
+
+/**
+ * Reports the start method this child sees (`getStartMethod()`, with and
+ * without `allowNone`) and whether a `Process` and a `Pool` made here with
+ * the defaults run in this OS process.
+ */
+export async function reportStartMethod(conn: Connection): Promise<void> {
+  const p = new DefaultProcess({ target: sendOsPid, args: [conn] });
+  p.start();
+  await p.join();
+  const pool = new Pool(1);
+  const poolPid = await pool.apply(osPid);
+  pool.close();
+  await pool.join();
+  await conn.send({
+    method: getStartMethod(),
+    allowNone: getStartMethod({ allowNone: true }),
+    processMethod: p.startMethod,
+    poolInThisProcess: poolPid === process.pid,
+  });
   conn.close();
 }
