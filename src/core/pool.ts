@@ -13,7 +13,7 @@
 
 import type { StartMethod } from "../adapters/types.ts";
 import { type Connection, Pipe } from "./connection.ts";
-import { Process, registerLibraryTarget, START_METHOD } from "./process.ts";
+import { onChildExit, Process, registerLibraryTarget, START_METHOD } from "./process.ts";
 import { cpuCount } from "./process.ts";
 import { defaultStartMethod } from "./_start_method.ts";
 import { EOFError, ProcessError, TimeoutError, ValueError, WorkerLostError } from "./errors.ts";
@@ -304,6 +304,22 @@ function defaultChunksize(length: number, workers: number): number {
   return Math.max(1, Math.ceil(length / (4 * workers)));
 }
 
+/**
+ * Pool workers by ident, told when they end. The pool watches its workers
+ * through this hook rather than `join()`, and reads them with `poll(null)`
+ * rather than a bare `recvBytes()`, because both of those keep the program
+ * alive while they wait: an idle pool must not (CPython finalizes a pool
+ * left open at exit); its pending results keep the program alive instead.
+ */
+const poolWorkerExits = new Map<number, () => void>();
+onChildExit((ident) => {
+  const exited = poolWorkerExits.get(ident);
+  poolWorkerExits.delete(ident);
+  // Called before the Process records its exit code: resolving here runs
+  // the pool's reaction in a later microtask, once `exitcode` is set.
+  exited?.();
+});
+
 /** How many start-up deaths in a row make the pool give up. */
 const MAX_START_FAILURES = 3;
 
@@ -420,15 +436,19 @@ export class Pool implements AsyncDisposable {
       killed: false,
       listening: Promise.resolve(),
     };
+    const exited = new Promise<void>((resolve) => poolWorkerExits.set(p.ident!, resolve));
     worker.listening = this.#listen(worker);
     this.#workers.add(worker);
-    Promise.all([p.join(), worker.listening]).then(() => this.#onWorkerExit(worker));
+    Promise.all([exited, worker.listening]).then(() => this.#onWorkerExit(worker));
   }
 
   async #listen(worker: PoolWorker): Promise<void> {
     for (;;) {
       let message: unknown;
       try {
+        // poll(null) waits without keeping the program alive (see
+        // poolWorkerExits); recvBytes() then has a message or the end.
+        await worker.conn.poll(null);
         // Decoded here with views: each reply is decoded at once.
         message = decode(await worker.conn.recvBytes(), { views: true });
       } catch {
@@ -982,12 +1002,19 @@ export class Pool implements AsyncDisposable {
     await this.#whenIdle();
   }
 
-  #whenIdle(): Promise<void> {
-    if (this.#workers.size === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.#idle.push(resolve);
-      this.#checkIdle();
-    });
+  async #whenIdle(): Promise<void> {
+    if (this.#workers.size === 0) return;
+    // Waiting for the workers keeps the program alive, as a blocking
+    // join() does in Python (the pool's own watch does not).
+    const release = holdAlive();
+    try {
+      await new Promise<void>((resolve) => {
+        this.#idle.push(resolve);
+        this.#checkIdle();
+      });
+    } finally {
+      release();
+    }
   }
 
   /** Terminates the pool (for `await using`, as Python's `with Pool()`). */

@@ -57,7 +57,7 @@ import {
   poolUncloneable,
   poolUncloneableAt2,
 } from "../testdata/pool_targets.ts";
-import { pidAlive, runScript, RUNTIME, testdata, waitFor } from "../_helpers.ts";
+import { pidAlive, runScript, RUNTIME, type ScriptResult, testdata, waitFor } from "../_helpers.ts";
 
 export * from "../testdata/pool_targets.ts";
 
@@ -134,6 +134,26 @@ function killWorker(startMethod: StartMethod, ident: number): void {
   else childWithIdent(ident).kill();
 }
 
+/**
+ * Runs `pool_targets.ts` with `args` as its own program and waits for it
+ * to exit; one still running after `timeout` ms is killed and fails the test.
+ */
+async function runUntilExit(args: string[], timeout = 30_000): Promise<ScriptResult> {
+  // The scripts print before they could hang, so a kill is at hand by then.
+  let kill = (_: NodeJS.Signals) => {};
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const run = runScript(testdata("pool_targets.ts"), args, { onStdout: (_, k) => (kill = k) });
+  const result = await Promise.race([
+    run,
+    new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeout))),
+  ]);
+  clearTimeout(timer);
+  if (result !== null) return result;
+  kill("SIGKILL");
+  const killed = await run;
+  assert.fail(`The program did not exit within ${timeout} ms; it printed ${killed.stdout}`);
+}
+
 function squares(xs: Iterable<number>): number[] {
   return [...xs].map((x) => x * x);
 }
@@ -159,15 +179,7 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
       sharedWorkers = made.children;
     });
     after(async () => {
-      // A ref'd timer keeps Deno's event loop alive while the daemonic
-      // workers exit: waiting on them alone does not (see the test "a
-      // program waiting on the pool stays alive until the result arrives").
-      const keepAlive = setInterval(() => {}, 1_000);
-      try {
-        await pool?.terminate();
-      } finally {
-        clearInterval(keepAlive);
-      }
+      await pool?.terminate();
     });
 
     // ---------------------------------------------------------- construction
@@ -543,6 +555,26 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
       ]);
       assert.equal(run.code, 0, run.stderr);
       assert.equal(run.stdout, "apply 9\nmap [1,4,9]\nterminated\n");
+    });
+
+    test(
+      "a program that leaves its pool open exits at its end, and its workers with it",
+      T,
+      async () => {
+        const run = await runUntilExit(["left-open", startMethod]);
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(run.stdout, /^map \[1,4,9,16\]\npids \[\d+,\d+\]\nmain done\n$/);
+        if (osProcess) {
+          const pids = JSON.parse(/pids (.*)/.exec(run.stdout)![1]) as number[];
+          await waitFor(() => pids.every((pid) => !pidAlive(pid)), `workers ${pids} to exit`);
+        }
+      },
+    );
+
+    test("a pool left open still keeps the program alive for a pending result", T, async () => {
+      const run = await runUntilExit(["left-open-pending", startMethod]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /\napply 11\nmain done\n$/);
     });
 
     // ---------------------------------------------------------- errors
