@@ -16,7 +16,14 @@ import { type Connection, Pipe } from "./connection.ts";
 import { onChildExit, Process, registerLibraryTarget, START_METHOD } from "./process.ts";
 import { cpuCount } from "./process.ts";
 import { defaultStartMethod } from "./_start_method.ts";
-import { EOFError, ProcessError, TimeoutError, ValueError, WorkerLostError } from "./errors.ts";
+import {
+  EOFError,
+  OSError,
+  ProcessError,
+  TimeoutError,
+  ValueError,
+  WorkerLostError,
+} from "./errors.ts";
 import {
   type CallableSpec,
   callerModules,
@@ -296,6 +303,8 @@ interface PoolWorker {
   exclusive: boolean;
   stopping: boolean;
   killed: boolean;
+  /** Its end of the pipe closed: nothing more can be sent to it. */
+  closed: boolean;
   listening: Promise<void>;
 }
 
@@ -434,6 +443,7 @@ export class Pool implements AsyncDisposable {
       exclusive: false,
       stopping: false,
       killed: false,
+      closed: false,
       listening: Promise.resolve(),
     };
     const exited = new Promise<void>((resolve) => poolWorkerExits.set(p.ident!, resolve));
@@ -452,7 +462,10 @@ export class Pool implements AsyncDisposable {
         // Decoded here with views: each reply is decoded at once.
         message = decode(await worker.conn.recvBytes(), { views: true });
       } catch {
-        return; // EOF: the worker is gone and everything it sent was read
+        // EOF: the worker is gone and everything it sent was read; until
+        // the pool sees it exit, no task may be sent there.
+        worker.closed = true;
+        return;
       }
       const [kind, replies] = message as [string, Uint8Array[]];
       if (kind === "ready") {
@@ -487,7 +500,10 @@ export class Pool implements AsyncDisposable {
     }
     worker.inflight.clear();
     if (this.#state === "TERMINATE") return this.#checkIdle();
-    if (!worker.ready && !worker.killed) {
+    // Only a worker that ended by itself before it was ready says something
+    // is wrong with the module or the initializer: one killed by a signal
+    // (a negative exit code) while it started says nothing about them.
+    if (!worker.ready && !worker.killed && code !== null && code >= 0) {
       if (++this.#startFailures >= MAX_START_FAILURES) {
         this.#break(
           new ProcessError(
@@ -639,7 +655,7 @@ export class Pool implements AsyncDisposable {
   #pump(): void {
     if (this.#state === "TERMINATE" || this.#broken) return;
     const ready = [...this.#workers].filter((w) =>
-      w.ready && !w.exclusive && !w.stopping && w.tasksLeft > 0
+      w.ready && !w.exclusive && !w.stopping && !w.closed && w.tasksLeft > 0
     );
     if (ready.length === 0 || this.#queue.length === 0) return;
     // Few tasks: one at a time per worker, as CPython's workers pull them.
@@ -704,10 +720,28 @@ export class Pool implements AsyncDisposable {
       ];
     });
     worker.conn.send(["tasks", tasks]).catch((error) => {
+      if (!(error instanceof OSError)) {
+        // The batch could not be encoded: a bug, not a lost worker.
+        for (const job of batch) {
+          worker.inflight.delete(job.id);
+          this.#settle(job, false, error);
+        }
+        return;
+      }
+      // The worker's end is gone (it died before the pool saw it exit):
+      // the batch never reached it, so it goes back to the front of the
+      // queue for the other workers and the replacement.
+      worker.closed = true;
+      worker.exclusive = false;
       for (const job of batch) {
         worker.inflight.delete(job.id);
-        this.#settle(job, false, error);
+        clearTimeout(job.timer);
+        job.worker = undefined;
       }
+      const waiting = this.#queue.drain();
+      for (const job of batch) if (!job.settled) this.#queue.push(job);
+      for (const job of waiting) this.#queue.push(job);
+      this.#schedulePump();
     });
   }
 
@@ -936,7 +970,9 @@ export class Pool implements AsyncDisposable {
         } catch (error) {
           inputError = { error };
         }
-        if (items.length === 0) break;
+        // As CPython's: the chunk the input failed in is not run (its items
+        // before the failure are dropped); the chunks before it are.
+        if (inputError !== null || items.length === 0) break;
         if (this.#broken) throw this.#broken;
         if (this.#state === "TERMINATE") {
           throw new ValueError("Pool was terminated while imap() was running");

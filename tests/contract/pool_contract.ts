@@ -52,6 +52,7 @@ import {
   poolRecord,
   poolReportThenSleep,
   poolSleep,
+  poolSlowInit,
   poolSquare,
   poolThrow,
   poolUncloneable,
@@ -152,6 +153,18 @@ async function runUntilExit(args: string[], timeout = 30_000): Promise<ScriptRes
   kill("SIGKILL");
   const killed = await run;
   assert.fail(`The program did not exit within ${timeout} ms; it printed ${killed.stdout}`);
+}
+
+/** The error `sayWhen` throws (CPython's SayWhenError). */
+const saidWhen = new Error("Somebody said when");
+
+/** CPython's exception_throwing_generator: yields 0, 1, ... and throws at `when` (-1: at once). */
+function* sayWhen(total: number, when: number): Generator<number> {
+  if (when === -1) throw saidWhen;
+  for (let i = 0; i < total; i++) {
+    if (i === when) throw saidWhen;
+    yield i;
+  }
 }
 
 function squares(xs: Iterable<number>): number[] {
@@ -435,6 +448,78 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
       assert.deepEqual(unordered.values.sort((a, b) => a - b), [0, 1, 4]);
       assert.deepEqual(await pool.map(poolSquare, [1, 2, 3]), [1, 4, 9]);
       assert.equal(await pool.apply(poolSquare, [8]), 64);
+    });
+
+    test(
+      "imap over an input that throws yields the chunks before it, then throws (CPython's test)",
+      T,
+      async () => {
+        // CPython's test_imap_handle_iterable_exception: the chunk the input
+        // fails in is not run, the chunks before it are.
+        for (let again = 0; again < 2; again++) {
+          assert.deepEqual(await drain(pool.imap(poolSquare, sayWhen(1, -1), 1)), {
+            values: [],
+            error: saidWhen,
+          });
+        }
+        assert.deepEqual(await drain(pool.imap(poolSquare, sayWhen(10, 3), 1)), {
+          values: [0, 1, 4],
+          error: saidWhen,
+        });
+        assert.deepEqual(await drain(pool.imap(poolSquare, sayWhen(20, 7), 2)), {
+          values: [0, 1, 4, 9, 16, 25],
+          error: saidWhen,
+        });
+        assert.deepEqual(await drain(pool.imap(poolSquare, sayWhen(20, 7), 4)), {
+          values: [0, 1, 4, 9],
+          error: saidWhen,
+        });
+        assert.deepEqual(await pool.map(poolSquare, [1, 2, 3]), [1, 4, 9]);
+      },
+    );
+
+    test(
+      "imapUnordered over an input that throws yields the chunks before it, then throws",
+      T,
+      async () => {
+        // CPython's test_imap_unordered_handle_iterable_exception allows any
+        // subset of the results before the error; this pool gives all of the
+        // chunks before the failing one, and nothing of that chunk.
+        for (let again = 0; again < 2; again++) {
+          assert.deepEqual(await drain(pool.imapUnordered(poolSquare, sayWhen(1, -1), 1)), {
+            values: [],
+            error: saidWhen,
+          });
+        }
+        const byOne = await drain(pool.imapUnordered(poolSquare, sayWhen(10, 3), 1));
+        assert.equal(byOne.error, saidWhen);
+        assert.deepEqual(byOne.values.sort((a, b) => a - b), [0, 1, 4]);
+        const byTwo = await drain(pool.imapUnordered(poolSquare, sayWhen(20, 7), 2));
+        assert.equal(byTwo.error, saidWhen);
+        assert.deepEqual(byTwo.values.sort((a, b) => a - b), [0, 1, 4, 9, 16, 25]);
+        assert.deepEqual(await pool.map(poolSquare, [1, 2, 3]), [1, 4, 9]);
+      },
+    );
+
+    test("map over an input that throws fails with that error (CPython's test)", T, async () => {
+      // CPython's test_map_handle_iterable_exception, with its SpecialIterable
+      // (an iterator whose next() throws) twice.
+      for (let again = 0; again < 2; again++) {
+        assert.equal(await failureOf(() => pool.map(poolSquare, sayWhen(1, -1), 1)), saidWhen);
+      }
+      assert.equal(await failureOf(() => pool.map(poolSquare, sayWhen(10, 3), 1)), saidWhen);
+      const special: IterableIterator<number> = {
+        [Symbol.iterator]() {
+          return this;
+        },
+        next(): IteratorResult<number> {
+          throw saidWhen;
+        },
+      };
+      for (let again = 0; again < 2; again++) {
+        assert.equal(await failureOf(() => pool.map(poolSquare, special, 1)), saidWhen);
+      }
+      assert.deepEqual(await pool.map(poolSquare, [1, 2, 3]), [1, 4, 9]);
     });
 
     test("imap reads an endless input lazily, with bounded look-ahead", T, async () => {
@@ -926,6 +1011,66 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
         q.close();
       }
     });
+
+    test(
+      "workers killed by a signal while they start do not break the pool",
+      T,
+      async () => {
+        // Only a worker that ends by itself before it is ready (its module or
+        // initializer failed) counts towards "keep dying at start-up".
+        const q = new ctx.Queue<unknown>();
+        const own = new ctx.Pool({
+          processes: 2,
+          initializer: poolSlowInit,
+          initargs: [q, 1_500],
+          maxtasksperchild: 10,
+        });
+        try {
+          const mapped = own.map(poolSquare, range(30), 1);
+          // A pool that gave up fails the map: that error ends the test at once.
+          const gaveUp = mapped.then(() => {
+            throw new Error("the map finished while every worker was being killed");
+          });
+          for (let kills = 0; kills < 6; kills++) {
+            const [tag, ident] = (await Promise.race([
+              q.get({ timeout: 20_000 }),
+              gaveUp,
+            ])) as [string, number];
+            assert.equal(tag, "init");
+            killWorker(startMethod, ident);
+          }
+          assert.deepEqual(await mapped, squares(range(30)));
+          assert.deepEqual(await own.map(poolSquare, range(8), 1), squares(range(8)));
+        } finally {
+          await own.terminate();
+          q.close();
+        }
+      },
+    );
+
+    test(
+      "tasks caught by a worker's exit fail with WorkerLostError, never a closed-pipe error",
+      T,
+      async () => {
+        // Tasks sent while a worker exits (here by exit() in a task) used to
+        // meet its closed pipe and fail with OSError; those never reached it.
+        await using own = new ctx.Pool(2);
+        for (let round = 0; round < 10; round++) {
+          const results = range(200).map((i) =>
+            (i % 50 === 25 ? own.applyAsync(poolExit, [3]) : own.applyAsync(poolSquare, [i]))
+              .get().then(
+                (value) => ({ i, value, error: null as unknown }),
+                (error: unknown) => ({ i, value: null, error }),
+              )
+          );
+          for (const { i, value, error } of await Promise.all(results)) {
+            if (error === null) assert.equal(value, i * i);
+            else assert.ok(error instanceof WorkerLostError, `task ${i} failed with ${error}`);
+          }
+        }
+        assert.deepEqual(await own.map(poolSquare, range(8), 1), squares(range(8)));
+      },
+    );
 
     // ---------------------------------------------------------- cancellation, timeouts
 

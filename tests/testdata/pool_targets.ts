@@ -55,6 +55,16 @@ export async function poolFailingInit(queue: Queue<unknown>): Promise<void> {
   throw new Error("poolFailingInit fails on purpose");
 }
 
+/**
+ * A slow initializer: reports `["init", ident]` on `queue`, then sleeps
+ * `ms`, so a test can kill a worker while it is still starting.
+ */
+export async function poolSlowInit(queue: Queue<unknown>, ms: number): Promise<void> {
+  reports = queue;
+  await queue.put(["init", currentProcess().ident]);
+  await sleep(ms);
+}
+
 function report(): Queue<unknown> {
   if (!reports) throw new Error("poolInit was not given a queue in this worker");
   return reports;
