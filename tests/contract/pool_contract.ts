@@ -53,6 +53,7 @@ import {
   poolReportThenSleep,
   poolSleep,
   poolSlowInit,
+  poolSlowSquare,
   poolSquare,
   poolThrow,
   poolUncloneable,
@@ -1069,6 +1070,90 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
           }
         }
         assert.deepEqual(await own.map(poolSquare, range(8), 1), squares(range(8)));
+      },
+    );
+
+    test(
+      "chaos: workers killed at random under maxtasksperchild; every result is right or " +
+        "WorkerLostError, and the pool serves on",
+      { timeout: 180_000 },
+      async () => {
+        // Under "spawn" a worker is SIGKILLed from outside by its pid, as the
+        // OOM killer or an operator would; under "worker" there is no OS
+        // process to signal, so it is killed with the library's own kill().
+        const KILLS = 30;
+        const MAX_WAVES = 40;
+        const others = new Set(activeChildren());
+        const own = new ctx.Pool({ processes: 2, maxtasksperchild: 10 });
+        const mine = () => activeChildren().filter((p) => !others.has(p) && p.isAlive());
+        const killed: number[] = [];
+        try {
+          const killer = (async () => {
+            while (killed.length < KILLS) {
+              // The schedule of the chaos, not a synchronisation: 10-100 ms apart.
+              await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 90));
+              const live = mine();
+              if (live.length === 0) continue;
+              const victim = live[Math.floor(Math.random() * live.length)];
+              if (osProcess) {
+                try {
+                  process.kill(victim.pid!, "SIGKILL");
+                } catch {
+                  continue; // it ended by itself (maxtasksperchild) meanwhile
+                }
+              } else victim.kill();
+              killed.push(victim.pid!);
+            }
+          })();
+          let done = false;
+          killer.finally(() => (done = true));
+          let ok = 0;
+          let lost = 0;
+          const check = (error: unknown, what: string) => {
+            assert.ok(error instanceof WorkerLostError, `${what} failed with ${error}`);
+            lost++;
+          };
+          for (let wave = 0; wave < MAX_WAVES && !done; wave++) {
+            const singles = range(60).map((i) =>
+              own.applyAsync(poolSlowSquare, [i]).get().then(
+                (value) => {
+                  assert.equal(value, i * i, `task ${i}`);
+                  ok++;
+                },
+                (error) => check(error, `task ${i}`),
+              )
+            );
+            const maps = range(2).map(() =>
+              own.mapAsync(poolSlowSquare, range(20), { chunksize: 2 }).get().then(
+                (values) => {
+                  assert.deepEqual(values, squares(range(20)));
+                  ok++;
+                },
+                (error) => check(error, "a map"),
+              )
+            );
+            await Promise.all([...singles, ...maps]);
+          }
+          await killer;
+          assert.equal(killed.length, KILLS, "the chaos ran to its end");
+          assert.ok(ok > 0 && lost > 0, `${ok} results right, ${lost} lost: no chaos seen`);
+          // After the chaos, a fresh batch all succeeds, on two live workers.
+          assert.deepEqual(await own.map(poolSquare, range(100), 1), squares(range(100)));
+          assert.deepEqual(
+            await own.mapAsync(poolSlowSquare, range(40), { chunksize: 3 }).get(),
+            squares(range(40)),
+          );
+          await waitFor(() => mine().length === 2, "the pool to have two live workers");
+        } finally {
+          const last = mine();
+          await own.terminate();
+          if (osProcess) {
+            await waitFor(
+              () => [...killed, ...last.map((p) => p.pid!)].every((pid) => !pidAlive(pid)),
+              "every worker the pool started to be gone",
+            );
+          }
+        }
       },
     );
 

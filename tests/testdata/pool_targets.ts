@@ -91,6 +91,12 @@ export function poolSquare(x: number): number {
   return x * x;
 }
 
+/** `x * x` after `ms` milliseconds (default 2), for tests that need tasks to take time. */
+export async function poolSlowSquare(x: number, ms = 2): Promise<number> {
+  await sleep(ms);
+  return x * x;
+}
+
 /** `a + b`. */
 export function poolAdd(a: number, b: number): number {
   return a + b;
