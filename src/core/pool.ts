@@ -5,8 +5,12 @@
  * defaults, chunking and error semantics, and where CPython hangs, this
  * pool does not: a worker that dies (killed, crashed, out of memory,
  * `exit()`) fails exactly the tasks it held with `WorkerLostError` and is
- * replaced; `terminate()` settles every pending result; a task can be
- * cancelled with an `AbortSignal` or a timeout.
+ * replaced (only workers that fail at start-up by their own error, not
+ * ones killed by a signal, make the pool give up); `terminate()` settles
+ * every pending result; a task can be cancelled with an `AbortSignal` or a
+ * timeout. As in CPython, a pool left open does not keep the program alive
+ * once it is idle: its workers end with the program. Pending results do
+ * keep it alive until they settle.
  *
  * @module
  */

@@ -7,8 +7,11 @@
  * their class, `close`/`terminate`/`join`, `maxtasksperchild`), plus what
  * this library adds: a worker that dies holding tasks fails exactly those
  * with `WorkerLostError` and is replaced, a worker that keeps dying at
- * start-up breaks the pool instead of respawning forever, `terminate()`
- * settles what is pending, and a task can be aborted or time out.
+ * start-up by its own error breaks the pool instead of respawning forever
+ * (one killed by a signal does not), a chaos run of random kills loses
+ * nothing but the tasks the killed workers held, `terminate()` settles what
+ * is pending, a task can be aborted or time out, and a pool left open does
+ * not keep its program alive once idle.
  *
  * Workers find their tasks by export name in this module, so it re-exports
  * them; it registers no tests until `runPoolContract` is called.
