@@ -5,18 +5,29 @@
  * defaults, chunking and error semantics, and where CPython hangs, this
  * pool does not: a worker that dies (killed, crashed, out of memory,
  * `exit()`) fails exactly the tasks it held with `WorkerLostError` and is
- * replaced; `terminate()` settles every pending result; a task can be
- * cancelled with an `AbortSignal` or a timeout.
+ * replaced (only workers that fail at start-up by their own error, not
+ * ones killed by a signal, make the pool give up); `terminate()` settles
+ * every pending result; a task can be cancelled with an `AbortSignal` or a
+ * timeout. As in CPython, a pool left open does not keep the program alive
+ * once it is idle: its workers end with the program. Pending results do
+ * keep it alive until they settle.
  *
  * @module
  */
 
 import type { StartMethod } from "../adapters/types.ts";
 import { type Connection, Pipe } from "./connection.ts";
-import { Process, registerLibraryTarget, START_METHOD } from "./process.ts";
+import { onChildExit, Process, registerLibraryTarget, START_METHOD } from "./process.ts";
 import { cpuCount } from "./process.ts";
 import { defaultStartMethod } from "./_start_method.ts";
-import { EOFError, ProcessError, TimeoutError, ValueError, WorkerLostError } from "./errors.ts";
+import {
+  EOFError,
+  OSError,
+  ProcessError,
+  TimeoutError,
+  ValueError,
+  WorkerLostError,
+} from "./errors.ts";
 import {
   type CallableSpec,
   callerModules,
@@ -296,6 +307,8 @@ interface PoolWorker {
   exclusive: boolean;
   stopping: boolean;
   killed: boolean;
+  /** Its end of the pipe closed: nothing more can be sent to it. */
+  closed: boolean;
   listening: Promise<void>;
 }
 
@@ -303,6 +316,22 @@ interface PoolWorker {
 function defaultChunksize(length: number, workers: number): number {
   return Math.max(1, Math.ceil(length / (4 * workers)));
 }
+
+/**
+ * Pool workers by ident, told when they end. The pool watches its workers
+ * through this hook rather than `join()`, and reads them with `poll(null)`
+ * rather than a bare `recvBytes()`, because both of those keep the program
+ * alive while they wait: an idle pool must not (CPython finalizes a pool
+ * left open at exit); its pending results keep the program alive instead.
+ */
+const poolWorkerExits = new Map<number, () => void>();
+onChildExit((ident) => {
+  const exited = poolWorkerExits.get(ident);
+  poolWorkerExits.delete(ident);
+  // Called before the Process records its exit code: resolving here runs
+  // the pool's reaction in a later microtask, once `exitcode` is set.
+  exited?.();
+});
 
 /** How many start-up deaths in a row make the pool give up. */
 const MAX_START_FAILURES = 3;
@@ -418,21 +447,29 @@ export class Pool implements AsyncDisposable {
       exclusive: false,
       stopping: false,
       killed: false,
+      closed: false,
       listening: Promise.resolve(),
     };
+    const exited = new Promise<void>((resolve) => poolWorkerExits.set(p.ident!, resolve));
     worker.listening = this.#listen(worker);
     this.#workers.add(worker);
-    Promise.all([p.join(), worker.listening]).then(() => this.#onWorkerExit(worker));
+    Promise.all([exited, worker.listening]).then(() => this.#onWorkerExit(worker));
   }
 
   async #listen(worker: PoolWorker): Promise<void> {
     for (;;) {
       let message: unknown;
       try {
+        // poll(null) waits without keeping the program alive (see
+        // poolWorkerExits); recvBytes() then has a message or the end.
+        await worker.conn.poll(null);
         // Decoded here with views: each reply is decoded at once.
         message = decode(await worker.conn.recvBytes(), { views: true });
       } catch {
-        return; // EOF: the worker is gone and everything it sent was read
+        // EOF: the worker is gone and everything it sent was read; until
+        // the pool sees it exit, no task may be sent there.
+        worker.closed = true;
+        return;
       }
       const [kind, replies] = message as [string, Uint8Array[]];
       if (kind === "ready") {
@@ -467,7 +504,10 @@ export class Pool implements AsyncDisposable {
     }
     worker.inflight.clear();
     if (this.#state === "TERMINATE") return this.#checkIdle();
-    if (!worker.ready && !worker.killed) {
+    // Only a worker that ended by itself before it was ready says something
+    // is wrong with the module or the initializer: one killed by a signal
+    // (a negative exit code) while it started says nothing about them.
+    if (!worker.ready && !worker.killed && code !== null && code >= 0) {
       if (++this.#startFailures >= MAX_START_FAILURES) {
         this.#break(
           new ProcessError(
@@ -619,7 +659,7 @@ export class Pool implements AsyncDisposable {
   #pump(): void {
     if (this.#state === "TERMINATE" || this.#broken) return;
     const ready = [...this.#workers].filter((w) =>
-      w.ready && !w.exclusive && !w.stopping && w.tasksLeft > 0
+      w.ready && !w.exclusive && !w.stopping && !w.closed && w.tasksLeft > 0
     );
     if (ready.length === 0 || this.#queue.length === 0) return;
     // Few tasks: one at a time per worker, as CPython's workers pull them.
@@ -684,10 +724,28 @@ export class Pool implements AsyncDisposable {
       ];
     });
     worker.conn.send(["tasks", tasks]).catch((error) => {
+      if (!(error instanceof OSError)) {
+        // The batch could not be encoded: a bug, not a lost worker.
+        for (const job of batch) {
+          worker.inflight.delete(job.id);
+          this.#settle(job, false, error);
+        }
+        return;
+      }
+      // The worker's end is gone (it died before the pool saw it exit):
+      // the batch never reached it, so it goes back to the front of the
+      // queue for the other workers and the replacement.
+      worker.closed = true;
+      worker.exclusive = false;
       for (const job of batch) {
         worker.inflight.delete(job.id);
-        this.#settle(job, false, error);
+        clearTimeout(job.timer);
+        job.worker = undefined;
       }
+      const waiting = this.#queue.drain();
+      for (const job of batch) if (!job.settled) this.#queue.push(job);
+      for (const job of waiting) this.#queue.push(job);
+      this.#schedulePump();
     });
   }
 
@@ -916,7 +974,9 @@ export class Pool implements AsyncDisposable {
         } catch (error) {
           inputError = { error };
         }
-        if (items.length === 0) break;
+        // As CPython's: the chunk the input failed in is not run (its items
+        // before the failure are dropped); the chunks before it are.
+        if (inputError !== null || items.length === 0) break;
         if (this.#broken) throw this.#broken;
         if (this.#state === "TERMINATE") {
           throw new ValueError("Pool was terminated while imap() was running");
@@ -982,12 +1042,19 @@ export class Pool implements AsyncDisposable {
     await this.#whenIdle();
   }
 
-  #whenIdle(): Promise<void> {
-    if (this.#workers.size === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.#idle.push(resolve);
-      this.#checkIdle();
-    });
+  async #whenIdle(): Promise<void> {
+    if (this.#workers.size === 0) return;
+    // Waiting for the workers keeps the program alive, as a blocking
+    // join() does in Python (the pool's own watch does not).
+    const release = holdAlive();
+    try {
+      await new Promise<void>((resolve) => {
+        this.#idle.push(resolve);
+        this.#checkIdle();
+      });
+    } finally {
+      release();
+    }
   }
 
   /** Terminates the pool (for `await using`, as Python's `with Pool()`). */

@@ -7,8 +7,11 @@
  * their class, `close`/`terminate`/`join`, `maxtasksperchild`), plus what
  * this library adds: a worker that dies holding tasks fails exactly those
  * with `WorkerLostError` and is replaced, a worker that keeps dying at
- * start-up breaks the pool instead of respawning forever, `terminate()`
- * settles what is pending, and a task can be aborted or time out.
+ * start-up by its own error breaks the pool instead of respawning forever
+ * (one killed by a signal does not), a chaos run of random kills loses
+ * nothing but the tasks the killed workers held, `terminate()` settles what
+ * is pending, a task can be aborted or time out, and a pool left open does
+ * not keep its program alive once idle.
  *
  * Workers find their tasks by export name in this module, so it re-exports
  * them; it registers no tests until `runPoolContract` is called.
@@ -52,12 +55,14 @@ import {
   poolRecord,
   poolReportThenSleep,
   poolSleep,
+  poolSlowInit,
+  poolSlowSquare,
   poolSquare,
   poolThrow,
   poolUncloneable,
   poolUncloneableAt2,
 } from "../testdata/pool_targets.ts";
-import { pidAlive, runScript, RUNTIME, testdata, waitFor } from "../_helpers.ts";
+import { pidAlive, runScript, RUNTIME, type ScriptResult, testdata, waitFor } from "../_helpers.ts";
 
 export * from "../testdata/pool_targets.ts";
 
@@ -134,6 +139,38 @@ function killWorker(startMethod: StartMethod, ident: number): void {
   else childWithIdent(ident).kill();
 }
 
+/**
+ * Runs `pool_targets.ts` with `args` as its own program and waits for it
+ * to exit; one still running after `timeout` ms is killed and fails the test.
+ */
+async function runUntilExit(args: string[], timeout = 30_000): Promise<ScriptResult> {
+  // The scripts print before they could hang, so a kill is at hand by then.
+  let kill = (_: NodeJS.Signals) => {};
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const run = runScript(testdata("pool_targets.ts"), args, { onStdout: (_, k) => (kill = k) });
+  const result = await Promise.race([
+    run,
+    new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeout))),
+  ]);
+  clearTimeout(timer);
+  if (result !== null) return result;
+  kill("SIGKILL");
+  const killed = await run;
+  assert.fail(`The program did not exit within ${timeout} ms; it printed ${killed.stdout}`);
+}
+
+/** The error `sayWhen` throws (CPython's SayWhenError). */
+const saidWhen = new Error("Somebody said when");
+
+/** CPython's exception_throwing_generator: yields 0, 1, ... and throws at `when` (-1: at once). */
+function* sayWhen(total: number, when: number): Generator<number> {
+  if (when === -1) throw saidWhen;
+  for (let i = 0; i < total; i++) {
+    if (i === when) throw saidWhen;
+    yield i;
+  }
+}
+
 function squares(xs: Iterable<number>): number[] {
   return [...xs].map((x) => x * x);
 }
@@ -159,15 +196,7 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
       sharedWorkers = made.children;
     });
     after(async () => {
-      // A ref'd timer keeps Deno's event loop alive while the daemonic
-      // workers exit: waiting on them alone does not (see the test "a
-      // program waiting on the pool stays alive until the result arrives").
-      const keepAlive = setInterval(() => {}, 1_000);
-      try {
-        await pool?.terminate();
-      } finally {
-        clearInterval(keepAlive);
-      }
+      await pool?.terminate();
     });
 
     // ---------------------------------------------------------- construction
@@ -425,6 +454,78 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
       assert.equal(await pool.apply(poolSquare, [8]), 64);
     });
 
+    test(
+      "imap over an input that throws yields the chunks before it, then throws (CPython's test)",
+      T,
+      async () => {
+        // CPython's test_imap_handle_iterable_exception: the chunk the input
+        // fails in is not run, the chunks before it are.
+        for (let again = 0; again < 2; again++) {
+          assert.deepEqual(await drain(pool.imap(poolSquare, sayWhen(1, -1), 1)), {
+            values: [],
+            error: saidWhen,
+          });
+        }
+        assert.deepEqual(await drain(pool.imap(poolSquare, sayWhen(10, 3), 1)), {
+          values: [0, 1, 4],
+          error: saidWhen,
+        });
+        assert.deepEqual(await drain(pool.imap(poolSquare, sayWhen(20, 7), 2)), {
+          values: [0, 1, 4, 9, 16, 25],
+          error: saidWhen,
+        });
+        assert.deepEqual(await drain(pool.imap(poolSquare, sayWhen(20, 7), 4)), {
+          values: [0, 1, 4, 9],
+          error: saidWhen,
+        });
+        assert.deepEqual(await pool.map(poolSquare, [1, 2, 3]), [1, 4, 9]);
+      },
+    );
+
+    test(
+      "imapUnordered over an input that throws yields the chunks before it, then throws",
+      T,
+      async () => {
+        // CPython's test_imap_unordered_handle_iterable_exception allows any
+        // subset of the results before the error; this pool gives all of the
+        // chunks before the failing one, and nothing of that chunk.
+        for (let again = 0; again < 2; again++) {
+          assert.deepEqual(await drain(pool.imapUnordered(poolSquare, sayWhen(1, -1), 1)), {
+            values: [],
+            error: saidWhen,
+          });
+        }
+        const byOne = await drain(pool.imapUnordered(poolSquare, sayWhen(10, 3), 1));
+        assert.equal(byOne.error, saidWhen);
+        assert.deepEqual(byOne.values.sort((a, b) => a - b), [0, 1, 4]);
+        const byTwo = await drain(pool.imapUnordered(poolSquare, sayWhen(20, 7), 2));
+        assert.equal(byTwo.error, saidWhen);
+        assert.deepEqual(byTwo.values.sort((a, b) => a - b), [0, 1, 4, 9, 16, 25]);
+        assert.deepEqual(await pool.map(poolSquare, [1, 2, 3]), [1, 4, 9]);
+      },
+    );
+
+    test("map over an input that throws fails with that error (CPython's test)", T, async () => {
+      // CPython's test_map_handle_iterable_exception, with its SpecialIterable
+      // (an iterator whose next() throws) twice.
+      for (let again = 0; again < 2; again++) {
+        assert.equal(await failureOf(() => pool.map(poolSquare, sayWhen(1, -1), 1)), saidWhen);
+      }
+      assert.equal(await failureOf(() => pool.map(poolSquare, sayWhen(10, 3), 1)), saidWhen);
+      const special: IterableIterator<number> = {
+        [Symbol.iterator]() {
+          return this;
+        },
+        next(): IteratorResult<number> {
+          throw saidWhen;
+        },
+      };
+      for (let again = 0; again < 2; again++) {
+        assert.equal(await failureOf(() => pool.map(poolSquare, special, 1)), saidWhen);
+      }
+      assert.deepEqual(await pool.map(poolSquare, [1, 2, 3]), [1, 4, 9]);
+    });
+
     test("imap reads an endless input lazily, with bounded look-ahead", T, async () => {
       let pulled = 0;
       function* naturals(): Generator<number> {
@@ -543,6 +644,26 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
       ]);
       assert.equal(run.code, 0, run.stderr);
       assert.equal(run.stdout, "apply 9\nmap [1,4,9]\nterminated\n");
+    });
+
+    test(
+      "a program that leaves its pool open exits at its end, and its workers with it",
+      T,
+      async () => {
+        const run = await runUntilExit(["left-open", startMethod]);
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(run.stdout, /^map \[1,4,9,16\]\npids \[\d+,\d+\]\nmain done\n$/);
+        if (osProcess) {
+          const pids = JSON.parse(/pids (.*)/.exec(run.stdout)![1]) as number[];
+          await waitFor(() => pids.every((pid) => !pidAlive(pid)), `workers ${pids} to exit`);
+        }
+      },
+    );
+
+    test("a pool left open still keeps the program alive for a pending result", T, async () => {
+      const run = await runUntilExit(["left-open-pending", startMethod]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /\napply 11\nmain done\n$/);
     });
 
     // ---------------------------------------------------------- errors
@@ -894,6 +1015,150 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
         q.close();
       }
     });
+
+    test(
+      "workers killed by a signal while they start do not break the pool",
+      T,
+      async () => {
+        // Only a worker that ends by itself before it is ready (its module or
+        // initializer failed) counts towards "keep dying at start-up".
+        const q = new ctx.Queue<unknown>();
+        const own = new ctx.Pool({
+          processes: 2,
+          initializer: poolSlowInit,
+          initargs: [q, 1_500],
+          maxtasksperchild: 10,
+        });
+        try {
+          const mapped = own.map(poolSquare, range(30), 1);
+          // A pool that gave up fails the map: that error ends the test at once.
+          const gaveUp = mapped.then(() => {
+            throw new Error("the map finished while every worker was being killed");
+          });
+          for (let kills = 0; kills < 6; kills++) {
+            const [tag, ident] = (await Promise.race([
+              q.get({ timeout: 20_000 }),
+              gaveUp,
+            ])) as [string, number];
+            assert.equal(tag, "init");
+            killWorker(startMethod, ident);
+          }
+          assert.deepEqual(await mapped, squares(range(30)));
+          assert.deepEqual(await own.map(poolSquare, range(8), 1), squares(range(8)));
+        } finally {
+          await own.terminate();
+          q.close();
+        }
+      },
+    );
+
+    test(
+      "tasks caught by a worker's exit fail with WorkerLostError, never a closed-pipe error",
+      T,
+      async () => {
+        // Tasks sent while a worker exits (here by exit() in a task) used to
+        // meet its closed pipe and fail with OSError; those never reached it.
+        await using own = new ctx.Pool(2);
+        for (let round = 0; round < 10; round++) {
+          const results = range(200).map((i) =>
+            (i % 50 === 25 ? own.applyAsync(poolExit, [3]) : own.applyAsync(poolSquare, [i]))
+              .get().then(
+                (value) => ({ i, value, error: null as unknown }),
+                (error: unknown) => ({ i, value: null, error }),
+              )
+          );
+          for (const { i, value, error } of await Promise.all(results)) {
+            if (error === null) assert.equal(value, i * i);
+            else assert.ok(error instanceof WorkerLostError, `task ${i} failed with ${error}`);
+          }
+        }
+        assert.deepEqual(await own.map(poolSquare, range(8), 1), squares(range(8)));
+      },
+    );
+
+    test(
+      "chaos: workers killed at random under maxtasksperchild; every result is right or " +
+        "WorkerLostError, and the pool serves on",
+      { timeout: 180_000 },
+      async () => {
+        // Under "spawn" a worker is SIGKILLed from outside by its pid, as the
+        // OOM killer or an operator would; under "worker" there is no OS
+        // process to signal, so it is killed with the library's own kill().
+        const KILLS = 30;
+        const MAX_WAVES = 40;
+        const others = new Set(activeChildren());
+        const own = new ctx.Pool({ processes: 2, maxtasksperchild: 10 });
+        const mine = () => activeChildren().filter((p) => !others.has(p) && p.isAlive());
+        const killed: number[] = [];
+        try {
+          const killer = (async () => {
+            while (killed.length < KILLS) {
+              // The schedule of the chaos, not a synchronisation: 10-100 ms apart.
+              await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 90));
+              const live = mine();
+              if (live.length === 0) continue;
+              const victim = live[Math.floor(Math.random() * live.length)];
+              if (osProcess) {
+                try {
+                  process.kill(victim.pid!, "SIGKILL");
+                } catch {
+                  continue; // it ended by itself (maxtasksperchild) meanwhile
+                }
+              } else victim.kill();
+              killed.push(victim.pid!);
+            }
+          })();
+          let done = false;
+          killer.finally(() => (done = true));
+          let ok = 0;
+          let lost = 0;
+          const check = (error: unknown, what: string) => {
+            assert.ok(error instanceof WorkerLostError, `${what} failed with ${error}`);
+            lost++;
+          };
+          for (let wave = 0; wave < MAX_WAVES && !done; wave++) {
+            const singles = range(60).map((i) =>
+              own.applyAsync(poolSlowSquare, [i]).get().then(
+                (value) => {
+                  assert.equal(value, i * i, `task ${i}`);
+                  ok++;
+                },
+                (error) => check(error, `task ${i}`),
+              )
+            );
+            const maps = range(2).map(() =>
+              own.mapAsync(poolSlowSquare, range(20), { chunksize: 2 }).get().then(
+                (values) => {
+                  assert.deepEqual(values, squares(range(20)));
+                  ok++;
+                },
+                (error) => check(error, "a map"),
+              )
+            );
+            await Promise.all([...singles, ...maps]);
+          }
+          await killer;
+          assert.equal(killed.length, KILLS, "the chaos ran to its end");
+          assert.ok(ok > 0 && lost > 0, `${ok} results right, ${lost} lost: no chaos seen`);
+          // After the chaos, a fresh batch all succeeds, on two live workers.
+          assert.deepEqual(await own.map(poolSquare, range(100), 1), squares(range(100)));
+          assert.deepEqual(
+            await own.mapAsync(poolSlowSquare, range(40), { chunksize: 3 }).get(),
+            squares(range(40)),
+          );
+          await waitFor(() => mine().length === 2, "the pool to have two live workers");
+        } finally {
+          const last = mine();
+          await own.terminate();
+          if (osProcess) {
+            await waitFor(
+              () => [...killed, ...last.map((p) => p.pid!)].every((pid) => !pidAlive(pid)),
+              "every worker the pool started to be gone",
+            );
+          }
+        }
+      },
+    );
 
     // ---------------------------------------------------------- cancellation, timeouts
 

@@ -13,7 +13,14 @@
  */
 
 import process from "node:process";
-import { currentProcess, getContext, type Queue, type StartMethod, ValueError } from "../../mod.ts";
+import {
+  activeChildren,
+  currentProcess,
+  getContext,
+  type Queue,
+  type StartMethod,
+  ValueError,
+} from "../../mod.ts";
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -48,6 +55,16 @@ export async function poolFailingInit(queue: Queue<unknown>): Promise<void> {
   throw new Error("poolFailingInit fails on purpose");
 }
 
+/**
+ * A slow initializer: reports `["init", ident]` on `queue`, then sleeps
+ * `ms`, so a test can kill a worker while it is still starting.
+ */
+export async function poolSlowInit(queue: Queue<unknown>, ms: number): Promise<void> {
+  reports = queue;
+  await queue.put(["init", currentProcess().ident]);
+  await sleep(ms);
+}
+
 function report(): Queue<unknown> {
   if (!reports) throw new Error("poolInit was not given a queue in this worker");
   return reports;
@@ -71,6 +88,12 @@ export async function poolRecord(x: number): Promise<number> {
 
 /** `x * x`. */
 export function poolSquare(x: number): number {
+  return x * x;
+}
+
+/** `x * x` after `ms` milliseconds (default 2), for tests that need tasks to take time. */
+export async function poolSlowSquare(x: number, ms = 2): Promise<number> {
+  await sleep(ms);
   return x * x;
 }
 
@@ -227,9 +250,26 @@ async function withoutTopLevelAwait(method: StartMethod): Promise<void> {
   console.log("terminated");
 }
 
+/**
+ * Leaves a pool open at the end of the program (no close(), terminate() or
+ * `using`), as CPython allows: prints the workers' OS pids, then the map's
+ * result, and falls off the end. With `pending`, it also awaits an
+ * `applyAsync` started last, whose result must still arrive.
+ */
+async function leftOpen(method: StartMethod, pending: boolean): Promise<void> {
+  const pool = new (getContext(method).Pool)(2);
+  console.log(`map ${JSON.stringify(await pool.map(poolSquare, [1, 2, 3, 4]))}`);
+  const pids = activeChildren().map((p) => p.pid);
+  console.log(`pids ${JSON.stringify(pids)}`);
+  if (pending) console.log(`apply ${await pool.applyAsync(poolSleep, [300, 11])}`);
+  console.log("main done");
+}
+
 if (import.meta.main) {
   const [scenario, method] = process.argv.slice(2);
   if (scenario === "callbacks") await callbacksScenario(method as StartMethod);
+  else if (scenario === "left-open") await leftOpen(method as StartMethod, false);
+  else if (scenario === "left-open-pending") await leftOpen(method as StartMethod, true);
   else if (scenario === "no-top-level-await") void withoutTopLevelAwait(method as StartMethod);
   else throw new Error(`unknown scenario ${scenario}`);
 }
