@@ -24,6 +24,21 @@ export function frame(payload: Uint8Array): Uint8Array {
   return out;
 }
 
+/** Frees a chunk's memory at once where the runtime can (`ArrayBuffer.prototype.transfer`). */
+function release(chunk: Uint8Array): void {
+  const buffer = chunk.buffer as ArrayBuffer & { transfer?: (n: number) => ArrayBuffer };
+  if (
+    typeof buffer.transfer === "function" && chunk.byteOffset === 0 &&
+    chunk.byteLength === buffer.byteLength && !(buffer instanceof SharedArrayBuffer)
+  ) {
+    try {
+      buffer.transfer(0);
+    } catch {
+      // not transferable: left to the garbage collector
+    }
+  }
+}
+
 /** Cuts a stream of chunks into frames; throws on a frame above `maxFrame`. */
 export class FrameReader {
   #chunks: Uint8Array[] = [];
@@ -54,6 +69,21 @@ export class FrameReader {
       frames.push(this.#take(length));
     }
     return frames;
+  }
+
+  /**
+   * Drops what was received of an unfinished frame (its connection closed).
+   * Chunks no frame handed out shares are detached, which frees their
+   * memory now rather than at the next garbage collection: a peer that
+   * sent 200 MB of a frame and left must not keep them for a quiet server.
+   */
+  clear(): void {
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    // The first chunk may still back a frame handed out before (a subarray).
+    for (let i = this.#offset > 0 ? 1 : 0; i < chunks.length; i++) release(chunks[i]);
+    this.#offset = 0;
+    this.#buffered = 0;
   }
 
   /** Bytes received that do not yet form a whole frame. */

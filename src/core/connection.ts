@@ -285,7 +285,16 @@ export class Connection implements Disposable {
   /**
    * Sends a copy of `obj` (structured-clone semantics; connections and the
    * library's primitives travel as live handles). A value that cannot be
-   * copied rejects at once with a `TypeError` naming where it sits.
+   * copied rejects at once with a `TypeError` naming where it sits; one
+   * larger than the connection's `maxMessageSize` with a `ValueError`.
+   *
+   * Resolves once the transport has taken the bytes, or no more than
+   * 1 MiB of them wait in this process: a writer that awaits its sends goes
+   * no faster than its reader, and its memory stays bounded. (Over a
+   * `Listener`/`Client` connection the reader's side stops reading while
+   * more than 1 MiB waits for its `recv()`; so one program that sends
+   * several MiB and only then receives them on the same socket waits, as a
+   * blocking send does in Python.)
    *
    * @example
    * ```ts
@@ -299,15 +308,16 @@ export class Connection implements Disposable {
     try {
       this.#checkWritable();
       const data = encode(obj, sendContext(), "obj");
-      this.#transmit({ bytes: false, data });
-      return Promise.resolve();
+      return this.#transmit({ bytes: false, data });
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
   /**
-   * Sends bytes `buf[offset, offset + size)` as one message.
+   * Sends bytes `buf[offset, offset + size)` as one message; resolves as
+   * {@linkcode Connection.send} does, once the transport has taken them or
+   * little enough of them waits.
    *
    * @example
    * ```ts
@@ -331,31 +341,37 @@ export class Connection implements Disposable {
       else if (offset + size > n) {
         throw new ValueError(`buffer length ${n} < offset + size (${offset} + ${size})`);
       }
-      this.#transmit({ bytes: true, data: bytes.slice(offset, offset + size) });
-      return Promise.resolve();
+      return this.#transmit({ bytes: true, data: bytes.slice(offset, offset + size) });
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  #transmit(envelope: Envelope): void {
+  /** Sends `envelope`; resolves when the channel it went to is below its high-water mark. */
+  #transmit(envelope: Envelope): Promise<void> {
     const link = this.#link;
     if (link.kind === "local") {
       if (!link.core.deliver(other(link.end), envelope)) {
         throw new OSError("The other end of the pipe is closed: nobody can receive this message");
       }
-      return;
+      return Promise.resolve();
     }
     if (link.kind === "stream") {
       const payload = new Uint8Array(1 + envelope.data.byteLength);
       payload[0] = envelope.bytes ? 1 : 0;
       payload.set(envelope.data, 1);
       link.channel.sendRaw(payload);
-      return;
+      return link.channel.drained();
     }
     const message: Message = ["pipe.send", link.id, other(link.end), envelope.bytes, envelope.data];
-    if (link.channel) link.channel.send(message);
-    else link.ready.then((channel) => channel.send(message), () => {});
+    if (link.channel) {
+      link.channel.send(message);
+      return link.channel.drained();
+    }
+    return link.ready.then((channel) => {
+      channel.send(message);
+      return channel.drained();
+    }, () => {});
   }
 
   /**
@@ -497,10 +513,16 @@ export class Connection implements Disposable {
         release();
       }
     }
+    const link = this.#link;
     if (this.#inbox.length === 0) {
+      // A connection closed here for a reason (a message above maxMessageSize) says so.
+      if (link.kind === "stream" && link.channel.failure) throw link.channel.failure;
       throw new EOFError("The other end of the pipe was closed and every message has been read");
     }
-    return this.#inbox.shift()!;
+    const envelope = this.#inbox.shift()!;
+    // The socket's reader pauses while too much waits to be read here.
+    if (link.kind === "stream") link.channel.consumed(1 + envelope.data.byteLength);
+    return envelope;
   }
 
   /** @internal A message routed to this end. */
