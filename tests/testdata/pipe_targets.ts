@@ -272,3 +272,20 @@ export async function pipeCloseUnread(end: Connection): Promise<void> {
   await end.poll(null);
   end.close();
 }
+
+/**
+ * A slow reader: connects with `Client` to `address`, then reads one message
+ * each time `control` says "next", answering with its length; "stop" ends it.
+ */
+export async function pipeSlowReader(
+  address: string | [string, number],
+  control: Connection,
+): Promise<void> {
+  const { Client } = await import("../../mod.ts");
+  const conn = await Client(address, { authkey: "k" });
+  while ((await control.recv()) === "next") {
+    await control.send((await conn.recvBytes()).byteLength);
+  }
+  conn.close();
+  control.close();
+}
