@@ -47,6 +47,8 @@ export class FrameReader {
   #buffered = 0;
   /** The largest frame accepted; a larger announced length is an error. */
   maxFrame: number;
+  /** Frames still to cut before holding the rest unread (-1: never hold). */
+  #holdAfter = -1;
 
   constructor(maxFrame: number = MAX_FRAME) {
     this.maxFrame = maxFrame;
@@ -56,8 +58,27 @@ export class FrameReader {
   push(chunk: Uint8Array): Uint8Array[] {
     this.#chunks.push(chunk);
     this.#buffered += chunk.byteLength;
+    return this.#cut();
+  }
+
+  /**
+   * Cuts `n` more frames, then holds what follows uncut (and unchecked)
+   * until {@linkcode FrameReader.resume}: the last frame of a challenge
+   * may be followed at once by messages that only its end may allow.
+   */
+  holdAfter(n: number): void {
+    this.#holdAfter = n;
+  }
+
+  /** Stops holding; returns the frames that were held. */
+  resume(): Uint8Array[] {
+    this.#holdAfter = -1;
+    return this.#cut();
+  }
+
+  #cut(): Uint8Array[] {
     const frames: Uint8Array[] = [];
-    while (this.#buffered >= 4) {
+    while (this.#buffered >= 4 && this.#holdAfter !== 0) {
       const length = this.#header();
       if (length > this.maxFrame) {
         throw new RangeError(
@@ -67,6 +88,7 @@ export class FrameReader {
       if (this.#buffered < 4 + length) break;
       this.#advance(4); // the header
       frames.push(this.#take(length));
+      if (this.#holdAfter > 0) this.#holdAfter--;
     }
     return frames;
   }

@@ -251,6 +251,10 @@ export class Channel {
     gate?: HandshakeGate,
   ): Promise<void> {
     const release = gate?.admit(this);
+    // The client gets four frames (the challenge, the verdict, the server's
+    // digest, #READY#); the server may send messages right behind the last,
+    // larger than the challenge allows: they wait uncut until it is over.
+    if (role === "client") this.#reader.holdAfter(4 - this.#handshakeFrames.length);
     const io = {
       sendFrame: (payload: Uint8Array) => this.#stream.write(frame(payload)),
       recvFrame: async (): Promise<Uint8Array> => {
@@ -276,6 +280,16 @@ export class Channel {
     this.#open = true;
     this.#reader.maxFrame = this.#maxMessageSize;
     for (const f of this.#handshakeFrames.splice(0)) this.#dispatch(f);
+    if (role === "client") {
+      let held: Uint8Array[];
+      try {
+        held = this.#reader.resume();
+      } catch (error) {
+        this.#tooLarge(error);
+        return;
+      }
+      for (const f of held) this.#dispatch(f);
+    }
   }
 
   /** Whether the peer has sent anything yet. */
@@ -289,17 +303,7 @@ export class Channel {
     try {
       frames = this.#reader.push(chunk);
     } catch (error) {
-      // An oversized frame: this connection only.
-      if (this.#open) {
-        this.failure = new OSError(
-          `The peer sent a message larger than maxMessageSize ${this.#maxMessageSize} ` +
-            `(${(error as Error).message}); the connection was closed (raise maxMessageSize ` +
-            `on both ends if such messages are intended)`,
-        );
-        if (!this.#raw) this.#drop(this.failure.message);
-      }
-      this.#reader.clear();
-      this.#stream.destroy();
+      this.#tooLarge(error);
       return;
     }
     for (const f of frames) {
@@ -309,6 +313,20 @@ export class Channel {
         this.#wakeHandshake();
       }
     }
+  }
+
+  /** An oversized frame: closes this connection only, saying why once it was authenticated. */
+  #tooLarge(error: unknown): void {
+    if (this.#open) {
+      this.failure = new OSError(
+        `The peer sent a message larger than maxMessageSize ${this.#maxMessageSize} ` +
+          `(${(error as Error).message}); the connection was closed (raise maxMessageSize ` +
+          `on both ends if such messages are intended)`,
+      );
+      if (!this.#raw) this.#drop(this.failure.message);
+    }
+    this.#reader.clear();
+    this.#stream.destroy();
   }
 
   #wakeHandshake(): void {

@@ -398,8 +398,13 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
         const connecting = Client(listener.address, { authkey: "k" });
         const server = await listener.accept();
         await server.send(`early ${round}`); // may travel with the end of the challenge
+        // Larger than a challenge frame may be: the client must not take it for one.
+        await server.sendBytes(new Uint8Array(64 * 1024).fill(round));
         const client = await connecting;
         assert.equal(await client.recv(), `early ${round}`);
+        const big = await client.recvBytes();
+        assert.equal(big.byteLength, 64 * 1024);
+        assert.equal(big[100], round);
         await client.send("reply");
         assert.equal(await server.recv(), "reply");
         client.close();
