@@ -16,8 +16,8 @@ const READ_MAX = 256 * 1024;
 
 /**
  * Wraps a connection. Its read buffer starts small and doubles while reads
- * fill it, halving again when they do not, so an idle connection costs a
- * few KiB instead of the largest read; writes are counted until the OS has
+ * fill it, halving again after a run of small reads, so an idle connection
+ * costs a few KiB instead of the largest read; writes are counted until the OS has
  * taken them, for {@linkcode ByteStream.drained}.
  */
 function wrap(conn: Deno.Conn): ByteStream {
@@ -62,6 +62,7 @@ function wrap(conn: Deno.Conn): ByteStream {
 
   (async () => {
     let buf = new Uint8Array(READ_MIN);
+    let small = 0;
     try {
       for (;;) {
         const wait = paused as { promise: Promise<void> } | null;
@@ -70,8 +71,12 @@ function wrap(conn: Deno.Conn): ByteStream {
         const n = await conn.read(buf);
         if (n === null) break;
         const chunk = buf.slice(0, n);
-        if (n === buf.byteLength && n < READ_MAX) buf = new Uint8Array(n * 2);
-        else if (n <= buf.byteLength >> 2 && buf.byteLength > READ_MIN) {
+        if (n === buf.byteLength) {
+          small = 0;
+          if (n < READ_MAX) buf = new Uint8Array(n * 2);
+        } else if (n <= buf.byteLength >> 2 && buf.byteLength > READ_MIN && ++small >= 8) {
+          // Eight small reads in a row: the traffic is small now.
+          small = 0;
           buf = new Uint8Array(buf.byteLength >> 1);
         }
         if (receiver.onData) receiver.onData(chunk);
