@@ -44,6 +44,7 @@ export {
   type Address,
   Client,
   type ClientOptions,
+  DEFAULT_MAX_MESSAGE_SIZE,
   Listener,
   type ListenerOptions,
 } from "./src/core/listener.ts";

@@ -241,4 +241,46 @@ describe("codec", () => {
     const reader = new FrameReader(16);
     assert.throws(() => reader.push(frame(new Uint8Array(17))), RangeError);
   });
+  it("checks every announced length against the bytes left before allocating", () => {
+    // Tags as the codec numbers them; a hostile peer writes them by hand.
+    const TAG = {
+      String: 6,
+      Array: 10,
+      Object: 11,
+      Map: 12,
+      Set: 13,
+      ArrayBuffer: 14,
+      BackRef: 18,
+      String16: 22,
+      Bytes: 24,
+    };
+    const u32 = (n: number) => [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24];
+    const huge = 2 ** 31;
+    // Byte payloads announce 128 MiB (not 2^31) so that, without the
+    // check, the test fails by returning instead of by exhausting memory.
+    const cases: [string, number[]][] = [
+      ["a string announcing 2^31 bytes", [TAG.String, ...u32(huge), 0x61]],
+      ["a UTF-16 string announcing 2^31 units", [TAG.String16, ...u32(huge), 0x61, 0]],
+      ["an array announcing 2^31 items", [TAG.Array, ...u32(huge), 0]],
+      ["an object announcing 2^31 keys", [TAG.Object, ...u32(huge)]],
+      ["a map announcing 2^31 entries", [TAG.Map, ...u32(huge)]],
+      ["a set announcing 2^31 items", [TAG.Set, ...u32(huge)]],
+      ["bytes announcing 128 MiB", [TAG.Bytes, ...u32(2 ** 27), 1, 2, 3]],
+      ["an ArrayBuffer announcing 128 MiB", [TAG.ArrayBuffer, ...u32(2 ** 27), 1, 2, 3]],
+      ["an array whose items run past the end", [TAG.Array, ...u32(3), 0]],
+      ["a string cut short", [TAG.String, ...u32(10), 0x61]],
+      ["a number cut short", [4, 1, 2]],
+      ["a reference to an object not yet seen", [TAG.BackRef, ...u32(5)]],
+    ];
+    for (const [what, bytes] of cases) {
+      assert.throws(
+        () => decode(new Uint8Array(bytes)),
+        (e: Error) => e instanceof TypeError && /^Corrupt message/.test(e.message),
+        what,
+      );
+    }
+    // The checks cost nothing to honest messages: nested values still decode.
+    const value = { a: [1, "x".repeat(70), new Uint8Array(3)], m: new Map([[1, new Set([2])]]) };
+    assert.deepEqual(decode(encode(value)), value);
+  });
 });

@@ -17,6 +17,8 @@ interface BunSocket {
   terminate?(): void;
   ref(): void;
   unref(): void;
+  pause(): void;
+  resume(): void;
   setNoDelay?(on: boolean): void;
   data: SocketState;
 }
@@ -64,11 +66,25 @@ function attach(socket: BunSocket): SocketState {
   let scheduled = false;
   let blocked = false;
   let ending: (() => void) | null = null;
+  /** Bytes written and not yet taken by the OS. */
+  let buffered = 0;
+  let drainWaiters: { limit: number; resolve: () => void }[] = [];
+
+  const wakeDrained = () => {
+    if (drainWaiters.length === 0) return;
+    const waiting = drainWaiters;
+    drainWaiters = [];
+    for (const w of waiting) {
+      if (closed || buffered <= w.limit) w.resolve();
+      else drainWaiters.push(w);
+    }
+  };
 
   /** Writes `data`; false when the kernel did not take all of it (the rest waits for drain). */
   const put = (data: Uint8Array, rest: Uint8Array[]): boolean => {
     const n = socket.write(data);
     if (n < 0) return false; // closed
+    buffered -= n;
     if (n < data.byteLength) {
       pending = [data.subarray(n), ...rest];
       blocked = true;
@@ -100,10 +116,14 @@ function attach(socket: BunSocket): SocketState {
             at += chunks[k].byteLength;
           }
         }
-        if (!put(data, chunks.slice(end))) return;
+        if (!put(data, chunks.slice(end))) {
+          wakeDrained();
+          return;
+        }
         i = end;
       }
     }
+    wakeDrained();
     if (ending) {
       const done = ending;
       ending = null;
@@ -115,10 +135,18 @@ function attach(socket: BunSocket): SocketState {
     write(data) {
       if (closed) return;
       pending.push(data);
+      buffered += data.byteLength;
       if (!scheduled && !blocked) {
         scheduled = true;
         queueMicrotask(flush);
       }
+    },
+    get buffered() {
+      return buffered;
+    },
+    drained(limit) {
+      if (closed || buffered <= limit) return Promise.resolve();
+      return new Promise<void>((resolve) => drainWaiters.push({ limit, resolve }));
     },
     onData(callback) {
       onData = callback;
@@ -147,6 +175,8 @@ function attach(socket: BunSocket): SocketState {
       if (socket.terminate) socket.terminate();
       else socket.end();
     },
+    pause: () => socket.pause(),
+    resume: () => socket.resume(),
     ref: () => socket.ref(),
     unref: () => socket.unref(),
   };
@@ -165,6 +195,9 @@ function attach(socket: BunSocket): SocketState {
     closed() {
       if (closed) return;
       closed = true;
+      pending = [];
+      buffered = 0;
+      wakeDrained();
       for (const cb of closeCallbacks.splice(0)) cb();
     },
   };

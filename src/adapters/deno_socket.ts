@@ -9,6 +9,17 @@
 import { setTimeout as nodeSetTimeout } from "node:timers";
 import type { ByteStream, ServerHandle, SocketTransport } from "./types.ts";
 
+/** The read buffer a connection starts with: enough for the challenge and small messages. */
+const READ_MIN = 4 * 1024;
+/** The read buffer never grows past this. */
+const READ_MAX = 256 * 1024;
+
+/**
+ * Wraps a connection. Its read buffer starts small and doubles while reads
+ * fill it, halving again after a run of small reads, so an idle connection
+ * costs a few KiB instead of the largest read; writes are counted until the OS has
+ * taken them, for {@linkcode ByteStream.drained}.
+ */
 function wrap(conn: Deno.Conn): ByteStream {
   let closed = false;
   const receiver: { onData: ((chunk: Uint8Array) => void) | null } = { onData: null };
@@ -16,8 +27,23 @@ function wrap(conn: Deno.Conn): ByteStream {
   const closeCallbacks: (() => void)[] = [];
   let pending: Uint8Array[] = [];
   let flushing: Promise<void> | null = null;
+  /** Bytes written and not yet taken by the OS. */
+  let buffered = 0;
+  let drainWaiters: { limit: number; resolve: () => void }[] = [];
+  /** Set while reading is paused: the read loop waits on it. */
+  let paused: { promise: Promise<void>; resolve: () => void } | null = null;
   let readDone!: () => void;
   const readFinished = new Promise<void>((resolve) => (readDone = resolve));
+
+  const wakeDrained = () => {
+    if (drainWaiters.length === 0) return;
+    const waiting = drainWaiters;
+    drainWaiters = [];
+    for (const w of waiting) {
+      if (closed || buffered <= w.limit) w.resolve();
+      else drainWaiters.push(w);
+    }
+  };
 
   const fireClose = () => {
     if (closed) return;
@@ -27,16 +53,32 @@ function wrap(conn: Deno.Conn): ByteStream {
     } catch {
       // already closed
     }
+    pending = [];
+    buffered = 0;
+    wakeDrained();
+    paused?.resolve();
     for (const cb of closeCallbacks.splice(0)) cb();
   };
 
   (async () => {
-    const buf = new Uint8Array(256 * 1024);
+    let buf = new Uint8Array(READ_MIN);
+    let small = 0;
     try {
       for (;;) {
+        const wait = paused as { promise: Promise<void> } | null;
+        if (wait) await wait.promise;
+        if (closed) break;
         const n = await conn.read(buf);
         if (n === null) break;
         const chunk = buf.slice(0, n);
+        if (n === buf.byteLength) {
+          small = 0;
+          if (n < READ_MAX) buf = new Uint8Array(n * 2);
+        } else if (n <= buf.byteLength >> 2 && buf.byteLength > READ_MIN && ++small >= 8) {
+          // Eight small reads in a row: the traffic is small now.
+          small = 0;
+          buf = new Uint8Array(buf.byteLength >> 1);
+        }
         if (receiver.onData) receiver.onData(chunk);
         else early.push(chunk);
       }
@@ -64,7 +106,13 @@ function wrap(conn: Deno.Conn): ByteStream {
         }
       }
       let written = 0;
-      while (written < data.byteLength) written += await conn.write(data.subarray(written));
+      while (written < data.byteLength) {
+        const n = await conn.write(data.subarray(written));
+        written += n;
+        if (closed) return;
+        buffered -= n;
+        wakeDrained();
+      }
     }
   }
 
@@ -88,7 +136,15 @@ function wrap(conn: Deno.Conn): ByteStream {
     write(data) {
       if (closed) return;
       pending.push(data);
+      buffered += data.byteLength;
       startFlush();
+    },
+    get buffered() {
+      return buffered;
+    },
+    drained(limit) {
+      if (closed || buffered <= limit) return Promise.resolve();
+      return new Promise<void>((resolve) => drainWaiters.push({ limit, resolve }));
     },
     onData(callback) {
       receiver.onData = callback;
@@ -117,6 +173,17 @@ function wrap(conn: Deno.Conn): ByteStream {
       ]);
       clearTimeout(timer);
       fireClose();
+    },
+    pause() {
+      if (paused || closed) return;
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      paused = { promise, resolve };
+    },
+    resume() {
+      const p = paused;
+      paused = null;
+      p?.resolve();
     },
     destroy: fireClose,
     ref: () => conn.ref(),

@@ -19,10 +19,25 @@ export interface Capabilities {
 
 /** An ordered, reliable byte stream (a connected socket). */
 export interface ByteStream {
-  /** Queues bytes for writing, in order. */
+  /** Queues bytes for writing, in order; never blocks (see `buffered` and `drained`). */
   write(data: Uint8Array): void;
+  /** Bytes written that the OS has not taken yet. */
+  readonly buffered: number;
+  /**
+   * Resolves once no more than `limit` bytes wait for the OS (at once when
+   * that is already so), or when the stream closes: how writers wait for a
+   * slow reader instead of queueing without bound.
+   */
+  drained(limit: number): Promise<void>;
   /** Called with every chunk received, in order. */
   onData(callback: (chunk: Uint8Array) => void): void;
+  /**
+   * Stops reading until {@linkcode ByteStream.resume}: what the peer sends
+   * waits in the OS buffers, and then in the peer (a reader's backpressure).
+   */
+  pause(): void;
+  /** Reads again after {@linkcode ByteStream.pause}. */
+  resume(): void;
   /** Called once when the stream is closed by either side or fails. */
   onClose(callback: () => void): void;
   /** Flushes what was written, then closes; resolves when closed. */

@@ -593,17 +593,45 @@ class Encoder {
 class Decoder {
   pos = 0;
   refs: unknown[] = [];
+  /** Where the input ends: no announced length may reach past it. */
+  readonly end: number;
 
-  constructor(readonly buf: Uint8Array, readonly context: DecodeContext) {}
+  constructor(readonly buf: Uint8Array, readonly context: DecodeContext) {
+    this.end = buf.length;
+  }
+
+  /**
+   * Throws unless `n` more bytes are left: every length a message announces
+   * is checked against the bytes that arrived before anything is allocated
+   * for it (a peer announcing 2^31 bytes must not make us allocate them).
+   */
+  need(n: number, what: string): void {
+    if (n > this.end - this.pos) {
+      throw new TypeError(
+        `Corrupt message: ${what} announces ${n} bytes at byte ${this.pos} but only ${
+          Math.max(0, this.end - this.pos)
+        } are left`,
+      );
+    }
+  }
+
+  /** Reads a count of items that take at least `each` bytes apiece, checked against what is left. */
+  count(each: number, what: string): number {
+    const n = this.u32();
+    this.need(n * each, what);
+    return n;
+  }
 
   // No DataView over the input: reading `.buffer` of a small typed array
   // makes JavaScriptCore allocate a backing store for it.
   u8(): number {
+    if (this.pos >= this.end) this.need(1, "a value");
     return this.buf[this.pos++];
   }
   i32(): number {
     const b = this.buf;
     const p = this.pos;
+    if (p + 4 > this.end) this.need(4, "a number");
     this.pos = p + 4;
     return b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24);
   }
@@ -613,6 +641,7 @@ class Decoder {
   f64(): number {
     const b = this.buf;
     const p = this.pos;
+    if (p + 8 > this.end) this.need(8, "a number");
     if (LITTLE_ENDIAN) { for (let i = 0; i < 8; i++) scratchBytes[i] = b[p + i]; }
     else for (let i = 0; i < 8; i++) scratchBytes[7 - i] = b[p + i];
     this.pos = p + 8;
@@ -622,6 +651,7 @@ class Decoder {
     const n = this.u32();
     const b = this.buf;
     const p = this.pos;
+    if (n > this.end - p) this.need(n, "a string");
     this.pos = p + n;
     if (n <= 8) {
       let s = "";
@@ -647,11 +677,13 @@ class Decoder {
   }
   view(): Uint8Array {
     const n = this.u32();
+    this.need(n, "a byte payload");
     this.pos += n;
     return this.buf.subarray(this.pos - n, this.pos);
   }
   bytes(): Uint8Array {
     const n = this.u32();
+    this.need(n, "a byte payload");
     // Copy explicitly: the input may be a Node Buffer, whose slice() is a view.
     const copy = new Uint8Array(n);
     copyInto(copy, 0, this.buf, this.pos, n);
@@ -677,7 +709,7 @@ class Decoder {
       case Tag.String:
         return this.str();
       case Tag.String16: {
-        const n = this.u32();
+        const n = this.count(2, "a string");
         let s = "";
         const b = this.buf;
         for (let i = 0; i < n; i++) {
@@ -702,7 +734,7 @@ class Decoder {
         return r;
       }
       case Tag.Array: {
-        const n = this.u32();
+        const n = this.count(1, "an array");
         const a: unknown[] = new Array(n);
         this.refs.push(a);
         for (let i = 0; i < n; i++) {
@@ -717,7 +749,7 @@ class Decoder {
       case Tag.Object: {
         const o: Record<string, unknown> = {};
         this.refs.push(o);
-        const n = this.u32();
+        const n = this.count(5, "an object");
         for (let i = 0; i < n; i++) {
           const k = this.str();
           const v = this.value();
@@ -735,7 +767,7 @@ class Decoder {
       case Tag.Map: {
         const m = new Map();
         this.refs.push(m);
-        const n = this.u32();
+        const n = this.count(2, "a map");
         for (let i = 0; i < n; i++) {
           const k = this.value();
           m.set(k, this.value());
@@ -745,7 +777,7 @@ class Decoder {
       case Tag.Set: {
         const s = new Set();
         this.refs.push(s);
-        const n = this.u32();
+        const n = this.count(1, "a set");
         for (let i = 0; i < n; i++) s.add(this.value());
         return s;
       }
@@ -811,6 +843,9 @@ class Decoder {
       }
       case Tag.BackRef: {
         const index = this.u32();
+        if (index >= this.refs.length) {
+          throw new TypeError(`Corrupt message: a reference to object ${index} comes before it`);
+        }
         const v = this.refs[index];
         if (v !== BUFFER_OF_PREVIOUS) return v;
         return (this.refs[index] = (this.refs[index - 1] as Uint8Array).buffer);

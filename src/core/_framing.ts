@@ -24,6 +24,21 @@ export function frame(payload: Uint8Array): Uint8Array {
   return out;
 }
 
+/** Frees a chunk's memory at once where the runtime can (`ArrayBuffer.prototype.transfer`). */
+function release(chunk: Uint8Array): void {
+  const buffer = chunk.buffer as ArrayBuffer & { transfer?: (n: number) => ArrayBuffer };
+  if (
+    typeof buffer.transfer === "function" && chunk.byteOffset === 0 &&
+    chunk.byteLength === buffer.byteLength && !(buffer instanceof SharedArrayBuffer)
+  ) {
+    try {
+      buffer.transfer(0);
+    } catch {
+      // not transferable: left to the garbage collector
+    }
+  }
+}
+
 /** Cuts a stream of chunks into frames; throws on a frame above `maxFrame`. */
 export class FrameReader {
   #chunks: Uint8Array[] = [];
@@ -32,6 +47,8 @@ export class FrameReader {
   #buffered = 0;
   /** The largest frame accepted; a larger announced length is an error. */
   maxFrame: number;
+  /** Frames still to cut before holding the rest unread (-1: never hold). */
+  #holdAfter = -1;
 
   constructor(maxFrame: number = MAX_FRAME) {
     this.maxFrame = maxFrame;
@@ -41,8 +58,27 @@ export class FrameReader {
   push(chunk: Uint8Array): Uint8Array[] {
     this.#chunks.push(chunk);
     this.#buffered += chunk.byteLength;
+    return this.#cut();
+  }
+
+  /**
+   * Cuts `n` more frames, then holds what follows uncut (and unchecked)
+   * until {@linkcode FrameReader.resume}: the last frame of a challenge
+   * may be followed at once by messages that only its end may allow.
+   */
+  holdAfter(n: number): void {
+    this.#holdAfter = n;
+  }
+
+  /** Stops holding; returns the frames that were held. */
+  resume(): Uint8Array[] {
+    this.#holdAfter = -1;
+    return this.#cut();
+  }
+
+  #cut(): Uint8Array[] {
     const frames: Uint8Array[] = [];
-    while (this.#buffered >= 4) {
+    while (this.#buffered >= 4 && this.#holdAfter !== 0) {
       const length = this.#header();
       if (length > this.maxFrame) {
         throw new RangeError(
@@ -52,8 +88,24 @@ export class FrameReader {
       if (this.#buffered < 4 + length) break;
       this.#advance(4); // the header
       frames.push(this.#take(length));
+      if (this.#holdAfter > 0) this.#holdAfter--;
     }
     return frames;
+  }
+
+  /**
+   * Drops what was received of an unfinished frame (its connection closed).
+   * Chunks no frame handed out shares are detached, which frees their
+   * memory now rather than at the next garbage collection: a peer that
+   * sent 200 MB of a frame and left must not keep them for a quiet server.
+   */
+  clear(): void {
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    // The first chunk may still back a frame handed out before (a subarray).
+    for (let i = this.#offset > 0 ? 1 : 0; i < chunks.length; i++) release(chunks[i]);
+    this.#offset = 0;
+    this.#buffered = 0;
   }
 
   /** Bytes received that do not yet form a whole frame. */

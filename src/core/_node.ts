@@ -14,10 +14,10 @@ import type { ByteStream, ServerHandle } from "../adapters/types.ts";
 import { decode, type EncodeContext, encodeFrame } from "./_codec.ts";
 import { frame, FrameReader, MAX_FRAME } from "./_framing.ts";
 import { clientHandshake, HANDSHAKE_MAX_FRAME, serverHandshake } from "./_auth.ts";
-import { AuthenticationError, OSError, RemoteError } from "./errors.ts";
+import { AuthenticationError, OSError, RemoteError, ValueError } from "./errors.ts";
 import { getHost } from "./_host.ts";
 import { processState } from "./_state.ts";
-import { holdAlive, sleep } from "./_util.ts";
+import { holdAlive, sleep, unrefTimeout } from "./_util.ts";
 
 /** A message: the operation name, then its fields. */
 export type Message = [op: string, ...fields: unknown[]];
@@ -30,10 +30,111 @@ export function onMessage(op: string, handler: Handler): void {
   handlers.set(op, handler);
 }
 
+/**
+ * The largest message a connection accepts unless told otherwise: 256 MiB.
+ * A frame announcing more closes that connection with an `OSError` naming
+ * both sizes; a send above it is refused with a `ValueError` before
+ * anything is written. The tree's own channels read their limit from the
+ * environment variable `PROCS_MP_MAX_MESSAGE_SIZE` (bytes), which children
+ * inherit; `Listener`, `Client` and managers take a `maxMessageSize` option.
+ */
+export const DEFAULT_MAX_MESSAGE_SIZE: number = 256 * 1024 * 1024;
+
+/** The maximum message size of the tree's own channels (see {@linkcode DEFAULT_MAX_MESSAGE_SIZE}). */
+export function treeMaxMessageSize(): number {
+  const raw = getHost().env("PROCS_MP_MAX_MESSAGE_SIZE");
+  if (raw === undefined || raw === "") return DEFAULT_MAX_MESSAGE_SIZE;
+  return checkMaxMessageSize(Number(raw), "PROCS_MP_MAX_MESSAGE_SIZE");
+}
+
+/** Checks a `maxMessageSize` option; returns it (or the default when undefined). */
+export function checkMaxMessageSize(value: number | undefined, name = "maxMessageSize"): number {
+  if (value === undefined) return DEFAULT_MAX_MESSAGE_SIZE;
+  if (!Number.isInteger(value) || value < 1 || value > MAX_FRAME) {
+    throw new RangeError(
+      `${name} must be an integer from 1 to ${MAX_FRAME} bytes: received '${value}'`,
+    );
+  }
+  return value;
+}
+
+/**
+ * How long a peer has to prove the key on a public endpoint (a `Listener`
+ * or a manager's address) before its connection is closed.
+ */
+export const HANDSHAKE_DEADLINE = 5_000;
+/**
+ * The same on the tree's own endpoint (a private unix socket only this user
+ * can open), where the peers are our own children and siblings: long enough
+ * for a child on a loaded machine whose parent is busy.
+ */
+export const TREE_HANDSHAKE_DEADLINE = 60_000;
+/** Connections an endpoint lets run the challenge at once; a new one beyond it evicts the oldest. */
+export const MAX_UNAUTHENTICATED = 256;
+/** The same on the tree's own endpoint, where a large pool's children all connect at once. */
+export const TREE_MAX_UNAUTHENTICATED = 4096;
+/**
+ * A writer waits (`await conn.send(...)`) while more than this many bytes
+ * it wrote wait for the OS; a reader stops reading while more than this
+ * many bytes it received wait to be read.
+ */
+export const HIGH_WATER = 1024 * 1024;
+
+/**
+ * The connections of one endpoint that have not finished the challenge:
+ * at most `limit` at once (a new one evicts the oldest, so a flood of idle
+ * peers cannot lock a legitimate client out), each closed after `deadline`.
+ */
+export class HandshakeGate {
+  readonly #waiting = new Set<Channel>();
+  constructor(
+    readonly deadline: number = HANDSHAKE_DEADLINE,
+    readonly limit = MAX_UNAUTHENTICATED,
+  ) {}
+
+  /** Connections still in the challenge. */
+  get size(): number {
+    return this.#waiting.size;
+  }
+
+  /** Admits `channel`, evicting the oldest waiting connection when full; returns a release. */
+  admit(channel: Channel): () => void {
+    while (this.#waiting.size >= this.limit) {
+      // The oldest peer that has sent nothing goes first: a legitimate
+      // client answers the challenge at once, an idle flood never does.
+      let victim: Channel | undefined;
+      for (const c of this.#waiting) {
+        if (!c.heardFrom) {
+          victim = c;
+          break;
+        }
+      }
+      victim ??= this.#waiting.values().next().value!;
+      this.#waiting.delete(victim);
+      victim.destroy();
+    }
+    this.#waiting.add(channel);
+    const cancel = unrefTimeout(() => {
+      if (this.#waiting.delete(channel)) channel.destroy();
+    }, this.deadline);
+    return () => {
+      cancel();
+      this.#waiting.delete(channel);
+    };
+  }
+}
+
+/** What a channel may be told when it is made. */
+export interface ChannelOptions {
+  /** The largest frame accepted after the challenge (see {@linkcode DEFAULT_MAX_MESSAGE_SIZE}). */
+  maxMessageSize?: number;
+}
+
 /** An authenticated, framed, ordered message connection to another node. */
 export class Channel {
   readonly #stream: ByteStream;
   readonly #reader = new FrameReader(HANDSHAKE_MAX_FRAME);
+  readonly #maxMessageSize: number;
   #open = false;
   #closed = false;
   readonly #handshakeFrames: Uint8Array[] = [];
@@ -48,9 +149,16 @@ export class Channel {
   #beforeNext: (() => void)[] = [];
   /** While those run: the frames they send, which go out in one write with the next frame. */
   #riders: Uint8Array[] | null = null;
+  /** Bytes handed to the raw handler that its reader has not taken yet. */
+  #unread = 0;
+  #paused = false;
+  #heardFrom = false;
+  /** Why this channel was closed here, when it was for a reason the peer should hear of. */
+  failure: Error | null = null;
 
-  constructor(stream: ByteStream) {
+  constructor(stream: ByteStream, options: ChannelOptions = {}) {
     this.#stream = stream;
+    this.#maxMessageSize = options.maxMessageSize ?? treeMaxMessageSize();
     stream.onData((chunk) => this.#onChunk(chunk));
     stream.onClose(() => this.#onClosed());
   }
@@ -60,10 +168,11 @@ export class Channel {
     return this.#closed;
   }
 
-  /** Encodes and sends a message; a closed channel drops it. */
+  /** Encodes and sends a message; a closed channel drops it; a message above the limit throws. */
   send(message: Message, context?: EncodeContext): void {
     if (this.#closed) return;
     const bytes = encodeFrame(message, context, "message");
+    this.#checkSize(bytes.byteLength - 4);
     if (this.#riders) this.#riders.push(bytes);
     else if (this.#beforeNext.length > 0) this.#stream.write(this.#withRiders(bytes));
     else this.#stream.write(bytes);
@@ -100,10 +209,51 @@ export class Channel {
     return all;
   }
 
-  /** Sends one undecoded frame (Listener/Client connections). */
+  /** The largest message this channel sends or accepts. */
+  get maxMessageSize(): number {
+    return this.#maxMessageSize;
+  }
+
+  #checkSize(n: number): void {
+    if (n > this.#maxMessageSize) {
+      throw new ValueError(
+        `Cannot send a message of ${n} bytes: the limit is maxMessageSize ${this.#maxMessageSize} ` +
+          `(raise it on both ends, or send the data in parts)`,
+      );
+    }
+  }
+
+  /** Sends one undecoded frame (Listener/Client connections); a payload above the limit throws. */
   sendRaw(payload: Uint8Array): void {
     if (this.#closed) return;
+    this.#checkSize(payload.byteLength);
     this.#stream.write(frame(payload));
+  }
+
+  /**
+   * Resolves once no more than {@linkcode HIGH_WATER} bytes sent here wait
+   * for the OS (or the channel closed): a writer awaits it to go no faster
+   * than its reader.
+   */
+  drained(): Promise<void> {
+    return this.#stream.drained(HIGH_WATER);
+  }
+
+  /** Bytes sent here that the OS has not taken yet. */
+  get buffered(): number {
+    return this.#stream.buffered;
+  }
+
+  /**
+   * The raw handler's reader took `n` bytes it was handed: reading resumes
+   * once what waits to be read is below {@linkcode HIGH_WATER}.
+   */
+  consumed(n: number): void {
+    this.#unread -= n;
+    if (this.#paused && this.#unread <= HIGH_WATER) {
+      this.#paused = false;
+      this.#stream.resume();
+    }
   }
 
   /** Calls `callback` once the channel closes (at once if it has). */
@@ -132,8 +282,20 @@ export class Channel {
     else this.#stream.unref();
   }
 
-  /** Runs the challenge; resolves when both sides are proven. */
-  async handshake(key: Uint8Array, role: "server" | "client"): Promise<void> {
+  /**
+   * Runs the challenge; resolves when both sides are proven. A `gate`
+   * (server side) closes the connection unless it is proven in time.
+   */
+  async handshake(
+    key: Uint8Array,
+    role: "server" | "client",
+    gate?: HandshakeGate,
+  ): Promise<void> {
+    const release = gate?.admit(this);
+    // The client gets four frames (the challenge, the verdict, the server's
+    // digest, #READY#); the server may send messages right behind the last,
+    // larger than the challenge allows: they wait uncut until it is over.
+    if (role === "client") this.#reader.holdAfter(4 - this.#handshakeFrames.length);
     const io = {
       sendFrame: (payload: Uint8Array) => this.#stream.write(frame(payload)),
       recvFrame: async (): Promise<Uint8Array> => {
@@ -153,18 +315,36 @@ export class Channel {
     } catch (error) {
       this.#stream.destroy();
       throw error;
+    } finally {
+      release?.();
     }
     this.#open = true;
-    this.#reader.maxFrame = MAX_FRAME;
+    this.#reader.maxFrame = this.#maxMessageSize;
     for (const f of this.#handshakeFrames.splice(0)) this.#dispatch(f);
+    if (role === "client") {
+      let held: Uint8Array[];
+      try {
+        held = this.#reader.resume();
+      } catch (error) {
+        this.#tooLarge(error);
+        return;
+      }
+      for (const f of held) this.#dispatch(f);
+    }
+  }
+
+  /** Whether the peer has sent anything yet. */
+  get heardFrom(): boolean {
+    return this.#heardFrom;
   }
 
   #onChunk(chunk: Uint8Array): void {
+    this.#heardFrom = true;
     let frames: Uint8Array[];
     try {
       frames = this.#reader.push(chunk);
-    } catch {
-      this.#stream.destroy(); // oversized frame: this connection only
+    } catch (error) {
+      this.#tooLarge(error);
       return;
     }
     for (const f of frames) {
@@ -176,6 +356,20 @@ export class Channel {
     }
   }
 
+  /** An oversized frame: closes this connection only, saying why once it was authenticated. */
+  #tooLarge(error: unknown): void {
+    if (this.#open) {
+      this.failure = new OSError(
+        `The peer sent a message larger than maxMessageSize ${this.#maxMessageSize} ` +
+          `(${(error as Error).message}); the connection was closed (raise maxMessageSize ` +
+          `on both ends if such messages are intended)`,
+      );
+      if (!this.#raw) this.#drop(this.failure.message);
+    }
+    this.#reader.clear();
+    this.#stream.destroy();
+  }
+
   #wakeHandshake(): void {
     const waiter = this.#handshakeWaiter;
     this.#handshakeWaiter = null;
@@ -185,7 +379,8 @@ export class Channel {
   /**
    * Makes this a raw channel (Listener/Client): frames go to `handler`
    * undecoded instead of to the message handlers; frames that came before
-   * it was set are handed over first.
+   * it was set are handed over first. The handler's reader reports what it
+   * took with {@linkcode Channel.consumed}.
    */
   setRawHandler(handler: (payload: Uint8Array) => void): void {
     this.#raw = true;
@@ -200,6 +395,11 @@ export class Channel {
 
   #dispatch(payload: Uint8Array): void {
     if (this.#raw) {
+      this.#unread += payload.byteLength;
+      if (!this.#paused && this.#unread > HIGH_WATER && !this.#closed) {
+        this.#paused = true;
+        this.#stream.pause();
+      }
       if (this.#rawHandler) this.#rawHandler(payload);
       else this.#rawBacklog.push(payload);
       return;
@@ -243,6 +443,9 @@ export class Channel {
     if (this.#closed) return;
     this.#closed = true;
     this.#beforeNext = [];
+    // What a peer sent of a frame it never finished goes now, not at the next GC.
+    this.#reader.clear();
+    this.#handshakeFrames.length = 0;
     this.#wakeHandshake();
     for (const cb of this.#closeCallbacks.splice(0)) {
       try {
@@ -260,6 +463,10 @@ class LocalNode {
   #address: string | null = null;
   #server: ServerHandle | null = null;
   readonly #keys = new Map<string, Uint8Array>();
+  /** The maximum message size of connections to an address, when not the tree's. */
+  readonly #limits = new Map<string, number>();
+  /** Connections to this node's own endpoint still in the challenge. */
+  readonly #gate = new HandshakeGate(TREE_HANDSHAKE_DEADLINE, TREE_MAX_UNAUTHENTICATED);
   readonly #own = new Set<string>();
   /** Addresses whose process ended while we were connected: reconnecting fails at once. */
   readonly #dead = new Set<string>();
@@ -284,7 +491,10 @@ class LocalNode {
   ensureServer(): string {
     if (this.#address) return this.#address;
     const address = `${this.privateDir}/node.sock`;
-    this.#server = getHost().transport.listenUnix(address, (stream) => this.#accept(stream, null));
+    this.#server = getHost().transport.listenUnix(
+      address,
+      (stream) => this.#accept(stream, null, this.#gate, {}),
+    );
     this.#address = address;
     this.#own.add(address);
     return address;
@@ -294,9 +504,14 @@ class LocalNode {
    * Serves this node's handlers on another address too, to peers proving
    * `key` (a manager's TCP address); returns the address bound.
    */
-  listen(address: string, key: Uint8Array): { address: string; close(): void } {
+  listen(
+    address: string,
+    key: Uint8Array,
+    options: ChannelOptions = {},
+  ): { address: string; close(): void } {
     const transport = getHost().transport;
-    const onStream = (stream: ByteStream) => this.#accept(stream, key);
+    const gate = new HandshakeGate();
+    const onStream = (stream: ByteStream) => this.#accept(stream, key, gate, options);
     const tcp = parseTcp(address);
     if (tcp) {
       const server = transport.listenTcp(tcp.host, tcp.port, onStream);
@@ -336,11 +551,21 @@ class LocalNode {
     return this.#address;
   }
 
-  async #accept(stream: ByteStream, key: Uint8Array | null): Promise<void> {
-    const channel = new Channel(stream);
+  /** Uses messages up to `maxMessageSize` bytes on connections to `address`. */
+  setMaxMessageSize(address: string, maxMessageSize: number): void {
+    this.#limits.set(address, maxMessageSize);
+  }
+
+  async #accept(
+    stream: ByteStream,
+    key: Uint8Array | null,
+    gate: HandshakeGate,
+    options: ChannelOptions,
+  ): Promise<void> {
+    const channel = new Channel(stream, options);
     channel.keepsAlive = processState().startMethod !== null;
     try {
-      await channel.handshake(key ?? processState().nodeKey, "server");
+      await channel.handshake(key ?? processState().nodeKey, "server", gate);
     } catch {
       return; // nothing is served to a peer that failed the challenge
     }
@@ -384,7 +609,7 @@ class LocalNode {
       );
     }
     const stream = await connectStream(address, true);
-    const channel = new Channel(stream);
+    const channel = new Channel(stream, { maxMessageSize: this.#limits.get(address) });
     // In the main program channels never keep it alive (its children do);
     // a child exits explicitly, so there they must keep it running.
     channel.keepsAlive = processState().startMethod !== null;

@@ -420,7 +420,16 @@ export class Connection implements Disposable {
   /**
    * Sends a copy of `obj` (structured-clone semantics; connections and the
    * library's primitives travel as live handles). A value that cannot be
-   * copied rejects at once with a `TypeError` naming where it sits.
+   * copied rejects at once with a `TypeError` naming where it sits; one
+   * larger than the connection's `maxMessageSize` with a `ValueError`.
+   *
+   * Resolves once the transport has taken the bytes, or no more than
+   * 1 MiB of them wait in this process: a writer that awaits its sends goes
+   * no faster than its reader, and its memory stays bounded. (Over a
+   * `Listener`/`Client` connection the reader's side stops reading while
+   * more than 1 MiB waits for its `recv()`; so one program that sends
+   * several MiB and only then receives them on the same socket waits, as a
+   * blocking send does in Python.)
    *
    * @example
    * ```ts
@@ -434,15 +443,16 @@ export class Connection implements Disposable {
     try {
       this.#checkWritable();
       const data = encode(obj, sendContext(), "obj");
-      this.#transmit(data);
-      return Promise.resolve();
+      return this.#transmit(data);
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
   /**
-   * Sends bytes `buf[offset, offset + size)` as one message.
+   * Sends bytes `buf[offset, offset + size)` as one message; resolves as
+   * {@linkcode Connection.send} does, once the transport has taken them or
+   * little enough of them waits.
    *
    * @example
    * ```ts
@@ -466,31 +476,37 @@ export class Connection implements Disposable {
       else if (offset + size > n) {
         throw new ValueError(`buffer length ${n} < offset + size (${offset} + ${size})`);
       }
-      this.#transmit(bytes.slice(offset, offset + size));
-      return Promise.resolve();
+      return this.#transmit(bytes.slice(offset, offset + size));
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  #transmit(data: Uint8Array): void {
+  /** Sends `data`; resolves when the channel it went to is below its high-water mark. */
+  #transmit(data: Uint8Array): Promise<void> {
     const link = this.#link;
     if (link.kind === "local") {
       if (!link.core.send(other(link.end), data)) {
         throw new OSError("The other end of the pipe is closed: nobody can receive this message");
       }
-      return;
+      return Promise.resolve();
     }
     if (link.kind === "stream") {
       link.channel.sendRaw(data); // one frame: its length, then the message
-      return;
+      return link.channel.drained();
     }
     // What this copy read rides along (see #acked).
     const message: Message = this.#acks.length === 0
       ? ["pipe.send", link.id, other(link.end), data]
       : ["pipe.send", link.id, other(link.end), data, link.ticket, this.#takeAcks()];
-    if (link.channel) link.channel.send(message);
-    else link.ready.then((channel) => channel.send(message), () => {});
+    if (link.channel) {
+      link.channel.send(message);
+      return link.channel.drained();
+    }
+    return link.ready.then((channel) => {
+      channel.send(message);
+      return channel.drained();
+    }, () => {});
   }
 
   /**
@@ -672,13 +688,17 @@ export class Connection implements Disposable {
         release();
       }
     }
+    const link = this.#link;
     if (this.#inbox.length === 0) {
+      // A connection closed here for a reason (a message above maxMessageSize) says so.
+      if (link.kind === "stream" && link.channel.failure) throw link.channel.failure;
       throw new EOFError("The other end of the pipe was closed and every message has been read");
     }
     const envelope = this.#inbox.shift()!;
-    const link = this.#link;
     if (link.kind === "remote") this.#acks.push(envelope.seq);
     else if (link.kind === "local" && this.#inbox.length === 0) link.core.settleEOF(link.end);
+    // The socket's reader pauses while too much waits to be read here.
+    else if (link.kind === "stream") link.channel.consumed(envelope.data.byteLength);
     return envelope;
   }
 

@@ -10,7 +10,18 @@
 
 import type { ByteStream, ServerHandle } from "../adapters/types.ts";
 import { Connection } from "./connection.ts";
-import { Channel, connectStream, localNode, parseTcp, tcpAddress } from "./_node.ts";
+import {
+  Channel,
+  checkMaxMessageSize,
+  connectStream,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  HandshakeGate,
+  localNode,
+  parseTcp,
+  tcpAddress,
+} from "./_node.ts";
+
+export { DEFAULT_MAX_MESSAGE_SIZE };
 import { getHost } from "./_host.ts";
 import { processState } from "./_state.ts";
 import { AuthenticationError, OSError } from "./errors.ts";
@@ -25,12 +36,21 @@ export interface ListenerOptions {
   address?: Address;
   /** The key both sides prove (default: `currentProcess().authkey`); may be empty. */
   authkey?: Uint8Array | string;
+  /**
+   * The largest message, in bytes, a connection accepted here sends or
+   * receives (default 256 MiB, {@linkcode DEFAULT_MAX_MESSAGE_SIZE}): a
+   * larger one arriving closes that connection (its `recv()` rejects with
+   * `OSError`); a larger one sent rejects with `ValueError`.
+   */
+  maxMessageSize?: number;
 }
 
 /** The options of `Client(...)`. */
 export interface ClientOptions {
   /** The key both sides prove (default: `currentProcess().authkey`). */
   authkey?: Uint8Array | string;
+  /** The largest message, in bytes, sent or received (as {@linkcode ListenerOptions.maxMessageSize}). */
+  maxMessageSize?: number;
 }
 
 /** @internal An address as the node writes it. */
@@ -80,13 +100,17 @@ export class Listener implements AsyncDisposable {
    */
   constructor(options: ListenerOptions = {}) {
     const key = keyBytes(options.authkey);
+    const maxMessageSize = checkMaxMessageSize(options.maxMessageSize);
+    // Peers that do not prove the key in time are closed; a flood of them
+    // evicts the oldest, so a legitimate client still gets in.
+    const gate = new HandshakeGate();
     const address = options.address ?? `${localNode().privateDir}/listener-${randomId(6)}.sock`;
     const accept = async (stream: ByteStream) => {
-      const channel = new Channel(stream);
+      const channel = new Channel(stream, { maxMessageSize });
       channel.expectRaw();
       let conn: Connection | null = null;
       try {
-        await channel.handshake(key, "server");
+        await channel.handshake(key, "server", gate);
         conn = Connection._overChannel(channel);
       } catch (error) {
         this.#deliver(error instanceof Error ? error : new AuthenticationError(String(error)));
@@ -180,6 +204,7 @@ export class Listener implements AsyncDisposable {
  */
 export async function Client(address: Address, options: ClientOptions = {}): Promise<Connection> {
   const key = keyBytes(options.authkey);
+  const maxMessageSize = checkMaxMessageSize(options.maxMessageSize);
   const stream = await connectStream(addressString(address), false).catch((error) => {
     throw new OSError(
       `Cannot connect to ${JSON.stringify(address)}: ${(error as Error)?.message ?? error}`,
@@ -188,7 +213,7 @@ export async function Client(address: Address, options: ClientOptions = {}): Pro
       },
     );
   });
-  const channel = new Channel(stream);
+  const channel = new Channel(stream, { maxMessageSize });
   channel.expectRaw();
   await channel.handshake(key, "client");
   return Connection._overChannel(channel);

@@ -16,7 +16,13 @@
 import type { StartMethod } from "../adapters/types.ts";
 import { rebuildReduced, REDUCE, type Reduced, registerReducer } from "./_codec.ts";
 import { type Connection, Pipe } from "./connection.ts";
-import { localNode, onRequest, request } from "./_node.ts";
+import {
+  checkMaxMessageSize,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  localNode,
+  onRequest,
+  request,
+} from "./_node.ts";
 import { type Caller, own, Ref, type RefState, SharedCore } from "./_shared.ts";
 import { processState } from "./_state.ts";
 import { defaultStartMethod } from "./_start_method.ts";
@@ -366,12 +372,13 @@ export async function managerServerLoop(
   registrations: Registration[],
   listenAddress: string | null,
   authkey: Uint8Array | null,
+  maxMessageSize?: number,
 ): Promise<void> {
   serve(registrations);
   const node = localNode();
   node.ensureServer();
   const extra = listenAddress
-    ? node.listen(listenAddress, authkey ?? processState().nodeKey)
+    ? node.listen(listenAddress, authkey ?? processState().nodeKey, { maxMessageSize })
     : null;
   await conn.send(["ready", extra?.address ?? node.address]);
   try {
@@ -656,6 +663,13 @@ export interface ManagerOptions {
   authkey?: Uint8Array | string;
   /** The start method of the server process. */
   context?: { getStartMethod(): StartMethod };
+  /**
+   * The largest message, in bytes, on connections to a server at `address`
+   * (default 256 MiB, `DEFAULT_MAX_MESSAGE_SIZE`): a larger frame closes
+   * that one connection, and the server goes on serving the others.
+   * Without `address` the tree's limit applies (`PROCS_MP_MAX_MESSAGE_SIZE`).
+   */
+  maxMessageSize?: number;
 }
 
 /** A server that runs in this process (from `getServer()`). */
@@ -698,6 +712,7 @@ let managerCount = 0;
 export class BaseManager implements AsyncDisposable {
   readonly #address: string | null;
   readonly #authkey: Uint8Array;
+  readonly #maxMessageSize: number | undefined;
   readonly #method: StartMethod;
   readonly #modules: string[];
   #serverAddress: string | null = null;
@@ -738,6 +753,15 @@ export class BaseManager implements AsyncDisposable {
   constructor(options: ManagerOptions = {}) {
     this.#address = options.address === undefined ? null : addressString(options.address);
     this.#authkey = keyBytes(options.authkey);
+    this.#maxMessageSize = options.maxMessageSize === undefined
+      ? undefined
+      : checkMaxMessageSize(options.maxMessageSize);
+    if (this.#address !== null) {
+      localNode().setMaxMessageSize(
+        this.#address,
+        this.#maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+      );
+    }
     this.#method = options.context?.getStartMethod() ?? defaultStartMethod()!;
     this.#modules = callerModules();
   }
@@ -770,7 +794,13 @@ export class BaseManager implements AsyncDisposable {
     // ends with it (CPython shuts managers down at exit too).
     const p = new ProcessClass({
       target: managerServerLoop as never,
-      args: [theirs, this.#registrations(), this.#address, usesTreeKey ? null : this.#authkey],
+      args: [
+        theirs,
+        this.#registrations(),
+        this.#address,
+        usesTreeKey ? null : this.#authkey,
+        this.#maxMessageSize,
+      ],
       daemon: true,
     });
     p._useModules(this.#modules);
@@ -789,7 +819,13 @@ export class BaseManager implements AsyncDisposable {
     this.#process = p;
     this.#conn = mine;
     this.#serverAddress = (ready as [string, string])[1];
-    if (!usesTreeKey) localNode().setKey(this.#serverAddress, this.#authkey);
+    if (!usesTreeKey) {
+      localNode().setKey(this.#serverAddress, this.#authkey);
+      localNode().setMaxMessageSize(
+        this.#serverAddress,
+        this.#maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+      );
+    }
     this.#state = "started";
   }
 
@@ -811,7 +847,9 @@ export class BaseManager implements AsyncDisposable {
   getServer(): ManagerServer {
     if (this.#address === null) throw new ValueError("getServer() needs an address to listen on");
     serve(this.#registrations() as Registration[]);
-    const listening = localNode().listen(this.#address, this.#authkey);
+    const listening = localNode().listen(this.#address, this.#authkey, {
+      maxMessageSize: this.#maxMessageSize,
+    });
     const tcp = parseTcp(listening.address);
     return {
       address: tcp ? [tcp.host, tcp.port] : listening.address,

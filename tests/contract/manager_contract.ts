@@ -22,7 +22,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import process from "node:process";
 import { createHmac, randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -90,6 +90,32 @@ function announce(length: number, body: Uint8Array = new Uint8Array(0)): Uint8Ar
   new DataView(out.buffer).setUint32(0, length);
   out.set(body, 4);
   return out;
+}
+
+/** `u32` as the codec writes it (little-endian). */
+function u32le(n: number): number[] {
+  return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24];
+}
+
+/**
+ * A message `["req", <value>]` in the codec's bytes, where the value's tag
+ * is `tag` (6 string, 22 UTF-16 string, 24 bytes) and it announces `length`
+ * of it, and nothing follows.
+ */
+function hugeAnnouncement(tag: number, length = 2 ** 31): Uint8Array {
+  return new Uint8Array([10, ...u32le(2), 6, ...u32le(3), 0x72, 0x65, 0x71, tag, ...u32le(length)]);
+}
+
+/**
+ * Opens `n` connections that never answer the challenge. One the server
+ * resets before this side saw it connected (evicted at once by the flood
+ * behind it) is left out: it is closed already.
+ */
+async function idlePeers(address: Address, n: number): Promise<RawPeer[]> {
+  const peers = await Promise.all(
+    Array.from({ length: n }, () => RawPeer.connect(address).catch(() => null)),
+  );
+  return peers.filter((p): p is RawPeer => p !== null);
 }
 
 function hmac(key: Uint8Array, message: Uint8Array): Uint8Array {
@@ -227,6 +253,12 @@ class RawPeer {
       const message = decode(payload) as unknown[];
       if (message[0] === "res" && message[1] === id) return [message[2] as boolean, message[3]];
     }
+  }
+
+  /** Writes `bytes`, waiting for the socket to drain when the OS did not take them. */
+  async writeDrained(bytes: Uint8Array): Promise<void> {
+    if (this.#isClosed || this.#socket.write(bytes)) return;
+    await Promise.race([new Promise((r) => this.#socket.once("drain", r)), this.closed]);
   }
 
   destroy(): void {
@@ -401,8 +433,13 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
         const connecting = Client(listener.address, { authkey: "k" });
         const server = await listener.accept();
         await server.send(`early ${round}`); // may travel with the end of the challenge
+        // Larger than a challenge frame may be: the client must not take it for one.
+        await server.sendBytes(new Uint8Array(64 * 1024).fill(round));
         const client = await connecting;
         assert.equal(await client.recv(), `early ${round}`);
+        const big = await client.recvBytes();
+        assert.equal(big.byteLength, 64 * 1024);
+        assert.equal(big[100], round);
         await client.send("reply");
         assert.equal(await server.recv(), "reply");
         client.close();
@@ -601,6 +638,76 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
         assert.equal(await server.recv(), "good client");
         client.close();
         server.close();
+      },
+    );
+
+    test(
+      "a Listener closes peers that never prove the key, and lets a client in during a flood of them",
+      T,
+      async (t) => {
+        if (!osProcess) return t.skip(LISTENER_SKIP);
+        await using listener = new Listener({ address: ["127.0.0.1", 0], authkey: "k" });
+        const idle = await idlePeers(listener.address, 300);
+        try {
+          const [client, server] = await Promise.all([
+            Client(listener.address, { authkey: "k" }),
+            (async () => {
+              for (;;) {
+                // Peers closed for waiting too long are reported as failed challenges.
+                const next = await listener.accept().catch((e) => e as Error);
+                if (!(next instanceof Error)) return next;
+              }
+            })(),
+          ]);
+          await client.send("still served");
+          assert.equal(await server.recv(), "still served");
+          client.close();
+          server.close();
+          for (const [i, peer] of idle.entries()) {
+            assert.ok(await peer.closedWithin(30_000), `idle peer ${i} was closed`);
+          }
+        } finally {
+          for (const peer of idle) peer.destroy();
+        }
+      },
+    );
+
+    test(
+      "a message above maxMessageSize: the sender gets a ValueError, a receiver's recv() an OSError",
+      T,
+      async (t) => {
+        if (!osProcess) return t.skip(LISTENER_SKIP);
+        await using listener = new Listener({
+          address: ["127.0.0.1", 0],
+          authkey: "k",
+          maxMessageSize: 1024,
+        });
+        const small = await Client(listener.address, { authkey: "k", maxMessageSize: 1024 });
+        await assert.rejects(
+          small.sendBytes(new Uint8Array(2000)),
+          (e: Error) => e instanceof ValueError && /maxMessageSize 1024/.test(e.message),
+        );
+        await small.sendBytes(new Uint8Array(1000)); // 1 byte of kind + 1000 fits
+        const first = await listener.accept();
+        assert.equal((await first.recvBytes()).byteLength, 1000);
+        small.close();
+        first.close();
+
+        const [big, server] = await Promise.all([
+          Client(listener.address, { authkey: "k" }),
+          listener.accept(),
+        ]);
+        await big.sendBytes(new Uint8Array(5000));
+        await assert.rejects(
+          server.recv(),
+          (e: Error) => e instanceof OSError && /maxMessageSize 1024/.test(e.message),
+        );
+        big.close();
+        server.close();
+        assert.throws(
+          () => new Listener({ maxMessageSize: -1 }),
+          (e: Error) => e instanceof RangeError,
+        );
       },
     );
 
@@ -1275,6 +1382,9 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
           ["a frame that is not a message", frameOf(encode({ not: "an array" }))],
           ["an unknown message type", frameOf(encode(["launch-missiles", 1]))],
           ["an oversized frame", announce(0xffff_fff0, new Uint8Array(16))],
+          ["bytes announcing 2^31", frameOf(hugeAnnouncement(24))],
+          ["a string announcing 2^31 bytes", frameOf(hugeAnnouncement(6))],
+          ["a UTF-16 string announcing 2^31 units", frameOf(hugeAnnouncement(22))],
         ];
         const bystander = await RawPeer.connect(manager.address!);
         await bystander.handshake(key);
@@ -1288,6 +1398,100 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
         assert.deepEqual([ok, value], [true, 1], "another connection is still served");
         bystander.destroy();
         assert.equal(await d.get("kept"), 1);
+      },
+    );
+
+    test(
+      "peers that never prove the key are closed after a deadline; a flood of them does not lock out a client",
+      T,
+      async () => {
+        await using manager = await ctx.Manager({ address: ["127.0.0.1", 0], authkey: "k" });
+        const d = await manager.dict<string, unknown>({ kept: 1 });
+        // More idle peers than an endpoint lets wait at once (256).
+        const idle = await idlePeers(manager.address!, 300);
+        try {
+          const client = await RawPeer.connect(manager.address!);
+          await client.handshake(enc.encode("k"));
+          const [ok, value] = await client.request("obj", d._ref.state().id, "get", 1, ["kept"]);
+          assert.deepEqual([ok, value], [true, 1], "a client that proves the key is served");
+          client.destroy();
+          for (const [i, peer] of idle.entries()) {
+            assert.ok(await peer.closedWithin(30_000), `idle peer ${i} was closed`);
+          }
+        } finally {
+          for (const peer of idle) peer.destroy();
+        }
+        assert.equal(await d.get("kept"), 1);
+      },
+    );
+
+    test(
+      "what a peer sent of a frame it never finished is freed in the server when it leaves",
+      T,
+      async (t) => {
+        if (!osProcess || process.platform !== "linux") {
+          return t.skip("reads the server process's RSS from /proc: spawn on Linux only");
+        }
+        await using manager = await ctx.Manager({ address: ["127.0.0.1", 0], authkey: "k" });
+        const d = await manager.dict<string, unknown>({ kept: 1 });
+        const server = activeChildren().find((p) => p.name.startsWith("SyncManager"))!;
+        const MB = 1024 * 1024;
+        const rss = () => {
+          const status = readFileSync(`/proc/${server.pid}/status`, "utf8");
+          return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) * 1024;
+        };
+        const before = rss();
+        const peer = await RawPeer.connect(manager.address!);
+        await peer.handshake(enc.encode("k"));
+        peer.write(announce(250_000_000));
+        const chunk = new Uint8Array(MB).fill(7);
+        for (let i = 0; i < 150; i++) await peer.writeDrained(chunk);
+        await waitFor(() => rss() - before > 100 * MB, "the bytes to arrive", 30_000);
+        peer.destroy();
+        // Lower bound only: the 150 MB are gone, not held until some later GC.
+        let now = rss();
+        await waitFor(
+          () => (now = rss()) - before < 60 * MB,
+          "the server's RSS to fall back",
+          20_000,
+        ).catch(() => {
+          throw new Error(`The server still holds ${((now - before) / MB).toFixed(0)} MB more`);
+        });
+        assert.equal(await d.get("kept"), 1, "the server still serves");
+      },
+    );
+
+    test(
+      "a frame above maxMessageSize closes that connection; a proxy call above it is a ValueError",
+      T,
+      async () => {
+        await using manager = new SyncManager({
+          context: ctx,
+          address: ["127.0.0.1", 0],
+          authkey: "k",
+          maxMessageSize: 64 * 1024,
+        });
+        await manager.start();
+        const d = await manager.dict<string, unknown>({ kept: 1 });
+        const key = enc.encode("k");
+        const bystander = await RawPeer.connect(manager.address!);
+        await bystander.handshake(key);
+        const peer = await RawPeer.connect(manager.address!);
+        await peer.handshake(key);
+        peer.write(announce(100_000, new Uint8Array(16)));
+        assert.ok(await peer.closedWithin(), "the server closed the connection");
+        const [ok, value] = await bystander.request("obj", d._ref.state().id, "get", 1, ["kept"]);
+        assert.deepEqual([ok, value], [true, 1], "another connection is still served");
+        bystander.destroy();
+        await assert.rejects(
+          d.set("big", new Uint8Array(100_000)),
+          (e: Error) => e instanceof ValueError && /maxMessageSize 65536/.test(e.message),
+        );
+        assert.equal(await d.get("kept"), 1, "the proxy still works");
+        assert.throws(
+          () => new SyncManager({ maxMessageSize: 0 }),
+          (e: Error) => e instanceof RangeError && /maxMessageSize/.test(e.message),
+        );
       },
     );
 

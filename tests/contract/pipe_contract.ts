@@ -20,6 +20,7 @@ import {
   type Connection,
   EOFError,
   getContext,
+  Listener,
   OSError,
   type Process,
   ProcessError,
@@ -47,6 +48,7 @@ import {
   pipeSendLater,
   pipeSendOneAndReturn,
   pipeSendRange,
+  pipeSlowReader,
   pipeUseSentConnection,
   pipeWaitForever,
   pipeWriterReport,
@@ -1234,6 +1236,49 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
         assert.deepEqual(await within(conn.recvBytes(), "the relayed bytes"), bytes("raw"));
         conn.close();
         await joinedCleanly(p);
+      },
+    );
+
+    test(
+      "await sendBytes() waits for a slow reader in a child: the writer is never far ahead",
+      TEST,
+      async () => {
+        // The writer (here) sends 64 x 1 MiB over a Listener connection as
+        // fast as its sends resolve; the reader (a child) reads one message
+        // each time it is told to. Without backpressure all 64 sends resolve
+        // at once and sit in memory; with it the writer stays within a few
+        // MiB (the high-water mark, the OS buffers, the reader's own mark).
+        await using s = new Scope(ctx);
+        await using listener = new Listener({ address: ["127.0.0.1", 0], authkey: "k" });
+        const [control, controlChild] = s.pipe();
+        const address = listener.address as [string, number];
+        const reader = s.start(pipeSlowReader, [[address[0], address[1]], controlChild]);
+        controlChild.close();
+        const conn = s.adopt(await within(listener.accept(), "the reader's connection", 30_000));
+        const COUNT = 64;
+        const message = new Uint8Array(1024 * 1024).fill(7);
+        let sent = 0;
+        const writer = (async () => {
+          for (let i = 0; i < COUNT; i++) {
+            await conn.sendBytes(message);
+            sent++;
+          }
+        })();
+        let ahead = 0;
+        for (let read = 1; read <= COUNT; read++) {
+          await control.send("next");
+          assert.equal(await within(control.recv(), `message ${read}`, 30_000), message.length);
+          ahead = Math.max(ahead, sent - read);
+          assert.ok(
+            sent - read <= 32,
+            `after ${read} read the writer had ${sent} sends resolved (${sent - read} ahead)`,
+          );
+        }
+        await within(writer, "the writer", 30_000);
+        await control.send("stop");
+        await within(reader.join(), "the reader to exit", 30_000);
+        assert.equal(reader.exitcode, 0);
+        assert.ok(ahead >= 0);
       },
     );
 

@@ -296,3 +296,20 @@ export async function pipeReadOneAndReturn(end: Connection, control: Connection)
   await control.send(await end.recv());
   control.close();
 }
+
+/**
+ * A slow reader: connects with `Client` to `address`, then reads one message
+ * each time `control` says "next", answering with its length; "stop" ends it.
+ */
+export async function pipeSlowReader(
+  address: string | [string, number],
+  control: Connection,
+): Promise<void> {
+  const { Client } = await import("../../mod.ts");
+  const conn = await Client(address, { authkey: "k" });
+  while ((await control.recv()) === "next") {
+    await control.send((await conn.recvBytes()).byteLength);
+  }
+  conn.close();
+  control.close();
+}
