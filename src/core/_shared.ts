@@ -25,9 +25,11 @@
  */
 
 import { type Channel, localNode, notify, onMessage, onRequest, request } from "./_node.ts";
+import type { EncodeContext } from "./_codec.ts";
 import { processState } from "./_state.ts";
 import { OSError } from "./errors.ts";
 import { fromHex, holdAlive, randomId } from "./_util.ts";
+import { onChildDeath } from "./process.ts";
 
 /** Who calls an owner-side method: the caller's channel (null when local) and process ident. */
 export interface Caller {
@@ -121,8 +123,18 @@ function settle(id: string, entry: Entry): void {
   entry.core.free(goneError());
 }
 
-function addTicket(entry: Entry, ticket: string, delta: number): void {
-  const n = (entry.tickets.get(ticket) ?? 0) + delta;
+/**
+ * Counts a ticket: +1 sent, -1 received, or "cancel" (the process it was
+ * sent to failed before it could receive it: only a ticket still unreceived
+ * goes, so one received before then is not counted twice).
+ */
+function addTicket(entry: Entry, ticket: string, delta: number | "cancel"): void {
+  const was = entry.tickets.get(ticket) ?? 0;
+  if (delta === "cancel") {
+    if (was > 0) delta = -1;
+    else return;
+  }
+  const n = was + delta;
   if (n === 0) entry.tickets.delete(ticket);
   else entry.tickets.set(ticket, n);
 }
@@ -132,8 +144,11 @@ function usedBy(channel: Channel): Set<string> | undefined {
   return channel.attachments.get("shared") as Set<string> | undefined;
 }
 
-/** Records that `channel` uses `entry`, so only its objects hear of its closing. */
-function use(channel: Channel, id: string, entry: Entry): void {
+/** The channels of each process (by ident) that used objects owned here. */
+const channelsOf = new Map<number, Set<Channel>>();
+
+/** Records that `channel` (of process `ident`) uses `entry`, so only its objects hear of its closing. */
+function use(channel: Channel, id: string, entry: Entry, ident: number): void {
   if (entry.users.has(channel)) return;
   entry.users.add(channel);
   let ids = usedBy(channel);
@@ -141,7 +156,12 @@ function use(channel: Channel, id: string, entry: Entry): void {
     const mine = new Set<string>();
     ids = mine;
     channel.attachments.set("shared", mine);
+    let same = channelsOf.get(ident);
+    if (!same) channelsOf.set(ident, same = new Set());
+    same.add(channel);
     channel.onClose(() => {
+      same.delete(channel);
+      if (same.size === 0 && channelsOf.get(ident) === same) channelsOf.delete(ident);
       // A process that ended normally keeps what it held, as in Python (a
       // lock acquired as a signal stays acquired); one that was killed or
       // crashed gives it back, so nobody waits forever. Either way its
@@ -164,6 +184,24 @@ function use(channel: Channel, id: string, entry: Entry): void {
   ids.add(id);
 }
 
+/**
+ * A child of this process died: its holds go now, not when its channel
+ * closes (a "worker" child terminated under Bun may leave its socket open).
+ * What it was doing (waiters, a lock it held, items lent to it) is settled
+ * when the channel closes, after every message it sent was read.
+ */
+function dropHoldsOf(ident: number): void {
+  for (const channel of channelsOf.get(ident) ?? []) {
+    channel.attachments.set("shared.dead", true);
+    for (const id of usedBy(channel) ?? []) {
+      const entry = owned.get(id);
+      if (entry && entry.holders.delete(channel)) settle(id, entry);
+    }
+  }
+}
+
+onChildDeath(dropHoldsOf);
+
 /** Whether the process behind `channel` said goodbye (it exited with code 0) before closing. */
 export function endedCleanly(channel: Channel): boolean {
   return channel.attachments.get("goodbye") === true;
@@ -180,22 +218,24 @@ onRequest("obj", (channel, [id, method, ident, args]) => {
   if (!core.exposed.has(method as string)) {
     throw new TypeError(`'${String(method)}' is not a method other processes may call`);
   }
-  use(channel!, id as string, entry);
+  use(channel!, id as string, entry, ident as number);
   const fn = (core as unknown as Record<string, (...a: unknown[]) => unknown>)[method as string];
   return fn.call(core, { channel, ident: ident as number }, ...(args as unknown[]));
 });
 
-// Another process's count: ["shared.ref", id, hold (+1, -1 or 0), ticket, ticket delta].
-onMessage("shared.ref", (channel, [, id, hold, ticket, delta]) => {
+// Another process's count: ["shared.ref", id, hold (+1, -1 or 0), ticket, ticket delta, ident].
+onMessage("shared.ref", (channel, [, id, hold, ticket, delta, ident]) => {
   const entry = owned.get(id as string);
   if (!entry || entry.pinned) return;
-  use(channel, id as string, entry);
-  if (hold !== 0) {
+  use(channel, id as string, entry, ident as number);
+  if (hold !== 0 && !channel.attachments.get("shared.dead")) {
     const n = (entry.holders.get(channel) ?? 0) + (hold as number);
     if (n > 0) entry.holders.set(channel, n);
     else entry.holders.delete(channel);
   }
-  if (typeof ticket === "string" && delta !== 0) addTicket(entry, ticket, delta as number);
+  if (typeof ticket === "string" && delta !== 0) {
+    addTicket(entry, ticket, delta as number | "cancel");
+  }
   settle(id as string, entry);
 });
 
@@ -245,9 +285,15 @@ function linkTo(address: string): Link {
   return link;
 }
 
-function sendCount(address: string, id: string, hold: number, ticket: string | null, delta = 0) {
+function sendCount(
+  address: string,
+  id: string,
+  hold: number,
+  ticket: string | null,
+  delta: number | "cancel" = 0,
+) {
   linkTo(address).then((channel) => {
-    if (channel) channel.send(["shared.ref", id, hold, ticket, delta]);
+    if (channel) channel.send(["shared.ref", id, hold, ticket, delta, processState().ident]);
   });
 }
 
@@ -359,17 +405,29 @@ export class Ref {
   /**
    * How this reference crosses to another process: its state with a new
    * ticket, registered with the owner before the state can arrive anywhere.
+   * `context.onTicket` learns how to cancel it (a child that failed before
+   * receiving its arguments).
    */
-  cross(): RefState {
+  cross(context?: EncodeContext): RefState {
     const state = this.state();
     const ticket = randomId(8);
+    const id = this.#id;
     if (this.#core) {
-      const entry = owned.get(this.#id);
+      const entry = owned.get(id);
       // An object already freed crosses without a ticket: the receiver finds it gone.
       if (!entry || entry.pinned) return state;
       addTicket(entry, ticket, 1);
+      context?.onTicket?.(() => {
+        const now = owned.get(id);
+        if (now === entry) {
+          addTicket(entry, ticket, "cancel");
+          settle(id, entry);
+        }
+      });
     } else {
-      sendCount(state.address, this.#id, 0, ticket, 1);
+      const address = state.address;
+      sendCount(address, id, 0, ticket, 1);
+      context?.onTicket?.(() => sendCount(address, id, 0, ticket, "cancel"));
     }
     state.ticket = ticket;
     return state;

@@ -946,7 +946,7 @@ export class Queue<T = unknown> implements Disposable {
     if (ring && core) core.shareRing();
     return {
       type,
-      state: { ref: this._ref.cross(), maxsize: this.#maxsize, ring } satisfies QueueState,
+      state: { ref: this._ref.cross(context), maxsize: this.#maxsize, ring } satisfies QueueState,
     };
   }
 }

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { REDUCE, type Reduced, registerReducer } from "./_codec.ts";
+import { type EncodeContext, REDUCE, type Reduced, registerReducer } from "./_codec.ts";
 import { type Caller, Ref, type RefState, releaseWhenCollected, SharedCore } from "./_shared.ts";
 import { type Lock, RLock } from "./synchronize.ts";
 import { ValueError } from "./errors.ts";
@@ -273,7 +273,7 @@ export abstract class SynchronizedBase implements Disposable {
   }
 
   /** @internal */
-  _state(type: string): Reduced {
+  _state(type: string, context: EncodeContext): Reduced {
     // Memory travels as-is to a worker that shares it; elsewhere as a
     // reference to this process (the codec refuses a SharedArrayBuffer
     // bound for another OS process, so the view is dropped there).
@@ -281,7 +281,7 @@ export abstract class SynchronizedBase implements Disposable {
       typecode: this.#typecode,
       length: this.#length,
       view: null,
-      ref: this.#ref.cross(),
+      ref: this.#ref.cross(context),
       lock: this.#lock,
     };
     return { type, state };
@@ -339,10 +339,10 @@ export class Synchronized extends SynchronizedBase {
   }
 
   /** @internal */
-  [REDUCE](context: { shareMemory?: boolean }): Reduced {
+  [REDUCE](context: EncodeContext): Reduced {
     return context.shareMemory && this._hasSharedView()
       ? this._stateShared("Value")
-      : this._state("Value");
+      : this._state("Value", context);
   }
 }
 
@@ -389,10 +389,10 @@ export class SynchronizedArray extends SynchronizedBase {
   }
 
   /** @internal */
-  [REDUCE](context: { shareMemory?: boolean }): Reduced {
+  [REDUCE](context: EncodeContext): Reduced {
     return context.shareMemory && this._hasSharedView()
       ? this._stateShared("Array")
-      : this._state("Array");
+      : this._state("Array", context);
   }
 }
 

@@ -607,7 +607,7 @@ export abstract class SemLock implements AsyncDisposable {
   /** @internal A lock's reduced state: its memory goes along to a process that shares it. */
   _lockState(type: string, context: EncodeContext): Reduced {
     const cell = context.shareMemory ? this._cell : null;
-    return { type, state: { ref: this._ref.cross(), cell } satisfies LockState };
+    return { type, state: { ref: this._ref.cross(context), cell } satisfies LockState };
   }
 
   /** Acquires and returns a handle whose disposal releases: `await using _ = await lock.hold()`. */
@@ -849,7 +849,7 @@ export class Event implements Disposable {
   /** @internal */
   [REDUCE](context: EncodeContext): Reduced {
     const cell = context.shareMemory ? this.#cell : null;
-    return { type: "Event", state: { ref: this.#ref.cross(), cell } satisfies LockState };
+    return { type: "Event", state: { ref: this.#ref.cross(context), cell } satisfies LockState };
   }
 }
 
@@ -954,8 +954,8 @@ export class Condition implements AsyncDisposable {
   }
 
   /** @internal */
-  [REDUCE](): Reduced {
-    return { type: "Condition", state: { ref: this.#ref.cross(), lock: this.#lock } };
+  [REDUCE](context: EncodeContext): Reduced {
+    return { type: "Condition", state: { ref: this.#ref.cross(context), lock: this.#lock } };
   }
 }
 
@@ -1074,11 +1074,11 @@ export class Barrier implements Disposable {
   }
 
   /** @internal */
-  [REDUCE](): Reduced {
+  [REDUCE](context: EncodeContext): Reduced {
     return {
       type: "Barrier",
       state: {
-        ref: this.#ref.cross(),
+        ref: this.#ref.cross(context),
         parties: this.#parties,
         timeout: this.#timeout,
         spec: this.#actionSpec,
