@@ -333,6 +333,8 @@ export class Ref {
   readonly #key: string | undefined;
   #released = false;
   #onRelease: (() => void)[] | null = null;
+  /** The way to the owner (another process's object), while its channel is open. */
+  #link: Link | null = null;
 
   private constructor(core: SharedCore | null, id: string, address: string | null, key?: string) {
     this.#core = core;
@@ -466,6 +468,12 @@ export class Ref {
     return { channel: null, ident: processState().ident };
   }
 
+  #linkOpen(): Link {
+    const link = this.#link;
+    if (link && !link.channel?.closed) return link;
+    return (this.#link = linkTo(this.#address!));
+  }
+
   #local(method: string): (...a: unknown[]) => unknown {
     // A released handle still works while others hold the object; not once it is freed.
     if (this.#released && owned.get(this.#id)?.core !== this.#core) throw goneError();
@@ -482,7 +490,7 @@ export class Ref {
       }
     }
     const ident = processState().ident;
-    const link = linkTo(this.#address!);
+    const link = this.#linkOpen();
     if (link.channel) return request(link.channel, "obj", this.#id, method, ident, args);
     return new Promise((resolve, reject) =>
       link.then((channel, error) => {
@@ -499,9 +507,13 @@ export class Ref {
       return;
     }
     const ident = processState().ident;
-    linkTo(this.#address!).then((channel) => {
-      if (channel) notify(channel, "obj", this.#id, method, ident, args);
-    });
+    const link = this.#linkOpen();
+    if (link.channel) notify(link.channel, "obj", this.#id, method, ident, args);
+    else {
+      link.then((channel) => {
+        if (channel) notify(channel, "obj", this.#id, method, ident, args);
+      });
+    }
   }
 }
 /** The longest delay setTimeout honours (2^31 - 1 ms, about 24.8 days). */
