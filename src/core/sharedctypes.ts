@@ -9,6 +9,10 @@
  * cannot share memory with its parent, reaches the value in the process
  * that made it through the authenticated channel.
  *
+ * Lifetime: a `Value` or `SharedArray` handle holds its memory (and the
+ * lock it made) until `close()` or until it is garbage-collected; the
+ * process that made it frees it once no process holds it.
+ *
  * @module
  */
 

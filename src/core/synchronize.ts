@@ -8,6 +8,12 @@
  * condition held by a process that dies (killed, crashed) is released when
  * its process ends, so the next `acquire` succeeds instead of hanging.
  *
+ * Lifetime: each handle (in any process) holds its primitive; `close()`
+ * lets go of one at once, and a handle dropped without it goes when it is
+ * garbage-collected. Once no process holds it, the process that made it
+ * frees it, and whoever still waits on it (through a handle closed
+ * meanwhile) fails with `OSError`. `close()` does not release a lock.
+ *
  * @module
  */
 
