@@ -179,6 +179,11 @@ export abstract class SynchronizedBase implements Disposable {
     releaseWhenCollected(this, this.#ref);
   }
 
+  /** @internal This handle's hold on the memory. */
+  get _ref(): Ref {
+    return this.#ref;
+  }
+
   /**
    * Closes this handle (and the handle of the lock it made or received; a
    * lock passed in the options stays open): later reads and writes through

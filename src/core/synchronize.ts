@@ -785,6 +785,11 @@ export class Event implements Disposable {
     releaseWhenCollected(this, this.#ref);
   }
 
+  /** @internal This handle's hold on the event. */
+  get _ref(): Ref {
+    return this.#ref;
+  }
+
   /**
    * Closes this handle: later calls through it fail with `ValueError`; the
    * event is freed once no process holds a handle to it.
@@ -900,6 +905,16 @@ export class Condition implements AsyncDisposable {
     const lockHold = Ref.fromState(this.#lock._ref.state());
     this.#ref = Ref.local(new ConditionCore(core, lockHold));
     releaseWhenCollected(this, this.#ref);
+  }
+
+  /** @internal This handle's hold on the condition. */
+  get _ref(): Ref {
+    return this.#ref;
+  }
+
+  /** @internal The lock's handle. */
+  get _lock(): Lock | RLock {
+    return this.#lock;
   }
 
   /**
@@ -1019,6 +1034,11 @@ export class Barrier implements Disposable {
     this.#actionSpec = action ? describeCallable(action as never, callerModules()) : null;
     this.#ref = Ref.local(new BarrierCore(parties, action !== undefined && action !== null));
     releaseWhenCollected(this, this.#ref);
+  }
+
+  /** @internal This handle's hold on the barrier. */
+  get _ref(): Ref {
+    return this.#ref;
   }
 
   /**

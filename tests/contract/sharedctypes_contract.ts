@@ -19,7 +19,7 @@ import {
 import * as targets from "../testdata/sharedctypes_targets.ts";
 import { RUNTIME, waitFor } from "../_helpers.ts";
 import { lifetimeWriteValues } from "../testdata/lifetime_targets.ts";
-import { ownedCount } from "../../src/core/_shared.ts";
+import { ownedCore } from "../../src/core/_shared.ts";
 
 export * from "../testdata/sharedctypes_targets.ts";
 export * from "../testdata/lifetime_targets.ts";
@@ -626,7 +626,6 @@ export function runSharedctypesContract({ startMethod }: { startMethod: StartMet
       T,
       async () => {
         const report = new ctx.Queue<string>();
-        const before = ownedCount();
         const v = ctx.Value("i", 0);
         const a = ctx.SharedArray("i", 2);
         const p = new P({ target: lifetimeWriteValues, args: [v, a, report] });
@@ -636,7 +635,9 @@ export function runSharedctypesContract({ startMethod }: { startMethod: StartMet
         assert.equal(p.exitcode, 0);
         assert.equal(await v.get(), 7);
         assert.equal(await a.get(0), 3);
-        assert.equal(ownedCount(), before + 4, "a value, an array and their two locks");
+        const ids = [v, a, v.getLock()!, a.getLock()!].map((h) => h._ref.id);
+        const alive = () => ids.filter((id) => ownedCore(id) !== undefined).length;
+        assert.equal(alive(), 4, "a value, an array and their two locks");
         v.close();
         a.close();
         await assert.rejects(v.get(), (e) => e instanceof ValueError && /closed/.test(e.message));
@@ -645,7 +646,7 @@ export function runSharedctypesContract({ startMethod }: { startMethod: StartMet
           (e) => e instanceof ValueError && /closed/.test(e.message),
         );
         await waitFor(
-          () => ownedCount() <= before,
+          () => alive() === 0,
           "the value, the array and their locks to be freed",
         );
         report.close();

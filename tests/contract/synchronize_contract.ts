@@ -27,7 +27,7 @@ import {
 } from "../../mod.ts";
 import { Scope, sleep, within } from "./_scope.ts";
 import { lifetimeUsePrimitives } from "../testdata/lifetime_targets.ts";
-import { ownedCount } from "../../src/core/_shared.ts";
+import { ownedCore } from "../../src/core/_shared.ts";
 import { RUNTIME, waitFor } from "../_helpers.ts";
 import {
   type Acquirable,
@@ -1210,7 +1210,6 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       async () => {
         await using scope = new Scope(ctx);
         const report = scope.queue<string>();
-        const before = ownedCount();
         const lock = new ctx.Lock();
         const semaphore = new ctx.Semaphore(2);
         const event = new ctx.Event();
@@ -1224,12 +1223,16 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
           barrier,
           report,
         ]);
+        const ids = [lock, semaphore, event, condition, condition._lock, barrier].map((h) =>
+          h._ref.id
+        );
+        const alive = () => ids.filter((id) => ownedCore(id) !== undefined).length;
         for (const handle of [lock, semaphore, event, condition, barrier]) handle.close();
-        assert.equal(ownedCount(), before + 6, "the child's references keep all six");
+        assert.equal(alive(), 6, "the child's references keep all six");
         assert.equal(await within(report.get(), "the child's report"), "ok");
         await within(p.join(), "the child to end");
         assert.equal(p.exitcode, 0);
-        await waitFor(() => ownedCount() <= before, "the six objects to be freed");
+        await waitFor(() => alive() === 0, "the six objects to be freed");
       },
     );
   });
