@@ -37,6 +37,11 @@ export const WORKLOADS = {
     nominal: 100_000,
     scaled: true,
   },
+  "objects.make_free": {
+    title: "Queue + Lock + Value made, used and closed: objects made and freed per second",
+    unit: "items/s",
+    nominal: 60_000,
+  },
   "pool.map_200k": {
     title: "Pool(2).map, 200k trivial items, default chunksize",
     unit: "items/s",

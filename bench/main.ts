@@ -40,6 +40,7 @@ import {
 } from "./workloads/floor.ts";
 import { queueOneProducer, queueTwoByTwo } from "./workloads/queues.ts";
 import { lockChild, lockOwner, valueIncrements } from "./workloads/locks.ts";
+import { OBJECTS_PER_ITERATION, objectsMadeAndFreed, type RssBeside } from "./workloads/objects.ts";
 import { cpuSpeedup, poolApplyAsync, poolCreateFirstMap, poolMap } from "./workloads/pool.ts";
 import { managerDictPair } from "./workloads/managers.ts";
 import { killPeerProcesses, peerApplyAsync } from "./workloads/peers.ts";
@@ -75,6 +76,9 @@ interface ModePlan {
   /** Value increments: the plan and the increments of each child per sample. */
   value: Plan;
   valueIncrements: number;
+  /** Objects made and freed: the plan and the iterations (3 objects each) of one sample. */
+  objects: Plan;
+  objectsIterations: number;
   poolMap: Plan;
   poolMapItems: number;
   poolChunk1: Plan;
@@ -113,6 +117,8 @@ const PLANS: Record<Mode, ModePlan> = {
     lockOps: 1000,
     value: { iterations: 3, time: 1000, warmup: 0 },
     valueIncrements: 10_000,
+    objects: { iterations: 5, time: 0, warmup: 1 },
+    objectsIterations: 20_000,
     poolMap: { iterations: 10, time: 1000, warmup: 3 },
     poolMapItems: 200_000,
     poolChunk1: { iterations: 5, time: 0, warmup: 1 },
@@ -143,6 +149,8 @@ const PLANS: Record<Mode, ModePlan> = {
     lockOps: 1000,
     value: { iterations: 3, time: 0, warmup: 0 },
     valueIncrements: 2000,
+    objects: { iterations: 3, time: 0, warmup: 1 },
+    objectsIterations: 10_000,
     poolMap: { iterations: 5, time: 0, warmup: 2 },
     poolMapItems: 200_000,
     poolChunk1: { iterations: 3, time: 0, warmup: 1 },
@@ -171,6 +179,8 @@ const PLANS: Record<Mode, ModePlan> = {
     lockOps: 100,
     value: { iterations: 2, time: 0, warmup: 0 },
     valueIncrements: 100,
+    objects: { iterations: 2, time: 0, warmup: 0 },
+    objectsIterations: 500,
     poolMap: { iterations: 2, time: 0, warmup: 0 },
     poolMapItems: 2000,
     poolChunk1: { iterations: 2, time: 0, warmup: 0 },
@@ -452,6 +462,7 @@ async function main(): Promise<void> {
     "queue.two_by_two": { items: plan.queue22Items },
     "lock.uncontended": { items: plan.lockOps },
     "value.locked_increments": { items: plan.valueIncrements },
+    "objects.make_free": { items: OBJECTS_PER_ITERATION * plan.objectsIterations },
     "pool.map_200k": { items: plan.poolMapItems },
     "pool.map_20k_chunk1": { items: plan.poolChunk1Items },
     "pool.apply_async_20k": { items: plan.poolApplyTasks },
@@ -568,6 +579,24 @@ async function main(): Promise<void> {
       "value.locked_increments",
       method,
       () => valueIncrements(method, plan.value, plan.valueIncrements),
+    );
+  }
+  // Objects made and freed, with the resident size beside (no CPython equivalent).
+  for (const method of methods) {
+    const f = skeleton("objects.make_free", RUNTIME, method);
+    if (!wanted(f.id)) continue;
+    const rss: RssBeside = { before: 0, after: 0 };
+    const done = await measure(
+      f,
+      () => objectsMadeAndFreed(method, plan.objects, plan.objectsIterations, rss),
+      plan.deadline,
+      sizeOf("objects.make_free"),
+    );
+    const beside = `RSS ${rss.before} → ${rss.after} MiB`;
+    figures.push(
+      done.skipped === undefined
+        ? { ...done, note: done.note ? `${done.note}; ${beside}` : beside }
+        : done,
     );
   }
   await python("locks.py", ["lock.uncontended", "value.locked_increments"], {

@@ -50,6 +50,8 @@ const EXPECTED = [
     `${w}/cpython-spawn`,
   ]),
   `lock.uncontended/${RUNTIME}-owner`,
+  `objects.make_free/${RUNTIME}-spawn`,
+  `objects.make_free/${RUNTIME}-worker`,
   ...[...PEERS, "round-robin", "round-robin-batched"].map((m) =>
     `pool.apply_async_20k/${RUNTIME}-${m}`
   ),

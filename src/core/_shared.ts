@@ -5,13 +5,31 @@
  * owner learns when a caller's process ends (its channel closes) and
  * releases what it held, so a dead process never keeps a lock.
  *
+ * Lifetimes, after CPython's managers (`incref`/`decref`): the owner counts
+ * who holds each object. Every handle holds it (in the owner: one count per
+ * handle; in another process: that process holds it while it has at least
+ * one handle, and says so once, when its first handle is made and when its
+ * last one goes). A handle goes with `close()` (or `[Symbol.dispose]`), or
+ * when it is garbage-collected. A reference on its way to another process
+ * (in a child's arguments, in an item inside a queue) is a ticket the
+ * sender registers with the owner before it sends it; the receiver settles
+ * the ticket when it rebuilds its handle, so the object cannot be freed in
+ * between, in whatever order the two messages reach the owner. When no
+ * handle, no process and no ticket holds an object, the owner drops it:
+ * its entry, its shared memory, and its waiters, which fail with
+ * `OSError`. A process that ends drops what it held. None of this costs a
+ * message on a `put`, `get` or `acquire`: only making, dropping and sending
+ * a handle do.
+ *
  * @module
  */
 
 import { type Channel, localNode, notify, onMessage, onRequest, request } from "./_node.ts";
+import type { EncodeContext } from "./_codec.ts";
 import { processState } from "./_state.ts";
 import { OSError } from "./errors.ts";
 import { fromHex, holdAlive, randomId } from "./_util.ts";
+import { onChildDeath } from "./process.ts";
 
 /** Who calls an owner-side method: the caller's channel (null when local) and process ident. */
 export interface Caller {
@@ -24,6 +42,14 @@ export function sameCaller(a: Caller | null, b: Caller): boolean {
   return a !== null && a.ident === b.ident && a.channel === b.channel;
 }
 
+/** The error of a call on, or a wait for, an object its owner has freed. */
+export function goneError(): OSError {
+  return new OSError(
+    "The shared object is gone: every handle to it was closed or garbage-collected, " +
+      "so its owner freed it; keep a handle open while any process uses it",
+  );
+}
+
 /** The owner-side state of a shared object; its exposed methods take a `Caller` first. */
 export abstract class SharedCore {
   /** The methods other processes may call. */
@@ -33,32 +59,148 @@ export abstract class SharedCore {
    * cleanly, release what it held.
    */
   dropChannel(_channel: Channel, _clean: boolean): void {}
+  /** Nothing holds the object any more: fail whoever still waits, let go of its memory. */
+  free(_gone: OSError): void {}
 }
 
-const owned = new Map<string, SharedCore>();
+/** What the owner knows of one object it owns. */
+interface Entry {
+  readonly core: SharedCore;
+  /** A manager's object: it lives as long as the manager's server. */
+  readonly pinned: boolean;
+  /** Handles in this process. */
+  local: number;
+  /** Processes holding it, by their channel (each says so once). */
+  readonly holders: Map<Channel, number>;
+  /** References on their way: +1 sent, -1 received (either may come first). */
+  readonly tickets: Map<string, number>;
+  /** Channels that held or called it, to tell its core when one closes. */
+  readonly users: Set<Channel>;
+}
 
-/** Registers a core in this process and returns its id. */
-export function own(core: SharedCore): string {
+const owned = new Map<string, Entry>();
+
+function register(core: SharedCore, pinned: boolean): string {
   const id = randomId();
-  owned.set(id, core);
+  owned.set(id, {
+    core,
+    pinned,
+    local: 0,
+    holders: new Map(),
+    tickets: new Map(),
+    users: new Set(),
+  });
   return id;
 }
 
-/** The core with this id, if this process owns it. */
-export function ownedCore(id: string): SharedCore | undefined {
-  return owned.get(id);
+/**
+ * Registers a core in this process for a manager's server and returns its
+ * id: it lives until the server ends (its proxies' counts are not kept).
+ */
+export function own(core: SharedCore): string {
+  return register(core, true);
 }
 
-function watchChannel(channel: Channel): void {
-  if (channel.attachments.has("shared")) return;
-  channel.attachments.set("shared", true);
-  channel.onClose(() => {
-    // A process that ended normally keeps what it held, as in Python (a
-    // lock acquired as a signal stays acquired); one that was killed or
-    // crashed gives it back, so nobody waits forever.
-    for (const core of owned.values()) core.dropChannel(channel, endedCleanly(channel));
-  });
+/** The core with this id, if this process owns it (and has not freed it). */
+export function ownedCore(id: string): SharedCore | undefined {
+  return owned.get(id)?.core;
 }
+
+/** @internal How many objects this process owns now (for tests and benchmarks). */
+export function ownedCount(): number {
+  return owned.size;
+}
+
+/** Frees the object when nothing holds it any more. */
+function settle(id: string, entry: Entry): void {
+  if (
+    entry.pinned || entry.local > 0 || entry.holders.size > 0 || entry.tickets.size > 0 ||
+    owned.get(id) !== entry
+  ) return;
+  owned.delete(id);
+  for (const channel of entry.users) usedBy(channel)?.delete(id);
+  entry.users.clear();
+  entry.core.free(goneError());
+}
+
+/**
+ * Counts a ticket: +1 sent, -1 received, or "cancel" (the process it was
+ * sent to failed before it could receive it: only a ticket still unreceived
+ * goes, so one received before then is not counted twice).
+ */
+function addTicket(entry: Entry, ticket: string, delta: number | "cancel"): void {
+  const was = entry.tickets.get(ticket) ?? 0;
+  if (delta === "cancel") {
+    if (was > 0) delta = -1;
+    else return;
+  }
+  const n = was + delta;
+  if (n === 0) entry.tickets.delete(ticket);
+  else entry.tickets.set(ticket, n);
+}
+
+/** The ids of the objects `channel` held or called, when it did. */
+function usedBy(channel: Channel): Set<string> | undefined {
+  return channel.attachments.get("shared") as Set<string> | undefined;
+}
+
+/** The channels of each process (by ident) that used objects owned here. */
+const channelsOf = new Map<number, Set<Channel>>();
+
+/** Records that `channel` (of process `ident`) uses `entry`, so only its objects hear of its closing. */
+function use(channel: Channel, id: string, entry: Entry, ident: number): void {
+  if (entry.users.has(channel)) return;
+  entry.users.add(channel);
+  let ids = usedBy(channel);
+  if (!ids) {
+    const mine = new Set<string>();
+    ids = mine;
+    channel.attachments.set("shared", mine);
+    let same = channelsOf.get(ident);
+    if (!same) channelsOf.set(ident, same = new Set());
+    same.add(channel);
+    channel.onClose(() => {
+      same.delete(channel);
+      if (same.size === 0 && channelsOf.get(ident) === same) channelsOf.delete(ident);
+      // A process that ended normally keeps what it held, as in Python (a
+      // lock acquired as a signal stays acquired); one that was killed or
+      // crashed gives it back, so nobody waits forever. Either way its
+      // handles are gone.
+      const clean = endedCleanly(channel);
+      for (const used of [...mine]) {
+        const e = owned.get(used);
+        if (!e) continue;
+        e.users.delete(channel);
+        e.holders.delete(channel);
+        try {
+          e.core.dropChannel(channel, clean);
+        } finally {
+          settle(used, e);
+        }
+      }
+      mine.clear();
+    });
+  }
+  ids.add(id);
+}
+
+/**
+ * A child of this process died: its holds go now, not when its channel
+ * closes (a "worker" child terminated under Bun may leave its socket open).
+ * What it was doing (waiters, a lock it held, items lent to it) is settled
+ * when the channel closes, after every message it sent was read.
+ */
+function dropHoldsOf(ident: number): void {
+  for (const channel of channelsOf.get(ident) ?? []) {
+    channel.attachments.set("shared.dead", true);
+    for (const id of usedBy(channel) ?? []) {
+      const entry = owned.get(id);
+      if (entry && entry.holders.delete(channel)) settle(id, entry);
+    }
+  }
+}
+
+onChildDeath(dropHoldsOf);
 
 /** Whether the process behind `channel` said goodbye (it exited with code 0) before closing. */
 export function endedCleanly(channel: Channel): boolean {
@@ -70,17 +212,105 @@ onMessage("goodbye", (channel) => {
 });
 
 onRequest("obj", (channel, [id, method, ident, args]) => {
-  const core = owned.get(id as string);
-  if (!core) {
-    throw new OSError("The shared object is gone: the process that made it has released it");
-  }
+  const entry = owned.get(id as string);
+  if (!entry) throw goneError();
+  const core = entry.core;
   if (!core.exposed.has(method as string)) {
     throw new TypeError(`'${String(method)}' is not a method other processes may call`);
   }
-  watchChannel(channel!);
+  use(channel!, id as string, entry, ident as number);
   const fn = (core as unknown as Record<string, (...a: unknown[]) => unknown>)[method as string];
   return fn.call(core, { channel, ident: ident as number }, ...(args as unknown[]));
 });
+
+// Another process's count: ["shared.ref", id, hold (+1, -1 or 0), ticket, ticket delta, ident].
+onMessage("shared.ref", (channel, [, id, hold, ticket, delta, ident]) => {
+  const entry = owned.get(id as string);
+  if (!entry || entry.pinned) return;
+  use(channel, id as string, entry, ident as number);
+  if (hold !== 0 && !channel.attachments.get("shared.dead")) {
+    const n = (entry.holders.get(channel) ?? 0) + (hold as number);
+    if (n > 0) entry.holders.set(channel, n);
+    else entry.holders.delete(channel);
+  }
+  if (typeof ticket === "string" && delta !== 0) {
+    addTicket(entry, ticket, delta as number | "cancel");
+  }
+  settle(id as string, entry);
+});
+
+/**
+ * The way from this process to one owner: every message to it (calls and
+ * counts) goes out in the order it was made, also while the connection
+ * opens, so a count never overtakes a call made before it.
+ */
+class Link {
+  channel: Channel | null = null;
+  #failed: unknown = null;
+  readonly #pending: ((channel: Channel | null, error: unknown) => void)[] = [];
+
+  constructor(readonly address: string) {
+    localNode().channelTo(address).then(
+      (channel) => {
+        this.channel = channel;
+        channel.onClose(() => {
+          if (links.get(address) === this) links.delete(address);
+        });
+        for (const run of this.#pending.splice(0)) run(channel, null);
+      },
+      (error) => {
+        this.#failed = error;
+        if (links.get(address) === this) links.delete(address);
+        for (const run of this.#pending.splice(0)) run(null, error);
+      },
+    );
+  }
+
+  /** Runs `run` with the channel once open, after everything queued before it. */
+  then(run: (channel: Channel | null, error: unknown) => void): void {
+    if (this.channel) run(this.channel, null);
+    else if (this.#failed !== null) run(null, this.#failed);
+    else this.#pending.push(run);
+  }
+}
+
+const links = new Map<string, Link>();
+
+function linkTo(address: string): Link {
+  let link = links.get(address);
+  if (!link || link.channel?.closed) {
+    link = new Link(address);
+    links.set(address, link);
+  }
+  return link;
+}
+
+function sendCount(
+  address: string,
+  id: string,
+  hold: number,
+  ticket: string | null,
+  delta: number | "cancel" = 0,
+) {
+  linkTo(address).then((channel) => {
+    if (channel) channel.send(["shared.ref", id, hold, ticket, delta, processState().ident]);
+  });
+}
+
+/** How many handles this process has of each object owned elsewhere (address, then id). */
+const remoteHolds = new Map<string, number>();
+
+/** Releases a handle whose owner forgot to close it, once it is garbage-collected. */
+const collected = new FinalizationRegistry<Ref>((ref) => ref.release());
+
+/**
+ * Makes `ref` go when `handle` is garbage-collected (unless released
+ * before); returns `handle`.
+ */
+export function releaseWhenCollected<T extends object>(handle: T, ref: Ref): T {
+  collected.register(handle, ref, ref);
+  return handle;
+}
 
 /** What a reference looks like when it crosses to another process. */
 export interface RefState {
@@ -88,16 +318,23 @@ export interface RefState {
   id: string;
   /** The key of a manager outside this process tree (hex), when it has one. */
   key?: string;
+  /** The ticket that keeps the object alive on the way (see the module doc). */
+  ticket?: string;
 }
 
-/** A reference to a shared object, in its owner or in another process. */
+/**
+ * A reference to a shared object, in its owner or in another process: one
+ * hold on the object until `release()`.
+ */
 export class Ref {
   readonly #core: SharedCore | null;
   readonly #id: string;
   readonly #address: string | null;
   readonly #key: string | undefined;
-  #channel: Channel | null = null;
-  #ready: Promise<Channel> | null = null;
+  #released = false;
+  #onRelease: (() => void)[] | null = null;
+  /** The way to the owner (another process's object), while its channel is open. */
+  #link: Link | null = null;
 
   private constructor(core: SharedCore | null, id: string, address: string | null, key?: string) {
     this.#core = core;
@@ -108,18 +345,35 @@ export class Ref {
 
   /** A reference to a new core owned by this process. */
   static local(core: SharedCore): Ref {
-    return new Ref(core, own(core), null);
+    const id = register(core, false);
+    owned.get(id)!.local++;
+    return new Ref(core, id, null);
   }
 
-  /** Rebuilds a reference that crossed from another process. */
+  /** Rebuilds a reference that crossed from another process, settling its ticket. */
   static fromState(state: RefState): Ref {
     const node = localNode();
     if (node.ownsAddress(state.address)) {
-      const core = owned.get(state.id);
-      if (!core) throw new OSError("The shared object this reference names is gone");
-      return new Ref(core, state.id, null);
+      const entry = owned.get(state.id);
+      if (!entry) throw new OSError("The shared object this reference names is gone");
+      entry.local++;
+      if (state.ticket !== undefined && !entry.pinned) addTicket(entry, state.ticket, -1);
+      settle(state.id, entry);
+      return new Ref(entry.core, state.id, null);
     }
     if (state.key !== undefined) node.setKey(state.address, fromHex(state.key));
+    const key = `${state.address}\n${state.id}`;
+    const held = remoteHolds.get(key) ?? 0;
+    remoteHolds.set(key, held + 1);
+    if (held === 0 || state.ticket !== undefined) {
+      sendCount(
+        state.address,
+        state.id,
+        held === 0 ? 1 : 0,
+        state.ticket ?? null,
+        state.ticket === undefined ? 0 : -1,
+      );
+    }
     return new Ref(null, state.id, state.address, state.key);
   }
 
@@ -128,54 +382,140 @@ export class Ref {
     return this.#core;
   }
 
-  /** How this reference crosses to another process (starts this node's server if needed). */
+  /** The object's id (the same in every process). */
+  get id(): string {
+    return this.#id;
+  }
+
+  /** The address of the object's owner. */
+  get address(): string {
+    return this.#address ?? localNode().ensureServer();
+  }
+
+  /** Whether `release()` was called. */
+  get released(): boolean {
+    return this.#released;
+  }
+
+  /** Where the object is, without a ticket: for this process's own use, never to send. */
   state(): RefState {
-    const state: RefState = { address: this.#address ?? localNode().ensureServer(), id: this.#id };
+    const state: RefState = { address: this.address, id: this.#id };
     if (this.#key !== undefined) state.key = this.#key;
     return state;
+  }
+
+  /**
+   * How this reference crosses to another process: its state with a new
+   * ticket, registered with the owner before the state can arrive anywhere.
+   * `context.onTicket` learns how to cancel it (a child that failed before
+   * receiving its arguments).
+   */
+  cross(context?: EncodeContext): RefState {
+    const state = this.state();
+    const ticket = randomId(8);
+    const id = this.#id;
+    if (this.#core) {
+      const entry = owned.get(id);
+      // An object already freed crosses without a ticket: the receiver finds it gone.
+      if (!entry || entry.pinned) return state;
+      addTicket(entry, ticket, 1);
+      context?.onTicket?.(() => {
+        const now = owned.get(id);
+        if (now === entry) {
+          addTicket(entry, ticket, "cancel");
+          settle(id, entry);
+        }
+      });
+    } else {
+      const address = state.address;
+      sendCount(address, id, 0, ticket, 1);
+      context?.onTicket?.(() => sendCount(address, id, 0, ticket, "cancel"));
+    }
+    state.ticket = ticket;
+    return state;
+  }
+
+  /** Runs `callback` when this hold goes (once). */
+  onRelease(callback: () => void): void {
+    (this.#onRelease ??= []).push(callback);
+  }
+
+  /** Lets go of this hold (once): the owner frees the object when nothing else holds it. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    collected.unregister(this);
+    if (this.#onRelease) { for (const callback of this.#onRelease.splice(0)) callback(); }
+    if (this.#core) {
+      const entry = owned.get(this.#id);
+      if (entry && entry.core === this.#core) {
+        entry.local--;
+        settle(this.#id, entry);
+      }
+      return;
+    }
+    const key = `${this.#address}\n${this.#id}`;
+    const held = (remoteHolds.get(key) ?? 1) - 1;
+    if (held > 0) {
+      remoteHolds.set(key, held);
+      return;
+    }
+    remoteHolds.delete(key);
+    sendCount(this.#address!, this.#id, -1, null);
   }
 
   #caller(): Caller {
     return { channel: null, ident: processState().ident };
   }
 
-  #channelReady(): Promise<Channel> {
-    if (!this.#ready) {
-      this.#ready = localNode().channelTo(this.#address!);
-      this.#ready.then((c) => (this.#channel = c), () => {});
-    }
-    return this.#ready;
+  #linkOpen(): Link {
+    const link = this.#link;
+    if (link && !link.channel?.closed) return link;
+    return (this.#link = linkTo(this.#address!));
+  }
+
+  #local(method: string): (...a: unknown[]) => unknown {
+    // A released handle still works while others hold the object; not once it is freed.
+    if (this.#released && owned.get(this.#id)?.core !== this.#core) throw goneError();
+    return (this.#core as unknown as Record<string, (...a: unknown[]) => unknown>)[method];
   }
 
   /** Calls `method` on the core and resolves with its result. */
   call(method: string, ...args: unknown[]): Promise<unknown> {
     if (this.#core) {
       try {
-        const fn = (this.#core as unknown as Record<string, (...a: unknown[]) => unknown>)[method];
-        return Promise.resolve(fn.call(this.#core, this.#caller(), ...args));
+        return Promise.resolve(this.#local(method).call(this.#core, this.#caller(), ...args));
       } catch (error) {
         return Promise.reject(error);
       }
     }
     const ident = processState().ident;
-    if (this.#channel) return request(this.#channel, "obj", this.#id, method, ident, args);
-    return this.#channelReady().then((c) => request(c, "obj", this.#id, method, ident, args));
+    const link = this.#linkOpen();
+    if (link.channel) return request(link.channel, "obj", this.#id, method, ident, args);
+    return new Promise((resolve, reject) =>
+      link.then((channel, error) => {
+        if (channel) request(channel, "obj", this.#id, method, ident, args).then(resolve, reject);
+        else reject(error);
+      })
+    );
   }
 
   /** Calls `method` without waiting for its result; calls from one process stay in order. */
   send(method: string, ...args: unknown[]): void {
     if (this.#core) {
-      const fn = (this.#core as unknown as Record<string, (...a: unknown[]) => unknown>)[method];
-      fn.call(this.#core, this.#caller(), ...args);
+      this.#local(method).call(this.#core, this.#caller(), ...args);
       return;
     }
     const ident = processState().ident;
-    if (this.#channel) notify(this.#channel, "obj", this.#id, method, ident, args);
-    else {this.#channelReady().then((c) =>
-        notify(c, "obj", this.#id, method, ident, args), () => {});}
+    const link = this.#linkOpen();
+    if (link.channel) notify(link.channel, "obj", this.#id, method, ident, args);
+    else {
+      link.then((channel) => {
+        if (channel) notify(channel, "obj", this.#id, method, ident, args);
+      });
+    }
   }
 }
-
 /** The longest delay setTimeout honours (2^31 - 1 ms, about 24.8 days). */
 export const MAX_TIMER = 2 ** 31 - 1;
 

@@ -23,7 +23,14 @@ import {
   onRequest,
   request,
 } from "./_node.ts";
-import { type Caller, own, Ref, type RefState, SharedCore } from "./_shared.ts";
+import {
+  type Caller,
+  own,
+  Ref,
+  type RefState,
+  releaseWhenCollected,
+  SharedCore,
+} from "./_shared.ts";
 import { processState } from "./_state.ts";
 import { defaultStartMethod } from "./_start_method.ts";
 import { KeyError, RemoteError, ValueError } from "./errors.ts";
@@ -417,6 +424,8 @@ export abstract class BaseProxy {
       throw new TypeError("Proxies are made by a manager: use manager.dict(), manager.list(), ...");
     }
     this._ref = ref;
+    // This process's count of the object goes with the proxy (the server keeps the object).
+    releaseWhenCollected(this, ref);
   }
   /** @internal */
   _call<T>(method: string, ...args: unknown[]): Promise<T> {
@@ -615,7 +624,7 @@ function autoProxy(ref: Ref, methods: string[]): AutoProxy {
       state: { ref: ref.state(), methods } satisfies AutoProxyState,
     }),
   };
-  return new Proxy(target, {
+  const proxy = new Proxy(target, {
     get(t, name) {
       if (typeof name === "symbol") return t[name];
       if (name === "then") return undefined; // a proxy is not a Promise
@@ -625,6 +634,7 @@ function autoProxy(ref: Ref, methods: string[]): AutoProxy {
     has: (t, name) => (typeof name === "symbol" ? name in t : allowed.has(name)),
     ownKeys: () => [...allowed],
   }) as AutoProxy;
+  return releaseWhenCollected(proxy, ref);
 }
 
 registerReducer("DictProxy", (s) => new DictProxy(FROM_REF, Ref.fromState(s as RefState)));
@@ -872,12 +882,14 @@ export class BaseManager implements AsyncDisposable {
   async _create(
     typeid: string,
     args: unknown[],
-  ): Promise<{ created: Created; ref: (id: string) => Ref }> {
+  ): Promise<{ created: Created; ref: (id: string) => Ref; state: (id: string) => RefState }> {
     const address = this.#checkStarted();
     const channel = await localNode().channelTo(address);
     const created = await request(channel, "manager.create", typeid, args) as Created;
     const key = this.#address === null ? undefined : toHex(this.#authkey);
-    return { created, ref: (id) => Ref.fromState({ address, id, ...(key ? { key } : {}) }) };
+    // `state` for a handle rebuilt from it (which makes its own reference), `ref` for a proxy.
+    const state = (id: string): RefState => ({ address, id, ...(key ? { key } : {}) });
+    return { created, ref: (id) => Ref.fromState(state(id)), state };
   }
 
   /** Makes a registered type's object in the server; resolves with its proxy. */
@@ -939,10 +951,10 @@ export class SyncManager extends BaseManager {
   async #make<T>(
     typeid: string,
     args: unknown[],
-    build: (created: Created, ref: (id: string) => Ref) => T,
+    build: (created: Created, ref: (id: string) => Ref, state: (id: string) => RefState) => T,
   ): Promise<T> {
-    const { created, ref } = await this._create(typeid, args);
-    return build(created, ref);
+    const { created, ref, state } = await this._create(typeid, args);
+    return build(created, ref, state);
   }
 
   /** A shared dict, optionally filled from an object or pairs. */
@@ -973,9 +985,9 @@ export class SyncManager extends BaseManager {
     return this.#make(
       "Queue",
       [maxsize],
-      (c, ref) =>
+      (c, _ref, state) =>
         rebuildReduced("Queue", {
-          ref: ref(c.id).state(),
+          ref: state(c.id),
           maxsize: maxsize > 0 ? Math.floor(maxsize) : 0,
         }) as Queue<T>,
     );
@@ -985,27 +997,31 @@ export class SyncManager extends BaseManager {
     return this.#make(
       "JoinableQueue",
       [maxsize],
-      (c, ref) =>
+      (c, _ref, state) =>
         rebuildReduced("JoinableQueue", {
-          ref: ref(c.id).state(),
+          ref: state(c.id),
           maxsize: maxsize > 0 ? Math.floor(maxsize) : 0,
         }) as JoinableQueue<T>,
     );
   }
   /** A lock in the server. */
   Lock(): Promise<Lock> {
-    return this.#make("Lock", [], (c, ref) => rebuildReduced("Lock", ref(c.id).state()) as Lock);
+    return this.#make("Lock", [], (c, _ref, state) => rebuildReduced("Lock", state(c.id)) as Lock);
   }
   /** A re-entrant lock in the server. */
   RLock(): Promise<RLock> {
-    return this.#make("RLock", [], (c, ref) => rebuildReduced("RLock", ref(c.id).state()) as RLock);
+    return this.#make(
+      "RLock",
+      [],
+      (c, _ref, state) => rebuildReduced("RLock", state(c.id)) as RLock,
+    );
   }
   /** A semaphore in the server. */
   Semaphore(value = 1): Promise<Semaphore> {
     return this.#make(
       "Semaphore",
       [value],
-      (c, ref) => rebuildReduced("Semaphore", ref(c.id).state()) as Semaphore,
+      (c, _ref, state) => rebuildReduced("Semaphore", state(c.id)) as Semaphore,
     );
   }
   /** A bounded semaphore in the server. */
@@ -1013,18 +1029,22 @@ export class SyncManager extends BaseManager {
     return this.#make(
       "BoundedSemaphore",
       [value],
-      (c, ref) => rebuildReduced("BoundedSemaphore", ref(c.id).state()) as BoundedSemaphore,
+      (c, _ref, state) => rebuildReduced("BoundedSemaphore", state(c.id)) as BoundedSemaphore,
     );
   }
   /** An event in the server. */
   Event(): Promise<Event> {
-    return this.#make("Event", [], (c, ref) => rebuildReduced("Event", ref(c.id).state()) as Event);
+    return this.#make(
+      "Event",
+      [],
+      (c, _ref, state) => rebuildReduced("Event", state(c.id)) as Event,
+    );
   }
   /** A condition (over its own RLock) in the server. */
   Condition(): Promise<Condition> {
-    return this.#make("Condition", [], (c, ref) => {
-      const lock = rebuildReduced("RLock", ref(c.lockId!).state());
-      return rebuildReduced("Condition", { ref: ref(c.id).state(), lock }) as Condition;
+    return this.#make("Condition", [], (c, _ref, state) => {
+      const lock = rebuildReduced("RLock", state(c.lockId!));
+      return rebuildReduced("Condition", { ref: state(c.id), lock }) as Condition;
     });
   }
   /** A barrier in the server; `action` runs in the last process to arrive. */
@@ -1042,9 +1062,9 @@ export class SyncManager extends BaseManager {
     return this.#make(
       "Barrier",
       [parties, action != null],
-      (c, ref) =>
+      (c, _ref, state) =>
         rebuildReduced("Barrier", {
-          ref: ref(c.id).state(),
+          ref: state(c.id),
           parties,
           timeout: timeout ?? null,
           spec,
@@ -1056,12 +1076,12 @@ export class SyncManager extends BaseManager {
     return this.#make(
       "Value",
       [typecode, value],
-      (c, ref) =>
+      (c, _ref, state) =>
         rebuildReduced("Value", {
           typecode,
           length: 1,
           view: null,
-          ref: ref(c.id).state(),
+          ref: state(c.id),
           lock: null,
         }) as Synchronized,
     );
@@ -1073,12 +1093,12 @@ export class SyncManager extends BaseManager {
     return this.#make(
       "Array",
       [typecode, init],
-      (c, ref) =>
+      (c, _ref, state) =>
         rebuildReduced("Array", {
           typecode,
           length,
           view: null,
-          ref: ref(c.id).state(),
+          ref: state(c.id),
           lock: null,
         }) as SynchronizedArray,
     );

@@ -94,6 +94,7 @@ import {
   publishWaiting,
   push,
   Pushed,
+  recycleRing,
   type Ring,
   sequence,
   taskDone as ringTaskDone,
@@ -111,10 +112,11 @@ import {
   MAX_TIMER,
   Ref,
   type RefState,
+  releaseWhenCollected,
   SharedCore,
   Waiter,
 } from "./_shared.ts";
-import { Empty, Full, ValueError } from "./errors.ts";
+import { Empty, Full, OSError, ValueError } from "./errors.ts";
 
 /** The options of `put` and `get`: Python's `block` and `timeout` (milliseconds). */
 export interface QueueOptions {
@@ -138,6 +140,8 @@ interface Getter {
   readonly key: string | null;
   /** Answers with the oldest item. */
   readonly serve: (first: Uint8Array) => void;
+  /** Fails the get (the queue was freed). */
+  readonly fail: (error: unknown) => void;
 }
 
 class QueueCore extends SharedCore {
@@ -464,7 +468,12 @@ class QueueCore extends SharedCore {
     // Even a get that does not wait recalls: a caller polling must not wait forever.
     if (this.#blocked(caller.channel, key)) this.#recall();
     if (!block) throw new Empty("The queue is empty");
-    const getter: Getter = { caller, key, serve: (first) => waiter.resolve(answer(first)) };
+    const getter: Getter = {
+      caller,
+      key,
+      serve: (first) => waiter.resolve(answer(first)),
+      fail: (error) => waiter.reject(error),
+    };
     const waiter = new Waiter<T>(caller, timeout, (me) => {
       this.getters = this.getters.filter((g) => g !== getter);
       this.#publish();
@@ -530,6 +539,16 @@ class QueueCore extends SharedCore {
     this.joiners.push(waiter);
     this.#watch();
     return waiter.promise;
+  }
+
+  /** Nothing holds the queue any more: its waiters fail, its items and memory go. */
+  override free(gone: OSError): void {
+    for (const g of this.getters.splice(0)) g.fail(gone);
+    for (const p of this.putters.splice(0)) p.waiter.reject(gone);
+    for (const j of this.joiners.splice(0)) j.reject(gone);
+    this.overflow.drain();
+    this.parked.clear();
+    if (!this.#shared) recycleRing(this.ring); // no worker has it: the next queue may use it
   }
 
   override dropChannel(channel: Channel): void {
@@ -901,6 +920,8 @@ export class Queue<T = unknown> implements Disposable {
   readonly _side: RingSide | null = null;
   readonly #maxsize: number;
   #closed = false;
+  /** After `close()` of a handle owned elsewhere: when its puts reached the owner (or why not). */
+  #flushed: Promise<unknown> | null = null;
   /** This process's gets on a queue owned elsewhere (not through shared memory). */
   #borrower: Borrower | null = null;
 
@@ -911,6 +932,7 @@ export class Queue<T = unknown> implements Disposable {
       this._ref = s.ref;
       this.#maxsize = s.maxsize;
       if (s.ring && !s.ref.core) this._side = new RingSide(adoptRing(s.ring), s.ref);
+      releaseWhenCollected(this, this._ref);
       return;
     }
     if (typeof maxsize !== "number" || Number.isNaN(maxsize)) {
@@ -918,6 +940,7 @@ export class Queue<T = unknown> implements Disposable {
     }
     this.#maxsize = maxsize > 0 ? Math.floor(maxsize) : 0;
     this._ref = Ref.local(new QueueCore(this.#maxsize));
+    releaseWhenCollected(this, this._ref);
   }
 
   /** The most items the queue holds (0: no limit). */
@@ -989,8 +1012,13 @@ export class Queue<T = unknown> implements Disposable {
     if (ring) return Promise.resolve(count(ring));
     return this._ref.call("qsize") as Promise<number>;
   }
-  /** Whether the queue is empty now. */
+  /** Whether the queue is empty now; on a closed handle, an `OSError` (as in Python). */
   empty(): Promise<boolean> {
+    if (this.#closed) {
+      return Promise.reject(
+        new OSError("Queue is closed: this handle was closed with close(); use another handle"),
+      );
+    }
     const ring = this.#ringAlone();
     if (ring) return Promise.resolve(count(ring) === 0);
     return this._ref.call("empty") as Promise<boolean>;
@@ -1004,17 +1032,25 @@ export class Queue<T = unknown> implements Disposable {
 
   /**
    * Closes this handle: later `put`/`get` through it fail; items already
-   * put are still delivered, and items lent to this process go back.
+   * put are still delivered, and items lent to this process go back. The
+   * queue (and its 1 MiB of shared memory) is freed in the process that made
+   * it once no process holds a handle to it; a handle that is never closed
+   * goes when it is garbage-collected.
    */
   close(): void {
+    if (this.#closed) return;
     this.#closed = true;
-    if (!this._side && !this._ref.core) borrowers.get(this._ref.state().id)?.release();
+    if (!this._side && !this._ref.core) borrowers.get(this._ref.id)?.release();
+    // Asked before the hold goes (it may be the last): the owner answers once this handle's puts are in.
+    if (!this._ref.core) this.#flushed = this._ref.call("sync").then(() => null, (e) => e);
+    this._ref.release();
   }
 
   /** After `close()`: resolves once everything this handle put has reached the queue. */
   async joinThread(): Promise<void> {
     if (!this.#closed) throw new ValueError("joinThread() can only be called after close()");
-    await this._ref.call("sync");
+    const error = await this.#flushed;
+    if (error) throw error;
   }
 
   /**
@@ -1042,7 +1078,7 @@ export class Queue<T = unknown> implements Disposable {
     if (ring && core) core.shareRing();
     return {
       type,
-      state: { ref: this._ref.state(), maxsize: this.#maxsize, ring } satisfies QueueState,
+      state: { ref: this._ref.cross(context), maxsize: this.#maxsize, ring } satisfies QueueState,
     };
   }
 }

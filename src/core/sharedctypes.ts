@@ -9,11 +9,15 @@
  * cannot share memory with its parent, reaches the value in the process
  * that made it through the authenticated channel.
  *
+ * Lifetime: a `Value` or `SharedArray` handle holds its memory (and the
+ * lock it made) until `close()` or until it is garbage-collected; the
+ * process that made it frees it once no process holds it.
+ *
  * @module
  */
 
-import { REDUCE, type Reduced, registerReducer } from "./_codec.ts";
-import { type Caller, Ref, type RefState, SharedCore } from "./_shared.ts";
+import { type EncodeContext, REDUCE, type Reduced, registerReducer } from "./_codec.ts";
+import { type Caller, Ref, type RefState, releaseWhenCollected, SharedCore } from "./_shared.ts";
 import { type Lock, RLock } from "./synchronize.ts";
 import { ValueError } from "./errors.ts";
 
@@ -148,12 +152,14 @@ interface MemoryState {
  * console.assert(Value("i", 1) instanceof SynchronizedBase);
  * ```
  */
-export abstract class SynchronizedBase {
+export abstract class SynchronizedBase implements Disposable {
   readonly #typecode: Typecode;
   readonly #length: number;
-  readonly #view: View | null;
+  #view: View | null;
   readonly #ref: Ref;
   readonly #lock: Lock | RLock | null;
+  /** Whether the lock's handle is this value's own (made or received with it). */
+  readonly #ownsLock: boolean;
 
   /** @internal Made by `Value()` and `SharedArray()`. */
   constructor(
@@ -162,12 +168,46 @@ export abstract class SynchronizedBase {
     view: View | null,
     ref: Ref | null,
     lock: Lock | RLock | null,
+    ownsLock = true,
   ) {
     this.#typecode = typecode;
     this.#length = length;
     this.#view = view;
     this.#ref = ref ?? Ref.local(new MemoryCore(view!));
     this.#lock = lock;
+    this.#ownsLock = ownsLock;
+    releaseWhenCollected(this, this.#ref);
+  }
+
+  /** @internal This handle's hold on the memory. */
+  get _ref(): Ref {
+    return this.#ref;
+  }
+
+  /**
+   * Closes this handle (and the handle of the lock it made or received; a
+   * lock passed in the options stays open): later reads and writes through
+   * it fail with `ValueError`. The memory is freed in the process that made
+   * it once no process holds a handle to it (a handle that is never closed
+   * goes when it is garbage-collected).
+   */
+  close(): void {
+    this.#ref.release();
+    this.#view = null;
+    if (this.#ownsLock) this.#lock?.close();
+  }
+
+  /** Closes this handle (for `using`). */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #checkOpen(): void {
+    if (this.#ref.released) {
+      throw new ValueError(
+        `${this.constructor.name} is closed: this handle was closed with close(); use another handle`,
+      );
+    }
   }
 
   /** The typecode. */
@@ -182,6 +222,11 @@ export abstract class SynchronizedBase {
 
   /** @internal */
   _read(index: number): Promise<CValue> {
+    try {
+      this.#checkOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (this.#view) {
       try {
         return Promise.resolve(this.#view[checkIndex(index, this.#length)]);
@@ -195,6 +240,7 @@ export abstract class SynchronizedBase {
   /** @internal */
   _write(index: number, value: unknown): Promise<void> {
     try {
+      this.#checkOpen();
       const v = convert(this.#typecode, value);
       if (this.#view) {
         (this.#view as unknown as CValue[])[checkIndex(index, this.#length)] = v;
@@ -208,6 +254,11 @@ export abstract class SynchronizedBase {
 
   /** @internal */
   _readAll(): Promise<CValue[]> {
+    try {
+      this.#checkOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (this.#view) return Promise.resolve(Array.from(this.#view as unknown as ArrayLike<CValue>));
     return this.#ref.call("toArray") as Promise<CValue[]>;
   }
@@ -231,7 +282,7 @@ export abstract class SynchronizedBase {
   }
 
   /** @internal */
-  _state(type: string): Reduced {
+  _state(type: string, context: EncodeContext): Reduced {
     // Memory travels as-is to a worker that shares it; elsewhere as a
     // reference to this process (the codec refuses a SharedArrayBuffer
     // bound for another OS process, so the view is dropped there).
@@ -239,7 +290,7 @@ export abstract class SynchronizedBase {
       typecode: this.#typecode,
       length: this.#length,
       view: null,
-      ref: this.#ref.state(),
+      ref: this.#ref.cross(context),
       lock: this.#lock,
     };
     return { type, state };
@@ -253,6 +304,7 @@ export abstract class SynchronizedBase {
         typecode: this.#typecode,
         length: this.#length,
         view: this.#view,
+        // The receiver uses the memory itself, not this process's object: no ticket.
         ref: this.#ref.state(),
         lock: this.#lock,
       },
@@ -296,10 +348,10 @@ export class Synchronized extends SynchronizedBase {
   }
 
   /** @internal */
-  [REDUCE](context: { shareMemory?: boolean }): Reduced {
+  [REDUCE](context: EncodeContext): Reduced {
     return context.shareMemory && this._hasSharedView()
       ? this._stateShared("Value")
-      : this._state("Value");
+      : this._state("Value", context);
   }
 }
 
@@ -346,10 +398,10 @@ export class SynchronizedArray extends SynchronizedBase {
   }
 
   /** @internal */
-  [REDUCE](context: { shareMemory?: boolean }): Reduced {
+  [REDUCE](context: EncodeContext): Reduced {
     return context.shareMemory && this._hasSharedView()
       ? this._stateShared("Array")
-      : this._state("Array");
+      : this._state("Array", context);
   }
 }
 
@@ -358,6 +410,11 @@ function lockFor(option: LockOption | undefined): Lock | RLock | null {
   if (option === false) return null;
   if (typeof option === "object" && option !== null && "acquire" in option) return option;
   throw new TypeError("lock must be true, false, or a Lock/RLock");
+}
+
+/** Whether the value makes its own lock (closed with it) rather than using one passed in. */
+function ownsLock(option: LockOption | undefined): boolean {
+  return option === undefined || option === true;
 }
 
 /** The options of `Value` and `SharedArray`. */
@@ -383,7 +440,7 @@ export function Value(
   options: SharedOptions = {},
 ): Synchronized {
   const [t, view] = sharedView(typecode, [init]);
-  return new Synchronized(t, 1, view, null, lockFor(options.lock));
+  return new Synchronized(t, 1, view, null, lockFor(options.lock), ownsLock(options.lock));
 }
 
 /**
@@ -404,7 +461,14 @@ export function SharedArray(
   options: SharedOptions = {},
 ): SynchronizedArray {
   const [t, view] = sharedView(typecode, sizeOrValues);
-  return new SynchronizedArray(t, view.length, view, null, lockFor(options.lock));
+  return new SynchronizedArray(
+    t,
+    view.length,
+    view,
+    null,
+    lockFor(options.lock),
+    ownsLock(options.lock),
+  );
 }
 
 /** @internal Refuses raw shared memory outside the "worker" start method. */

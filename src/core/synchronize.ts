@@ -8,13 +8,28 @@
  * condition held by a process that dies (killed, crashed) is released when
  * its process ends, so the next `acquire` succeeds instead of hanging.
  *
+ * Lifetime: each handle (in any process) holds its primitive; `close()`
+ * lets go of one at once, and a handle dropped without it goes when it is
+ * garbage-collected. Once no process holds it, the process that made it
+ * frees it, and whoever still waits on it (through a handle closed
+ * meanwhile) fails with `OSError`. `close()` does not release a lock.
+ *
  * @module
  */
 
 import { type EncodeContext, REDUCE, type Reduced, registerReducer } from "./_codec.ts";
 import type { Channel } from "./_node.ts";
-import { blocking, type Caller, Ref, type RefState, SharedCore, Waiter } from "./_shared.ts";
-import { BrokenBarrierError, ValueError } from "./errors.ts";
+import {
+  blocking,
+  type Caller,
+  goneError,
+  Ref,
+  type RefState,
+  releaseWhenCollected,
+  SharedCore,
+  Waiter,
+} from "./_shared.ts";
+import { BrokenBarrierError, type OSError, ValueError } from "./errors.ts";
 import { checkTimeout } from "./_util.ts";
 import { processState } from "./_state.ts";
 import { waitUntil } from "./_ring.ts";
@@ -36,29 +51,49 @@ export interface AcquireOptions {
 
 const FROM_REF: unique symbol = Symbol("fromRef") as never;
 
+function closedError(what: string): ValueError {
+  return new ValueError(
+    `${what} is closed: this handle was closed with close(); use another handle`,
+  );
+}
+
 // ---------------------------------------------------------------- owner side
 
 // A lock's state lives in three Int32 words of a SharedArrayBuffer, so
 // every process that shares the memory (the owner and its "worker"
 // children) takes and releases it with Atomics; a "spawn" child asks the
 // owner, which runs the same code on its behalf.
-const STATE = 0; // 0 free, 1 held
+const STATE = 0; // 0 free, 1 held, 2 freed (its object is gone)
 const HOLDER = 1; // the holder's ident (as an int32)
 const LEVELS = 2; // how many times the holder took it (RLock)
 
-/** Every lock cell this process can touch, to release those a dead child held. */
-const cells = new Set<WeakRef<Int32Array>>();
+const FREED = 2;
+
+/**
+ * Every lock cell this process can touch, to release those a dead child
+ * held: a cell made here leaves with its object, one that arrived with a
+ * handle leaves with the handle. (Not weak references: Deno keeps a few
+ * hundred bytes for every WeakRef ever made, which a loop making locks
+ * would pile up.)
+ */
+const cells = new Set<Int32Array>();
 
 function newCell(): Int32Array {
   const cell = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
-  cells.add(new WeakRef(cell));
+  cells.add(cell);
   return cell;
 }
 
-/** @internal Tracks a cell that arrived from another process. */
-function adoptCell(cell: Int32Array): Int32Array {
-  cells.add(new WeakRef(cell));
+/** Tracks `cell`, which arrived with the handle `ref` holds, until that handle goes. */
+function adopt(set: Set<Int32Array>, cell: Int32Array, ref: Ref): Int32Array {
+  set.add(cell);
+  ref.onRelease(() => set.delete(cell));
   return cell;
+}
+
+/** The wait's check on a freed object: nobody will ever release it, so the wait fails. */
+function checkNotFreed(cell: Int32Array, index: number, freed: number): void {
+  if (Atomics.load(cell, index) === freed) throw goneError();
 }
 
 function tryAcquireCell(cell: Int32Array, recursive: boolean, ident: number): boolean {
@@ -83,7 +118,10 @@ async function acquireCell(
 ): Promise<boolean> {
   if (tryAcquireCell(cell, recursive, ident)) return true;
   if (!block) return false;
-  return await waitUntil(cell, STATE, timeout, () => tryAcquireCell(cell, recursive, ident));
+  return await waitUntil(cell, STATE, timeout, () => {
+    checkNotFreed(cell, STATE, FREED);
+    return tryAcquireCell(cell, recursive, ident);
+  });
 }
 
 function freeCell(cell: Int32Array): void {
@@ -112,12 +150,7 @@ function releaseCell(cell: Int32Array, recursive: boolean, ident: number): void 
 
 /** @internal Releases every lock a child that died was holding (called by its parent). */
 export function releaseLocksHeldBy(ident: number): void {
-  for (const ref of cells) {
-    const cell = ref.deref();
-    if (!cell) {
-      cells.delete(ref);
-      continue;
-    }
+  for (const cell of cells) {
     if (Atomics.load(cell, STATE) === 1 && Atomics.load(cell, HOLDER) === (ident | 0)) {
       freeCell(cell);
     }
@@ -164,6 +197,13 @@ class LockCore extends SharedCore {
     return levels;
   }
 
+  override free(): void {
+    // Waiters (through a handle closed while they waited) wake and fail.
+    cells.delete(this.cell);
+    Atomics.store(this.cell, STATE, FREED);
+    Atomics.notify(this.cell, STATE);
+  }
+
   override dropChannel(channel: Channel, clean: boolean): void {
     const holder = this.#remoteHolder;
     if (!clean && holder?.channel === channel && this.heldBy(holder)) freeCell(this.cell);
@@ -177,18 +217,15 @@ class LockCore extends SharedCore {
 const VALUE = 0;
 const BOUND = 1;
 const SLOTS = 16;
-const semaphoreCells = new Set<WeakRef<Int32Array>>();
+/** The bound of a semaphore whose object was freed. */
+const FREED_BOUND = -2;
+const semaphoreCells = new Set<Int32Array>();
 
 function newSemaphoreCell(value: number, bound: number | null): Int32Array {
   const cell = new Int32Array(new SharedArrayBuffer((2 + 2 * SLOTS) * 4));
   cell[VALUE] = value;
   cell[BOUND] = bound ?? -1;
-  semaphoreCells.add(new WeakRef(cell));
-  return cell;
-}
-
-function adoptSemaphoreCell(cell: Int32Array): Int32Array {
-  semaphoreCells.add(new WeakRef(cell));
+  semaphoreCells.add(cell);
   return cell;
 }
 
@@ -240,7 +277,10 @@ async function takeUnit(
 ): Promise<boolean> {
   if (tryTakeUnit(cell, ident)) return true;
   if (!block) return false;
-  return await waitUntil(cell, VALUE, timeout, () => tryTakeUnit(cell, ident));
+  return await waitUntil(cell, VALUE, timeout, () => {
+    checkNotFreed(cell, BOUND, FREED_BOUND);
+    return tryTakeUnit(cell, ident);
+  });
 }
 
 function giveUnits(cell: Int32Array, ident: number, n: number): void {
@@ -251,12 +291,7 @@ function giveUnits(cell: Int32Array, ident: number, n: number): void {
 /** A process ended: forget its units, giving them back if it died (not on a clean exit). */
 function settleUnitsOf(ident: number, died: boolean): void {
   const id = (ident | 0) || 1;
-  for (const ref of semaphoreCells) {
-    const cell = ref.deref();
-    if (!cell) {
-      semaphoreCells.delete(ref);
-      continue;
-    }
+  for (const cell of semaphoreCells) {
     for (let i = 0; i < SLOTS; i++) {
       const at = 2 + 2 * i;
       if (Atomics.load(cell, at) !== id) continue;
@@ -293,6 +328,12 @@ class SemaphoreCore extends SharedCore {
     return Atomics.load(this.cell, VALUE);
   }
 
+  override free(): void {
+    semaphoreCells.delete(this.cell);
+    Atomics.store(this.cell, BOUND, FREED_BOUND);
+    Atomics.notify(this.cell, VALUE);
+  }
+
   override dropChannel(channel: Channel, clean: boolean): void {
     const ident = this.#idents.get(channel);
     if (ident === undefined) return;
@@ -311,7 +352,10 @@ function setFlag(cell: Int32Array): void {
 async function waitFlag(cell: Int32Array, timeout: number | null): Promise<boolean> {
   if (Atomics.load(cell, FLAG) === 1) return true;
   if (timeout !== null && timeout <= 0) return false;
-  return await waitUntil(cell, FLAG, timeout, () => Atomics.load(cell, FLAG) === 1);
+  return await waitUntil(cell, FLAG, timeout, () => {
+    checkNotFreed(cell, FLAG, FREED);
+    return Atomics.load(cell, FLAG) === 1;
+  });
 }
 
 class EventCore extends SharedCore {
@@ -330,14 +374,25 @@ class EventCore extends SharedCore {
   wait(_caller: Caller, timeout: number | null): Promise<boolean> {
     return waitFlag(this.cell, timeout);
   }
+  override free(): void {
+    if (Atomics.load(this.cell, FLAG) === 1) return; // set for good: its waiters are gone
+    Atomics.store(this.cell, FLAG, FREED);
+    Atomics.notify(this.cell, FLAG);
+  }
 }
 
 class ConditionCore extends SharedCore {
   readonly exposed: ReadonlySet<string> = new Set(["wait", "notify"]);
   waiters: Waiter<boolean>[] = [];
 
-  constructor(readonly lock: LockCore) {
+  /** `lockHold`: a hold on the lock's object (made here), which lives as long as this one. */
+  constructor(readonly lock: LockCore, readonly lockHold: Ref | null = null) {
     super();
+  }
+
+  override free(gone: OSError): void {
+    for (const w of this.waiters.splice(0)) w.reject(gone);
+    this.lockHold?.release();
   }
 
   #checkOwned(caller: Caller, what: string): void {
@@ -460,6 +515,10 @@ class BarrierCore extends SharedCore {
     return this.isBroken;
   }
 
+  override free(gone: OSError): void {
+    for (const w of this.waiters.splice(0)) w.reject(gone);
+  }
+
   override dropChannel(channel: Channel): void {
     // A party that dies while waiting, or while running the action, breaks
     // the barrier: the others would wait forever.
@@ -498,6 +557,21 @@ export abstract class SemLock implements AsyncDisposable {
     this._ref = ref;
     this._cell = cell;
     this._kind = kind;
+    releaseWhenCollected(this, ref);
+  }
+
+  #checkOpen(): void {
+    if (this._ref.released) throw closedError(this.constructor.name);
+  }
+
+  /**
+   * Closes this handle: later calls through it fail with `ValueError`.
+   * The object is freed in the process that made it once no handle to it
+   * is left in any process (a handle that is never closed goes when it is
+   * garbage-collected). Closing does not release the lock.
+   */
+  close(): void {
+    this._ref.release();
   }
 
   /**
@@ -506,6 +580,7 @@ export abstract class SemLock implements AsyncDisposable {
    */
   acquire(options?: AcquireOptions): Promise<boolean> {
     try {
+      this.#checkOpen();
       const { block, timeout } = blocking(options);
       if (this._cell) {
         const ident = processState().ident;
@@ -521,6 +596,7 @@ export abstract class SemLock implements AsyncDisposable {
 
   /** Releases. */
   release(): Promise<void> {
+    if (this._ref.released) return Promise.reject(closedError(this.constructor.name));
     if (this._cell) {
       try {
         const ident = processState().ident;
@@ -537,7 +613,7 @@ export abstract class SemLock implements AsyncDisposable {
   /** @internal A lock's reduced state: its memory goes along to a process that shares it. */
   _lockState(type: string, context: EncodeContext): Reduced {
     const cell = context.shareMemory ? this._cell : null;
-    return { type, state: { ref: this._ref.state(), cell } satisfies LockState };
+    return { type, state: { ref: this._ref.cross(context), cell } satisfies LockState };
   }
 
   /** Acquires and returns a handle whose disposal releases: `await using _ = await lock.hold()`. */
@@ -652,6 +728,7 @@ export class Semaphore extends SemLock {
 
   /** The current value (Python's `get_value()`). */
   getValue(): Promise<number> {
+    if (this._ref.released) return Promise.reject(closedError(this.constructor.name));
     if (this._cell) return Promise.resolve(Atomics.load(this._cell, VALUE));
     return this._ref.call("getValue") as Promise<number>;
   }
@@ -690,7 +767,7 @@ export class BoundedSemaphore extends Semaphore {}
  * console.assert(await e.isSet() && await e.wait());
  * ```
  */
-export class Event {
+export class Event implements Disposable {
   readonly #ref: Ref;
   /** The shared flag, when this process shares the event's memory. */
   readonly #cell: Int32Array | null;
@@ -705,44 +782,85 @@ export class Event {
       this.#ref = Ref.local(core);
       this.#cell = core.cell;
     }
+    releaseWhenCollected(this, this.#ref);
+  }
+
+  /** @internal This handle's hold on the event. */
+  get _ref(): Ref {
+    return this.#ref;
+  }
+
+  /**
+   * Closes this handle: later calls through it fail with `ValueError`; the
+   * event is freed once no process holds a handle to it.
+   */
+  close(): void {
+    this.#ref.release();
+  }
+
+  /** Closes this handle (for `using`). */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #cellOpen(): Int32Array | null {
+    if (this.#ref.released) throw closedError("Event");
+    return this.#cell;
   }
 
   /** Sets the flag and wakes every waiter. */
   set(): Promise<void> {
-    if (this.#cell) {
-      setFlag(this.#cell);
-      return Promise.resolve();
+    try {
+      const cell = this.#cellOpen();
+      if (cell) {
+        setFlag(cell);
+        return Promise.resolve();
+      }
+    } catch (error) {
+      return Promise.reject(error);
     }
     return this.#ref.call("set") as Promise<void>;
   }
   /** Clears the flag. */
   clear(): Promise<void> {
-    if (this.#cell) {
-      Atomics.store(this.#cell, FLAG, 0);
-      return Promise.resolve();
+    try {
+      const cell = this.#cellOpen();
+      if (cell) {
+        Atomics.store(cell, FLAG, 0);
+        return Promise.resolve();
+      }
+    } catch (error) {
+      return Promise.reject(error);
     }
     return this.#ref.call("clear") as Promise<void>;
   }
   /** Whether the flag is set. */
   isSet(): Promise<boolean> {
-    if (this.#cell) return Promise.resolve(Atomics.load(this.#cell, FLAG) === 1);
+    try {
+      const cell = this.#cellOpen();
+      if (cell) return Promise.resolve(Atomics.load(cell, FLAG) === 1);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#ref.call("isSet") as Promise<boolean>;
   }
   /** Waits until the flag is set (`true`) or `timeout` ms pass (`false`). */
   wait(timeout?: number | null): Promise<boolean> {
+    let cell: Int32Array | null;
     try {
       checkTimeout(timeout, "Event.wait()");
+      cell = this.#cellOpen();
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#cell) return waitFlag(this.#cell, timeout ?? null);
+    if (cell) return waitFlag(cell, timeout ?? null);
     return this.#ref.call("wait", timeout ?? null) as Promise<boolean>;
   }
 
   /** @internal */
   [REDUCE](context: EncodeContext): Reduced {
     const cell = context.shareMemory ? this.#cell : null;
-    return { type: "Event", state: { ref: this.#ref.state(), cell } satisfies LockState };
+    return { type: "Event", state: { ref: this.#ref.cross(context), cell } satisfies LockState };
   }
 }
 
@@ -763,22 +881,50 @@ export class Event {
 export class Condition implements AsyncDisposable {
   readonly #ref: Ref;
   readonly #lock: Lock | RLock;
+  /** Whether the lock's handle is this condition's own (made or received with it). */
+  readonly #ownsLock: boolean;
 
   /** Makes a condition over `lock` (a new `RLock` if none); the lock must be made in this process. */
   constructor(lock?: Lock | RLock, ...internal: unknown[]) {
     if ((lock as unknown) === FROM_REF) {
       this.#ref = internal[0] as Ref;
       this.#lock = internal[1] as Lock | RLock;
+      this.#ownsLock = true;
+      releaseWhenCollected(this, this.#ref);
       return;
     }
     this.#lock = lock ?? new RLock();
+    this.#ownsLock = lock === undefined;
     const core = this.#lock._ref.core;
     if (!(core instanceof LockCore)) {
       throw new TypeError(
         "A Condition's lock must be a Lock or RLock made in the same process as the Condition",
       );
     }
-    this.#ref = Ref.local(new ConditionCore(core));
+    // The condition's object keeps its lock's object alive.
+    const lockHold = Ref.fromState(this.#lock._ref.state());
+    this.#ref = Ref.local(new ConditionCore(core, lockHold));
+    releaseWhenCollected(this, this.#ref);
+  }
+
+  /** @internal This handle's hold on the condition. */
+  get _ref(): Ref {
+    return this.#ref;
+  }
+
+  /** @internal The lock's handle. */
+  get _lock(): Lock | RLock {
+    return this.#lock;
+  }
+
+  /**
+   * Closes this handle (and the handle of the lock it made or received; a
+   * lock passed to the constructor stays open): later calls through it
+   * fail. The condition is freed once no process holds a handle to it.
+   */
+  close(): void {
+    this.#ref.release();
+    if (this.#ownsLock) this.#lock.close();
   }
 
   /** Acquires the underlying lock. */
@@ -800,6 +946,7 @@ export class Condition implements AsyncDisposable {
 
   /** Releases the lock, waits to be notified (`true`) or for the timeout (`false`), then re-acquires. */
   wait(timeout?: number | null): Promise<boolean> {
+    if (this.#ref.released) return Promise.reject(closedError("Condition"));
     return this.#ref.call("wait", timeout ?? null) as Promise<boolean>;
   }
 
@@ -818,16 +965,18 @@ export class Condition implements AsyncDisposable {
 
   /** Wakes up to `n` waiters (default 1); the lock must be held. */
   notify(n = 1): Promise<void> {
+    if (this.#ref.released) return Promise.reject(closedError("Condition"));
     return this.#ref.call("notify", n) as Promise<void>;
   }
   /** Wakes every waiter; the lock must be held. */
   notifyAll(): Promise<void> {
+    if (this.#ref.released) return Promise.reject(closedError("Condition"));
     return this.#ref.call("notify", "all") as Promise<void>;
   }
 
   /** @internal */
-  [REDUCE](): Reduced {
-    return { type: "Condition", state: { ref: this.#ref.state(), lock: this.#lock } };
+  [REDUCE](context: EncodeContext): Reduced {
+    return { type: "Condition", state: { ref: this.#ref.cross(context), lock: this.#lock } };
   }
 }
 
@@ -843,7 +992,7 @@ export class Condition implements AsyncDisposable {
  * console.assert(await b.wait() === 0);
  * ```
  */
-export class Barrier {
+export class Barrier implements Disposable {
   readonly #ref: Ref;
   readonly #parties: number;
   readonly #timeout: number | null;
@@ -869,6 +1018,7 @@ export class Barrier {
       this.#timeout = s.timeout;
       this.#action = null;
       this.#actionSpec = s.spec;
+      releaseWhenCollected(this, this.#ref);
       return;
     }
     void internal;
@@ -883,6 +1033,30 @@ export class Barrier {
     this.#action = action ?? null;
     this.#actionSpec = action ? describeCallable(action as never, callerModules()) : null;
     this.#ref = Ref.local(new BarrierCore(parties, action !== undefined && action !== null));
+    releaseWhenCollected(this, this.#ref);
+  }
+
+  /** @internal This handle's hold on the barrier. */
+  get _ref(): Ref {
+    return this.#ref;
+  }
+
+  /**
+   * Closes this handle: later calls through it fail with `ValueError`; the
+   * barrier is freed once no process holds a handle to it.
+   */
+  close(): void {
+    this.#ref.release();
+  }
+
+  /** Closes this handle (for `using`). */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #call(method: string, ...args: unknown[]): Promise<unknown> {
+    if (this.#ref.released) return Promise.reject(closedError("Barrier"));
+    return this.#ref.call(method, ...args);
   }
 
   /** How many processes the barrier waits for. */
@@ -892,7 +1066,7 @@ export class Barrier {
 
   /** Waits for every party; returns this party's arrival index. */
   async wait(timeout?: number | null): Promise<number> {
-    const turn = await this.#ref.call("wait", timeout ?? this.#timeout) as BarrierTurn;
+    const turn = await this.#call("wait", timeout ?? this.#timeout) as BarrierTurn;
     if (turn.runAction) {
       try {
         if (!this.#action && this.#actionSpec) {
@@ -900,37 +1074,37 @@ export class Barrier {
         }
         await this.#action?.();
       } catch (error) {
-        await this.#ref.call("tripped", turn.generation, false);
+        await this.#call("tripped", turn.generation, false);
         throw error;
       }
-      await this.#ref.call("tripped", turn.generation, true);
+      await this.#call("tripped", turn.generation, true);
     }
     return turn.index;
   }
 
   /** Breaks the barrier: every waiter, now and later, gets `BrokenBarrierError`. */
   abort(): Promise<void> {
-    return this.#ref.call("abort") as Promise<void>;
+    return this.#call("abort") as Promise<void>;
   }
   /** Returns the barrier to its empty state; current waiters get `BrokenBarrierError`. */
   reset(): Promise<void> {
-    return this.#ref.call("reset") as Promise<void>;
+    return this.#call("reset") as Promise<void>;
   }
   /** How many parties are waiting now. */
   nWaiting(): Promise<number> {
-    return this.#ref.call("nWaiting") as Promise<number>;
+    return this.#call("nWaiting") as Promise<number>;
   }
   /** Whether the barrier is broken. */
   broken(): Promise<boolean> {
-    return this.#ref.call("broken") as Promise<boolean>;
+    return this.#call("broken") as Promise<boolean>;
   }
 
   /** @internal */
-  [REDUCE](): Reduced {
+  [REDUCE](context: EncodeContext): Reduced {
     return {
       type: "Barrier",
       state: {
-        ref: this.#ref.state(),
+        ref: this.#ref.cross(context),
         parties: this.#parties,
         timeout: this.#timeout,
         spec: this.#actionSpec,
@@ -951,7 +1125,7 @@ function lockFromState(s: unknown): [Ref, Int32Array | null] {
   const ref = Ref.fromState(st.ref);
   // In the owner, use its own cell; in a worker that shares it, the one that came.
   const core = ref.core as LockCore | null;
-  const cell = core?.cell ?? (st.cell ? adoptCell(st.cell) : null);
+  const cell = core?.cell ?? (st.cell ? adopt(cells, st.cell, ref) : null);
   return [ref, cell];
 }
 
@@ -959,24 +1133,25 @@ registerReducer("Lock", (s) => new Lock(FROM_REF, ...lockFromState(s)));
 registerReducer("RLock", (s) => new RLock(FROM_REF, ...lockFromState(s)));
 function cellFromState(
   s: unknown,
-  adopt: (cell: Int32Array) => Int32Array,
+  tracked: Set<Int32Array> | null,
 ): [Ref, Int32Array | null] {
   // A manager's proxies send the bare reference.
   const st = (s as LockState).ref ? s as LockState : { ref: s as RefState, cell: null };
   const ref = Ref.fromState(st.ref);
   const core = ref.core as { cell?: Int32Array } | null;
-  return [ref, core?.cell ?? (st.cell ? adopt(st.cell) : null)];
+  const cell = core?.cell ?? st.cell ?? null;
+  return [ref, cell && tracked && !core ? adopt(tracked, cell, ref) : cell];
 }
 
 registerReducer(
   "Semaphore",
-  (s) => new Semaphore(FROM_REF as never, ...cellFromState(s, adoptSemaphoreCell)),
+  (s) => new Semaphore(FROM_REF as never, ...cellFromState(s, semaphoreCells)),
 );
 registerReducer(
   "BoundedSemaphore",
-  (s) => new BoundedSemaphore(FROM_REF as never, ...cellFromState(s, adoptSemaphoreCell)),
+  (s) => new BoundedSemaphore(FROM_REF as never, ...cellFromState(s, semaphoreCells)),
 );
-registerReducer("Event", (s) => new Event(FROM_REF, ...cellFromState(s, (cell) => cell)));
+registerReducer("Event", (s) => new Event(FROM_REF, ...cellFromState(s, null)));
 registerReducer("Condition", (s) => {
   const { ref, lock } = s as { ref: RefState; lock: Lock | RLock };
   return new Condition(FROM_REF as never, Ref.fromState(ref), lock);

@@ -56,9 +56,17 @@ import {
   queueUseAfterClose,
 } from "../testdata/queue_targets.ts";
 import { queueLendGetMany, queueLendTake } from "../testdata/queue_lending_targets.ts";
-import { RUNTIME } from "../_helpers.ts";
+import {
+  lifetimeHoldUntilKilled,
+  lifetimeSendOwnQueue,
+  lifetimeUseQueue,
+  lifetimeUseQueueFromQueue,
+} from "../testdata/lifetime_targets.ts";
+import { RUNTIME, waitFor } from "../_helpers.ts";
+import { ownedCore } from "../../src/core/_shared.ts";
 
 export * from "../testdata/queue_targets.ts";
+export * from "../testdata/lifetime_targets.ts";
 export * from "../testdata/queue_lending_targets.ts";
 
 const TEST = { timeout: 60_000 };
@@ -1092,6 +1100,97 @@ export function runQueueContract({ startMethod }: { startMethod: StartMethod }):
       await joinedCleanly(p);
       assert.equal(await out.empty(), true);
     });
+
+    // ------------------------------------------------ lifetimes (issue 11, section 1)
+
+    test("empty() on a closed Queue or SimpleQueue handle is an OSError", TEST, async () => {
+      for (const q of [new ctx.Queue(), new ctx.SimpleQueue()]) {
+        await q.put(1);
+        q.close();
+        await rejectsWith(
+          q.empty(),
+          OSError,
+          /closed/,
+          `empty() on a closed ${q.constructor.name}`,
+        );
+      }
+    });
+
+    test(
+      "a get waiting on a queue whose last handle is closed fails with OSError",
+      TEST,
+      async () => {
+        const q = new ctx.Queue();
+        const waiting = q.get();
+        assert.equal(await stillPendingAfter(waiting, 50), true, "the get waits");
+        q.close();
+        await rejectsWith(waiting, OSError, /gone/, "the get waiting on a freed queue");
+      },
+    );
+
+    test(
+      "a queue a child holds outlives the parent's handle, and is freed once the child's is gone",
+      TEST,
+      async () => {
+        await using scope = new Scope(ctx);
+        const report = scope.queue<string>();
+        const q = new ctx.Queue<number>();
+        const p = scope.start(lifetimeUseQueue, [q, report]);
+        q.close(); // at once: the reference on its way to the child keeps the queue alive
+        assert.equal(await within(report.get(), "the child's report"), "ok:1");
+        await joinedCleanly(p);
+        await waitFor(() => ownedCore(q._ref.id) === undefined, "the queue to be freed");
+      },
+    );
+
+    test(
+      "a queue inside a queue item stays alive after its sender closes it, until the receiver's handle goes",
+      TEST,
+      async () => {
+        await using scope = new Scope(ctx);
+        const report = scope.queue<string>();
+        const carrier = scope.queue<Queue<number>>();
+        const inner = new ctx.Queue<number>();
+        await carrier.put(inner);
+        inner.close();
+        assert.ok(ownedCore(inner._ref.id), "the item in the carrier holds the queue");
+        const p = scope.start(lifetimeUseQueueFromQueue, [carrier, report]);
+        assert.equal(await within(report.get(), "the child's report"), "ok:1");
+        await joinedCleanly(p);
+        await waitFor(() => ownedCore(inner._ref.id) === undefined, "the inner queue to be freed");
+      },
+    );
+
+    test("a child killed while holding a queue releases it", TEST, async () => {
+      await using scope = new Scope(ctx);
+      const ready = scope.queue<string>();
+      const q = new ctx.Queue();
+      const p = scope.start(lifetimeHoldUntilKilled, [q, ready]);
+      assert.equal(await within(ready.get(), "the child to hold the queue"), "ready");
+      q.close();
+      assert.ok(ownedCore(q._ref.id), "the child's handle keeps the queue");
+      p.kill();
+      await within(p.join(), "the killed child to end");
+      await waitFor(() => ownedCore(q._ref.id) === undefined, "the queue to be freed");
+    });
+
+    test(
+      "a queue made in a child and sent to the parent survives the child closing its handle",
+      TEST,
+      async () => {
+        await using scope = new Scope(ctx);
+        const out = scope.queue<Queue<string>>();
+        const stop = scope.queue<string>();
+        const p = scope.start(lifetimeSendOwnQueue, [out, stop, startMethod]);
+        const theirs = await within(out.get(), "the child's queue");
+        assert.equal(await within(theirs.get(), "the item in it"), "made in the child");
+        await theirs.put("back");
+        assert.equal(await within(theirs.get(), "the item put back"), "back");
+        theirs.close();
+        await stop.put("stop");
+        await joinedCleanly(p);
+      },
+    );
   });
 }
 

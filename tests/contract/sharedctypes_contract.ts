@@ -18,8 +18,11 @@ import {
 } from "../../mod.ts";
 import * as targets from "../testdata/sharedctypes_targets.ts";
 import { RUNTIME, waitFor } from "../_helpers.ts";
+import { lifetimeWriteValues } from "../testdata/lifetime_targets.ts";
+import { ownedCore } from "../../src/core/_shared.ts";
 
 export * from "../testdata/sharedctypes_targets.ts";
+export * from "../testdata/lifetime_targets.ts";
 
 const T = { timeout: 60_000 };
 
@@ -615,5 +618,39 @@ export function runSharedctypesContract({ startMethod }: { startMethod: StartMet
         assert.equal(ctx.SharedArray("i", 1).length, 1);
       });
     }
+
+    // ------------------------------------------------ lifetimes (issue 11, section 1)
+
+    test(
+      "Value and SharedArray: close() refuses later reads with ValueError; they and their locks are freed once no process holds them",
+      T,
+      async () => {
+        const report = new ctx.Queue<string>();
+        const v = ctx.Value("i", 0);
+        const a = ctx.SharedArray("i", 2);
+        const p = new P({ target: lifetimeWriteValues, args: [v, a, report] });
+        p.start();
+        assert.equal(await report.get(), "ok");
+        await p.join();
+        assert.equal(p.exitcode, 0);
+        assert.equal(await v.get(), 7);
+        assert.equal(await a.get(0), 3);
+        const ids = [v, a, v.getLock()!, a.getLock()!].map((h) => h._ref.id);
+        const alive = () => ids.filter((id) => ownedCore(id) !== undefined).length;
+        assert.equal(alive(), 4, "a value, an array and their two locks");
+        v.close();
+        a.close();
+        await assert.rejects(v.get(), (e) => e instanceof ValueError && /closed/.test(e.message));
+        await assert.rejects(
+          a.toArray(),
+          (e) => e instanceof ValueError && /closed/.test(e.message),
+        );
+        await waitFor(
+          () => alive() === 0,
+          "the value, the array and their locks to be freed",
+        );
+        report.close();
+      },
+    );
   });
 }

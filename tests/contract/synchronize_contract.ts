@@ -19,12 +19,15 @@ import {
   type Barrier,
   BrokenBarrierError,
   getContext,
+  OSError,
   type Process,
   type Queue,
   type StartMethod,
   ValueError,
 } from "../../mod.ts";
 import { Scope, sleep, within } from "./_scope.ts";
+import { lifetimeUsePrimitives } from "../testdata/lifetime_targets.ts";
+import { ownedCore } from "../../src/core/_shared.ts";
 import { RUNTIME, waitFor } from "../_helpers.ts";
 import {
   type Acquirable,
@@ -60,6 +63,7 @@ import {
 } from "../testdata/sync_targets.ts";
 
 export * from "../testdata/sync_targets.ts";
+export * from "../testdata/lifetime_targets.ts";
 
 const TEST = { timeout: 60_000 };
 
@@ -1160,5 +1164,76 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       await waitFor(() => barrier.broken(), "the barrier to break");
       await assert.rejects(barrier.wait(), BrokenBarrierError);
     });
+
+    // ------------------------------------------------ lifetimes (issue 11, section 1)
+
+    test(
+      "a waiter on a Lock, Semaphore, Event, Condition or Barrier whose last handle is closed fails with OSError; a closed handle refuses calls",
+      TEST,
+      async () => {
+        const lock = new ctx.Lock();
+        await lock.acquire();
+        const semaphore = new ctx.Semaphore(0);
+        const event = new ctx.Event();
+        const condition = new ctx.Condition();
+        await condition.acquire();
+        const barrier = new ctx.Barrier(2);
+        const waits: [string, Promise<unknown>, { close(): void }][] = [
+          ["Lock.acquire", lock.acquire(), lock],
+          ["Semaphore.acquire", semaphore.acquire(), semaphore],
+          ["Event.wait", event.wait(), event],
+          ["Condition.wait", condition.wait(), condition],
+          ["Barrier.wait", barrier.wait(), barrier],
+        ];
+        for (const [, waiting] of waits) waiting.catch(() => {});
+        await sleep(50);
+        for (const [, , handle] of waits) handle.close();
+        for (const [what, waiting] of waits) {
+          await assert.rejects(within(waiting, what), (e: Error) => {
+            assert.ok(
+              e instanceof OSError,
+              `${what}: expected OSError, got ${e?.name}: ${e?.message}`,
+            );
+            assert.match(e.message, /gone/, what);
+            return true;
+          });
+        }
+        await assert.rejects(lock.acquire(), valueError(/closed/));
+        await assert.rejects(event.set(), valueError(/closed/));
+        await assert.rejects(barrier.wait(), valueError(/closed/));
+      },
+    );
+
+    test(
+      "primitives a child used are freed once the parent's handles are closed and the child ended",
+      TEST,
+      async () => {
+        await using scope = new Scope(ctx);
+        const report = scope.queue<string>();
+        const lock = new ctx.Lock();
+        const semaphore = new ctx.Semaphore(2);
+        const event = new ctx.Event();
+        const condition = new ctx.Condition(); // and its RLock
+        const barrier = new ctx.Barrier(1);
+        const p = scope.start(lifetimeUsePrimitives, [
+          lock,
+          semaphore,
+          event,
+          condition,
+          barrier,
+          report,
+        ]);
+        const ids = [lock, semaphore, event, condition, condition._lock, barrier].map((h) =>
+          h._ref.id
+        );
+        const alive = () => ids.filter((id) => ownedCore(id) !== undefined).length;
+        for (const handle of [lock, semaphore, event, condition, barrier]) handle.close();
+        assert.equal(alive(), 6, "the child's references keep all six");
+        assert.equal(await within(report.get(), "the child's report"), "ok");
+        await within(p.join(), "the child to end");
+        assert.equal(p.exitcode, 0);
+        await waitFor(() => alive() === 0, "the six objects to be freed");
+      },
+    );
   });
 }
