@@ -7,7 +7,16 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { newRing, pop, push, Pushed, RING_BYTES } from "../src/core/_ring.ts";
+import {
+  adoptRing,
+  newRing,
+  pop,
+  push,
+  Pushed,
+  release,
+  RING_BYTES,
+  settleHoldsOf,
+} from "../src/core/_ring.ts";
 
 describe("queue ring", () => {
   it("keeps every record whole and in order across many wraps", () => {
@@ -39,5 +48,41 @@ describe("queue ring", () => {
       }
     }
     assert.ok(popped > 5_000);
+  });
+
+  it("a held record is kept whole while the ring fills, and goes back to the front when its holder dies", () => {
+    const ring = adoptRing(newRing(0));
+    const item = (i: number, n: number) => new Uint8Array(n).fill(i);
+    for (let i = 1; i <= 3; i++) assert.equal(push(ring, { bytes: item(i, 1000) }, 1), Pushed.Done);
+    const worker = 0x7001;
+    const taken = pop(ring, worker, true);
+    assert.ok(taken && "bytes" in taken && taken.bytes[0] === 1 && taken.hold >= 0);
+    // Fill the ring: pushes stop before the held record's bytes.
+    let pushed = 0;
+    while (push(ring, { bytes: item(9, 1000) }, 1) === Pushed.Done) pushed++;
+    assert.ok(pushed > 1000, `${pushed} pushed`);
+    // The holder dies: its record is the next one taken, whole, then the rest in order.
+    settleHoldsOf(worker, true);
+    const back = pop(ring, 1);
+    assert.ok(back && "bytes" in back);
+    assert.deepEqual([back.bytes.length, back.bytes[0], back.bytes[999]], [1000, 1, 1]);
+    // A holder reported dead takes and puts nothing more.
+    assert.equal(pop(ring, worker, true), null);
+    assert.equal(push(ring, { bytes: item(5, 10) }, worker), Pushed.Done);
+    const next = pop(ring, 1);
+    assert.ok(next && "bytes" in next && next.bytes[0] === 2);
+  });
+
+  it("a released record is gone, and its room comes back", () => {
+    const ring = adoptRing(newRing(0));
+    assert.equal(push(ring, { bytes: new Uint8Array(100).fill(1) }, 1), Pushed.Done);
+    const taken = pop(ring, 0x7002, true);
+    assert.ok(taken && taken.hold >= 0);
+    release(ring, taken.hold, 0x7002);
+    settleHoldsOf(0x7002, true);
+    assert.equal(pop(ring, 1), null, "nothing came back");
+    let pushed = 0;
+    while (push(ring, { bytes: new Uint8Array(1020) }, 1) === Pushed.Done) pushed++;
+    assert.equal(pushed, RING_BYTES / 1024, "the whole ring is free again");
   });
 });

@@ -24,7 +24,53 @@ const MAXSIZE = 8; // most records (0: no limit)
 const OVERFLOW = 9; // items waiting in the owner's list (newer than every record in the ring)
 const GETTERS = 10; // callers waiting in the owner's get(): they come first
 const PUTTERS = 11; // callers waiting in the owner's put(): they come first
-const CONTROL_WORDS = 12;
+const HELD = 12; // holds in use (held or returned), see below
+const RETURNED = 13; // records returned by dead holders, waiting to be taken again
+const INFLIGHT = 14; // 1 + the hold a pop is filling under the mutex (0: none)
+const BARRED_NEXT = 15; // 1 + where the next barred ident goes (0: none barred yet)
+const HOLDS = 16; // the holds: HOLD_WORDS words each
+/**
+ * A hold: a record a "worker" process popped and has not handed to its
+ * program yet. Its bytes stay where they were in the ring (nothing is
+ * written over them: pushes stop at the oldest held record), so when that
+ * process dies the record goes back to the front of the queue where it is.
+ */
+const HOLD_STATE = 0; // FREE, BACK (its holder died) or its holder's mark (holderMark)
+const HOLD_SPARE = 1; // unused
+const HOLD_AT = 2; // where the record starts (its length header)
+const HOLD_BYTES = 3; // header + payload
+const HOLD_USED = 4; // USED and COUNT before the pop (to finish one its holder died in)
+const HOLD_COUNT = 5;
+const HOLD_WORDS = 6;
+const FREE = 0;
+const BACK = -1;
+
+/**
+ * What the state of a hold taken by `ident` reads: the ident itself, so
+ * that its holder lets go and the death of its holder sends it back each
+ * with one compare-and-swap, whichever comes first (no mutex needed).
+ */
+function holderMark(ident: number): number {
+  const mark = ident | 0;
+  return mark === FREE ? 1 : mark === BACK ? 2 : mark;
+}
+/** How many records can be held at once; a worker that finds none free gets through the owner. */
+export const MAX_HOLDS = 32;
+/**
+ * Idents of processes reported dead (the most recent few): a "worker" is
+ * reported dead at `kill()` and may run on a moment, but it takes and puts
+ * nothing more (what it held went back already).
+ */
+const BARRED = HOLDS + MAX_HOLDS * HOLD_WORDS;
+const MAX_BARRED = 8;
+const CONTROL_WORDS = BARRED + MAX_BARRED;
+
+/** Whether `ident` was reported dead (call with the mutex). */
+function barred(control: Int32Array, ident: number): boolean {
+  if (control[BARRED_NEXT] === 0) return false;
+  for (let i = BARRED; i < BARRED + MAX_BARRED; i++) if (control[i] === (ident | 0)) return true;
+  return false;
+}
 
 /** A record longer than this is parked with the owner (the ring carries a pointer). */
 export const BIG_ITEM = 64 * 1024;
@@ -94,6 +140,20 @@ export function adoptRing(ring: Ring): Ring {
   return ring;
 }
 
+/**
+ * Whether `ident` holds the mutex, after giving it a moment to let go: a
+ * "worker" reported dead may still run (briefly) and be in its critical
+ * section, which is then not to be cut short.
+ */
+function heldBy(control: Int32Array, ident: number): boolean {
+  const mine = () =>
+    Atomics.load(control, MUTEX) === 1 && Atomics.load(control, HOLDER) === (ident | 0);
+  if (!mine()) return false;
+  const until = performance.now() + 5;
+  while (performance.now() < until) if (!mine()) return false;
+  return true;
+}
+
 /** Frees the mutex of every ring a dead process held (it died mid-operation). */
 export function freeRingsHeldBy(ident: number): void {
   for (const ref of rings) {
@@ -102,11 +162,34 @@ export function freeRingsHeldBy(ident: number): void {
       rings.delete(ref);
       continue;
     }
-    if (Atomics.load(control, MUTEX) === 1 && Atomics.load(control, HOLDER) === (ident | 0)) {
+    if (heldBy(control, ident)) {
+      const inflight = control[INFLIGHT] - 1;
+      if (inflight >= 0) finishPop(control, inflight, ident);
       Atomics.store(control, HOLDER, 0);
       Atomics.store(control, MUTEX, 0);
     }
   }
+}
+
+/**
+ * A process died inside {@linkcode pop} for a holder, with the mutex: if
+ * HEAD had not moved, nothing was taken (the hold goes); otherwise the pop
+ * is finished (the record is held, and goes back with the others).
+ */
+function finishPop(control: Int32Array, h: number, ident: number): void {
+  const base = HOLDS + h * HOLD_WORDS;
+  control[INFLIGHT] = 0;
+  if (control[base + HOLD_STATE] !== holderMark(ident)) return;
+  if (control[HEAD] === control[base + HOLD_AT]) {
+    // Nothing was taken yet.
+    control[USED] = control[base + HOLD_USED];
+    control[COUNT] = control[base + HOLD_COUNT];
+    Atomics.store(control, base + HOLD_STATE, FREE);
+    Atomics.sub(control, HELD, 1);
+    return;
+  }
+  control[USED] = control[base + HOLD_USED] - control[base + HOLD_BYTES];
+  control[COUNT] = control[base + HOLD_COUNT] - 1;
 }
 
 function lock(control: Int32Array, ident: number): void {
@@ -213,17 +296,26 @@ export type Pushed = (typeof Pushed)[keyof typeof Pushed];
 /**
  * Appends an item (its bytes, or a pointer to an item parked with the
  * owner). `fromOverflow`: the owner moving the head of its list in.
+ * `commit`: called with the mutex just before the item lands; false drops
+ * the item (a put that reports items got lets go of their holds in it, so
+ * a kill leaves the report and the holds both or neither).
  */
 export function push(
   ring: Ring,
   item: { bytes: Uint8Array } | { parked: number },
   ident: number,
   fromOverflow = false,
+  commit?: () => boolean,
 ): Pushed {
   const { control, data } = ring;
   const payload = "bytes" in item ? item.bytes : u32(item.parked);
   const need = 4 + payload.length;
   lock(control, ident);
+  if (barred(control, ident)) {
+    // Reported dead: its item never lands (as if it had died before this put).
+    unlock(control, false);
+    return Pushed.Done;
+  }
   const max = control[MAXSIZE];
   const held = control[COUNT] + control[OVERFLOW];
   if (!fromOverflow && max > 0 && held >= max) {
@@ -231,12 +323,20 @@ export function push(
     return Pushed.Full;
   }
   // A new item must not overtake those waiting in the owner's list.
-  if ((!fromOverflow && control[OVERFLOW] > 0) || control[USED] + need > data.length) {
+  if (
+    (!fromOverflow && control[OVERFLOW] > 0) ||
+    control[USED] + reserved(control, data.length) + need > data.length
+  ) {
     unlock(control, false);
     return Pushed.ToOwner;
   }
   let tail = writeU32(data, control[TAIL], "bytes" in item ? payload.length : POINTER);
   tail = write(data, tail, payload);
+  if (commit && !commit()) {
+    // Its holds went back (it was reported dead): the item never lands.
+    unlock(control, false);
+    return Pushed.Done;
+  }
   control[TAIL] = tail;
   control[USED] += need;
   control[COUNT]++;
@@ -246,24 +346,176 @@ export function push(
   return Pushed.Done;
 }
 
-/** Takes the next record, or null when the ring is empty. */
-export function pop(ring: Ring, ident: number): Popped | null {
+/**
+ * What {@linkcode pop} found: the item's bytes or the id of an item parked
+ * with the owner, and `hold`: when popped for a holder, the hold that keeps
+ * the record until {@linkcode release} (or until the holder dies).
+ */
+export type Taken = Popped & { hold: number };
+
+/**
+ * Takes the next record (one returned by a dead holder first), or null
+ * when the ring is empty. With `hold`, the record stays in the ring, held
+ * by `ident` until {@linkcode release}: if `ident` dies first it goes back
+ * to the front ({@linkcode settleHoldsOf}). `undefined`: every hold is in
+ * use (take the item another way).
+ */
+export function pop(ring: Ring, ident: number, hold = false): Taken | null | undefined {
   const { control, data } = ring;
   lock(control, ident);
-  if (control[COUNT] === 0) {
+  if (control[COUNT] === 0 || barred(control, ident)) {
     unlock(control, false);
     return null;
   }
-  const length = readU32(data, control[HEAD]);
-  const afterHeader = (control[HEAD] + 4) % data.length;
+  const back = control[RETURNED] > 0 ? oldestHold(control, BACK) : -1;
+  if (back >= 0) {
+    const h = back;
+    const at = control[HOLDS + h * HOLD_WORDS + HOLD_AT];
+    const popped = readRecord(data, at);
+    control[COUNT]--;
+    control[RETURNED]--;
+    const base = HOLDS + h * HOLD_WORDS;
+    if (hold) Atomics.store(control, base + HOLD_STATE, holderMark(ident));
+    else {
+      Atomics.store(control, base + HOLD_STATE, FREE);
+      Atomics.sub(control, HELD, 1);
+    }
+    unlock(control, true);
+    return { ...popped[0], hold: hold ? h : -1 };
+  }
+  const at = control[HEAD];
+  const length = readU32(data, at);
+  const bytes = 4 + (length === POINTER ? 4 : length);
+  let h = -1;
+  if (hold) {
+    h = freeHold(control);
+    if (h < 0) {
+      unlock(control, false);
+      return undefined;
+    }
+    // Written before the ring changes, so the death of this process at any
+    // point below leaves enough to finish or undo the pop (finishPop).
+    const base = HOLDS + h * HOLD_WORDS;
+    control[base + HOLD_AT] = at;
+    control[base + HOLD_BYTES] = bytes;
+    control[base + HOLD_USED] = control[USED];
+    control[base + HOLD_COUNT] = control[COUNT];
+    control[INFLIGHT] = h + 1;
+    Atomics.add(control, HELD, 1); // first: one too many costs a scan, one too few a record
+    Atomics.store(control, base + HOLD_STATE, holderMark(ident));
+  }
+  const [popped] = readRecord(data, at);
+  control[HEAD] = (at + bytes) % data.length;
+  control[USED] -= bytes;
+  control[COUNT]--;
+  control[INFLIGHT] = 0;
+  unlock(control, true);
+  return { ...popped, hold: h };
+}
+
+/** The record at `at`: its item, and its size with the header. */
+function readRecord(data: Uint8Array, at: number): [Popped, number] {
+  const length = readU32(data, at);
   const parked = length === POINTER;
   const n = parked ? 4 : length;
-  const [payload, head] = read(data, afterHeader, n);
-  control[HEAD] = head;
-  control[USED] -= 4 + n;
-  control[COUNT]--;
-  unlock(control, true);
-  return parked ? { parked: readU32(payload, 0) } : { bytes: payload };
+  const [payload] = read(data, (at + 4) % data.length, n);
+  return [parked ? { parked: readU32(payload, 0) } : { bytes: payload }, 4 + n];
+}
+
+/** A free hold, or -1. */
+function freeHold(control: Int32Array): number {
+  for (let h = 0; h < MAX_HOLDS; h++) {
+    if (control[HOLDS + h * HOLD_WORDS + HOLD_STATE] === FREE) return h;
+  }
+  return -1;
+}
+
+/** How far behind HEAD a held record starts (bytes). */
+function behindHead(control: Int32Array, length: number, h: number): number {
+  return (control[HEAD] - control[HOLDS + h * HOLD_WORDS + HOLD_AT] + length) % length;
+}
+
+/** The hold in `state` whose record is oldest (furthest behind HEAD). */
+function oldestHold(control: Int32Array, state: number): number {
+  let best = -1;
+  let far = -1;
+  for (let h = 0; h < MAX_HOLDS; h++) {
+    if (control[HOLDS + h * HOLD_WORDS + HOLD_STATE] !== state) continue;
+    const d = behindHead(control, RING_BYTES, h);
+    if (d > far) (far = d), (best = h);
+  }
+  return best;
+}
+
+/** Bytes behind HEAD that held or returned records keep from being written over. */
+function reserved(control: Int32Array, length: number): number {
+  if (control[HELD] === 0) return 0;
+  let far = 0;
+  for (let h = 0; h < MAX_HOLDS; h++) {
+    if (control[HOLDS + h * HOLD_WORDS + HOLD_STATE] === FREE) continue;
+    far = Math.max(far, behindHead(control, length, h));
+  }
+  return far;
+}
+
+/**
+ * The holder handed the record of `hold` to its program: the record is
+ * gone from the queue for good. Only the holder (`ident`) calls it. False
+ * when its holder was reported dead first (the record went back).
+ */
+export function release(ring: Ring, hold: number, ident: number): boolean {
+  const { control } = ring;
+  const mark = holderMark(ident);
+  // Not when its holder was reported dead first: the record went back (and may be another's).
+  if (
+    Atomics.compareExchange(control, HOLDS + hold * HOLD_WORDS + HOLD_STATE, mark, FREE) !== mark
+  ) {
+    return false;
+  }
+  Atomics.sub(control, HELD, 1);
+  // Room behind HEAD came free: wake putters only when room may be short.
+  if (Atomics.load(control, USED) > ring.data.length / 2) {
+    Atomics.add(control, SEQ, 1);
+    Atomics.notify(control, SEQ);
+  }
+  return true;
+}
+
+/**
+ * A process ended: the records it held go back to the front of the queue
+ * (`died`), or are gone for good (it ended cleanly: its program had them).
+ * Run after {@linkcode freeRingsHeldBy}, in the process that started it.
+ */
+export function settleHoldsOf(ident: number, died: boolean): void {
+  for (const ref of rings) {
+    const control = ref.deref();
+    if (!control) {
+      rings.delete(ref);
+      continue;
+    }
+    if (!died && Atomics.load(control, HELD) === 0) continue;
+    let back = 0;
+    lock(control, 0);
+    if (died && !barred(control, ident)) {
+      // From now on it takes and puts nothing, should it still run a moment.
+      const next = control[BARRED_NEXT] % MAX_BARRED;
+      control[BARRED + next] = ident | 0;
+      control[BARRED_NEXT] = next + 1;
+    }
+    for (let h = 0; h < MAX_HOLDS; h++) {
+      const base = HOLDS + h * HOLD_WORDS;
+      const mark = holderMark(ident);
+      if (Atomics.compareExchange(control, base + HOLD_STATE, mark, died ? BACK : FREE) !== mark) {
+        continue; // not its hold, or it let go first
+      }
+      if (died) {
+        control[RETURNED]++;
+        control[COUNT]++;
+        back++;
+      } else Atomics.sub(control, HELD, 1);
+    }
+    unlock(control, back > 0);
+  }
 }
 
 /** The owner publishes how many of its callers wait to get and to put (they are served first). */

@@ -97,6 +97,17 @@ export function onChildExit(hook: (ident: number, died: boolean) => void): void 
   childExitHooks.push(hook);
 }
 
+/** Called with the ident of a child as `kill()`/`terminate()` is called on it. */
+const childKillHooks: ((ident: number) => void)[] = [];
+
+/**
+ * @internal Runs `hook` as a child is killed or terminated, before it is
+ * signalled (a worker may run on a moment: the hook makes it inert first).
+ */
+export function onChildKill(hook: (ident: number) => void): void {
+  childKillHooks.push(hook);
+}
+
 /** Children this process started that have not been seen to end. */
 const children = new Set<Process>();
 
@@ -495,6 +506,7 @@ export class Process implements AsyncDisposable {
     const started = this.#started;
     if (!started || started.exitcode !== null) return;
     started.killedWith ??= signal === "SIGKILL" ? -9 : -15;
+    for (const hook of childKillHooks) hook(this.#ident!);
     started.handle.kill(signal);
   }
 

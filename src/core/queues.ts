@@ -61,11 +61,17 @@
  *   meanwhile: it is the one exception to FIFO order per producer as each
  *   consumer sees it.
  * - Under `"worker"`, a worker that shares the queue's memory takes an
- *   item from it itself, with no round trip and no acknowledgement: a
- *   worker terminated after taking an item, before its program is done
- *   with it (even before `get()` returned it), takes that one item with it.
- *   Its gets that go through the owner (while the owner has getters waiting
- *   or items outside the shared memory) follow the rules above.
+ *   item from it itself, with no round trip: the record stays in the ring,
+ *   held by that worker, until its program has the item (the worker gets
+ *   again, puts, or yields to its event loop; an item over 64 KiB, parked
+ *   with the owner, stays there as long). A worker killed or terminated
+ *   before that takes and puts nothing more from the moment `kill()` /
+ *   `terminate()` is called, and the record goes back to the front of the
+ *   queue. So the rules above hold under `"worker"` too: nothing lost, and
+ *   at most the last item a killed worker's `get()` returned got again by
+ *   another consumer (only if it was killed before it got again, put or
+ *   yielded since; a report it put on a queue whose memory it shares
+ *   lands with its hold gone, but for a few instructions between them).
  *
  * @module
  */
@@ -95,8 +101,11 @@ import {
   push,
   Pushed,
   recycleRing,
+  release,
   type Ring,
   sequence,
+  settleHoldsOf,
+  type Taken,
   taskDone as ringTaskDone,
   unfinished,
   waitForChange,
@@ -104,7 +113,7 @@ import {
 } from "./_ring.ts";
 import { processState } from "./_state.ts";
 import { Deque } from "./_deque.ts";
-import { onChildDeath } from "./process.ts";
+import { onChildDeath, onChildExit, onChildKill } from "./process.ts";
 import { type Channel, localNode, onMessage } from "./_node.ts";
 import {
   blocking,
@@ -158,6 +167,7 @@ class QueueCore extends SharedCore {
     "join",
     "sync",
     "fetch",
+    "dropParked",
   ]);
   /** The items, in shared memory (see _ring.ts). */
   readonly ring: Ring;
@@ -506,12 +516,20 @@ class QueueCore extends SharedCore {
     if (caller.channel !== null && caller.channel === this.#holder) this.#settleLent(n, true);
   }
 
-  /** A parked item a worker found a pointer to. */
+  /**
+   * A parked item a worker found a pointer to. It stays here until that
+   * worker handed it to its program (`dropParked`): if the worker dies
+   * first, the pointer goes back to the front of the ring.
+   */
   fetch(_caller: Caller, id: number): Uint8Array {
     const item = this.parked.get(id);
     if (!item) throw new ValueError(`No parked item ${id}: it was taken already`);
-    this.parked.delete(id);
     return item;
+  }
+
+  /** A worker handed the parked item `id` to its program: it is gone for good. */
+  dropParked(_caller: Caller, id: number): void {
+    this.parked.delete(id);
   }
 
   qsize(): number {
@@ -568,6 +586,54 @@ class QueueCore extends SharedCore {
   }
 }
 
+/** A record this process popped from a ring and holds until its program has it. */
+interface Hold {
+  readonly ring: Ring;
+  readonly hold: number;
+  readonly ref: Ref;
+  /** The id of the item parked with the owner the record pointed to (-1: none). */
+  readonly parked: number;
+}
+
+/** This process's holds, released together (see `releaseHolds`). */
+const holds: Hold[] = [];
+let holdTimer: ReturnType<typeof setTimeout> | null = null;
+const onHoldTimer = (): void => {
+  holdTimer = null;
+  releaseHolds();
+};
+
+/**
+ * A record a get popped from shared memory stays in the ring, held, until
+ * the program has the item for good: until this process gets again, puts,
+ * or yields to its event loop. If it dies first (terminated while the item
+ * was on its way to the program), the process that started it puts the
+ * record back at the front of the queue.
+ */
+function keepHold(ring: Ring, hold: number, ref: Ref, parked: number): void {
+  holds.push({ ring, hold, ref, parked });
+  holdTimer ??= setTimeout(onHoldTimer, 0);
+}
+
+/**
+ * The program has what this process's gets returned: the records are gone
+ * for good. False when this process was reported dead first (the records
+ * went back to the front).
+ */
+function releaseHolds(): boolean {
+  if (holds.length === 0) return true;
+  const ident = processState().ident;
+  let mine = true;
+  for (const h of holds.splice(0)) {
+    if (!release(h.ring, h.hold, ident)) mine = false;
+    else if (h.parked >= 0) h.ref.send("dropParked", h.parked);
+  }
+  return mine;
+}
+
+/** A put that lets go of the holds as its item lands: a kill leaves both or neither. */
+const commitHolds = (): boolean => releaseHolds();
+
 /** A worker's direct access to a queue's shared memory. */
 class RingSide {
   /** Puts from this process still on their way through the owner (keeps them in order). */
@@ -579,13 +645,26 @@ class RingSide {
       return await this.#viaOwner(item, block, timeout);
     }
     const ident = processState().ident;
-    const first: Pushed = push(this.ring, { bytes: item }, ident);
+    // A report of what this process's gets returned lands as their holds go.
+    const first: Pushed = push(
+      this.ring,
+      { bytes: item },
+      ident,
+      false,
+      holds.length > 0 ? commitHolds : undefined,
+    );
     if (first === Pushed.Done) return;
     if (first === Pushed.ToOwner) return await this.#viaOwner(item, block, timeout);
     if (!block) throw new Full(`The queue is full (maxsize ${this.ring.control[8]})`);
     let result: Pushed = first;
     await this.#waitUntil(timeout, () => {
-      result = push(this.ring, { bytes: item }, ident);
+      result = push(
+        this.ring,
+        { bytes: item },
+        ident,
+        false,
+        holds.length > 0 ? commitHolds : undefined,
+      );
       return result !== Pushed.Full;
     }, () => new Full(`The queue stayed full for ${timeout} ms`));
     if ((result as Pushed) === Pushed.ToOwner) await this.#viaOwner(item, block, timeout);
@@ -595,30 +674,38 @@ class RingSide {
     this.viaOwner++;
     try {
       await this.ref.call("put", item, block, timeout);
+      releaseHolds();
     } finally {
       this.viaOwner--;
     }
   }
 
   async get(block: boolean, timeout: number | null): Promise<Uint8Array> {
+    // What earlier gets returned is the program's now, for good.
+    releaseHolds();
     const ident = processState().ident;
     // Callers already waiting in the owner come first: join their line (as a
     // borrower: the owner keeps the item until this process acknowledges it).
     if (ownerGetters(this.ring)) return await borrowerOf(this.ref).get(block, timeout);
-    let popped = pop(this.ring, ident);
-    if (!popped && (!block || overflowing(this.ring))) {
-      // Items in the owner's list, or an answer now: ask the owner.
-      return await borrowerOf(this.ref).get(block, timeout);
-    }
-    if (!popped) {
+    let popped = pop(this.ring, ident, true);
+    if (popped === null && block && !overflowing(this.ring)) {
       await this.#waitUntil(
         timeout,
-        () => (popped = pop(this.ring, ident)) !== null,
+        () => (popped = pop(this.ring, ident, true)) !== null,
         () => new Empty(`The queue stayed empty for ${timeout} ms`),
       );
     }
-    const p = popped as Popped;
-    return "bytes" in p ? p.bytes : await this.ref.call("fetch", p.parked) as Uint8Array;
+    // Items in the owner's list, an answer now, or every hold in use: ask the owner.
+    if (!popped) return await borrowerOf(this.ref).get(block, timeout);
+    const p = popped as Taken;
+    if ("bytes" in p) {
+      keepHold(this.ring, p.hold, this.ref, -1);
+      return p.bytes;
+    }
+    // Held until handed over: if this process dies meanwhile, the pointer goes back.
+    const bytes = await this.ref.call("fetch", p.parked) as Uint8Array;
+    keepHold(this.ring, p.hold, this.ref, p.parked);
+    return bytes;
   }
 
   async #waitUntil(
@@ -890,6 +977,10 @@ function borrowerOf(ref: Ref): Borrower {
 onMessage("queue.recall", (_channel, [, key]) => Borrower.recall(key as string));
 
 onChildDeath(freeRingsHeldBy);
+// Records a child held in shared memory: back to the front if it died, gone if it ended cleanly.
+onChildExit(settleHoldsOf);
+// A killed worker may run on a moment: from the kill on it takes and puts nothing.
+onChildKill((ident) => settleHoldsOf(ident, true));
 
 interface QueueState {
   ref: RefState;

@@ -62,12 +62,14 @@ import {
   lifetimeUseQueue,
   lifetimeUseQueueFromQueue,
 } from "../testdata/lifetime_targets.ts";
+import { queueChaosConsumeSlowly } from "../testdata/queue_chaos_targets.ts";
 import { RUNTIME, waitFor } from "../_helpers.ts";
 import { ownedCore } from "../../src/core/_shared.ts";
 
 export * from "../testdata/queue_targets.ts";
 export * from "../testdata/lifetime_targets.ts";
 export * from "../testdata/queue_lending_targets.ts";
+export * from "../testdata/queue_chaos_targets.ts";
 
 const TEST = { timeout: 60_000 };
 
@@ -815,6 +817,45 @@ export function runQueueContract({ startMethod }: { startMethod: StartMethod }):
       await q.put("alive");
       assert.equal(await q.get(), "alive");
     });
+
+    test(
+      "a consumer killed again and again while it holds an item loses none (big items too)",
+      { timeout: 180_000 },
+      async () => {
+        await using scope = new Scope(ctx);
+        const q = scope.queue<[number, Uint8Array | null] | null>();
+        const results = scope.queue<number>();
+        const ITEMS = 300;
+        const KILLS = 10;
+        // Every 20th item is over 64 KiB (parked with the owner under "worker").
+        for (let i = 0; i < ITEMS; i++) {
+          await q.put([i, i % 20 === 3 ? new Uint8Array(70 * 1024) : null]);
+        }
+        const times = new Uint16Array(ITEMS);
+        let distinct = 0;
+        const take = async (what: string): Promise<void> => {
+          const i = await within(results.get(), what, 30_000);
+          if (times[i]++ === 0) distinct++;
+        };
+        for (let k = 0; k < KILLS; k++) {
+          // Killed right after its third report: in the middle of holding its fourth item.
+          const doomed = scope.start(queueChaosConsumeSlowly, [q, results, 3]);
+          for (let j = 0; j < 3; j++) await take("a report from the consumer to kill");
+          doomed.kill();
+          await within(doomed.join(), "the killed consumer to end");
+          assert.equal(doomed.exitcode, -9);
+        }
+        const last = scope.start(queueChaosConsumeSlowly, [q, results, 0]);
+        while (distinct < ITEMS) await take(`item ${times.indexOf(0)}, never reported`);
+        await q.put(null);
+        await joinedCleanly(last);
+        while (!(await results.empty())) await take("a late report");
+        const twice = [...times.keys()].filter((i) => times[i] > 1);
+        assert.deepEqual([...times.keys()].filter((i) => times[i] === 0), [], "no item lost");
+        // At most the last item a killed consumer's get() returned comes twice.
+        assert.ok(twice.length <= KILLS, `items got twice: ${twice.join(" ")}`);
+      },
+    );
 
     // ---- items lent to a quick consumer ------------------------------------
     // A child that gets in a tight loop is answered with more items than it

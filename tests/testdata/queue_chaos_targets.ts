@@ -38,3 +38,24 @@ export async function queueChaosConsume(
     await results.put([consumer, item]);
   }
 }
+
+/**
+ * Gets items `[index, padding]` from `q` until it gets `null`; holds each
+ * for `spinMs` of busy work (no yield to the event loop: a kill lands while
+ * the item is in hand) and then reports its index on `results`.
+ */
+export async function queueChaosConsumeSlowly(
+  q: Queue<[number, Uint8Array | null] | null>,
+  results: Queue<number>,
+  spinMs: number,
+): Promise<void> {
+  for (;;) {
+    const item = await q.get();
+    if (item === null) return;
+    const until = performance.now() + spinMs;
+    while (performance.now() < until) {
+      // busy: the item is this process's alone
+    }
+    await results.put(item[0]);
+  }
+}
