@@ -38,6 +38,8 @@ const CONSUMERS = 3;
 const ITEMS = 3_000;
 /** Consumers are killed as these fractions of the items have been received. */
 const KILL_AT = [0.2, 0.45, 0.7];
+/** How long a consumer works on each item (busy) before it reports it: kills land mid-item. */
+const WORK_MS = 0.05;
 /** How long the test may wait for the next result before it reports the items missing. */
 const QUIET_MS = 20_000;
 
@@ -89,7 +91,7 @@ async function chaos(
     let nextConsumer = 0;
     const alive: Process[] = [];
     for (let c = 0; c < CONSUMERS; c++) {
-      alive.push(start(queueChaosConsume, [q, results, nextConsumer++]));
+      alive.push(start(queueChaosConsume, [q, results, nextConsumer++, WORK_MS]));
     }
     const producers = [];
     for (let p = 0; p < PRODUCERS; p++) {
@@ -120,7 +122,7 @@ async function chaos(
         await within(doomed.join(), "a killed consumer to end");
         assert.equal(doomed.exitcode, -9, "the consumer was killed");
         kills++;
-        alive.push(start(queueChaosConsume, [q, results, nextConsumer++]));
+        alive.push(start(queueChaosConsume, [q, results, nextConsumer++, WORK_MS]));
       }
     }
     assert.equal(kills, KILL_AT.length, "every kill happened mid-run");

@@ -25,16 +25,22 @@ export async function queueChaosProduce(
 
 /**
  * Gets items from `q` until it gets `null`, reporting each one on `results`
- * as `[consumer, item]` the moment `get()` returns it.
+ * as `[consumer, item]` once it has worked on it for `spinMs` (busy, not
+ * yielding to the event loop: a kill lands while an item is in hand).
  */
 export async function queueChaosConsume(
   q: Queue<QueueChaosItem | null>,
   results: Queue<[number, QueueChaosItem]>,
   consumer: number,
+  spinMs = 0,
 ): Promise<void> {
   for (;;) {
     const item = await q.get();
     if (item === null) return;
+    const until = performance.now() + spinMs;
+    while (performance.now() < until) {
+      // busy: the item is this process's alone
+    }
     await results.put([consumer, item]);
   }
 }
