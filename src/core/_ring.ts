@@ -6,6 +6,14 @@
  * main thread. Items larger than {@linkcode BIG_ITEM} are parked with the
  * owner and the ring carries a pointer to them, in order.
  *
+ * A "worker" that pops a record holds it: the record's bytes stay where
+ * they were (pushes stop short of the oldest held record) until the worker
+ * releases it, once its program has the item. A worker reported dead (at
+ * `kill()`, or when it ended with an error) takes and puts nothing more,
+ * and the records it held go back to the front, oldest first; one that
+ * ended cleanly had handed its records over. The process that started the
+ * worker does this ({@linkcode settleHoldsOf}), on every ring it knows.
+ *
  * @module
  */
 
