@@ -66,8 +66,6 @@ export abstract class SharedCore {
 /** What the owner knows of one object it owns. */
 interface Entry {
   readonly core: SharedCore;
-  /** A manager's object: it lives as long as the manager's server. */
-  readonly pinned: boolean;
   /** Handles in this process. */
   local: number;
   /** Processes holding it, by their channel (each says so once). */
@@ -80,11 +78,10 @@ interface Entry {
 
 const owned = new Map<string, Entry>();
 
-function register(core: SharedCore, pinned: boolean): string {
+function register(core: SharedCore): string {
   const id = randomId();
   owned.set(id, {
     core,
-    pinned,
     local: 0,
     holders: new Map(),
     tickets: new Map(),
@@ -94,12 +91,43 @@ function register(core: SharedCore, pinned: boolean): string {
 }
 
 /**
- * Registers a core in this process for a manager's server and returns its
- * id: it lives until the server ends (its proxies' counts are not kept).
+ * Registers a core a manager's server makes for a client (the process
+ * behind `channel`, or this one when null) and returns its id with a
+ * ticket: the object lives while the ticket is out, and the client settles
+ * it when it rebuilds its proxy from `{ id, ticket }` (its first hold
+ * travels in the same message). A client whose connection closes before
+ * it settled the ticket gives it back, so an object nobody received is
+ * freed.
  */
-export function own(core: SharedCore): string {
-  return register(core, true);
+export function ownFor(core: SharedCore, channel: Channel | null): { id: string; ticket: string } {
+  const id = register(core);
+  const ticket = randomId(8);
+  addTicket(owned.get(id)!, ticket, 1);
+  if (channel) {
+    let made = channel.attachments.get("shared.made") as Map<string, string> | undefined;
+    if (!made) {
+      const mine = new Map<string, string>();
+      made = mine;
+      channel.attachments.set("shared.made", mine);
+      channel.onClose(() => {
+        for (const [t, i] of mine) {
+          madeBy.delete(t);
+          const entry = owned.get(i);
+          if (!entry) continue;
+          addTicket(entry, t, "cancel");
+          settle(i, entry);
+        }
+        mine.clear();
+      });
+    }
+    made.set(ticket, id);
+    madeBy.set(ticket, made);
+  }
+  return { id, ticket };
 }
+
+/** The creation tickets not yet settled, to the map of the channel that asked for them. */
+const madeBy = new Map<string, Map<string, string>>();
 
 /** The core with this id, if this process owns it (and has not freed it). */
 export function ownedCore(id: string): SharedCore | undefined {
@@ -114,7 +142,7 @@ export function ownedCount(): number {
 /** Frees the object when nothing holds it any more. */
 function settle(id: string, entry: Entry): void {
   if (
-    entry.pinned || entry.local > 0 || entry.holders.size > 0 || entry.tickets.size > 0 ||
+    entry.local > 0 || entry.holders.size > 0 || entry.tickets.size > 0 ||
     owned.get(id) !== entry
   ) return;
   owned.delete(id);
@@ -137,6 +165,14 @@ function addTicket(entry: Entry, ticket: string, delta: number | "cancel"): void
   const n = was + delta;
   if (n === 0) entry.tickets.delete(ticket);
   else entry.tickets.set(ticket, n);
+  if (delta < 0 && madeBy.size > 0) {
+    // A manager's client settled the ticket of an object made for it.
+    const made = madeBy.get(ticket);
+    if (made) {
+      made.delete(ticket);
+      madeBy.delete(ticket);
+    }
+  }
 }
 
 /** The ids of the objects `channel` held or called, when it did. */
@@ -226,7 +262,7 @@ onRequest("obj", (channel, [id, method, ident, args]) => {
 // Another process's count: ["shared.ref", id, hold (+1, -1 or 0), ticket, ticket delta, ident].
 onMessage("shared.ref", (channel, [, id, hold, ticket, delta, ident]) => {
   const entry = owned.get(id as string);
-  if (!entry || entry.pinned) return;
+  if (!entry) return;
   use(channel, id as string, entry, ident as number);
   if (hold !== 0 && !channel.attachments.get("shared.dead")) {
     const n = (entry.holders.get(channel) ?? 0) + (hold as number);
@@ -345,7 +381,7 @@ export class Ref {
 
   /** A reference to a new core owned by this process. */
   static local(core: SharedCore): Ref {
-    const id = register(core, false);
+    const id = register(core);
     owned.get(id)!.local++;
     return new Ref(core, id, null);
   }
@@ -357,7 +393,7 @@ export class Ref {
       const entry = owned.get(state.id);
       if (!entry) throw new OSError("The shared object this reference names is gone");
       entry.local++;
-      if (state.ticket !== undefined && !entry.pinned) addTicket(entry, state.ticket, -1);
+      if (state.ticket !== undefined) addTicket(entry, state.ticket, -1);
       settle(state.id, entry);
       return new Ref(entry.core, state.id, null);
     }
@@ -417,7 +453,7 @@ export class Ref {
     if (this.#core) {
       const entry = owned.get(id);
       // An object already freed crosses without a ticket: the receiver finds it gone.
-      if (!entry || entry.pinned) return state;
+      if (!entry) return state;
       addTicket(entry, ticket, 1);
       context?.onTicket?.(() => {
         const now = owned.get(id);
