@@ -17,7 +17,9 @@
  * between, in whatever order the two messages reach the owner. When no
  * handle, no process and no ticket holds an object, the owner drops it:
  * its entry, its shared memory, and its waiters, which fail with
- * `OSError`. A process that ends drops what it held. None of this costs a
+ * `OSError`. A process that ends drops what it held. A manager's server
+ * owns the objects it makes the same way (`ownFor`): each starts with a
+ * ticket its client settles with its first hold. None of this costs a
  * message on a `put`, `get` or `acquire`: only making, dropping and sending
  * a handle do.
  *

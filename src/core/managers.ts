@@ -5,6 +5,18 @@
  * Promises. Proxies travel to children as arguments and work there; a proxy
  * stored inside another proxied container stays a live proxy.
  *
+ * Lifetimes, as CPython's `incref`/`decref`: the server frees an object
+ * (its entry and the referent) when nothing holds it any more. Every proxy
+ * holds its object, in whatever process it lives: the creating process's,
+ * a child's (from its arguments), one inside a queue item on its way, and
+ * one stored inside another managed dict, list or namespace (held for as
+ * long as it is stored there). A proxy lets go with `close()` (or
+ * `[Symbol.dispose]`, `using`), or when it is garbage-collected; a process
+ * that dies, and a `connect()`ed program whose connection closes, let go of
+ * everything they held. Calls on a closed proxy, and on an object already
+ * freed, fail with `OSError`. A method call costs no extra message: only
+ * making, closing and sending a proxy do.
+ *
  * Every connection to a manager proves its key with the HMAC challenge
  * before a single message is decoded; a proxy reaches only the methods its
  * type exposes; a client can only name registered type ids, never a module

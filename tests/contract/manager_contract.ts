@@ -1782,6 +1782,33 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
       },
     );
 
+    test(
+      "lifetime: a proxy inside a queue item keeps its object while the item waits (library " +
+        "and manager queues)",
+      T,
+      async () => {
+        await using manager = await ctx.Manager();
+        const before = await manager._serverObjectCount();
+        const mq = await manager.Queue<DictProxy<string, number>>();
+        using lq = new ctx.Queue<DictProxy<string, number>>();
+        for (const q of [lq, mq]) {
+          const d = await manager.dict<string, number>({ a: 1 });
+          await q.put(d);
+          d.close();
+          // Asked after the close on the same connection: the item still holds the dict.
+          assert.equal(await manager._serverObjectCount(), before + 2);
+          const got = await q.get();
+          assert.equal(await got.get("a"), 1);
+          got.close();
+        }
+        mq.close();
+        await waitFor(
+          async () => (await manager._serverObjectCount()) === before,
+          "the queue and the dicts to be freed",
+        );
+      },
+    );
+
     test("lifetime: a killed child's proxies are released", T, async () => {
       await using manager = await ctx.Manager();
       const before = await manager._serverObjectCount();
