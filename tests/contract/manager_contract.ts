@@ -1699,6 +1699,31 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
           await lock.acquire();
           await lock.release();
           lock.close();
+          if (i % 10 === 0) {
+            // Every other type the SyncManager makes, less often.
+            using jq = await sync.JoinableQueue<number>();
+            const rlock = await sync.RLock();
+            const sem = await sync.Semaphore(2);
+            const bsem = await sync.BoundedSemaphore(2);
+            using ev = await sync.Event();
+            const cond = await sync.Condition();
+            using barrier = await sync.Barrier(1);
+            using v = await sync.Value("i", i);
+            using arr = await sync.Array("i", [i, i]);
+            await jq.put(i);
+            await rlock.acquire();
+            await rlock.release();
+            await sem.acquire();
+            await bsem.acquire();
+            await ev.set();
+            await cond.acquire();
+            await cond.notifyAll();
+            await cond.release();
+            await barrier.wait();
+            assert.equal(await v.get(), i);
+            assert.equal(await arr.get(1), i);
+            for (const handle of [rlock, sem, bsem, cond]) handle.close();
+          }
           using counter = await manager.create("Counter", i);
           assert.equal(await counter.increment(), i + 1);
         }
