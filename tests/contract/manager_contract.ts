@@ -1834,6 +1834,22 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
       },
     );
 
+    test(
+      "lifetime: proxies dropped without close() are released when garbage-collected",
+      T,
+      async () => {
+        // Its own program, so that the collector can be run (Deno: --expose-gc).
+        const result = await runScript(
+          testdata("manager_rss_loop.ts"),
+          [startMethod, "drop", "300", "600"],
+          { denoFlags: ["-A", "--v8-flags=--expose-gc"] },
+        );
+        assert.equal(result.code, 0, result.stderr);
+        const { objects } = JSON.parse(result.stdout) as { objects: [number, number][] };
+        assert.deepEqual(objects, [[300, 0], [600, 0]], "the server freed every dropped dict");
+      },
+    );
+
     test("lifetime: a killed child's proxies are released", T, async () => {
       await using manager = await ctx.Manager();
       const before = await manager._serverObjectCount();

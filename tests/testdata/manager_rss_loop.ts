@@ -7,8 +7,11 @@
  * under "worker" the server is a thread of this process, so it is this
  * process's RSS. Run as its own program.
  *
- * Arguments: the start method ("spawn" or "worker"), then the checkpoints
- * (iteration counts, ascending).
+ * Arguments: the start method ("spawn" or "worker"), how the proxies go
+ * ("close": closed by the loop; "drop": left to the garbage collector, which
+ * runs at each checkpoint where the runtime lets it: Bun, Deno with
+ * `--v8-flags=--expose-gc`, until the server's count is back to 0 or 20 s
+ * passed), then the checkpoints (iteration counts, ascending).
  *
  * @module
  */
@@ -17,7 +20,8 @@ import process from "node:process";
 import { readFileSync } from "node:fs";
 import { activeChildren, getContext, type StartMethod } from "../../mod.ts";
 
-const [method, ...marks] = process.argv.slice(2);
+const [method, how, ...marks] = process.argv.slice(2);
+const close = how === "close";
 const ctx = getContext(method as StartMethod);
 const manager = await ctx.Manager();
 const server = activeChildren().find((p) => /SyncManager-\d+$/.test(p.name))!;
@@ -30,21 +34,40 @@ function rssMiB(): number {
   return process.memoryUsage().rss / 2 ** 20;
 }
 
+/** Runs the collector when the runtime exposes it (Bun always; Deno with --v8-flags=--expose-gc). */
+function collect(): void {
+  const g = globalThis as { gc?: () => void; Bun?: { gc(force: boolean): void } };
+  if (g.Bun) g.Bun.gc(true);
+  else g.gc?.();
+}
+
+/** Makes, uses and (with "close") closes one dict; nothing keeps it once this returns. */
+async function useOne(i: number): Promise<void> {
+  const d = await manager.dict<string, number>({ i });
+  await d.set("payload", i);
+  if (await d.get("payload") !== i) throw new Error("the dict lost a write");
+  // Older builds have no close(): their proxies go to the collector.
+  if (close) (d as { close?: () => void }).close?.();
+}
+
 const rss: [number, number][] = [];
 const objects: [number, number][] = [];
 let done = 0;
 for (const mark of marks.map(Number)) {
   for (; done < mark; done++) {
-    const d = await manager.dict<string, number>({ i: done });
-    await d.set("payload", done);
-    if (await d.get("payload") !== done) throw new Error("the dict lost a write");
-    // Older builds have no close(): their proxies go to the collector.
-    (d as { close?: () => void }).close?.();
+    await useOne(done);
+    if (!close && done % 200 === 199) await new Promise((r) => setTimeout(r, 0));
   }
+  const count = (manager as { _serverObjectCount?: () => Promise<number> })._serverObjectCount;
+  const objectCount = () => count ? count.call(manager) : Promise.resolve(-1);
+  const deadline = Date.now() + 20_000;
+  do {
+    collect();
+    await new Promise((r) => setTimeout(r, 50));
+  } while (!close && await objectCount() > 0 && Date.now() < deadline);
   await new Promise((r) => setTimeout(r, 200));
   rss.push([mark, Math.round(rssMiB())]);
-  const count = (manager as { _serverObjectCount?: () => Promise<number> })._serverObjectCount;
-  objects.push([mark, count ? await count.call(manager) : -1]);
+  objects.push([mark, await objectCount()]);
 }
 console.log(JSON.stringify({ rss, objects }));
 await manager.shutdown();
