@@ -13,6 +13,14 @@
  * `--v8-flags=--expose-gc`, until the server's count is back to 0 or 20 s
  * passed), then the checkpoints (iteration counts, ascending).
  *
+ * Measured (`deno run -A tests/testdata/manager_rss_loop.ts spawn close 1000
+ * 5000 10000 20000`, and `bun tests/testdata/manager_rss_loop.ts ...`), server
+ * RSS in MiB at 1k / 20k dicts, before (objects pinned until shutdown) ->
+ * after (freed when no proxy holds them; 0 objects left at every checkpoint):
+ * Deno spawn 72..147 -> 70..84, Bun spawn 59..116 -> 60..68; under "worker"
+ * (the whole process) Deno 86..175 -> 84..107, Bun 65..113 -> 61..77. Deno
+ * spawn over 100k: 70..278 before, 69..90 after (83 at 20k, 89 at 50k).
+ *
  * @module
  */
 
