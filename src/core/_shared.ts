@@ -26,7 +26,15 @@
  * @module
  */
 
-import { type Channel, localNode, notify, onMessage, onRequest, request } from "./_node.ts";
+import {
+  type Channel,
+  localNode,
+  notify,
+  onMessage,
+  onRequest,
+  request,
+  setReplyContext,
+} from "./_node.ts";
 import type { EncodeContext } from "./_codec.ts";
 import { processState } from "./_state.ts";
 import { OSError } from "./errors.ts";
@@ -105,30 +113,54 @@ export function ownFor(core: SharedCore, channel: Channel | null): { id: string;
   const id = register(core);
   const ticket = randomId(8);
   addTicket(owned.get(id)!, ticket, 1);
-  if (channel) {
-    let made = channel.attachments.get("shared.made") as Map<string, string> | undefined;
-    if (!made) {
-      const mine = new Map<string, string>();
-      made = mine;
-      channel.attachments.set("shared.made", mine);
-      channel.onClose(() => {
-        for (const [t, i] of mine) {
-          madeBy.delete(t);
-          const entry = owned.get(i);
-          if (!entry) continue;
-          addTicket(entry, t, "cancel");
-          settle(i, entry);
-        }
-        mine.clear();
-      });
-    }
-    made.set(ticket, id);
-    madeBy.set(ticket, made);
-  }
+  if (channel) issuedTo(channel, ticket, id);
   return { id, ticket };
 }
 
-/** The creation tickets not yet settled, to the map of the channel that asked for them. */
+/**
+ * Records that `ticket` (of object `id`) went to the process behind
+ * `channel`: if the channel closes before that process settles it, the
+ * ticket is given back. A settled ticket is forgotten (see `addTicket`).
+ */
+function issuedTo(channel: Channel, ticket: string, id: string): void {
+  let issued = channel.attachments.get("shared.issued") as Map<string, string> | undefined;
+  if (!issued) {
+    const mine = new Map<string, string>();
+    issued = mine;
+    channel.attachments.set("shared.issued", mine);
+    channel.onClose(() => {
+      for (const [t, i] of mine) {
+        madeBy.delete(t);
+        const entry = owned.get(i);
+        if (!entry) continue;
+        addTicket(entry, t, "cancel");
+        settle(i, entry);
+      }
+      mine.clear();
+    });
+  }
+  issued.set(ticket, id);
+  madeBy.set(ticket, issued);
+}
+
+/**
+ * The encode context of replies on each channel: references in a reply
+ * (a proxy a manager's dict stored, say) get tickets given back if the
+ * channel closes before its peer rebuilt them.
+ */
+const replyChannels = new WeakMap<EncodeContext, Channel>();
+
+setReplyContext((channel) => {
+  let context = channel.attachments.get("shared.reply") as EncodeContext | undefined;
+  if (!context) {
+    context = {};
+    replyChannels.set(context, channel);
+    channel.attachments.set("shared.reply", context);
+  }
+  return context;
+});
+
+/** The tickets issued to a channel and not yet settled, to that channel's map of them. */
 const madeBy = new Map<string, Map<string, string>>();
 
 /** The core with this id, if this process owns it (and has not freed it). */
@@ -168,7 +200,7 @@ function addTicket(entry: Entry, ticket: string, delta: number | "cancel"): void
   if (n === 0) entry.tickets.delete(ticket);
   else entry.tickets.set(ticket, n);
   if (delta < 0 && madeBy.size > 0) {
-    // A manager's client settled the ticket of an object made for it.
+    // A ticket issued to a channel (see `issuedTo`) was settled.
     const made = madeBy.get(ticket);
     if (made) {
       made.delete(ticket);
@@ -457,13 +489,17 @@ export class Ref {
       // An object already freed crosses without a ticket: the receiver finds it gone.
       if (!entry) return state;
       addTicket(entry, ticket, 1);
-      context?.onTicket?.(() => {
-        const now = owned.get(id);
-        if (now === entry) {
-          addTicket(entry, ticket, "cancel");
-          settle(id, entry);
-        }
-      });
+      const replyTo = context && replyChannels.get(context);
+      if (replyTo) issuedTo(replyTo, ticket, id);
+      else {
+        context?.onTicket?.(() => {
+          const now = owned.get(id);
+          if (now === entry) {
+            addTicket(entry, ticket, "cancel");
+            settle(id, entry);
+          }
+        });
+      }
     } else {
       const address = state.address;
       sendCount(address, id, 0, ticket, 1);

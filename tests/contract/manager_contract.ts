@@ -1894,6 +1894,38 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
     );
 
     test(
+      "lifetime: a proxy in a reply that its client never read is given back when the client's " +
+        "connection closes",
+      T,
+      async (t) => {
+        if (!osProcess) return t.skip("the server's start method does not matter: run under spawn");
+        await using manager = await ctx.Manager({ address: ["127.0.0.1", 0], authkey: "reply" });
+        const before = await manager._serverObjectCount();
+        const l = await manager.list<unknown>();
+        {
+          using d = await manager.dict<string, number>({ a: 1 });
+          await l.append(d);
+        }
+        // A client asks for the stored dict (its reply carries a reference
+        // with a ticket) and goes away without rebuilding it.
+        const peer = await RawPeer.connect(manager.address!);
+        try {
+          await peer.handshake(enc.encode("reply"));
+          peer.sendFrame(encode(["req", 1, "obj", l._ref.id, "get", 4242, [0]]));
+          assert.ok(await peer.recvFrame(), "the server replied");
+        } finally {
+          peer.destroy();
+        }
+        await peer.closed;
+        l.close();
+        await waitFor(
+          async () => (await manager._serverObjectCount()) === before,
+          "the list and the dict its unread reply named to be freed",
+        );
+      },
+    );
+
+    test(
       "lifetime: a remote program's objects go when its connection closes (killed or ended)",
       T,
       async (t) => {
