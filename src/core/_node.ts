@@ -742,6 +742,18 @@ export function notify(channel: Channel, op: string, ...fields: unknown[]): void
   channel.send(["req", 0, op, ...fields]);
 }
 
+/** The encode context of a reply on a channel (see `setReplyContext`). */
+let replyContext: ((channel: Channel) => EncodeContext) | null = null;
+
+/**
+ * Sets how replies are encoded on a channel: shared objects in a reply are
+ * references with tickets, which the owner gives back if that channel
+ * closes before its peer rebuilt them (see src/core/_shared.ts).
+ */
+export function setReplyContext(make: (channel: Channel) => EncodeContext): void {
+  replyContext = make;
+}
+
 onMessage("req", (channel, [, id, op, ...fields]) => {
   const handler = requestHandlers.get(op as string);
   let result: Promise<unknown>;
@@ -755,7 +767,7 @@ onMessage("req", (channel, [, id, op, ...fields]) => {
     (value) => {
       if (!id) return;
       try {
-        channel.send(["res", id, true, value]);
+        channel.send(["res", id, true, value], replyContext?.(channel));
       } catch (error) {
         channel.send([
           "res",

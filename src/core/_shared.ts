@@ -17,14 +17,24 @@
  * between, in whatever order the two messages reach the owner. When no
  * handle, no process and no ticket holds an object, the owner drops it:
  * its entry, its shared memory, and its waiters, which fail with
- * `OSError`. A process that ends drops what it held. None of this costs a
+ * `OSError`. A process that ends drops what it held. A manager's server
+ * owns the objects it makes the same way (`ownFor`): each starts with a
+ * ticket its client settles with its first hold. None of this costs a
  * message on a `put`, `get` or `acquire`: only making, dropping and sending
  * a handle do.
  *
  * @module
  */
 
-import { type Channel, localNode, notify, onMessage, onRequest, request } from "./_node.ts";
+import {
+  type Channel,
+  localNode,
+  notify,
+  onMessage,
+  onRequest,
+  request,
+  setReplyContext,
+} from "./_node.ts";
 import type { EncodeContext } from "./_codec.ts";
 import { processState } from "./_state.ts";
 import { OSError } from "./errors.ts";
@@ -66,8 +76,6 @@ export abstract class SharedCore {
 /** What the owner knows of one object it owns. */
 interface Entry {
   readonly core: SharedCore;
-  /** A manager's object: it lives as long as the manager's server. */
-  readonly pinned: boolean;
   /** Handles in this process. */
   local: number;
   /** Processes holding it, by their channel (each says so once). */
@@ -80,11 +88,10 @@ interface Entry {
 
 const owned = new Map<string, Entry>();
 
-function register(core: SharedCore, pinned: boolean): string {
+function register(core: SharedCore): string {
   const id = randomId();
   owned.set(id, {
     core,
-    pinned,
     local: 0,
     holders: new Map(),
     tickets: new Map(),
@@ -94,12 +101,67 @@ function register(core: SharedCore, pinned: boolean): string {
 }
 
 /**
- * Registers a core in this process for a manager's server and returns its
- * id: it lives until the server ends (its proxies' counts are not kept).
+ * Registers a core a manager's server makes for a client (the process
+ * behind `channel`, or this one when null) and returns its id with a
+ * ticket: the object lives while the ticket is out, and the client settles
+ * it when it rebuilds its proxy from `{ id, ticket }` (its first hold
+ * travels in the same message). A client whose connection closes before
+ * it settled the ticket gives it back, so an object nobody received is
+ * freed.
  */
-export function own(core: SharedCore): string {
-  return register(core, true);
+export function ownFor(core: SharedCore, channel: Channel | null): { id: string; ticket: string } {
+  const id = register(core);
+  const ticket = randomId(8);
+  addTicket(owned.get(id)!, ticket, 1);
+  if (channel) issuedTo(channel, ticket, id);
+  return { id, ticket };
 }
+
+/**
+ * Records that `ticket` (of object `id`) went to the process behind
+ * `channel`: if the channel closes before that process settles it, the
+ * ticket is given back. A settled ticket is forgotten (see `addTicket`).
+ */
+function issuedTo(channel: Channel, ticket: string, id: string): void {
+  let issued = channel.attachments.get("shared.issued") as Map<string, string> | undefined;
+  if (!issued) {
+    const mine = new Map<string, string>();
+    issued = mine;
+    channel.attachments.set("shared.issued", mine);
+    channel.onClose(() => {
+      for (const [t, i] of mine) {
+        madeBy.delete(t);
+        const entry = owned.get(i);
+        if (!entry) continue;
+        addTicket(entry, t, "cancel");
+        settle(i, entry);
+      }
+      mine.clear();
+    });
+  }
+  issued.set(ticket, id);
+  madeBy.set(ticket, issued);
+}
+
+/**
+ * The encode context of replies on each channel: references in a reply
+ * (a proxy a manager's dict stored, say) get tickets given back if the
+ * channel closes before its peer rebuilt them.
+ */
+const replyChannels = new WeakMap<EncodeContext, Channel>();
+
+setReplyContext((channel) => {
+  let context = channel.attachments.get("shared.reply") as EncodeContext | undefined;
+  if (!context) {
+    context = {};
+    replyChannels.set(context, channel);
+    channel.attachments.set("shared.reply", context);
+  }
+  return context;
+});
+
+/** The tickets issued to a channel and not yet settled, to that channel's map of them. */
+const madeBy = new Map<string, Map<string, string>>();
 
 /** The core with this id, if this process owns it (and has not freed it). */
 export function ownedCore(id: string): SharedCore | undefined {
@@ -114,7 +176,7 @@ export function ownedCount(): number {
 /** Frees the object when nothing holds it any more. */
 function settle(id: string, entry: Entry): void {
   if (
-    entry.pinned || entry.local > 0 || entry.holders.size > 0 || entry.tickets.size > 0 ||
+    entry.local > 0 || entry.holders.size > 0 || entry.tickets.size > 0 ||
     owned.get(id) !== entry
   ) return;
   owned.delete(id);
@@ -137,6 +199,14 @@ function addTicket(entry: Entry, ticket: string, delta: number | "cancel"): void
   const n = was + delta;
   if (n === 0) entry.tickets.delete(ticket);
   else entry.tickets.set(ticket, n);
+  if (delta < 0 && madeBy.size > 0) {
+    // A ticket issued to a channel (see `issuedTo`) was settled.
+    const made = madeBy.get(ticket);
+    if (made) {
+      made.delete(ticket);
+      madeBy.delete(ticket);
+    }
+  }
 }
 
 /** The ids of the objects `channel` held or called, when it did. */
@@ -226,7 +296,7 @@ onRequest("obj", (channel, [id, method, ident, args]) => {
 // Another process's count: ["shared.ref", id, hold (+1, -1 or 0), ticket, ticket delta, ident].
 onMessage("shared.ref", (channel, [, id, hold, ticket, delta, ident]) => {
   const entry = owned.get(id as string);
-  if (!entry || entry.pinned) return;
+  if (!entry) return;
   use(channel, id as string, entry, ident as number);
   if (hold !== 0 && !channel.attachments.get("shared.dead")) {
     const n = (entry.holders.get(channel) ?? 0) + (hold as number);
@@ -345,7 +415,7 @@ export class Ref {
 
   /** A reference to a new core owned by this process. */
   static local(core: SharedCore): Ref {
-    const id = register(core, false);
+    const id = register(core);
     owned.get(id)!.local++;
     return new Ref(core, id, null);
   }
@@ -357,7 +427,7 @@ export class Ref {
       const entry = owned.get(state.id);
       if (!entry) throw new OSError("The shared object this reference names is gone");
       entry.local++;
-      if (state.ticket !== undefined && !entry.pinned) addTicket(entry, state.ticket, -1);
+      if (state.ticket !== undefined) addTicket(entry, state.ticket, -1);
       settle(state.id, entry);
       return new Ref(entry.core, state.id, null);
     }
@@ -417,15 +487,19 @@ export class Ref {
     if (this.#core) {
       const entry = owned.get(id);
       // An object already freed crosses without a ticket: the receiver finds it gone.
-      if (!entry || entry.pinned) return state;
+      if (!entry) return state;
       addTicket(entry, ticket, 1);
-      context?.onTicket?.(() => {
-        const now = owned.get(id);
-        if (now === entry) {
-          addTicket(entry, ticket, "cancel");
-          settle(id, entry);
-        }
-      });
+      const replyTo = context && replyChannels.get(context);
+      if (replyTo) issuedTo(replyTo, ticket, id);
+      else {
+        context?.onTicket?.(() => {
+          const now = owned.get(id);
+          if (now === entry) {
+            addTicket(entry, ticket, "cancel");
+            settle(id, entry);
+          }
+        });
+      }
     } else {
       const address = state.address;
       sendCount(address, id, 0, ticket, 1);

@@ -5,6 +5,18 @@
  * Promises. Proxies travel to children as arguments and work there; a proxy
  * stored inside another proxied container stays a live proxy.
  *
+ * Lifetimes, as CPython's `incref`/`decref`: the server frees an object
+ * (its entry and the referent) when nothing holds it any more. Every proxy
+ * holds its object, in whatever process it lives: the creating process's,
+ * a child's (from its arguments), one inside a queue item on its way, and
+ * one stored inside another managed dict, list or namespace (held for as
+ * long as it is stored there). A proxy lets go with `close()` (or
+ * `[Symbol.dispose]`, `using`), or when it is garbage-collected; a process
+ * that dies, and a `connect()`ed program whose connection closes, let go of
+ * everything they held. Calls on a closed proxy, and on an object already
+ * freed, fail with `OSError`. A method call costs no extra message: only
+ * making, closing and sending a proxy do.
+ *
  * Every connection to a manager proves its key with the HMAC challenge
  * before a single message is decoded; a proxy reaches only the methods its
  * type exposes; a client can only name registered type ids, never a module
@@ -14,7 +26,13 @@
  */
 
 import type { StartMethod } from "../adapters/types.ts";
-import { rebuildReduced, REDUCE, type Reduced, registerReducer } from "./_codec.ts";
+import {
+  type EncodeContext,
+  rebuildReduced,
+  REDUCE,
+  type Reduced,
+  registerReducer,
+} from "./_codec.ts";
 import { type Connection, Pipe } from "./connection.ts";
 import {
   checkMaxMessageSize,
@@ -23,9 +41,11 @@ import {
   onRequest,
   request,
 } from "./_node.ts";
+import type { Channel } from "./_node.ts";
 import {
   type Caller,
-  own,
+  ownedCount,
+  ownFor,
   Ref,
   type RefState,
   releaseWhenCollected,
@@ -33,7 +53,7 @@ import {
 } from "./_shared.ts";
 import { processState } from "./_state.ts";
 import { defaultStartMethod } from "./_start_method.ts";
-import { KeyError, RemoteError, ValueError } from "./errors.ts";
+import { KeyError, OSError, RemoteError, ValueError } from "./errors.ts";
 import { Process, registerLibraryTarget, START_METHOD } from "./process.ts";
 import { type CallableSpec, callerModules, describeCallable } from "./reduction.ts";
 import { type Address, addressString, keyBytes } from "./listener.ts";
@@ -152,6 +172,10 @@ class DictCore extends SharedCore {
   toObject(): Record<string, unknown> {
     return Object.fromEntries([...this.map].map(([k, v]) => [String(k), v]));
   }
+  override free(): void {
+    releaseStored([this.map]);
+    this.map.clear();
+  }
 }
 
 class ListCore extends SharedCore {
@@ -237,6 +261,10 @@ class ListCore extends SharedCore {
   slice(_c: Caller, start?: number, end?: number): unknown[] {
     return this.items.slice(start, end);
   }
+  override free(): void {
+    releaseStored(this.items);
+    this.items.length = 0;
+  }
 }
 
 class NamespaceCore extends SharedCore {
@@ -258,6 +286,10 @@ class NamespaceCore extends SharedCore {
   }
   toObject(): Record<string, unknown> {
     return Object.fromEntries(this.attrs);
+  }
+  override free(): void {
+    releaseStored([this.attrs]);
+    this.attrs.clear();
   }
 }
 
@@ -296,14 +328,34 @@ type Registration = [
 const serverTypes = new Map<string, Registration>();
 let serving = false;
 
-/** What "manager.create" answers: the new object's id (and more for some types). */
+/**
+ * What "manager.create" answers: the new object's id (and more for some
+ * types), and the ticket of each id the client settles when it rebuilds its
+ * proxy (see `ownFor`).
+ */
 interface Created {
   id: string;
   lockId?: string;
   methods?: string[];
+  tickets: Record<string, string>;
 }
 
-function create(typeid: string, args: unknown[]): Created {
+function create(typeid: string, args: unknown[], channel: Channel | null): Created {
+  const tickets: Record<string, string> = {};
+  const own = (core: SharedCore): string => {
+    const { id, ticket } = ownFor(core, channel);
+    tickets[id] = ticket;
+    return id;
+  };
+  const made = make(typeid, args, own);
+  return { ...made, tickets };
+}
+
+function make(
+  typeid: string,
+  args: unknown[],
+  own: (core: SharedCore) => string,
+): Omit<Created, "tickets"> {
   switch (typeid) {
     case "dict":
       return { id: own(new DictCore(args[0] as Record<string, unknown>)) };
@@ -359,9 +411,14 @@ function create(typeid: string, args: unknown[]): Created {
   };
 }
 
-onRequest("manager.create", (_caller, [typeid, args]) => {
+onRequest("manager.create", (caller, [typeid, args]) => {
   if (!serving) throw new TypeError("This process is not a manager's server");
-  return create(typeid as string, args as unknown[]);
+  return create(typeid as string, args as unknown[], caller);
+});
+
+onRequest("manager.count", () => {
+  if (!serving) throw new TypeError("This process is not a manager's server");
+  return ownedCount();
 });
 
 /** Makes this process a manager's server for `registrations`. */
@@ -424,12 +481,53 @@ export abstract class BaseProxy {
       throw new TypeError("Proxies are made by a manager: use manager.dict(), manager.list(), ...");
     }
     this._ref = ref;
-    // This process's count of the object goes with the proxy (the server keeps the object).
+    // This process's hold goes with the proxy: close(), or when it is collected.
     releaseWhenCollected(this, ref);
   }
   /** @internal */
   _call<T>(method: string, ...args: unknown[]): Promise<T> {
+    if (this._ref.released) return Promise.reject(closedProxyError(this.constructor.name));
     return this._ref.call(method, ...args) as Promise<T>;
+  }
+  /**
+   * Lets go of this proxy's hold on its object (at once; a proxy dropped
+   * without `close()` lets go when it is garbage-collected). The server
+   * frees the object when no proxy holds it in any process and no managed
+   * object stores it; calls on this proxy then fail with `OSError`.
+   * Closing twice is harmless.
+   */
+  close(): void {
+    this._ref.release();
+  }
+  /** Closes the proxy (for `using`). */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function closedProxyError(what: string): OSError {
+  return new OSError(
+    `${what} is closed: this proxy was closed with close(); use another proxy to the object`,
+  );
+}
+
+/**
+ * A managed container's object is freed: the proxies it stored (held by
+ * this server) let go of their objects now rather than when collected.
+ */
+function releaseStored(values: Iterable<unknown>, depth = 0): void {
+  for (const value of values) {
+    if (value instanceof BaseProxy) value._ref.release();
+    else if (autoProxyRefs.has(value as object)) autoProxyRefs.get(value as object)!.release();
+    else if (depth < 8 && value !== null && typeof value === "object") {
+      if (Array.isArray(value)) releaseStored(value, depth + 1);
+      else if (value instanceof Map) {
+        releaseStored(value.keys(), depth + 1);
+        releaseStored(value.values(), depth + 1);
+      } else if (Object.getPrototypeOf(value) === Object.prototype) {
+        releaseStored(Object.values(value), depth + 1);
+      }
+    }
   }
 }
 
@@ -497,8 +595,9 @@ export class DictProxy<K = unknown, V = unknown> extends BaseProxy {
     return this._call("toObject");
   }
   /** @internal */
-  [REDUCE](): Reduced {
-    return { type: "DictProxy", state: this._ref.state() };
+  [REDUCE](context: EncodeContext): Reduced {
+    if (this._ref.released) throw closedProxyError("DictProxy");
+    return { type: "DictProxy", state: this._ref.cross(context) };
   }
 }
 
@@ -570,8 +669,9 @@ export class ListProxy<T = unknown> extends BaseProxy {
     return this._call("slice", start, end);
   }
   /** @internal */
-  [REDUCE](): Reduced {
-    return { type: "ListProxy", state: this._ref.state() };
+  [REDUCE](context: EncodeContext): Reduced {
+    if (this._ref.released) throw closedProxyError("ListProxy");
+    return { type: "ListProxy", state: this._ref.cross(context) };
   }
 }
 
@@ -603,13 +703,23 @@ export class NamespaceProxy extends BaseProxy {
     return this._call("toObject");
   }
   /** @internal */
-  [REDUCE](): Reduced {
-    return { type: "NamespaceProxy", state: this._ref.state() };
+  [REDUCE](context: EncodeContext): Reduced {
+    if (this._ref.released) throw closedProxyError("NamespaceProxy");
+    return { type: "NamespaceProxy", state: this._ref.cross(context) };
   }
 }
 
-/** A proxy to an instance of a registered type: its exposed methods, each returning a Promise. */
-export type AutoProxy = { readonly [method: string]: (...args: unknown[]) => Promise<unknown> };
+/**
+ * A proxy to an instance of a registered type: its exposed methods, each
+ * returning a Promise. `[Symbol.dispose]()` (and `close()`, unless the type
+ * exposes a method of that name) lets go of its hold, as `BaseProxy.close()`.
+ */
+export type AutoProxy =
+  & { readonly [method: string]: (...args: unknown[]) => Promise<unknown> }
+  & Disposable;
+
+/** The reference of each auto proxy (for the server to release the ones a container stored). */
+const autoProxyRefs = new WeakMap<object, Ref>();
 
 interface AutoProxyState {
   ref: RefState;
@@ -618,22 +728,31 @@ interface AutoProxyState {
 
 function autoProxy(ref: Ref, methods: string[]): AutoProxy {
   const allowed = new Set(methods);
+  const close = () => ref.release();
   const target: Record<string | symbol, unknown> = {
-    [REDUCE]: (): Reduced => ({
-      type: "AutoProxy",
-      state: { ref: ref.state(), methods } satisfies AutoProxyState,
-    }),
+    [REDUCE]: (context: EncodeContext): Reduced => {
+      if (ref.released) throw closedProxyError("AutoProxy");
+      return {
+        type: "AutoProxy",
+        state: { ref: ref.cross(context), methods } satisfies AutoProxyState,
+      };
+    },
+    [Symbol.dispose]: close,
   };
   const proxy = new Proxy(target, {
     get(t, name) {
       if (typeof name === "symbol") return t[name];
       if (name === "then") return undefined; // a proxy is not a Promise
-      if (!allowed.has(name)) return undefined;
-      return (...args: unknown[]) => ref.call("invoke", name, args);
+      if (!allowed.has(name)) return name === "close" ? close : undefined;
+      return (...args: unknown[]) =>
+        ref.released
+          ? Promise.reject(closedProxyError("AutoProxy"))
+          : ref.call("invoke", name, args);
     },
     has: (t, name) => (typeof name === "symbol" ? name in t : allowed.has(name)),
     ownKeys: () => [...allowed],
-  }) as AutoProxy;
+  }) as unknown as AutoProxy;
+  autoProxyRefs.set(proxy, ref);
   return releaseWhenCollected(proxy, ref);
 }
 
@@ -878,6 +997,15 @@ export class BaseManager implements AsyncDisposable {
     return this.#serverAddress;
   }
 
+  /**
+   * @internal How many objects the server owns now (each freed when no
+   * proxy holds it any more): for tests and benchmarks.
+   */
+  async _serverObjectCount(): Promise<number> {
+    const channel = await localNode().channelTo(this.#checkStarted());
+    return await request(channel, "manager.count") as number;
+  }
+
   /** @internal Asks the server to make a `typeid` and returns where it is. */
   async _create(
     typeid: string,
@@ -888,7 +1016,12 @@ export class BaseManager implements AsyncDisposable {
     const created = await request(channel, "manager.create", typeid, args) as Created;
     const key = this.#address === null ? undefined : toHex(this.#authkey);
     // `state` for a handle rebuilt from it (which makes its own reference), `ref` for a proxy.
-    const state = (id: string): RefState => ({ address, id, ...(key ? { key } : {}) });
+    // Each id's ticket goes with the one handle rebuilt from it (see `ownFor`).
+    const state = (id: string): RefState => {
+      const ticket = created.tickets?.[id];
+      if (ticket !== undefined) delete created.tickets[id];
+      return { address, id, ...(key ? { key } : {}), ...(ticket ? { ticket } : {}) };
+    };
     return { created, ref: (id) => Ref.fromState(state(id)), state };
   }
 

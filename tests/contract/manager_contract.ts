@@ -47,12 +47,14 @@ import {
   SyncManager,
   ValueError,
 } from "../../mod.ts";
-import { decode, encode } from "../../src/core/_codec.ts";
+import { decode, encode, rebuildReduced } from "../../src/core/_codec.ts";
 import {
   mgrBarrierWait,
   type MgrCaught,
   mgrClientEcho,
   mgrErrorsInChild,
+  mgrHoldThenUse,
+  mgrHoldUntilKilled,
   mgrLatency,
   mgrLockedIncrements,
   MgrManager,
@@ -1666,5 +1668,295 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
         } µs per dict.set + dict.get pair from a child (${n} pairs)`,
       );
     });
+  });
+  describe(`Manager lifetimes [${startMethod}] [${RUNTIME}]`, () => {
+    test(
+      "lifetime: making and closing dicts, lists, namespaces, primitives and registered types " +
+        "leaves the server's object count where it started",
+      T,
+      async () => {
+        await using manager = new MgrManager({ context: ctx });
+        await manager.start();
+        await using sync = await ctx.Manager();
+        const before = await manager._serverObjectCount();
+        const syncBefore = await sync._serverObjectCount();
+        const n = 150;
+        for (let i = 0; i < n; i++) {
+          const d = await sync.dict({ i });
+          await d.set("j", i);
+          assert.equal(await d.get("i"), i);
+          d.close();
+          {
+            using l = await sync.list([i]);
+            using ns = await sync.Namespace({ i });
+            await l.append(await ns.get("i"));
+          }
+          const q = await sync.Queue<number>();
+          await q.put(i);
+          assert.equal(await q.get(), i);
+          q.close();
+          const lock = await sync.Lock();
+          await lock.acquire();
+          await lock.release();
+          lock.close();
+          if (i % 10 === 0) {
+            // Every other type the SyncManager makes, less often.
+            using jq = await sync.JoinableQueue<number>();
+            const rlock = await sync.RLock();
+            const sem = await sync.Semaphore(2);
+            const bsem = await sync.BoundedSemaphore(2);
+            using ev = await sync.Event();
+            const cond = await sync.Condition();
+            using barrier = await sync.Barrier(1);
+            using v = await sync.Value("i", i);
+            using arr = await sync.Array("i", [i, i]);
+            await jq.put(i);
+            await rlock.acquire();
+            await rlock.release();
+            await sem.acquire();
+            await bsem.acquire();
+            await ev.set();
+            await cond.acquire();
+            await cond.notifyAll();
+            await cond.release();
+            await barrier.wait();
+            assert.equal(await v.get(), i);
+            assert.equal(await arr.get(1), i);
+            for (const handle of [rlock, sem, bsem, cond]) handle.close();
+          }
+          using counter = await manager.create("Counter", i);
+          assert.equal(await counter.increment(), i + 1);
+        }
+        await waitFor(
+          async () => (await sync._serverObjectCount()) === syncBefore,
+          `the SyncManager's object count to come back to ${syncBefore}`,
+        );
+        await waitFor(
+          async () => (await manager._serverObjectCount()) === before,
+          `the MgrManager's object count to come back to ${before}`,
+        );
+      },
+    );
+
+    test(
+      "lifetime: a proxy passed to a child keeps the object after the parent closes its own, " +
+        "until the child's is gone",
+      T,
+      async () => {
+        await using manager = await ctx.Manager();
+        const before = await manager._serverObjectCount();
+        const d = await manager.dict<string, unknown>({ seen: "by parent" });
+        const [mine, theirs] = Pipe();
+        const p = new P({ target: mgrHoldThenUse, args: [theirs, d] });
+        p.start();
+        theirs.close();
+        d.close(); // at once: the child's reference is still on its way
+        await assert.rejects(
+          d.get("seen"),
+          (e: Error) => e instanceof OSError && /closed/.test(e.message),
+        );
+        assert.equal(await mine.recv(), "holding");
+        assert.equal(await manager._serverObjectCount(), before + 1, "the child holds the dict");
+        await mine.send("go");
+        assert.equal(await mine.recv(), "by parent");
+        await mine.send("bye");
+        await p.join();
+        mine.close();
+        assert.equal(p.exitcode, 0);
+        await waitFor(
+          async () => (await manager._serverObjectCount()) === before,
+          "the dict to be freed once the child ended",
+        );
+      },
+    );
+
+    test(
+      "lifetime: a dict stored in a managed list survives closing its proxy; " +
+        "closing the list frees both",
+      T,
+      async () => {
+        await using manager = await ctx.Manager();
+        const before = await manager._serverObjectCount();
+        const l = await manager.list<unknown>();
+        {
+          using d = await manager.dict<string, number>({ a: 1 });
+          await l.append(d);
+          const outer = await manager.dict<string, unknown>();
+          await outer.set("inner", d);
+          await l.append(outer);
+          outer.close();
+        }
+        // The proxies this program made are closed; the list holds both dicts.
+        for (let i = 0; i < 3; i++) {
+          assert.equal(await manager._serverObjectCount(), before + 3);
+        }
+        const got = await l.get(0) as DictProxy<string, number>;
+        assert.equal(await got.get("a"), 1);
+        const outer = await l.get(1) as DictProxy<string, unknown>;
+        const inner = await outer.get("inner") as DictProxy<string, number>;
+        await inner.set("b", 2);
+        assert.deepEqual(await got.toObject(), { a: 1, b: 2 });
+        got.close();
+        inner.close();
+        outer.close();
+        l.close();
+        await waitFor(
+          async () => (await manager._serverObjectCount()) === before,
+          "the list and the dicts it stored to be freed",
+        );
+      },
+    );
+
+    test(
+      "lifetime: a proxy inside a queue item keeps its object while the item waits (library " +
+        "and manager queues)",
+      T,
+      async () => {
+        await using manager = await ctx.Manager();
+        const before = await manager._serverObjectCount();
+        const mq = await manager.Queue<DictProxy<string, number>>();
+        using lq = new ctx.Queue<DictProxy<string, number>>();
+        for (const q of [lq, mq]) {
+          const d = await manager.dict<string, number>({ a: 1 });
+          await q.put(d);
+          d.close();
+          // Asked after the close on the same connection: the item still holds the dict.
+          assert.equal(await manager._serverObjectCount(), before + 2);
+          const got = await q.get();
+          assert.equal(await got.get("a"), 1);
+          got.close();
+        }
+        mq.close();
+        await waitFor(
+          async () => (await manager._serverObjectCount()) === before,
+          "the queue and the dicts to be freed",
+        );
+      },
+    );
+
+    test(
+      "lifetime: proxies dropped without close() are released when garbage-collected",
+      T,
+      async () => {
+        // Its own program, so that the collector can be run (Deno: --expose-gc).
+        const result = await runScript(
+          testdata("manager_rss_loop.ts"),
+          [startMethod, "drop", "300", "600"],
+          { denoFlags: ["-A", "--v8-flags=--expose-gc"] },
+        );
+        assert.equal(result.code, 0, result.stderr);
+        const { objects } = JSON.parse(result.stdout) as { objects: [number, number][] };
+        assert.deepEqual(objects, [[300, 0], [600, 0]], "the server freed every dropped dict");
+      },
+    );
+
+    test("lifetime: a killed child's proxies are released", T, async () => {
+      await using manager = await ctx.Manager();
+      const before = await manager._serverObjectCount();
+      const d = await manager.dict<string, unknown>();
+      const l = await manager.list<unknown>();
+      const [mine, theirs] = Pipe();
+      const p = new P({ target: mgrHoldUntilKilled, args: [theirs, d, l] });
+      p.start();
+      theirs.close();
+      assert.equal(await mine.recv(), "holding");
+      d.close();
+      l.close();
+      assert.equal(await manager._serverObjectCount(), before + 2, "the child holds both");
+      p.kill();
+      await p.join();
+      mine.close();
+      await waitFor(
+        async () => (await manager._serverObjectCount()) === before,
+        "the killed child's holds to go",
+      );
+    });
+
+    test(
+      "lifetime: an object whose last proxy went is gone, and its id fails with a clear OSError",
+      T,
+      async () => {
+        await using manager = await ctx.Manager();
+        const before = await manager._serverObjectCount();
+        const d = await manager.dict<string, number>({ a: 1 });
+        d.close();
+        await waitFor(
+          async () => (await manager._serverObjectCount()) === before,
+          "the dict to be freed",
+        );
+        // The same id again, as a message naming it would rebuild it.
+        const again = rebuildReduced("DictProxy", d._ref.state()) as DictProxy<string, number>;
+        await assert.rejects(
+          again.get("a"),
+          (e: Error) => e instanceof OSError && /shared object is gone/.test(e.message),
+        );
+      },
+    );
+
+    test(
+      "lifetime: a proxy in a reply that its client never read is given back when the client's " +
+        "connection closes",
+      T,
+      async (t) => {
+        if (!osProcess) return t.skip("the server's start method does not matter: run under spawn");
+        await using manager = await ctx.Manager({ address: ["127.0.0.1", 0], authkey: "reply" });
+        const before = await manager._serverObjectCount();
+        const l = await manager.list<unknown>();
+        {
+          using d = await manager.dict<string, number>({ a: 1 });
+          await l.append(d);
+        }
+        // A client asks for the stored dict (its reply carries a reference
+        // with a ticket) and goes away without rebuilding it.
+        const peer = await RawPeer.connect(manager.address!);
+        try {
+          await peer.handshake(enc.encode("reply"));
+          peer.sendFrame(encode(["req", 1, "obj", l._ref.id, "get", 4242, [0]]));
+          assert.ok(await peer.recvFrame(), "the server replied");
+        } finally {
+          peer.destroy();
+        }
+        await peer.closed;
+        l.close();
+        await waitFor(
+          async () => (await manager._serverObjectCount()) === before,
+          "the list and the dict its unread reply named to be freed",
+        );
+      },
+    );
+
+    test(
+      "lifetime: a remote program's objects go when its connection closes (killed or ended)",
+      T,
+      async (t) => {
+        if (!osProcess) return t.skip("the remote program is its own program: run under spawn");
+        await using manager = await ctx.Manager({ address: ["127.0.0.1", 0], authkey: "held" });
+        const port = String((manager.address as [string, number])[1]);
+        const before = await manager._serverObjectCount();
+        for (const mode of ["linger", "exit"]) {
+          let held = -1;
+          const result = await runScript(testdata("manager_holder.ts"), [port, "held", "5", mode], {
+            onStdout(text, kill) {
+              if (held < 0 && /holding 6/.test(text)) {
+                held = 0;
+                manager._serverObjectCount().then((count) => {
+                  held = count;
+                  kill("SIGKILL");
+                });
+              }
+            },
+          });
+          assert.match(result.stdout, /holding 6/, result.stderr);
+          if (mode === "linger") {
+            assert.equal(result.signal, "SIGKILL");
+            assert.equal(held, before + 7, "5 dicts, a list and the dict it stores");
+          }
+          await waitFor(
+            async () => (await manager._serverObjectCount()) === before,
+            `the objects of a program that ${mode === "linger" ? "was killed" : "ended"} to go`,
+          );
+        }
+      },
+    );
   });
 }

@@ -261,3 +261,31 @@ MgrManager.register("Number", mgrMakeNumber);
 export class MgrQueueClient extends BaseManager {}
 MgrQueueClient.register("getQueue");
 MgrQueueClient.register("Counter");
+
+// ---------------------------------------------------------------- lifetimes
+
+/**
+ * Holds `d` (a proxy from its arguments) until told to use it: says
+ * "holding", waits for "go", sets `child` and sends back what it reads,
+ * then waits for "bye" and ends (its hold goes with it).
+ */
+export async function mgrHoldThenUse(conn: Connection, d: DictProxy<string, unknown>) {
+  await conn.send("holding");
+  if (await conn.recv() !== "go") return;
+  await d.set("child", process.pid);
+  await conn.send(await d.get("seen"));
+  await conn.recv();
+  conn.close();
+}
+
+/** Uses `d` and `l` once, says "holding", then blocks on `conn` until killed. */
+export async function mgrHoldUntilKilled(
+  conn: Connection,
+  d: DictProxy<string, unknown>,
+  l: ListProxy<unknown>,
+) {
+  await d.set("child", process.pid);
+  await l.append(process.pid);
+  await conn.send("holding");
+  await conn.recv();
+}
