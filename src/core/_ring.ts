@@ -44,7 +44,7 @@ const HOLDS = 16; // the holds: HOLD_WORDS words each
  * process dies the record goes back to the front of the queue where it is.
  */
 const HOLD_STATE = 0; // FREE, BACK (its holder died) or its holder's mark (holderMark)
-const HOLD_SPARE = 1; // unused
+// word 1 of a hold is spare
 const HOLD_AT = 2; // where the record starts (its length header)
 const HOLD_BYTES = 3; // header + payload
 const HOLD_USED = 4; // USED and COUNT before the pop (to finish one its holder died in)
