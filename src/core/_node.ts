@@ -89,7 +89,7 @@ export class HandshakeGate {
   readonly #waiting = new Set<Channel>();
   constructor(
     readonly deadline: number = HANDSHAKE_DEADLINE,
-    readonly limit = MAX_UNAUTHENTICATED,
+    readonly limit: number = MAX_UNAUTHENTICATED,
   ) {}
 
   /** Connections still in the challenge. */
