@@ -39,7 +39,7 @@ import type { EncodeContext } from "./_codec.ts";
 import { processState } from "./_state.ts";
 import { OSError } from "./errors.ts";
 import { fromHex, holdAlive, randomId } from "./_util.ts";
-import { onChildDeath } from "./process.ts";
+import { onChildDeath, onChildKill } from "./process.ts";
 
 /** Who calls an owner-side method: the caller's channel (null when local) and process ident. */
 export interface Caller {
@@ -272,6 +272,25 @@ function dropHoldsOf(ident: number): void {
 
 onChildDeath(dropHoldsOf);
 
+/**
+ * A "worker" child is being killed: it may run on a moment (see
+ * src/adapters/node_worker.ts), but from now on nothing it asks of the
+ * objects this process owns is done, and what it was doing is settled at
+ * once, as if it had died: its waiters go, what it held is released, items
+ * answered to it and not acknowledged go back to the front. (A process
+ * killed by a signal stops at once, and what it sent before is still read.)
+ */
+function severKilledWorker(ident: number, osProcess: boolean): void {
+  if (osProcess) return;
+  for (const channel of channelsOf.get(ident) ?? []) {
+    if (channel.attachments.get("shared.killed") === true) continue;
+    channel.attachments.set("shared.killed", true);
+    for (const id of usedBy(channel) ?? []) owned.get(id)?.core.dropChannel(channel, false);
+  }
+}
+
+onChildKill(severKilledWorker);
+
 /** Whether the process behind `channel` said goodbye (it exited with code 0) before closing. */
 export function endedCleanly(channel: Channel): boolean {
   return channel.attachments.get("goodbye") === true;
@@ -288,6 +307,8 @@ onRequest("obj", (channel, [id, method, ident, args]) => {
   if (!core.exposed.has(method as string)) {
     throw new TypeError(`'${String(method)}' is not a method other processes may call`);
   }
+  // A worker being killed: its calls are never done nor answered.
+  if (channel!.attachments.get("shared.killed") === true) return new Promise(() => {});
   use(channel!, id as string, entry, ident as number);
   const fn = (core as unknown as Record<string, (...a: unknown[]) => unknown>)[method as string];
   return fn.call(core, { channel, ident: ident as number }, ...(args as unknown[]));

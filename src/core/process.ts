@@ -97,14 +97,18 @@ export function onChildExit(hook: (ident: number, died: boolean) => void): void 
   childExitHooks.push(hook);
 }
 
-/** Called with the ident of a child as `kill()`/`terminate()` is called on it. */
-const childKillHooks: ((ident: number) => void)[] = [];
+/**
+ * Called with the ident of a child as `kill()`/`terminate()` is called on
+ * it, and whether it is an OS process (a signal ends it at once) or a
+ * worker (which may run on a moment).
+ */
+const childKillHooks: ((ident: number, osProcess: boolean) => void)[] = [];
 
 /**
  * @internal Runs `hook` as a child is killed or terminated, before it is
  * signalled (a worker may run on a moment: the hook makes it inert first).
  */
-export function onChildKill(hook: (ident: number) => void): void {
+export function onChildKill(hook: (ident: number, osProcess: boolean) => void): void {
   childKillHooks.push(hook);
 }
 
@@ -506,7 +510,7 @@ export class Process implements AsyncDisposable {
     const started = this.#started;
     if (!started || started.exitcode !== null) return;
     started.killedWith ??= signal === "SIGKILL" ? -9 : -15;
-    for (const hook of childKillHooks) hook(this.#ident!);
+    for (const hook of childKillHooks) hook(this.#ident!, started.osProcess);
     started.handle.kill(signal);
   }
 
