@@ -12,6 +12,7 @@ import {
   type Connection,
   EOFError,
   getContext,
+  OSError,
   Pipe,
   type StartMethod,
 } from "../../mod.ts";
@@ -312,4 +313,41 @@ export async function pipeSlowReader(
   }
   conn.close();
   control.close();
+}
+
+/**
+ * A slow reader of a pipe: reads one message on `conn` each time `control`
+ * says "next", answering with its length; "stop" ends it.
+ */
+export async function pipeSlowPipeReader(conn: Connection, control: Connection): Promise<void> {
+  while ((await control.recv()) === "next") {
+    await control.send((await conn.recvBytes()).byteLength);
+  }
+  conn.close();
+  control.close();
+}
+
+/**
+ * A fast writer: sends `count` messages of `size` bytes on `conn`, each as
+ * soon as the previous send resolved, and reports on `progress` how many
+ * sends have resolved after each one; it stops when its reader is gone.
+ */
+export async function pipeFastWriter(
+  conn: Connection,
+  count: number,
+  size: number,
+  progress: Connection,
+): Promise<void> {
+  const message = new Uint8Array(size).fill(7);
+  for (let i = 1; i <= count; i++) {
+    try {
+      await conn.sendBytes(message);
+    } catch (error) {
+      if (!conn.closed && error instanceof OSError) break; // its reader is gone
+      throw error;
+    }
+    await progress.send(i);
+  }
+  conn.close();
+  progress.close();
 }
