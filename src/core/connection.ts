@@ -57,7 +57,7 @@ type End = 0 | 1;
 /**
  * One writer of a pipe as its owner sees it: a copy of an end here or in
  * another process, and how many of the bytes it sent the other end has
- * read. Its `await send()` resolves while fewer than `HIGH_WATER` of them
+ * read. Its `await send()` resolves while no more than `HIGH_WATER` of them
  * wait unread wherever they are (here, on the wire, in a reader's inbox),
  * so memory stays bounded in every process however fast the writer is.
  * A writer in another process learns of what was read by "pipe.credit",
@@ -70,7 +70,7 @@ class Flow {
   read = 0;
   /** The last `read` told to a writer in another process. */
   credited = 0;
-  /** Sends of a writer here waiting for room: resolve once `received - read` is below the mark. */
+  /** Sends of a writer here waiting for room: resolve once `received - read` is at most the mark. */
   waiters: (() => void)[] = [];
 
   /** `copy`: the writer's copy in another process; none for a copy here. */
@@ -80,13 +80,13 @@ class Flow {
   sent(n: number): boolean {
     this.received += n;
     this.#credit();
-    return this.received - this.read < HIGH_WATER;
+    return this.received - this.read <= HIGH_WATER;
   }
 
   /** `n` bytes it sent were read. */
   consumed(n: number): void {
     this.read += n;
-    if (this.received - this.read >= HIGH_WATER) return;
+    if (this.received - this.read > HIGH_WATER) return;
     this.#credit();
     if (this.waiters.length > 0) {
       const waiters = this.waiters;
@@ -103,8 +103,8 @@ class Flow {
   /** Tells a writer in another process what was read, if it may be waiting for it. */
   #credit(): void {
     const copy = this.copy;
-    if (!copy || this.received - this.credited < HIGH_WATER) return;
-    if (this.received - this.read >= HIGH_WATER) return;
+    if (!copy || this.received - this.credited <= HIGH_WATER) return;
+    if (this.received - this.read > HIGH_WATER) return;
     this.credited = this.read;
     copy.channel.send(["pipe.credit", copy.ticket, this.read]);
   }
@@ -510,13 +510,15 @@ export class Connection implements Disposable {
    * copied rejects at once with a `TypeError` naming where it sits; one
    * larger than the connection's `maxMessageSize` with a `ValueError`.
    *
-   * Resolves once the transport has taken the bytes, or no more than
-   * 1 MiB of them wait in this process: a writer that awaits its sends goes
-   * no faster than its reader, and its memory stays bounded. (Over a
-   * `Listener`/`Client` connection the reader's side stops reading while
-   * more than 1 MiB waits for its `recv()`; so one program that sends
-   * several MiB and only then receives them on the same socket waits, as a
-   * blocking send does in Python.)
+   * Resolves once no more than 1 MiB of what this end sent waits unread by
+   * the other end, wherever the two ends live (a message larger than that
+   * goes alone: the send after it waits): a writer that awaits its sends
+   * goes no faster than its reader, and memory stays bounded in every
+   * process. Closing either end wakes a waiting send. So one program that
+   * sends several MiB and only then receives them waits, as a blocking
+   * send does in Python. (Over a `Listener`/`Client` connection the
+   * reader's side also stops reading while more than 1 MiB waits for its
+   * `recv()`.)
    *
    * @example
    * ```ts
@@ -589,9 +591,9 @@ export class Connection implements Disposable {
     const message: Message = this.#acks.length === 0
       ? ["pipe.send", link.id, other(link.end), data, link.ticket]
       : ["pipe.send", link.id, other(link.end), data, link.ticket, this.#takeAcks()];
-    // Room for more once fewer than HIGH_WATER bytes sent wait unread (see Flow).
+    // Room for more once no more than HIGH_WATER bytes sent wait unread (see Flow).
     this.#sentBytes += data.byteLength;
-    const until = this.#sentBytes - HIGH_WATER + 1;
+    const until = this.#sentBytes - HIGH_WATER;
     if (link.channel) {
       link.channel.send(message);
       if (this.#creditBytes >= until) return link.channel.drained();

@@ -1429,7 +1429,7 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
       async () => {
         await using s = new Scope(ctx);
         const [readEnd, writeEnd] = s.pipe();
-        const [progress, progressChild] = s.pipe();
+        const [, progressChild] = s.pipe();
         const writer = s.start(pipeFastWriter, [writeEnd, 3, 4 * MIB, progressChild]);
         writeEnd.close();
         progressChild.close();
