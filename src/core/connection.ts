@@ -908,8 +908,10 @@ export class Connection implements Disposable {
     this.#stopWaiting();
     const link = this.#link;
     const unread = this.#inbox.splice(0);
-    if (link.kind === "local") link.core.release(this, link.end, unread);
-    else if (link.kind === "stream") link.channel.end();
+    if (link.kind === "local") {
+      if (this.#flow) link.core.flows[other(link.end)].delete(this.#flow);
+      link.core.release(this, link.end, unread);
+    } else if (link.kind === "stream") link.channel.end();
     else {
       // The owner kept what it pushed here until it was read: it gives the
       // unread messages to the copies left.

@@ -107,14 +107,15 @@ function reportedBy(progress: Connection): (settle: boolean) => Promise<number> 
   };
 }
 
-/** A writer here sending `FLOW_COUNT` x 1 MiB on `conn` as fast as its sends resolve. */
+/** A writer here sending `count` x 1 MiB on `conn` as fast as its sends resolve. */
 function writeHere(
   conn: Connection,
+  count = FLOW_COUNT,
 ): { done: Promise<void>; resolved: (settle: boolean) => Promise<number> } {
   let sent = 0;
   const message = new Uint8Array(MIB).fill(7);
   const done = (async () => {
-    for (let i = 0; i < FLOW_COUNT; i++) {
+    for (let i = 0; i < count; i++) {
       await conn.sendBytes(message);
       sent++;
     }
@@ -1407,6 +1408,38 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
           return await control.recv() as number;
         }, reportedBy(progress));
         await joinedCleanly(writer);
+        await control.send("stop");
+        await joinedCleanly(reader);
+      },
+    );
+
+    test(
+      "a reader's memory stays bounded while a writer sends 256 MiB faster than it reads",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [conn, childConn] = s.pipe();
+        const [control, controlChild] = s.pipe();
+        const reader = s.start(pipeSlowPipeReader, [childConn, controlChild]);
+        childConn.close();
+        controlChild.close();
+        const ask = async (order: string) => {
+          await control.send(order);
+          return await within(control.recv(), `the answer to "${order}"`, 30_000) as number;
+        };
+        const COUNT = 256;
+        const before = await ask("rss");
+        const writer = writeHere(conn, COUNT);
+        // Time for the writer to run ahead: without flow control the 256 MiB
+        // reach the reader's inbox (under "worker", this very process).
+        await sleep(1500);
+        const grown = (await ask("rss")) - before;
+        assert.ok(
+          grown < 96 * MIB,
+          `the reader's RSS grew by ${(grown / MIB).toFixed(0)} MiB with 0 of ${COUNT} MiB read`,
+        );
+        for (let read = 0; read < COUNT; read++) assert.equal(await ask("next"), MIB);
+        await within(writer.done, "the writer", 30_000);
         await control.send("stop");
         await joinedCleanly(reader);
       },

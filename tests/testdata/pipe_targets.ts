@@ -7,6 +7,7 @@
  * @module
  */
 
+import process from "node:process";
 import {
   BufferTooShort,
   type Connection,
@@ -317,11 +318,15 @@ export async function pipeSlowReader(
 
 /**
  * A slow reader of a pipe: reads one message on `conn` each time `control`
- * says "next", answering with its length; "stop" ends it.
+ * says "next", answering with its length; "rss" answers this process's
+ * resident memory in bytes; "stop" ends it.
  */
 export async function pipeSlowPipeReader(conn: Connection, control: Connection): Promise<void> {
-  while ((await control.recv()) === "next") {
-    await control.send((await conn.recvBytes()).byteLength);
+  for (;;) {
+    const order = await control.recv();
+    if (order === "next") await control.send((await conn.recvBytes()).byteLength);
+    else if (order === "rss") await control.send(process.memoryUsage().rss);
+    else break;
   }
   conn.close();
   control.close();
