@@ -213,7 +213,15 @@ class PipeCore {
     if (holder instanceof Connection) holder._enqueue(envelope);
     else {
       holder.unread.set(envelope.seq, envelope);
-      holder.channel.send(["pipe.push", holder.ticket, envelope.seq, envelope.data]);
+      // What that copy wrote and was read rides along when it changed (a
+      // ping-pong thus never needs a "pipe.credit" of its own).
+      const flow = holder.flow;
+      if (flow.read === flow.credited) {
+        holder.channel.send(["pipe.push", holder.ticket, envelope.seq, envelope.data]);
+      } else {
+        flow.credited = flow.read;
+        holder.channel.send(["pipe.push", holder.ticket, envelope.seq, envelope.data, flow.read]);
+      }
     }
   }
 
@@ -1089,8 +1097,10 @@ onMessage("pipe.drop", (_channel, [, id, end, ticket]) => {
 
 // A message that crossed this copy's close on the way is dropped: the owner
 // kept it and has given it to the copies left.
-onMessage("pipe.push", (_channel, [, ticket, seq, data]) => {
-  remoteEnds.get(ticket as string)?._enqueue({ data: data as Uint8Array, seq: seq as number });
+onMessage("pipe.push", (_channel, [, ticket, seq, data, read]) => {
+  const conn = remoteEnds.get(ticket as string);
+  if (read !== undefined) conn?._credit(read as number);
+  conn?._enqueue({ data: data as Uint8Array, seq: seq as number });
 });
 onMessage("pipe.reclaim", (_channel, [, ticket]) => {
   remoteEnds.get(ticket as string)?._giveBack();
