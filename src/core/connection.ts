@@ -32,7 +32,7 @@ import {
   type Reduced,
   registerReducer,
 } from "./_codec.ts";
-import { type Channel, localNode, type Message, onMessage } from "./_node.ts";
+import { type Channel, HIGH_WATER, localNode, type Message, onMessage } from "./_node.ts";
 import { BufferTooShort, EOFError, OSError, ProcessError, ValueError } from "./errors.ts";
 import { checkTimeout, holdAlive, randomId, unrefTimeout } from "./_util.ts";
 
@@ -48,9 +48,67 @@ interface Envelope {
    * a copy that did not read them go back in this order.
    */
   seq: number;
+  /** Who wrote it, on the owner's side (see `Flow`); none on a Listener/Client connection. */
+  from?: Flow;
 }
 
 type End = 0 | 1;
+
+/**
+ * One writer of a pipe as its owner sees it: a copy of an end here or in
+ * another process, and how many of the bytes it sent the other end has
+ * read. Its `await send()` resolves while no more than `HIGH_WATER` of them
+ * wait unread wherever they are (here, on the wire, in a reader's inbox),
+ * so memory stays bounded in every process however fast the writer is.
+ * A writer in another process learns of what was read by "pipe.credit",
+ * sent only when it may be waiting (never on a ping-pong's hot path).
+ */
+class Flow {
+  /** Bytes this writer sent (as the owner received them). */
+  received = 0;
+  /** Bytes of those that were read (or can never be read). */
+  read = 0;
+  /** The last `read` told to a writer in another process. */
+  credited = 0;
+  /** Sends of a writer here waiting for room: resolve once `received - read` is at most the mark. */
+  waiters: (() => void)[] = [];
+
+  /** `copy`: the writer's copy in another process; none for a copy here. */
+  constructor(readonly copy?: RemoteCopy) {}
+
+  /** The writer sent `n` bytes; false when it must wait for its reader. */
+  sent(n: number): boolean {
+    this.received += n;
+    this.#credit();
+    return this.received - this.read <= HIGH_WATER;
+  }
+
+  /** `n` bytes it sent were read. */
+  consumed(n: number): void {
+    this.read += n;
+    if (this.received - this.read > HIGH_WATER) return;
+    this.#credit();
+    if (this.waiters.length > 0) {
+      const waiters = this.waiters;
+      this.waiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Nothing it sent can be read any more: every waiting send resolves. */
+  drop(): void {
+    this.consumed(this.received - this.read);
+  }
+
+  /** Tells a writer in another process what was read, if it may be waiting for it. */
+  #credit(): void {
+    const copy = this.copy;
+    if (!copy || this.received - this.credited <= HIGH_WATER) return;
+    if (this.received - this.read > HIGH_WATER) return;
+    this.credited = this.read;
+    copy.channel.send(["pipe.credit", copy.ticket, this.read]);
+  }
+}
 
 /**
  * A copy of an end held by another process, as its owner sees it. What is
@@ -65,6 +123,8 @@ class RemoteCopy {
   reclaiming = false;
   /** Whether this copy was told that the other end is closed. */
   toldEOF = false;
+  /** What it sent, when it writes. */
+  readonly flow: Flow = new Flow(this);
 
   constructor(
     readonly core: PipeCore,
@@ -106,11 +166,27 @@ class PipeCore {
     return this.holders[end].length > 0 || this.tickets[end].size > 0;
   }
 
-  /** A new message to `end`; false when nobody can ever read it. */
-  send(end: End, data: Uint8Array): boolean {
-    if (!this.isOpen(end)) return false;
-    this.deliver(end, { data, seq: ++this.#sent[end] });
-    return true;
+  /** Writers of each end (to `end`), whose bytes count until read. */
+  readonly flows: [Set<Flow>, Set<Flow>] = [new Set(), new Set()];
+
+  /**
+   * A new message to `end` from `from`; null when nobody can ever read it,
+   * else whether the writer may go on (false: it waits for its reader).
+   */
+  send(end: End, data: Uint8Array, from?: Flow): boolean | null {
+    if (!this.isOpen(end)) return null;
+    if (!from) {
+      this.deliver(end, { data, seq: ++this.#sent[end] });
+      return true;
+    }
+    this.flows[end].add(from);
+    this.deliver(end, { data, seq: ++this.#sent[end], from });
+    return from.sent(data.byteLength);
+  }
+
+  /** `envelope` was read (or can never be): its writer may go on. */
+  consumed(envelope: Envelope): void {
+    envelope.from?.consumed(envelope.data.byteLength);
   }
 
   /**
@@ -137,7 +213,15 @@ class PipeCore {
     if (holder instanceof Connection) holder._enqueue(envelope);
     else {
       holder.unread.set(envelope.seq, envelope);
-      holder.channel.send(["pipe.push", holder.ticket, envelope.seq, envelope.data]);
+      // What that copy wrote and was read rides along when it changed (a
+      // ping-pong thus never needs a "pipe.credit" of its own).
+      const flow = holder.flow;
+      if (flow.read === flow.credited) {
+        holder.channel.send(["pipe.push", holder.ticket, envelope.seq, envelope.data]);
+      } else {
+        flow.credited = flow.read;
+        holder.channel.send(["pipe.push", holder.ticket, envelope.seq, envelope.data, flow.read]);
+      }
     }
   }
 
@@ -197,6 +281,7 @@ class PipeCore {
     list.splice(i, 1);
     if (!(holder instanceof Connection)) {
       remoteCopies.delete(holder.ticket);
+      this.flows[other(end)].delete(holder.flow);
       unread = [...holder.unread.values()];
       holder.unread.clear();
     }
@@ -262,6 +347,9 @@ class PipeCore {
       return;
     }
     this.backlog[end].length = 0;
+    // Nothing sent to `end` can be read now: its writers stop waiting.
+    for (const flow of this.flows[end]) flow.drop();
+    this.flows[end].clear();
     this.settleEOF(other(end));
     if (!this.isOpen(other(end))) pipes.delete(this.id);
   }
@@ -363,6 +451,13 @@ export class Connection implements Disposable {
   #waiters: (() => void)[] = [];
   /** Messages read by this copy that its pipe's owner has not been told of yet. */
   #acks: number[] = [];
+  /** What this copy wrote, when its pipe's owner is this process (see `Flow`). */
+  #flow: Flow | null = null;
+  /** Bytes this copy sent through its pipe's owner in another process, and how many were read. */
+  #sentBytes = 0;
+  #creditBytes = 0;
+  /** Sends waiting for room: each resolves once the read bytes reach its `until`. */
+  #blocked: { until: number; resolve: () => void }[] = [];
 
   /** @internal Connections are made by {@linkcode Pipe}. */
   constructor(
@@ -423,13 +518,15 @@ export class Connection implements Disposable {
    * copied rejects at once with a `TypeError` naming where it sits; one
    * larger than the connection's `maxMessageSize` with a `ValueError`.
    *
-   * Resolves once the transport has taken the bytes, or no more than
-   * 1 MiB of them wait in this process: a writer that awaits its sends goes
-   * no faster than its reader, and its memory stays bounded. (Over a
-   * `Listener`/`Client` connection the reader's side stops reading while
-   * more than 1 MiB waits for its `recv()`; so one program that sends
-   * several MiB and only then receives them on the same socket waits, as a
-   * blocking send does in Python.)
+   * Resolves once no more than 1 MiB of what this end sent waits unread by
+   * the other end, wherever the two ends live (a message larger than that
+   * goes alone: the send after it waits): a writer that awaits its sends
+   * goes no faster than its reader, and memory stays bounded in every
+   * process. Closing either end wakes a waiting send. So one program that
+   * sends several MiB and only then receives them waits, as a blocking
+   * send does in Python. (Over a `Listener`/`Client` connection the
+   * reader's side also stops reading while more than 1 MiB waits for its
+   * `recv()`.)
    *
    * @example
    * ```ts
@@ -486,10 +583,13 @@ export class Connection implements Disposable {
   #transmit(data: Uint8Array): Promise<void> {
     const link = this.#link;
     if (link.kind === "local") {
-      if (!link.core.send(other(link.end), data)) {
+      const flow = this.#flow ??= new Flow();
+      const room = link.core.send(other(link.end), data, flow);
+      if (room === null) {
         throw new OSError("The other end of the pipe is closed: nobody can receive this message");
       }
-      return Promise.resolve();
+      if (room) return Promise.resolve();
+      return new Promise((resolve) => flow.waiters.push(resolve));
     }
     if (link.kind === "stream") {
       link.channel.sendRaw(data); // one frame: its length, then the message
@@ -497,16 +597,52 @@ export class Connection implements Disposable {
     }
     // What this copy read rides along (see #acked).
     const message: Message = this.#acks.length === 0
-      ? ["pipe.send", link.id, other(link.end), data]
+      ? ["pipe.send", link.id, other(link.end), data, link.ticket]
       : ["pipe.send", link.id, other(link.end), data, link.ticket, this.#takeAcks()];
+    // Room for more once no more than HIGH_WATER bytes sent wait unread (see Flow).
+    this.#sentBytes += data.byteLength;
+    const until = this.#sentBytes - HIGH_WATER;
     if (link.channel) {
       link.channel.send(message);
-      return link.channel.drained();
+      if (this.#creditBytes >= until) return link.channel.drained();
+      return this.#room(until).then(() => link.channel?.drained());
     }
     return link.ready.then((channel) => {
       channel.send(message);
-      return channel.drained();
+      if (this.#creditBytes >= until) return channel.drained();
+      return this.#room(until).then(() => channel.drained());
     }, () => {});
+  }
+
+  /** Resolves once the pipe's owner says the bytes read reach `until` (or this end is done). */
+  #room(until: number): Promise<void> {
+    if (this.#closed || this.#peerClosed) return Promise.resolve();
+    return new Promise((resolve) => this.#blocked.push({ until, resolve }));
+  }
+
+  /** @internal The pipe's owner says `read` bytes this copy sent were read. */
+  _credit(read: number): void {
+    if (read > this.#creditBytes) this.#creditBytes = read;
+    if (this.#blocked.length === 0) return;
+    const still: { until: number; resolve: () => void }[] = [];
+    for (const b of this.#blocked) {
+      if (b.until <= this.#creditBytes) b.resolve();
+      else still.push(b);
+    }
+    this.#blocked = still;
+  }
+
+  /** Every waiting send resolves (this end or the other is closed). */
+  #unblock(): void {
+    const blocked = this.#blocked;
+    this.#blocked = [];
+    for (const b of blocked) b.resolve();
+    const flow = this.#flow;
+    if (flow && flow.waiters.length > 0) {
+      const waiters = flow.waiters;
+      flow.waiters = [];
+      for (const w of waiters) w();
+    }
   }
 
   /**
@@ -696,8 +832,10 @@ export class Connection implements Disposable {
     }
     const envelope = this.#inbox.shift()!;
     if (link.kind === "remote") this.#acks.push(envelope.seq);
-    else if (link.kind === "local" && this.#inbox.length === 0) link.core.settleEOF(link.end);
-    // The socket's reader pauses while too much waits to be read here.
+    else if (link.kind === "local") {
+      link.core.consumed(envelope);
+      if (this.#inbox.length === 0) link.core.settleEOF(link.end);
+    } // The socket's reader pauses while too much waits to be read here.
     else if (link.kind === "stream") link.channel.consumed(envelope.data.byteLength);
     return envelope;
   }
@@ -756,6 +894,7 @@ export class Connection implements Disposable {
   /** @internal Every copy of the other end is closed. */
   _peerClosed(): void {
     this.#peerClosed = true;
+    this.#unblock();
     this.#wake();
   }
 
@@ -777,8 +916,10 @@ export class Connection implements Disposable {
     this.#stopWaiting();
     const link = this.#link;
     const unread = this.#inbox.splice(0);
-    if (link.kind === "local") link.core.release(this, link.end, unread);
-    else if (link.kind === "stream") link.channel.end();
+    if (link.kind === "local") {
+      if (this.#flow) link.core.flows[other(link.end)].delete(this.#flow);
+      link.core.release(this, link.end, unread);
+    } else if (link.kind === "stream") link.channel.end();
     else {
       // The owner kept what it pushed here until it was read: it gives the
       // unread messages to the copies left.
@@ -788,6 +929,7 @@ export class Connection implements Disposable {
       if (link.channel) link.channel.send(message);
       else link.ready.then((channel) => channel.send(message), () => {});
     }
+    this.#unblock();
     this.#wake();
   }
 
@@ -916,13 +1058,18 @@ onMessage("pipe.attach", (channel, [, id, end, ticket]) => {
 function acknowledge(ticket: unknown, seqs: unknown): void {
   const copy = remoteCopies.get(ticket as string);
   if (!copy) return;
-  for (const seq of seqs as number[]) copy.unread.delete(seq);
+  for (const seq of seqs as number[]) {
+    const envelope = copy.unread.get(seq);
+    if (!envelope) continue;
+    copy.unread.delete(seq);
+    copy.core.consumed(envelope);
+  }
   copy.core.settleEOF(copy.end);
 }
 
 onMessage("pipe.send", (_channel, [, id, end, data, ticket, acks]) => {
-  if (ticket !== undefined) acknowledge(ticket, acks);
-  ownedPipe(id)?.send(end as End, data as Uint8Array);
+  if (acks !== undefined) acknowledge(ticket, acks);
+  ownedPipe(id)?.send(end as End, data as Uint8Array, remoteCopies.get(ticket as string)?.flow);
 });
 onMessage("pipe.ack", (_channel, [, ticket, seqs]) => acknowledge(ticket, seqs));
 onMessage("pipe.close", (_channel, [, ticket]) => {
@@ -950,8 +1097,10 @@ onMessage("pipe.drop", (_channel, [, id, end, ticket]) => {
 
 // A message that crossed this copy's close on the way is dropped: the owner
 // kept it and has given it to the copies left.
-onMessage("pipe.push", (_channel, [, ticket, seq, data]) => {
-  remoteEnds.get(ticket as string)?._enqueue({ data: data as Uint8Array, seq: seq as number });
+onMessage("pipe.push", (_channel, [, ticket, seq, data, read]) => {
+  const conn = remoteEnds.get(ticket as string);
+  if (read !== undefined) conn?._credit(read as number);
+  conn?._enqueue({ data: data as Uint8Array, seq: seq as number });
 });
 onMessage("pipe.reclaim", (_channel, [, ticket]) => {
   remoteEnds.get(ticket as string)?._giveBack();
@@ -959,6 +1108,9 @@ onMessage("pipe.reclaim", (_channel, [, ticket]) => {
 onMessage("pipe.giveback", (_channel, [, ticket, seqs]) => {
   const copy = remoteCopies.get(ticket as string);
   copy?.core.giveBack(copy, seqs as number[]);
+});
+onMessage("pipe.credit", (_channel, [, ticket, read]) => {
+  remoteEnds.get(ticket as string)?._credit(read as number);
 });
 onMessage("pipe.eof", (_channel, [, ticket]) => {
   remoteEnds.get(ticket as string)?._peerClosed();

@@ -36,6 +36,7 @@ import {
   pipeCollectUntilEOF,
   pipeEcho,
   pipeEchoBytes,
+  pipeFastWriter,
   pipeHandOverBoth,
   pipeHoldUnread,
   pipeMakePipe,
@@ -48,6 +49,7 @@ import {
   pipeSendLater,
   pipeSendOneAndReturn,
   pipeSendRange,
+  pipeSlowPipeReader,
   pipeSlowReader,
   pipeUseSentConnection,
   pipeWaitForever,
@@ -60,6 +62,72 @@ const TEST = { timeout: 60_000 };
 
 /** Timers may fire a little early on some platforms; lower bounds allow this much. */
 const TIMER_SLACK_MS = 15;
+
+const MIB = 1024 * 1024;
+/** Messages of 1 MiB a fast writer sends to a slow reader in the flow-control tests. */
+const FLOW_COUNT = 64;
+/** How many of its sends a writer may have seen resolve beyond what its reader read. */
+const FLOW_AHEAD = 4;
+
+/**
+ * Reads `FLOW_COUNT` messages of 1 MiB one at a time with `readOne`,
+ * checking before each read that the writer's resolved sends (`resolved`)
+ * stay within `FLOW_AHEAD` of what was read. At a few points the writer is
+ * first given time to run ahead (`settle`); with flow control it cannot,
+ * without it all 64 sends resolve at once.
+ */
+async function assertWriterBounded(
+  readOne: () => Promise<number>,
+  resolved: (settle: boolean) => Promise<number>,
+): Promise<void> {
+  for (let read = 0; read < FLOW_COUNT; read++) {
+    const settle = read === 0 || read === 8 || read === 40;
+    const sends = await resolved(settle);
+    assert.ok(
+      sends - read <= FLOW_AHEAD,
+      `after ${read} read the writer had ${sends} sends resolved (${sends - read} ahead)`,
+    );
+    assert.equal(await within(readOne(), `message ${read + 1}`, 30_000), MIB);
+  }
+}
+
+/** The resolved sends a `pipeFastWriter` child reported on `progress` (waits 300 ms for more when settling). */
+function reportedBy(progress: Connection): (settle: boolean) => Promise<number> {
+  let last = 0;
+  return async (settle) => {
+    while (await progress.poll(settle ? 300 : undefined)) {
+      try {
+        last = await progress.recv() as number;
+      } catch (error) {
+        if (error instanceof EOFError) break;
+        throw error;
+      }
+    }
+    return last;
+  };
+}
+
+/** A writer here sending `count` x 1 MiB on `conn` as fast as its sends resolve. */
+function writeHere(
+  conn: Connection,
+  count = FLOW_COUNT,
+): { done: Promise<void>; resolved: (settle: boolean) => Promise<number> } {
+  let sent = 0;
+  const message = new Uint8Array(MIB).fill(7);
+  const done = (async () => {
+    for (let i = 0; i < count; i++) {
+      await conn.sendBytes(message);
+      sent++;
+    }
+  })();
+  return {
+    done,
+    resolved: async (settle) => {
+      if (settle) await sleep(300);
+      return sent;
+    },
+  };
+}
 
 /** Asserts that `conn.recv()` rejects with EOFError (instead of hanging). */
 async function assertEOF(conn: Connection, what: string): Promise<void> {
@@ -1279,6 +1347,138 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
         await within(reader.join(), "the reader to exit", 30_000);
         assert.equal(reader.exitcode, 0);
         assert.ok(ahead >= 0);
+      },
+    );
+
+    test(
+      "await sendBytes() on a Pipe waits for a slow reader in a child",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [conn, childConn] = s.pipe();
+        const [control, controlChild] = s.pipe();
+        const reader = s.start(pipeSlowPipeReader, [childConn, controlChild]);
+        childConn.close();
+        controlChild.close();
+        const writer = writeHere(conn);
+        await assertWriterBounded(async () => {
+          await control.send("next");
+          return await control.recv() as number;
+        }, writer.resolved);
+        await within(writer.done, "the writer", 30_000);
+        await control.send("stop");
+        await joinedCleanly(reader);
+      },
+    );
+
+    test(
+      "await sendBytes() on a Pipe in a child waits for a slow reader in the parent",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [conn, childConn] = s.pipe();
+        const [progress, progressChild] = s.pipe();
+        const writer = s.start(pipeFastWriter, [childConn, FLOW_COUNT, MIB, progressChild]);
+        childConn.close();
+        progressChild.close();
+        await assertWriterBounded(
+          async () => (await conn.recvBytes()).byteLength,
+          reportedBy(progress),
+        );
+        await joinedCleanly(writer);
+      },
+    );
+
+    test(
+      "await sendBytes() on a Pipe between two children waits for the slow reader",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [readEnd, writeEnd] = s.pipe();
+        const [control, controlChild] = s.pipe();
+        const [progress, progressChild] = s.pipe();
+        const reader = s.start(pipeSlowPipeReader, [readEnd, controlChild]);
+        const writer = s.start(pipeFastWriter, [writeEnd, FLOW_COUNT, MIB, progressChild]);
+        readEnd.close();
+        writeEnd.close();
+        controlChild.close();
+        progressChild.close();
+        await assertWriterBounded(async () => {
+          await control.send("next");
+          return await control.recv() as number;
+        }, reportedBy(progress));
+        await joinedCleanly(writer);
+        await control.send("stop");
+        await joinedCleanly(reader);
+      },
+    );
+
+    test(
+      "a reader's memory stays bounded while a writer sends 256 MiB faster than it reads",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [conn, childConn] = s.pipe();
+        const [control, controlChild] = s.pipe();
+        const reader = s.start(pipeSlowPipeReader, [childConn, controlChild]);
+        childConn.close();
+        controlChild.close();
+        const ask = async (order: string) => {
+          await control.send(order);
+          return await within(control.recv(), `the answer to "${order}"`, 30_000) as number;
+        };
+        const COUNT = 256;
+        const before = await ask("rss");
+        const writer = writeHere(conn, COUNT);
+        // Time for the writer to run ahead: without flow control the 256 MiB
+        // reach the reader's inbox (under "worker", this very process).
+        await sleep(1500);
+        const grown = (await ask("rss")) - before;
+        assert.ok(
+          grown < 96 * MIB,
+          `the reader's RSS grew by ${(grown / MIB).toFixed(0)} MiB with 0 of ${COUNT} MiB read`,
+        );
+        for (let read = 0; read < COUNT; read++) assert.equal(await ask("next"), MIB);
+        await within(writer.done, "the writer", 30_000);
+        await control.send("stop");
+        await joinedCleanly(reader);
+      },
+    );
+
+    test("await sendBytes() on a Pipe in one process waits for its reader", TEST, async () => {
+      await using s = new Scope(ctx);
+      const [readEnd, writeEnd] = s.pipe();
+      const writer = writeHere(writeEnd);
+      await assertWriterBounded(
+        async () => (await readEnd.recvBytes()).byteLength,
+        writer.resolved,
+      );
+      await within(writer.done, "the writer", 30_000);
+    });
+
+    test(
+      "a message larger than the high-water mark goes, and closing the reader wakes the writer",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        const [readEnd, writeEnd] = s.pipe();
+        const [, progressChild] = s.pipe();
+        const writer = s.start(pipeFastWriter, [writeEnd, 3, 4 * MIB, progressChild]);
+        writeEnd.close();
+        progressChild.close();
+        assert.equal(
+          (await within(readEnd.recvBytes(), "a 4 MiB message", 30_000)).byteLength,
+          4 * MIB,
+        );
+        readEnd.close();
+        // The writer's second send waited for the reader; the reader is gone: it ends.
+        await within(writer.join(), "the writer to end", 30_000);
+        const local = s.pipe();
+        const waiting = local[1].sendBytes(new Uint8Array(2 * MIB));
+        const second = local[1].sendBytes(new Uint8Array(16));
+        local[0].close();
+        await within(waiting, "a waiting send to a closed reader", 30_000);
+        await within(second, "a second waiting send", 30_000);
       },
     );
 

@@ -7,11 +7,13 @@
  * @module
  */
 
+import process from "node:process";
 import {
   BufferTooShort,
   type Connection,
   EOFError,
   getContext,
+  OSError,
   Pipe,
   type StartMethod,
 } from "../../mod.ts";
@@ -312,4 +314,45 @@ export async function pipeSlowReader(
   }
   conn.close();
   control.close();
+}
+
+/**
+ * A slow reader of a pipe: reads one message on `conn` each time `control`
+ * says "next", answering with its length; "rss" answers this process's
+ * resident memory in bytes; "stop" ends it.
+ */
+export async function pipeSlowPipeReader(conn: Connection, control: Connection): Promise<void> {
+  for (;;) {
+    const order = await control.recv();
+    if (order === "next") await control.send((await conn.recvBytes()).byteLength);
+    else if (order === "rss") await control.send(process.memoryUsage().rss);
+    else break;
+  }
+  conn.close();
+  control.close();
+}
+
+/**
+ * A fast writer: sends `count` messages of `size` bytes on `conn`, each as
+ * soon as the previous send resolved, and reports on `progress` how many
+ * sends have resolved after each one; it stops when its reader is gone.
+ */
+export async function pipeFastWriter(
+  conn: Connection,
+  count: number,
+  size: number,
+  progress: Connection,
+): Promise<void> {
+  const message = new Uint8Array(size).fill(7);
+  for (let i = 1; i <= count; i++) {
+    try {
+      await conn.sendBytes(message);
+    } catch (error) {
+      if (!conn.closed && error instanceof OSError) break; // its reader is gone
+      throw error;
+    }
+    await progress.send(i);
+  }
+  conn.close();
+  progress.close();
 }
