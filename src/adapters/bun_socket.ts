@@ -9,6 +9,7 @@
 
 import * as fs from "node:fs";
 import type { ByteStream, ServerHandle, SocketTransport } from "./types.ts";
+import { DrainWaiters } from "./_drain.ts";
 
 /** The part of Bun's socket API this file uses. */
 interface BunSocket {
@@ -68,17 +69,9 @@ function attach(socket: BunSocket): SocketState {
   let ending: (() => void) | null = null;
   /** Bytes written and not yet taken by the OS. */
   let buffered = 0;
-  let drainWaiters: { limit: number; resolve: () => void }[] = [];
+  const drainWaiters = new DrainWaiters();
 
-  const wakeDrained = () => {
-    if (drainWaiters.length === 0) return;
-    const waiting = drainWaiters;
-    drainWaiters = [];
-    for (const w of waiting) {
-      if (closed || buffered <= w.limit) w.resolve();
-      else drainWaiters.push(w);
-    }
-  };
+  const wakeDrained = () => drainWaiters.wake(buffered, closed);
 
   /** Writes `data`; false when the kernel did not take all of it (the rest waits for drain). */
   const put = (data: Uint8Array, rest: Uint8Array[]): boolean => {
@@ -145,8 +138,7 @@ function attach(socket: BunSocket): SocketState {
       return buffered;
     },
     drained(limit) {
-      if (closed || buffered <= limit) return Promise.resolve();
-      return new Promise<void>((resolve) => drainWaiters.push({ limit, resolve }));
+      return drainWaiters.wait(limit, buffered, closed);
     },
     onData(callback) {
       onData = callback;

@@ -8,6 +8,7 @@
 
 import { setTimeout as nodeSetTimeout } from "node:timers";
 import type { ByteStream, ServerHandle, SocketTransport } from "./types.ts";
+import { DrainWaiters } from "./_drain.ts";
 
 /** The read buffer a connection starts with: enough for the challenge and small messages. */
 const READ_MIN = 4 * 1024;
@@ -29,21 +30,13 @@ function wrap(conn: Deno.Conn): ByteStream {
   let flushing: Promise<void> | null = null;
   /** Bytes written and not yet taken by the OS. */
   let buffered = 0;
-  let drainWaiters: { limit: number; resolve: () => void }[] = [];
+  const drainWaiters = new DrainWaiters();
   /** Set while reading is paused: the read loop waits on it. */
   let paused: { promise: Promise<void>; resolve: () => void } | null = null;
   let readDone!: () => void;
   const readFinished = new Promise<void>((resolve) => (readDone = resolve));
 
-  const wakeDrained = () => {
-    if (drainWaiters.length === 0) return;
-    const waiting = drainWaiters;
-    drainWaiters = [];
-    for (const w of waiting) {
-      if (closed || buffered <= w.limit) w.resolve();
-      else drainWaiters.push(w);
-    }
-  };
+  const wakeDrained = () => drainWaiters.wake(buffered, closed);
 
   const fireClose = () => {
     if (closed) return;
@@ -143,8 +136,7 @@ function wrap(conn: Deno.Conn): ByteStream {
       return buffered;
     },
     drained(limit) {
-      if (closed || buffered <= limit) return Promise.resolve();
-      return new Promise<void>((resolve) => drainWaiters.push({ limit, resolve }));
+      return drainWaiters.wait(limit, buffered, closed);
     },
     onData(callback) {
       receiver.onData = callback;
