@@ -37,7 +37,7 @@ import {
 } from "./_node.ts";
 import type { EncodeContext } from "./_codec.ts";
 import { processState } from "./_state.ts";
-import { OSError } from "./errors.ts";
+import { OSError, ValueError } from "./errors.ts";
 import { fromHex, holdAlive, randomId } from "./_util.ts";
 import { onChildDeath, onChildKill } from "./process.ts";
 
@@ -58,6 +58,18 @@ export function goneError(): OSError {
     "The shared object is gone: every handle to it was closed or garbage-collected, " +
       "so its owner freed it; keep a handle open while any process uses it",
   );
+}
+
+/**
+ * The error of a call through a handle its process closed with `close()`:
+ * a `ValueError` (an `OSError` where Python raises one, as `empty()` on a
+ * closed queue).
+ */
+export function closedHandleError(
+  what: string,
+  kind: typeof ValueError | typeof OSError = ValueError,
+): ValueError | OSError {
+  return new kind(`${what} is closed: this handle was closed with close(); use another handle`);
 }
 
 /** The owner-side state of a shared object; its exposed methods take a `Caller` first. */

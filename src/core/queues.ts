@@ -118,6 +118,7 @@ import { type Channel, localNode, onMessage } from "./_node.ts";
 import {
   blocking,
   type Caller,
+  closedHandleError,
   MAX_TIMER,
   Ref,
   type RefState,
@@ -1041,9 +1042,7 @@ export class Queue<T = unknown> implements Disposable {
 
   #checkOpen(): void {
     if (this.#closed) {
-      throw new ValueError(
-        "Queue is closed: this handle was closed with close(); use another handle",
-      );
+      throw closedHandleError("Queue");
     }
   }
 
@@ -1106,9 +1105,7 @@ export class Queue<T = unknown> implements Disposable {
   /** Whether the queue is empty now; on a closed handle, an `OSError` (as in Python). */
   empty(): Promise<boolean> {
     if (this.#closed) {
-      return Promise.reject(
-        new OSError("Queue is closed: this handle was closed with close(); use another handle"),
-      );
+      return Promise.reject(closedHandleError("Queue", OSError));
     }
     const ring = this.#ringAlone();
     if (ring) return Promise.resolve(count(ring) === 0);

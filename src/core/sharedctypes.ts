@@ -17,7 +17,14 @@
  */
 
 import { type EncodeContext, REDUCE, type Reduced, registerReducer } from "./_codec.ts";
-import { type Caller, Ref, type RefState, releaseWhenCollected, SharedCore } from "./_shared.ts";
+import {
+  type Caller,
+  closedHandleError,
+  Ref,
+  type RefState,
+  releaseWhenCollected,
+  SharedCore,
+} from "./_shared.ts";
 import { type Lock, RLock } from "./synchronize.ts";
 import { ValueError } from "./errors.ts";
 
@@ -204,9 +211,7 @@ export abstract class SynchronizedBase implements Disposable {
 
   #checkOpen(): void {
     if (this.#ref.released) {
-      throw new ValueError(
-        `${this.constructor.name} is closed: this handle was closed with close(); use another handle`,
-      );
+      throw closedHandleError(this.constructor.name);
     }
   }
 

@@ -22,6 +22,7 @@ import type { Channel } from "./_node.ts";
 import {
   blocking,
   type Caller,
+  closedHandleError,
   goneError,
   Ref,
   type RefState,
@@ -50,12 +51,6 @@ export interface AcquireOptions {
 }
 
 const FROM_REF: unique symbol = Symbol("fromRef") as never;
-
-function closedError(what: string): ValueError {
-  return new ValueError(
-    `${what} is closed: this handle was closed with close(); use another handle`,
-  );
-}
 
 // ---------------------------------------------------------------- owner side
 
@@ -561,7 +556,7 @@ export abstract class SemLock implements AsyncDisposable {
   }
 
   #checkOpen(): void {
-    if (this._ref.released) throw closedError(this.constructor.name);
+    if (this._ref.released) throw closedHandleError(this.constructor.name);
   }
 
   /**
@@ -596,7 +591,7 @@ export abstract class SemLock implements AsyncDisposable {
 
   /** Releases. */
   release(): Promise<void> {
-    if (this._ref.released) return Promise.reject(closedError(this.constructor.name));
+    if (this._ref.released) return Promise.reject(closedHandleError(this.constructor.name));
     if (this._cell) {
       try {
         const ident = processState().ident;
@@ -728,7 +723,7 @@ export class Semaphore extends SemLock {
 
   /** The current value (Python's `get_value()`). */
   getValue(): Promise<number> {
-    if (this._ref.released) return Promise.reject(closedError(this.constructor.name));
+    if (this._ref.released) return Promise.reject(closedHandleError(this.constructor.name));
     if (this._cell) return Promise.resolve(Atomics.load(this._cell, VALUE));
     return this._ref.call("getValue") as Promise<number>;
   }
@@ -804,7 +799,7 @@ export class Event implements Disposable {
   }
 
   #cellOpen(): Int32Array | null {
-    if (this.#ref.released) throw closedError("Event");
+    if (this.#ref.released) throw closedHandleError("Event");
     return this.#cell;
   }
 
@@ -946,7 +941,7 @@ export class Condition implements AsyncDisposable {
 
   /** Releases the lock, waits to be notified (`true`) or for the timeout (`false`), then re-acquires. */
   wait(timeout?: number | null): Promise<boolean> {
-    if (this.#ref.released) return Promise.reject(closedError("Condition"));
+    if (this.#ref.released) return Promise.reject(closedHandleError("Condition"));
     return this.#ref.call("wait", timeout ?? null) as Promise<boolean>;
   }
 
@@ -965,12 +960,12 @@ export class Condition implements AsyncDisposable {
 
   /** Wakes up to `n` waiters (default 1); the lock must be held. */
   notify(n = 1): Promise<void> {
-    if (this.#ref.released) return Promise.reject(closedError("Condition"));
+    if (this.#ref.released) return Promise.reject(closedHandleError("Condition"));
     return this.#ref.call("notify", n) as Promise<void>;
   }
   /** Wakes every waiter; the lock must be held. */
   notifyAll(): Promise<void> {
-    if (this.#ref.released) return Promise.reject(closedError("Condition"));
+    if (this.#ref.released) return Promise.reject(closedHandleError("Condition"));
     return this.#ref.call("notify", "all") as Promise<void>;
   }
 
@@ -1055,7 +1050,7 @@ export class Barrier implements Disposable {
   }
 
   #call(method: string, ...args: unknown[]): Promise<unknown> {
-    if (this.#ref.released) return Promise.reject(closedError("Barrier"));
+    if (this.#ref.released) return Promise.reject(closedHandleError("Barrier"));
     return this.#ref.call(method, ...args);
   }
 

@@ -37,10 +37,7 @@ export async function queueChaosConsume(
   for (;;) {
     const item = await q.get();
     if (item === null) return;
-    const until = performance.now() + spinMs;
-    while (performance.now() < until) {
-      // busy: the item is this process's alone
-    }
+    busy(spinMs);
     await results.put([consumer, item]);
   }
 }
@@ -58,10 +55,15 @@ export async function queueChaosConsumeSlowly(
   for (;;) {
     const item = await q.get();
     if (item === null) return;
-    const until = performance.now() + spinMs;
-    while (performance.now() < until) {
-      // busy: the item is this process's alone
-    }
+    busy(spinMs);
     await results.put(item[0]);
+  }
+}
+
+/** Works `ms` milliseconds without yielding to the event loop: a kill lands while an item is in hand. */
+function busy(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // busy: the item is this process's alone
   }
 }
