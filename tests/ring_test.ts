@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   adoptRing,
+  freeRingsHeldBy,
   newRing,
   pop,
   push,
@@ -84,5 +85,37 @@ describe("queue ring", () => {
     let pushed = 0;
     while (push(ring, { bytes: new Uint8Array(1020) }, 1) === Pushed.Done) pushed++;
     assert.equal(pushed, RING_BYTES / 1024, "the whole ring is free again");
+  });
+
+  it("a worker barred in one ring (its report dropped) lets go of no hold in another: the item comes back", () => {
+    // The process that started a killed worker bars it ring by ring; between
+    // two rings the worker may still run. Here it is barred in the report
+    // ring and not yet in the queue's ring.
+    const worker = 0x7003;
+    const reports = adoptRing(newRing(0));
+    settleHoldsOf(worker, true); // barred in every ring known so far: `reports`
+    const queue = adoptRing(newRing(0));
+    assert.equal(push(queue, { bytes: new Uint8Array([42]) }, 1), Pushed.Done);
+    const taken = pop(queue, worker, true);
+    assert.ok(taken && "bytes" in taken && taken.hold >= 0);
+    // Its report of the item is dropped (barred there) ...
+    assert.equal(push(reports, { bytes: new Uint8Array([1]) }, worker), Pushed.Done);
+    assert.equal(pop(reports, 1), null, "a barred worker's report never lands");
+    // ... so its next get must not release the item for good.
+    assert.equal(release(queue, taken.hold, worker), false);
+    settleHoldsOf(worker, true);
+    const back = pop(queue, 1);
+    assert.ok(back && "bytes" in back && back.bytes[0] === 42, "the item came back");
+  });
+
+  it("a mutex whose holder stopped at any instruction names it, and is freed", () => {
+    const ring = adoptRing(newRing(0));
+    const worker = 0x7004;
+    // A worker terminated right after taking the mutex: the one word says who holds it.
+    Atomics.store(ring.control, 0, worker);
+    freeRingsHeldBy(worker);
+    assert.equal(push(ring, { bytes: new Uint8Array([7]) }, 1), Pushed.Done, "the mutex is free");
+    const got = pop(ring, 1);
+    assert.ok(got && "bytes" in got && got.bytes[0] === 7);
   });
 });

@@ -20,14 +20,14 @@
 import { holdAlive } from "./_util.ts";
 import { copyBytes, copyInto } from "./_codec.ts";
 
-const MUTEX = 0; // 0 free, 1 held
+const MUTEX = 0; // 0 free, else its holder's lockMark (one compare-and-swap takes it and names the holder)
 const HEAD = 1; // byte offset of the next record to read
 const TAIL = 2; // byte offset where the next record is written
 const COUNT = 3; // records in the ring
 const USED = 4; // bytes in use
 const SEQ = 5; // bumped on every change; waiters wait on it
 const UNFINISHED = 6; // JoinableQueue: items put and not yet marked done
-const HOLDER = 7; // ident of the mutex holder, to free it if that process dies
+// word 7 is spare
 const MAXSIZE = 8; // most records (0: no limit)
 const OVERFLOW = 9; // items waiting in the owner's list (newer than every record in the ring)
 const GETTERS = 10; // callers waiting in the owner's get(): they come first
@@ -73,10 +73,25 @@ const BARRED = HOLDS + MAX_HOLDS * HOLD_WORDS;
 const MAX_BARRED = 8;
 const CONTROL_WORDS = BARRED + MAX_BARRED;
 
+/**
+ * Idents this process found barred in some ring. A process is barred ring
+ * by ring (the process that started it walks its rings one after the
+ * other), so one that found itself barred in one ring lets go of no hold in
+ * any ring from then on: a report it put that was dropped in one ring must
+ * not see its item released in another (that item would be lost), and what
+ * it holds goes back when its starter gets to that ring.
+ */
+const foundBarred = new Set<number>();
+
 /** Whether `ident` was reported dead (call with the mutex). */
 function barred(control: Int32Array, ident: number): boolean {
   if (control[BARRED_NEXT] === 0) return false;
-  for (let i = BARRED; i < BARRED + MAX_BARRED; i++) if (control[i] === (ident | 0)) return true;
+  for (let i = BARRED; i < BARRED + MAX_BARRED; i++) {
+    if (control[i] === (ident | 0)) {
+      foundBarred.add(ident | 0);
+      return true;
+    }
+  }
   return false;
 }
 
@@ -154,8 +169,7 @@ export function adoptRing(ring: Ring): Ring {
  * section, which is then not to be cut short.
  */
 function heldBy(control: Int32Array, ident: number): boolean {
-  const mine = () =>
-    Atomics.load(control, MUTEX) === 1 && Atomics.load(control, HOLDER) === (ident | 0);
+  const mine = () => Atomics.load(control, MUTEX) === lockMark(ident);
   if (!mine()) return false;
   const until = performance.now() + 5;
   while (performance.now() < until) if (!mine()) return false;
@@ -173,7 +187,6 @@ export function freeRingsHeldBy(ident: number): void {
     if (heldBy(control, ident)) {
       const inflight = control[INFLIGHT] - 1;
       if (inflight >= 0) finishPop(control, inflight, ident);
-      Atomics.store(control, HOLDER, 0);
       Atomics.store(control, MUTEX, 0);
     }
   }
@@ -200,16 +213,27 @@ function finishPop(control: Int32Array, h: number, ident: number): void {
   control[COUNT] = control[base + HOLD_COUNT] - 1;
 }
 
+/**
+ * What the mutex word reads while `ident` holds it: never 0 (free). The
+ * process that started the others locks as 0, which reads -2 (no child's
+ * ident is 0). Taking the mutex and naming its holder is one
+ * compare-and-swap, so a process stopped at any instruction (a "worker"
+ * terminated) leaves a mutex either free or named, which its starter frees.
+ */
+function lockMark(ident: number): number {
+  const mark = ident | 0;
+  return mark === 0 ? -2 : mark;
+}
+
 function lock(control: Int32Array, ident: number): void {
+  const mark = lockMark(ident);
   // Critical sections copy at most BIG_ITEM bytes: spinning is cheap.
-  while (Atomics.compareExchange(control, MUTEX, 0, 1) !== 0) {
+  while (Atomics.compareExchange(control, MUTEX, 0, mark) !== 0) {
     // spin
   }
-  control[HOLDER] = ident | 0;
 }
 
 function unlock(control: Int32Array, changed: boolean): void {
-  control[HOLDER] = 0;
   Atomics.store(control, MUTEX, 0);
   if (changed) {
     Atomics.add(control, SEQ, 1);
@@ -473,6 +497,8 @@ function reserved(control: Int32Array, length: number): number {
  */
 export function release(ring: Ring, hold: number, ident: number): boolean {
   const { control } = ring;
+  // Found barred elsewhere: this hold goes back too, once its ring hears of it.
+  if (foundBarred.has(ident | 0)) return false;
   const mark = holderMark(ident);
   // Not when its holder was reported dead first: the record went back (and may be another's).
   if (
