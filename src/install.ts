@@ -6,7 +6,7 @@
  */
 
 import { detectHost } from "./adapters/detect.ts";
-import { installHost } from "./core/_host.ts";
+import { installHost } from "./core/host.ts";
 import { localNode } from "./core/_node.ts";
 import { registerErrorClasses } from "./core/_codec.ts";
 import { LIBRARY_ERRORS } from "./core/errors.ts";

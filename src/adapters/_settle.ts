@@ -1,4 +1,4 @@
-import type { ExitStatus } from "./types.ts";
+import type { ExitStatus } from "../core/host.ts";
 
 /** An exit promise that settles once, with the first status given. */
 export function exitLatch(): { exited: Promise<ExitStatus>; settle: (status: ExitStatus) => void } {

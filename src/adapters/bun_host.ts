@@ -9,7 +9,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { createRequire } from "node:module";
-import type { Host } from "./types.ts";
+import { pathToFileURL } from "node:url";
+import * as timers from "node:timers";
+import type { Host, TimerHandle } from "../core/host.ts";
 import { bunSocketTransport } from "./bun_socket.ts";
 import { bunSpawnLauncher } from "./bun_spawn.ts";
 import { webWorkerLauncher } from "./web_worker.ts";
@@ -21,6 +23,15 @@ interface NodeProcess {
   exit(code: number): never;
   on(event: "exit", callback: () => void): void;
   on(event: "uncaughtException" | "unhandledRejection", callback: (error: unknown) => void): void;
+}
+
+/** A Node timer as a {@linkcode TimerHandle}. */
+function nodeTimer(timer: NodeJS.Timeout): TimerHandle {
+  return {
+    ref: () => timer.ref(),
+    unref: () => timer.unref(),
+    clear: () => clearTimeout(timer),
+  };
 }
 
 /** Builds the Bun host. */
@@ -51,44 +62,52 @@ export function bunHost(): Host {
       process.on("exit", callback);
     },
     exit: (code) => realExit(code),
-    trapExit(onExit) {
-      process.exit = (code?: number) => onExit(code ?? 0);
+    timers: {
+      setTimeout: (callback, ms) => nodeTimer(timers.setTimeout(callback, ms)),
+      setInterval: (callback, ms) => nodeTimer(timers.setInterval(callback, ms)),
     },
-    watchParent(parentPid) {
-      // process.exit in a worker ends only the worker: signal this process.
-      startWatchdog(
-        `const parent = ${parentPid};
+    underTestRunner: () => process.env.NODE_ENV === "test", // `bun test` sets it
+    fileUrl: (path) => pathToFileURL(path).href,
+    child: {
+      trapExit(onExit) {
+        process.exit = (code?: number) => onExit(code ?? 0);
+      },
+      watchParent(parentPid) {
+        // process.exit in a worker ends only the worker: signal this process.
+        startWatchdog(
+          `const parent = ${parentPid};
         setInterval(() => { if (process.ppid !== parent) process.kill(process.pid, "SIGKILL"); }, ${WATCHDOG_POLL_MS});`,
-      );
-    },
-    onUncaught(handler) {
-      process.on("uncaughtException", handler);
-      process.on("unhandledRejection", handler);
+        );
+      },
+      onUncaught(handler) {
+        process.on("uncaughtException", handler);
+        process.on("unhandledRejection", handler);
+      },
+      readBootstrap: () => g.Bun.stdin.text(),
+      isolateTestRunner() {
+        // Under Bun, test() outside `bun test` throws. The builtin test modules
+        // cannot be replaced by a plugin, but their export objects can be
+        // changed: make every export an inert function before user code runs.
+        const require = createRequire(import.meta.url);
+        const inert: unknown = new Proxy(function () {}, {
+          get: (_target, key) => (key === "then" ? undefined : inert),
+          apply: () => undefined,
+        });
+        for (const name of ["node:test", "bun:test"]) {
+          const exports = require(name) as Record<string, unknown>;
+          for (const key of Object.keys(exports)) {
+            try {
+              exports[key] = inert;
+            } catch {
+              // read-only export: left as is
+            }
+          }
+        }
+      },
     },
     env: (name) => process.env[name],
     writeStderr(text) {
       fs.writeSync(2, text);
-    },
-    readBootstrap: () => g.Bun.stdin.text(),
-    isolateTestRunner() {
-      // Under Bun, test() outside `bun test` throws. The builtin test modules
-      // cannot be replaced by a plugin, but their export objects can be
-      // changed: make every export an inert function before user code runs.
-      const require = createRequire(import.meta.url);
-      const inert: unknown = new Proxy(function () {}, {
-        get: (_target, key) => (key === "then" ? undefined : inert),
-        apply: () => undefined,
-      });
-      for (const name of ["node:test", "bun:test"]) {
-        const exports = require(name) as Record<string, unknown>;
-        for (const key of Object.keys(exports)) {
-          try {
-            exports[key] = inert;
-          } catch {
-            // read-only export: left as is
-          }
-        }
-      }
     },
   };
 }

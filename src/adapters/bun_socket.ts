@@ -8,7 +8,7 @@
  */
 
 import * as fs from "node:fs";
-import type { ByteStream, ServerHandle, SocketTransport } from "./types.ts";
+import type { ByteStream, ServerHandle, SocketTransport } from "../core/host.ts";
 import { DrainWaiters } from "./_drain.ts";
 
 /** The part of Bun's socket API this file uses. */

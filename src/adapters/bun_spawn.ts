@@ -6,7 +6,7 @@
  */
 
 import { fileURLToPath } from "node:url";
-import type { ChildHandle, Launcher } from "./types.ts";
+import type { ChildHandle, Launcher } from "../core/host.ts";
 import { SPAWN_ENTRY } from "./_entries.ts";
 import { signalNumber } from "./_signals.ts";
 

@@ -5,11 +5,21 @@
  * @module
  */
 
-import type { Host } from "./types.ts";
+import type { Host, TimerHandle } from "../core/host.ts";
+import { nodeBuiltin } from "./_builtin.ts";
 import { denoSocketTransport } from "./deno_socket.ts";
 import { denoSubprocessLauncher } from "./deno_subprocess.ts";
 import { nodeWorkerLauncher } from "./node_worker.ts";
 import { startWatchdog, WATCHDOG_POLL_MS } from "./_watchdog.ts";
+
+/** A Web timer id as a {@linkcode TimerHandle}, through Deno's own `refTimer`/`unrefTimer`. */
+function denoTimer(id: number, clear: (id: number) => void): TimerHandle {
+  return {
+    ref: () => Deno.refTimer(id),
+    unref: () => Deno.unrefTimer(id),
+    clear: () => clear(id),
+  };
+}
 
 /** Builds the Deno host; `privateDir` gives the directory sockets live in. */
 export function denoHost(privateDir: () => string): Host {
@@ -35,29 +45,47 @@ export function denoHost(privateDir: () => string): Host {
       globalThis.addEventListener("unload", callback);
     },
     exit: (code) => realExit(code),
-    trapExit(onExit) {
-      // Deno's `process.exit` ends in `Deno.exit`, looked up when called:
-      // trapping it covers both without loading `node:process` (~14 ms of
-      // start-up for every child).
-      Deno.exit = (code?: number) => onExit(code ?? 0);
+    timers: {
+      // Deno's Web timers return ids (typed as Node's `Timeout` here by the Node types).
+      setTimeout: (callback, ms) =>
+        denoTimer(setTimeout(callback, ms) as unknown as number, clearTimeout),
+      setInterval: (callback, ms) =>
+        denoTimer(setInterval(callback, ms) as unknown as number, clearInterval),
     },
-    watchParent(parentPid) {
-      // Deno.exit in a worker ends only the worker; signalling this very
-      // process needs no permission.
-      startWatchdog(
-        `const parent = ${parentPid};
+    underTestRunner() {
+      // `deno test` sets no variable; NODE_ENV=test is the convention other runners follow.
+      return this.env("NODE_ENV") === "test";
+    },
+    fileUrl: (path) => nodeBuiltin<typeof import("node:url")>("node:url").pathToFileURL(path).href,
+    child: {
+      trapExit(onExit) {
+        // Deno's `process.exit` ends in `Deno.exit`, looked up when called:
+        // trapping it covers both without loading `node:process` (~14 ms of
+        // start-up for every child).
+        Deno.exit = (code?: number) => onExit(code ?? 0);
+      },
+      watchParent(parentPid) {
+        // Deno.exit in a worker ends only the worker; signalling this very
+        // process needs no permission.
+        startWatchdog(
+          `const parent = ${parentPid};
         setInterval(() => { if (Deno.ppid !== parent) Deno.kill(Deno.pid, "SIGKILL"); }, ${WATCHDOG_POLL_MS});`,
-      );
-    },
-    onUncaught(handler) {
-      globalThis.addEventListener("error", (event) => {
-        event.preventDefault();
-        handler(event.error);
-      });
-      globalThis.addEventListener("unhandledrejection", (event) => {
-        event.preventDefault();
-        handler(event.reason);
-      });
+        );
+      },
+      onUncaught(handler) {
+        globalThis.addEventListener("error", (event) => {
+          event.preventDefault();
+          handler(event.error);
+        });
+        globalThis.addEventListener("unhandledrejection", (event) => {
+          event.preventDefault();
+          handler(event.reason);
+        });
+      },
+      readBootstrap: () => new Response(Deno.stdin.readable).text(),
+      isolateTestRunner() {
+        // Outside `deno test`, Deno.test and node:test register nothing.
+      },
     },
     env(name) {
       // Read through Deno: `process.env` would load Node's `process` (~14 ms).
@@ -76,10 +104,6 @@ export function denoHost(privateDir: () => string): Host {
       while (written < bytes.length) {
         written += Deno.stderr.writeSync(bytes.subarray(written));
       }
-    },
-    readBootstrap: () => new Response(Deno.stdin.readable).text(),
-    isolateTestRunner() {
-      // Outside `deno test`, Deno.test and node:test register nothing.
     },
   };
 }

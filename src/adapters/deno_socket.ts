@@ -7,7 +7,7 @@
  */
 
 import { setTimeout as nodeSetTimeout } from "node:timers";
-import type { ByteStream, ServerHandle, SocketTransport } from "./types.ts";
+import type { ByteStream, ServerHandle, SocketTransport } from "../core/host.ts";
 import { DrainWaiters } from "./_drain.ts";
 
 /** The read buffer a connection starts with: enough for the challenge and small messages. */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ChildHandle, Launcher } from "./types.ts";
+import type { ChildHandle, Launcher } from "../core/host.ts";
 import { SPAWN_ENTRY } from "./_entries.ts";
 import { signalNumber } from "./_signals.ts";
 

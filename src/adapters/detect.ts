@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Host } from "./types.ts";
+import type { Host } from "../core/host.ts";
 
 /** The host for this runtime; rejects on a runtime that is not Deno or Bun. */
 export async function detectHost(privateDir: () => string): Promise<Host> {

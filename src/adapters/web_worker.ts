@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ChildHandle, Launcher } from "./types.ts";
+import type { ChildHandle, Launcher } from "../core/host.ts";
 import { WORKER_ENTRY } from "./_entries.ts";
 import { exitLatch } from "./_settle.ts";
 

@@ -6,7 +6,7 @@
  */
 
 import "../install.ts";
-import { getHost } from "../core/_host.ts";
+import { getHost } from "../core/host.ts";
 import { runChild } from "../core/_child.ts";
 
-await runChild(await getHost().readBootstrap());
+await runChild(await getHost().child.readBootstrap());

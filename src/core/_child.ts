@@ -7,10 +7,10 @@
  * @module
  */
 
-import type { StartMethod } from "../adapters/types.ts";
+import type { StartMethod } from "./host.ts";
 import { decode } from "./_codec.ts";
 import { type Channel, localNode, type Message, onMessage } from "./_node.ts";
-import { getHost } from "./_host.ts";
+import { getHost } from "./host.ts";
 import { processState, setProcessState } from "./_state.ts";
 import { setDefaultStartMethod } from "./_start_method.ts";
 import { type CallableSpec, rebuildCallable } from "./reduction.ts";
@@ -56,10 +56,6 @@ let exiting = false;
 /** A module named like a test file (`x_test.ts`, `x.test.ts`, `x.spec.js`...). */
 const TEST_FILE = /[._](test|spec)\.[cm]?[jt]sx?$/;
 
-function underTestRunner(): boolean {
-  return getHost().env("NODE_ENV") === "test";
-}
-
 function describeError(error: unknown): string {
   if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`;
   return String(error);
@@ -88,7 +84,9 @@ export async function runChild(
   // The parent's socket closing ends this child only while its event loop
   // turns: a watchdog thread ends an OS process whose main thread is busy
   // (user code), or that is still connecting when the parent dies.
-  if (host.launchers[boot.startMethod].capabilities.osProcess) host.watchParent(boot.parentPid);
+  if (host.launchers[boot.startMethod].capabilities.osProcess) {
+    host.child.watchParent(boot.parentPid);
+  }
   // A child inherits the start method that started it, as CPython's
   // spawn.prepare() sets it: its default Process, Pool and Manager use it.
   setDefaultStartMethod(boot.startMethod, true);
@@ -114,9 +112,11 @@ export async function runChild(
   });
   const h = header as StartHeader;
   // Making the test modules inert costs Bun ~12 ms: do it only under a test
-  // runner (bun test sets NODE_ENV=test) or when a module to import is a test file.
+  // runner (the host knows its convention) or when a module to import is a test file.
   const modules = [h.target, h.cls, ...h.functions].flatMap((spec) => spec?.modules ?? []);
-  if (underTestRunner() || modules.some((url) => TEST_FILE.test(url))) host.isolateTestRunner();
+  if (host.underTestRunner() || modules.some((url) => TEST_FILE.test(url))) {
+    host.child.isolateTestRunner();
+  }
   const state = processState();
   state.name = h.name;
   state.identity = h.identity;
@@ -133,10 +133,10 @@ export async function runChild(
     host.writeStderr(`Process ${processState().name}:\n${describeError(error)}\n`);
     exitChild(1);
   };
-  host.trapExit((exitCode) => {
+  host.child.trapExit((exitCode) => {
     throw new SystemExit(exitCode);
   });
-  host.onUncaught(uncaught);
+  host.child.onUncaught(uncaught);
 
   let code = 0;
   try {

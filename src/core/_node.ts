@@ -10,12 +10,12 @@
  * @module
  */
 
-import type { ByteStream, ServerHandle } from "../adapters/types.ts";
+import type { ByteStream, ServerHandle } from "./host.ts";
 import { decode, type EncodeContext, encodeFrame } from "./_codec.ts";
 import { frame, FrameReader, MAX_FRAME } from "./_framing.ts";
 import { clientHandshake, HANDSHAKE_MAX_FRAME, serverHandshake } from "./_auth.ts";
 import { AuthenticationError, OSError, RemoteError, ValueError } from "./errors.ts";
-import { getHost } from "./_host.ts";
+import { getHost } from "./host.ts";
 import { processState } from "./_state.ts";
 import { holdAlive, sleep, unrefTimeout } from "./_util.ts";
 

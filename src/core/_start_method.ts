@@ -1,6 +1,6 @@
-import type { StartMethod } from "../adapters/types.ts";
+import type { StartMethod } from "./host.ts";
 import { ValueError } from "./errors.ts";
-import { getHost } from "./_host.ts";
+import { getHost } from "./host.ts";
 
 /** Every start method, the default first. */
 export const START_METHODS: readonly StartMethod[] = ["spawn", "worker"];

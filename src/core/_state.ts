@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { StartMethod } from "../adapters/types.ts";
-import { getHost } from "./_host.ts";
+import type { StartMethod } from "./host.ts";
+import { getHost } from "./host.ts";
 
 /** What a child knows of its parent. */
 export interface ParentInfo {

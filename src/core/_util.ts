@@ -1,4 +1,4 @@
-import { setInterval as nodeSetInterval, setTimeout as nodeSetTimeout } from "node:timers";
+import { getHost, type TimerHandle } from "./host.ts";
 
 /** Random hex id, for tickets, pipes and child tokens. */
 export function randomId(bytes = 12): string {
@@ -25,16 +25,16 @@ export function fromHex(hex: string): Uint8Array {
 /** Resolves after `ms` milliseconds; with `unref` the timer does not keep the program alive. */
 export function sleep(ms: number, unref = false): Promise<void> {
   return new Promise((resolve) => {
-    const timer = nodeSetTimeout(resolve, ms);
+    const timer = getHost().timers.setTimeout(resolve, ms);
     if (unref) timer.unref();
   });
 }
 
 /** Runs `callback` after `ms` without keeping the program alive; returns a canceller. */
 export function unrefTimeout(callback: () => void, ms: number): () => void {
-  const timer = nodeSetTimeout(callback, ms);
+  const timer = getHost().timers.setTimeout(callback, ms);
   timer.unref();
-  return () => clearTimeout(timer);
+  return () => timer.clear();
 }
 
 /** A promise with its resolve and reject exposed. */
@@ -63,7 +63,7 @@ export function checkTimeout(timeout: unknown, what: string): void {
 }
 
 let holds = 0;
-let keeper: ReturnType<typeof nodeSetInterval> | null = null;
+let keeper: TimerHandle | null = null;
 
 /**
  * Keeps the program alive until the returned function is called, as a
@@ -72,7 +72,7 @@ let keeper: ReturnType<typeof nodeSetInterval> | null = null;
  */
 export function holdAlive(): () => void {
   if (holds++ === 0) {
-    keeper ??= nodeSetInterval(() => {}, 1 << 30);
+    keeper ??= getHost().timers.setInterval(() => {}, 1 << 30);
     keeper.ref();
   }
   let released = false;

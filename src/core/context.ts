@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { StartMethod } from "../adapters/types.ts";
+import type { StartMethod } from "./host.ts";
 import {
   activeChildren,
   cpuCount,
@@ -36,7 +36,7 @@ import {
   type Typecode,
   Value,
 } from "./sharedctypes.ts";
-import { getHost } from "./_host.ts";
+import { getHost } from "./host.ts";
 import { Pool, type PoolOptions } from "./pool.ts";
 import { Manager, type ManagerOptions, type SyncManager } from "./managers.ts";
 import {

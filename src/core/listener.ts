@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { ByteStream, ServerHandle } from "../adapters/types.ts";
+import type { ByteStream, ServerHandle } from "./host.ts";
 import { Connection } from "./connection.ts";
 import {
   Channel,
@@ -22,7 +22,7 @@ import {
 } from "./_node.ts";
 
 export { DEFAULT_MAX_MESSAGE_SIZE };
-import { getHost } from "./_host.ts";
+import { getHost } from "./host.ts";
 import { processState } from "./_state.ts";
 import { AuthenticationError, OSError } from "./errors.ts";
 import { randomId } from "./_util.ts";

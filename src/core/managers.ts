@@ -25,7 +25,7 @@
  * @module
  */
 
-import type { StartMethod } from "../adapters/types.ts";
+import type { StartMethod } from "./host.ts";
 import {
   type EncodeContext,
   rebuildReduced,

@@ -15,7 +15,7 @@
  * @module
  */
 
-import type { StartMethod } from "../adapters/types.ts";
+import type { StartMethod } from "./host.ts";
 import { type Connection, Pipe } from "./connection.ts";
 import { onChildExit, Process, registerLibraryTarget, START_METHOD } from "./process.ts";
 import { cpuCount } from "./process.ts";
@@ -36,7 +36,7 @@ import {
 } from "./reduction.ts";
 import { decode, encode } from "./_codec.ts";
 import { SystemExit } from "./_exit.ts";
-import { getHost } from "./_host.ts";
+import { getHost } from "./host.ts";
 import { holdAlive } from "./_util.ts";
 import { Deque } from "./_deque.ts";
 

@@ -6,10 +6,10 @@
  * @module
  */
 
-import type { ChildHandle, StartMethod } from "../adapters/types.ts";
+import type { ChildHandle, StartMethod } from "./host.ts";
 import { encode, type EncodeContext } from "./_codec.ts";
 import { type Channel, localNode, onMessage } from "./_node.ts";
-import { getHost } from "./_host.ts";
+import { getHost } from "./host.ts";
 import { processState } from "./_state.ts";
 import { defaultStartMethod } from "./_start_method.ts";
 import { ValueError } from "./errors.ts";

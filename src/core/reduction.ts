@@ -7,7 +7,7 @@
  * @module
  */
 
-import { nodeBuiltin } from "../adapters/_builtin.ts";
+import { getHost } from "./host.ts";
 
 /** How a child finds a function or class: where to look and what it looks like. */
 export interface CallableSpec {
@@ -158,10 +158,9 @@ export async function rebuildCallable(
 }
 
 /**
- * A bare path from a stack trace (Bun's) as the URL its module has;
- * `node:url` is loaded only then (it costs Deno's start-up, whose traces
- * hold URLs already).
+ * A bare path from a stack trace (Bun's) as the URL its module has, made by
+ * the host only then (Deno's traces hold URLs already).
  */
 function fileUrl(path: string): string {
-  return nodeBuiltin<typeof import("node:url")>("node:url").pathToFileURL(path).href;
+  return getHost().fileUrl(path);
 }

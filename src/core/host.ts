@@ -1,6 +1,10 @@
 /**
- * What the runtime-agnostic core needs from a runtime, as small interfaces.
- * The core branches only on {@linkcode Capabilities}, never on which runtime
+ * The contract between the runtime-agnostic core and a host (a runtime, or a
+ * page): what every process needs ({@linkcode Host}), what only a child
+ * needs ({@linkcode ChildHost}), sockets ({@linkcode SocketTransport}) and
+ * launchers. The core owns these interfaces; adapters in `src/adapters`
+ * implement them and depend on the core, never the reverse. The core
+ * branches only on {@linkcode Capabilities}, never on which runtime
  * implements them.
  *
  * @module
@@ -111,7 +115,55 @@ export interface Launcher {
   launch(spec: LaunchSpec): ChildHandle;
 }
 
-/** Everything runtime-specific the core and the child entries use. */
+/** A timer the host made: it can stop keeping the program alive, or be cancelled. */
+export interface TimerHandle {
+  /** Lets the timer keep the program alive (the default). */
+  ref(): void;
+  /** Stops the timer from keeping the program alive. */
+  unref(): void;
+  /** Cancels the timer. */
+  clear(): void;
+}
+
+/** Timers that can be unref'd (a Web `setTimeout` returns a number that cannot). */
+export interface Timers {
+  /** Calls `callback` once after `ms` milliseconds. */
+  setTimeout(callback: () => void, ms: number): TimerHandle;
+  /** Calls `callback` every `ms` milliseconds. */
+  setInterval(callback: () => void, ms: number): TimerHandle;
+}
+
+/** What only a child needs from its host: how it starts, exits and reports. */
+export interface ChildHost {
+  /**
+   * Makes the runtime's exit functions (`process.exit`, `Deno.exit`) call
+   * `onExit` instead (which throws), so the child can flush before it
+   * really exits through {@linkcode Host.exit}.
+   */
+  trapExit(onExit: (code: number) => never): void;
+  /**
+   * In an OS process: ends this process (SIGKILL to itself) soon after the
+   * process `parentPid` stops being its parent (it died), whatever the main
+   * thread is doing: a small watchdog thread polls the parent pid, so a
+   * child busy in a loop that never returns to its event loop still goes.
+   */
+  watchParent(parentPid: number): void;
+  /**
+   * Calls `handler` with an error nobody caught (a throwing timer, a
+   * rejected promise without a handler) instead of letting the runtime end
+   * the program its own way.
+   */
+  onUncaught(handler: (error: unknown) => void): void;
+  /** Reads the bootstrap line a "spawn" parent wrote to stdin. */
+  readBootstrap(): Promise<string>;
+  /**
+   * Makes `node:test` (and the runtime's own test module) inert, so
+   * importing a user's test file registers and runs no tests.
+   */
+  isolateTestRunner(): void;
+}
+
+/** Everything runtime-specific every process (parent or child) uses. */
 export interface Host {
   /** The runtime's name, for messages only. */
   readonly runtime: string;
@@ -121,6 +173,10 @@ export interface Host {
   readonly transport: SocketTransport;
   /** One launcher per start method. */
   readonly launchers: Readonly<Record<StartMethod, Launcher>>;
+  /** Timers that can be unref'd. */
+  readonly timers: Timers;
+  /** What only a child uses. */
+  readonly child: ChildHost;
   /** Makes a new directory only the owner can enter (mode 0700). */
   makePrivateDir(): string;
   /** Removes a directory made by {@linkcode Host.makePrivateDir}, synchronously. */
@@ -130,36 +186,32 @@ export interface Host {
   /** Ends this program (or worker) with `code`, at once. */
   exit(code: number): never;
   /**
-   * Child only: makes the runtime's exit functions (`process.exit`,
-   * `Deno.exit`) call `onExit` instead (which throws), so the child can
-   * flush before it really exits through {@linkcode Host.exit}.
-   */
-  trapExit(onExit: (code: number) => never): void;
-  /**
-   * Child only, in an OS process: ends this process (SIGKILL to itself) soon
-   * after the process `parentPid` stops being its parent (it died), whatever
-   * the main thread is doing: a small watchdog thread polls the parent pid, so
-   * a child busy in a loop that never returns to its event loop still goes.
-   */
-  watchParent(parentPid: number): void;
-  /**
-   * Child only: calls `handler` with an error nobody caught (a throwing
-   * timer, a rejected promise without a handler) instead of letting the
-   * runtime end the program its own way.
-   */
-  onUncaught(handler: (error: unknown) => void): void;
-  /**
    * The value of environment variable `name`; undefined when it is unset or
    * this program may not read it (never a permission prompt).
    */
   env(name: string): string | undefined;
+  /**
+   * Whether this program runs under a test runner (the runtime's
+   * convention, e.g. `NODE_ENV=test` set by `bun test`).
+   */
+  underTestRunner(): boolean;
+  /** The `file:` URL of an absolute file path. */
+  fileUrl(path: string): string;
   /** Writes to standard error, synchronously where possible. */
   writeStderr(text: string): void;
-  /** Child only: reads the bootstrap line a "spawn" parent wrote to stdin. */
-  readBootstrap(): Promise<string>;
-  /**
-   * Child only: makes `node:test` (and the runtime's own test module) inert,
-   * so importing a user's test file registers and runs no tests.
-   */
-  isolateTestRunner(): void;
+}
+
+let installed: Host | undefined;
+
+/** Sets the host the core runs on (done once by mod.ts or a child entry). */
+export function installHost(host: Host): void {
+  installed ??= host;
+}
+
+/** The installed host. */
+export function getHost(): Host {
+  if (!installed) {
+    throw new Error("No host installed: import @procs/multiprocessing through its mod.ts");
+  }
+  return installed;
 }
