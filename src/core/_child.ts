@@ -9,11 +9,12 @@
 
 import type { StartMethod } from "./host.ts";
 import { decode } from "./_codec.ts";
-import { type Channel, localNode, type Message, onMessage } from "./_node.ts";
+import { type Channel, localNode, onMessage } from "./_node.ts";
+import type { Bootstrap, Message } from "./_protocol.ts";
 import { getHost } from "./host.ts";
 import { processState, setProcessState } from "./_state.ts";
 import { setDefaultStartMethod } from "./_start_method.ts";
-import { type CallableSpec, rebuildCallable } from "./reduction.ts";
+import { rebuildCallable } from "./reduction.ts";
 import {
   prepareRebuild,
   Process,
@@ -25,30 +26,7 @@ import {
 import { fromHex } from "./_util.ts";
 import { SystemExit } from "./_exit.ts";
 
-/** The line a parent hands its child. */
-export interface Bootstrap {
-  address: string;
-  token: string;
-  nodeKey: string;
-  startMethod: StartMethod;
-  /** The parent's OS pid: the child ends when it is no longer its parent. */
-  parentPid: number;
-}
-
-interface StartHeader {
-  name: string;
-  identity: number[];
-  daemon: boolean;
-  authkey: Uint8Array;
-  pid: number;
-  ident: number;
-  parent: { name: string; pid: number; ident: number; address: string };
-  target: CallableSpec | null;
-  cls: CallableSpec | null;
-  functions: CallableSpec[];
-}
-
-let onStart: ((message: Message) => void) | null = null;
+let onStart: ((message: Message<"start">) => void) | null = null;
 onMessage("start", (_channel, message) => onStart?.(message));
 
 let exiting = false;
@@ -106,11 +84,10 @@ export async function runChild(
     // The parent is gone (even SIGKILL closes its sockets): no orphans.
     if (!exiting) host.exit(1);
   });
-  const [, header, args, kwargs, fields] = await new Promise<Message>((resolve) => {
+  const [, h, args, kwargs, fields] = await new Promise<Message<"start">>((resolve) => {
     onStart = resolve;
     channel.send(["hello", boot.token]);
   });
-  const h = header as StartHeader;
   // Making the test modules inert costs Bun ~12 ms: do it only under a test
   // runner (the host knows its convention) or when a module to import is a test file.
   const modules = [h.target, h.cls, ...h.functions].flatMap((spec) => spec?.modules ?? []);

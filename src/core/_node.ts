@@ -18,16 +18,15 @@ import { AuthenticationError, OSError, RemoteError, ValueError } from "./errors.
 import { getHost } from "./host.ts";
 import { processState } from "./_state.ts";
 import { holdAlive, sleep, unrefTimeout } from "./_util.ts";
+import type { Message, Op, RequestOp, Requests } from "./_protocol.ts";
 
-/** A message: the operation name, then its fields. */
-export type Message = [op: string, ...fields: unknown[]];
-
-type Handler = (channel: Channel, message: Message) => void;
+/** The handler of messages of operation `K`. */
+type Handler<K extends Op = Op> = (channel: Channel, message: Message<K>) => void;
 const handlers = new Map<string, Handler>();
 
-/** Registers the handler of one operation. */
-export function onMessage(op: string, handler: Handler): void {
-  handlers.set(op, handler);
+/** Registers the handler of one operation (declared in `_protocol.ts`). */
+export function onMessage<K extends Op>(op: K, handler: Handler<K>): void {
+  handlers.set(op, handler as Handler);
 }
 
 /**
@@ -670,13 +669,28 @@ export function localNode(): LocalNode {
   return (local ??= new LocalNode());
 }
 
-/** A request handler: gets the calling channel (null when local) and the request's fields. */
-type RequestHandler = (caller: Channel | null, fields: unknown[]) => unknown;
+/** A request handler: gets the calling channel (null when local) and the request's arguments. */
+type RequestHandler<K extends RequestOp = RequestOp> = (
+  caller: Channel | null,
+  args: Requests[K]["args"],
+) => Requests[K]["reply"] | Promise<Requests[K]["reply"]>;
 const requestHandlers = new Map<string, RequestHandler>();
 
-/** Registers the handler of one request operation; its result (or a Promise of it) is the reply. */
-export function onRequest(op: string, handler: RequestHandler): void {
-  requestHandlers.set(op, handler);
+/**
+ * Registers the handler of one request operation (declared in
+ * `_protocol.ts`); its result (or a Promise of it) is the reply.
+ */
+export function onRequest<K extends RequestOp>(op: K, handler: RequestHandler<K>): void {
+  requestHandlers.set(op, handler as unknown as RequestHandler);
+}
+
+/** The `"req"` message of request `op` with `args` (the one place its tuple is assembled). */
+function requestMessage<K extends RequestOp>(
+  id: number,
+  op: K,
+  args: Requests[K]["args"],
+): Message<"req"> {
+  return ["req", id, op, ...args] as unknown as Message<"req">;
 }
 
 interface PendingReply {
@@ -708,7 +722,11 @@ function pendingOf(channel: Channel): Map<number, PendingReply> {
  * handler threw (rebuilt with its own class), or an `OSError` when the
  * channel closes first.
  */
-export function request(channel: Channel, op: string, ...fields: unknown[]): Promise<unknown> {
+export function request<K extends RequestOp>(
+  channel: Channel,
+  op: K,
+  ...args: Requests[K]["args"]
+): Promise<Requests[K]["reply"]> {
   if (channel.closed) {
     return Promise.reject(
       new OSError("The process on the other side of this connection has ended"),
@@ -728,7 +746,7 @@ export function request(channel: Channel, op: string, ...fields: unknown[]): Pro
       },
     });
     try {
-      channel.send(["req", id, op, ...fields]);
+      channel.send(requestMessage(id, op, args));
     } catch (error) {
       pendingOf(channel).delete(id);
       release();
@@ -738,8 +756,12 @@ export function request(channel: Channel, op: string, ...fields: unknown[]): Pro
 }
 
 /** Sends a request whose reply nobody waits for (errors are reported on stderr by the peer). */
-export function notify(channel: Channel, op: string, ...fields: unknown[]): void {
-  channel.send(["req", 0, op, ...fields]);
+export function notify<K extends RequestOp>(
+  channel: Channel,
+  op: K,
+  ...args: Requests[K]["args"]
+): void {
+  channel.send(requestMessage(0, op, args));
 }
 
 /** The encode context of a reply on a channel (see `setReplyContext`). */
@@ -754,12 +776,12 @@ export function setReplyContext(make: (channel: Channel) => EncodeContext): void
   replyContext = make;
 }
 
-onMessage("req", (channel, [, id, op, ...fields]) => {
-  const handler = requestHandlers.get(op as string);
+onMessage("req", (channel, [, id, op, ...args]) => {
+  const handler = requestHandlers.get(op);
   let result: Promise<unknown>;
   try {
     if (!handler) throw new TypeError(`Unknown request '${String(op)}'`);
-    result = Promise.resolve(handler(channel, fields));
+    result = Promise.resolve(handler(channel, args));
   } catch (error) {
     result = Promise.reject(error);
   }
@@ -796,9 +818,9 @@ onMessage("req", (channel, [, id, op, ...fields]) => {
 
 onMessage("res", (channel, [, id, ok, value]) => {
   const pending = replies.get(channel);
-  const p = pending?.get(id as number);
+  const p = pending?.get(id);
   if (!p) return;
-  pending!.delete(id as number);
+  pending!.delete(id);
   if (ok) p.resolve(value);
   else p.reject(value);
 });

@@ -47,6 +47,42 @@ export interface Caller {
   readonly ident: number;
 }
 
+/**
+ * The methods of core `C` that other processes may call: those that take a
+ * {@linkcode Caller} first.
+ */
+export type CoreMethod<C> =
+  & {
+    [K in keyof C]: C[K] extends (caller: Caller, ...args: never[]) => unknown ? K : never;
+  }[keyof C]
+  & string;
+
+/**
+ * The method names a `Ref<C>` may call: `C`'s {@linkcode CoreMethod}s, or
+ * any name through a reference of unknown kind (`Ref<SharedCore>`), which
+ * the owner checks against its `exposed` set.
+ */
+export type RefMethod<C> = SharedCore extends C ? string : CoreMethod<C>;
+
+/** The arguments of core method `M` after its caller. */
+export type CoreArgs<C, M> = SharedCore extends C ? unknown[]
+  : M extends keyof C ? C[M] extends (caller: Caller, ...args: infer A) => unknown ? A : never
+  : never;
+
+/** What core method `M` resolves with. */
+export type CoreResult<C, M> = SharedCore extends C ? unknown
+  : M extends keyof C ? C[M] extends (...args: never[]) => infer R ? Awaited<R> : never
+  : never;
+
+/**
+ * The set of methods of core `C` other processes may call, checked against
+ * `C` by the type checker: renaming a method is a compile error here and at
+ * every {@linkcode Ref.call} of it.
+ */
+export function expose<C>(...methods: CoreMethod<C>[]): ReadonlySet<string> {
+  return new Set(methods);
+}
+
 /** Whether two callers are the same process. */
 export function sameCaller(a: Caller | null, b: Caller): boolean {
   return a !== null && a.ident === b.ident && a.channel === b.channel;
@@ -313,33 +349,31 @@ onMessage("goodbye", (channel) => {
 });
 
 onRequest("obj", (channel, [id, method, ident, args]) => {
-  const entry = owned.get(id as string);
+  const entry = owned.get(id);
   if (!entry) throw goneError();
   const core = entry.core;
-  if (!core.exposed.has(method as string)) {
+  if (!core.exposed.has(method)) {
     throw new TypeError(`'${String(method)}' is not a method other processes may call`);
   }
   // A worker being killed: its calls are never done nor answered.
   if (channel!.attachments.get("shared.killed") === true) return new Promise(() => {});
-  use(channel!, id as string, entry, ident as number);
-  const fn = (core as unknown as Record<string, (...a: unknown[]) => unknown>)[method as string];
-  return fn.call(core, { channel, ident: ident as number }, ...(args as unknown[]));
+  use(channel!, id, entry, ident);
+  const fn = (core as unknown as Record<string, (...a: unknown[]) => unknown>)[method];
+  return fn.call(core, { channel, ident }, ...args);
 });
 
-// Another process's count: ["shared.ref", id, hold (+1, -1 or 0), ticket, ticket delta, ident].
+// Another process's count: hold +1, -1 or 0, and a ticket's delta.
 onMessage("shared.ref", (channel, [, id, hold, ticket, delta, ident]) => {
-  const entry = owned.get(id as string);
+  const entry = owned.get(id);
   if (!entry) return;
-  use(channel, id as string, entry, ident as number);
+  use(channel, id, entry, ident);
   if (hold !== 0 && !channel.attachments.get("shared.dead")) {
-    const n = (entry.holders.get(channel) ?? 0) + (hold as number);
+    const n = (entry.holders.get(channel) ?? 0) + hold;
     if (n > 0) entry.holders.set(channel, n);
     else entry.holders.delete(channel);
   }
-  if (typeof ticket === "string" && delta !== 0) {
-    addTicket(entry, ticket, delta as number | "cancel");
-  }
-  settle(id as string, entry);
+  if (typeof ticket === "string" && delta !== 0) addTicket(entry, ticket, delta);
+  settle(id, entry);
 });
 
 /**
@@ -429,8 +463,8 @@ export interface RefState {
  * A reference to a shared object, in its owner or in another process: one
  * hold on the object until `release()`.
  */
-export class Ref {
-  readonly #core: SharedCore | null;
+export class Ref<C extends SharedCore = SharedCore> {
+  readonly #core: C | null;
   readonly #id: string;
   readonly #address: string | null;
   readonly #key: string | undefined;
@@ -439,7 +473,7 @@ export class Ref {
   /** The way to the owner (another process's object), while its channel is open. */
   #link: Link | null = null;
 
-  private constructor(core: SharedCore | null, id: string, address: string | null, key?: string) {
+  private constructor(core: C | null, id: string, address: string | null, key?: string) {
     this.#core = core;
     this.#id = id;
     this.#address = address;
@@ -447,14 +481,18 @@ export class Ref {
   }
 
   /** A reference to a new core owned by this process. */
-  static local(core: SharedCore): Ref {
+  static local<C extends SharedCore>(core: C): Ref<C> {
     const id = register(core);
     owned.get(id)!.local++;
     return new Ref(core, id, null);
   }
 
   /** Rebuilds a reference that crossed from another process, settling its ticket. */
-  static fromState(state: RefState): Ref {
+  /**
+   * `C` is the core the state's sender had: a state names an object by id
+   * only, so the caller says which kind it rebuilds.
+   */
+  static fromState<C extends SharedCore = SharedCore>(state: RefState): Ref<C> {
     const node = localNode();
     if (node.ownsAddress(state.address)) {
       const entry = owned.get(state.id);
@@ -462,7 +500,7 @@ export class Ref {
       entry.local++;
       if (state.ticket !== undefined) addTicket(entry, state.ticket, -1);
       settle(state.id, entry);
-      return new Ref(entry.core, state.id, null);
+      return new Ref(entry.core as C, state.id, null);
     }
     if (state.key !== undefined) node.setKey(state.address, fromHex(state.key));
     const key = `${state.address}\n${state.id}`;
@@ -477,11 +515,11 @@ export class Ref {
         state.ticket === undefined ? 0 : -1,
       );
     }
-    return new Ref(null, state.id, state.address, state.key);
+    return new Ref<C>(null, state.id, state.address, state.key);
   }
 
   /** The core when this process owns it. */
-  get core(): SharedCore | null {
+  get core(): C | null {
     return this.#core;
   }
 
@@ -588,7 +626,11 @@ export class Ref {
   }
 
   /** Calls `method` on the core and resolves with its result. */
-  call(method: string, ...args: unknown[]): Promise<unknown> {
+  call<M extends RefMethod<C>>(method: M, ...args: CoreArgs<C, M>): Promise<CoreResult<C, M>> {
+    return this.#call(method, args) as Promise<CoreResult<C, M>>;
+  }
+
+  #call(method: string, args: unknown[]): Promise<unknown> {
     if (this.#core) {
       try {
         return Promise.resolve(this.#local(method).call(this.#core, this.#caller(), ...args));
@@ -608,7 +650,7 @@ export class Ref {
   }
 
   /** Calls `method` without waiting for its result; calls from one process stay in order. */
-  send(method: string, ...args: unknown[]): void {
+  send<M extends RefMethod<C>>(method: M, ...args: CoreArgs<C, M>): void {
     if (this.#core) {
       this.#local(method).call(this.#core, this.#caller(), ...args);
       return;

@@ -32,7 +32,8 @@ import {
   type Reduced,
   registerReducer,
 } from "./_codec.ts";
-import { type Channel, HIGH_WATER, localNode, type Message, onMessage } from "./_node.ts";
+import { type Channel, HIGH_WATER, localNode, onMessage } from "./_node.ts";
+import type { Message } from "./_protocol.ts";
 import { BufferTooShort, EOFError, OSError, ProcessError, ValueError } from "./errors.ts";
 import { checkTimeout, holdAlive, randomId, unrefTimeout } from "./_util.ts";
 
@@ -1045,20 +1046,20 @@ function sendContext(): EncodeContext {
 
 registerReducer("Connection", (state) => Connection._rebuild(state as ConnectionState));
 
-function ownedPipe(id: unknown): PipeCore | undefined {
-  return pipes.get(id as string);
+function ownedPipe(id: string): PipeCore | undefined {
+  return pipes.get(id);
 }
 
 onMessage("pipe.attach", (channel, [, id, end, ticket]) => {
   const core = ownedPipe(id);
-  if (core) core.attach(end as End, ticket as string, channel);
+  if (core) core.attach(end, ticket, channel);
   else channel.send(["pipe.eof", ticket]);
 });
 /** A copy in another process read the messages `seqs`. */
-function acknowledge(ticket: unknown, seqs: unknown): void {
-  const copy = remoteCopies.get(ticket as string);
+function acknowledge(ticket: string, seqs: number[]): void {
+  const copy = remoteCopies.get(ticket);
   if (!copy) return;
-  for (const seq of seqs as number[]) {
+  for (const seq of seqs) {
     const envelope = copy.unread.get(seq);
     if (!envelope) continue;
     copy.unread.delete(seq);
@@ -1069,51 +1070,51 @@ function acknowledge(ticket: unknown, seqs: unknown): void {
 
 onMessage("pipe.send", (_channel, [, id, end, data, ticket, acks]) => {
   if (acks !== undefined) acknowledge(ticket, acks);
-  ownedPipe(id)?.send(end as End, data as Uint8Array, remoteCopies.get(ticket as string)?.flow);
+  ownedPipe(id)?.send(end, data, remoteCopies.get(ticket)?.flow);
 });
 onMessage("pipe.ack", (_channel, [, ticket, seqs]) => acknowledge(ticket, seqs));
 onMessage("pipe.close", (_channel, [, ticket]) => {
-  const copy = remoteCopies.get(ticket as string);
+  const copy = remoteCopies.get(ticket);
   copy?.core.release(copy, copy.end);
 });
 onMessage("pipe.ticket", (_channel, [, id, end, ticket, from, unread]) => {
   const core = ownedPipe(id);
   if (!core) return;
-  core.addTicket(end as End, ticket as string);
-  const copy = remoteCopies.get(from as string);
+  core.addTicket(end, ticket);
+  const copy = remoteCopies.get(from);
   if (!copy) return; // that copy is gone: the owner gave its messages on already
   const moved: Envelope[] = [];
-  for (const seq of unread as number[]) {
+  for (const seq of unread) {
     const envelope = copy.unread.get(seq);
     if (!envelope) continue;
     copy.unread.delete(seq);
     moved.push(envelope);
   }
-  core.requeue(end as End, moved);
+  core.requeue(end, moved);
 });
 onMessage("pipe.drop", (_channel, [, id, end, ticket]) => {
-  ownedPipe(id)?.dropTicket(end as End, ticket as string);
+  ownedPipe(id)?.dropTicket(end, ticket);
 });
 
 // A message that crossed this copy's close on the way is dropped: the owner
 // kept it and has given it to the copies left.
 onMessage("pipe.push", (_channel, [, ticket, seq, data, read]) => {
-  const conn = remoteEnds.get(ticket as string);
-  if (read !== undefined) conn?._credit(read as number);
-  conn?._enqueue({ data: data as Uint8Array, seq: seq as number });
+  const conn = remoteEnds.get(ticket);
+  if (read !== undefined) conn?._credit(read);
+  conn?._enqueue({ data, seq });
 });
 onMessage("pipe.reclaim", (_channel, [, ticket]) => {
-  remoteEnds.get(ticket as string)?._giveBack();
+  remoteEnds.get(ticket)?._giveBack();
 });
 onMessage("pipe.giveback", (_channel, [, ticket, seqs]) => {
-  const copy = remoteCopies.get(ticket as string);
-  copy?.core.giveBack(copy, seqs as number[]);
+  const copy = remoteCopies.get(ticket);
+  copy?.core.giveBack(copy, seqs);
 });
 onMessage("pipe.credit", (_channel, [, ticket, read]) => {
-  remoteEnds.get(ticket as string)?._credit(read as number);
+  remoteEnds.get(ticket)?._credit(read);
 });
 onMessage("pipe.eof", (_channel, [, ticket]) => {
-  remoteEnds.get(ticket as string)?._peerClosed();
+  remoteEnds.get(ticket)?._peerClosed();
 });
 
 /**

@@ -33,6 +33,7 @@ import {
   type Reduced,
   registerReducer,
 } from "./_codec.ts";
+import type { ManagerCreated as Created } from "./_protocol.ts";
 import { type Connection, Pipe } from "./connection.ts";
 import {
   checkMaxMessageSize,
@@ -328,18 +329,6 @@ type Registration = [
 const serverTypes = new Map<string, Registration>();
 let serving = false;
 
-/**
- * What "manager.create" answers: the new object's id (and more for some
- * types), and the ticket of each id the client settles when it rebuilds its
- * proxy (see `ownFor`).
- */
-interface Created {
-  id: string;
-  lockId?: string;
-  methods?: string[];
-  tickets: Record<string, string>;
-}
-
 function create(typeid: string, args: unknown[], channel: Channel | null): Created {
   const tickets: Record<string, string> = {};
   const own = (core: SharedCore): string => {
@@ -413,7 +402,7 @@ function make(
 
 onRequest("manager.create", (caller, [typeid, args]) => {
   if (!serving) throw new TypeError("This process is not a manager's server");
-  return create(typeid as string, args as unknown[], caller);
+  return create(typeid, args, caller);
 });
 
 onRequest("manager.count", () => {
@@ -1003,7 +992,7 @@ export class BaseManager implements AsyncDisposable {
    */
   async _serverObjectCount(): Promise<number> {
     const channel = await localNode().channelTo(this.#checkStarted());
-    return await request(channel, "manager.count") as number;
+    return await request(channel, "manager.count");
   }
 
   /** @internal Asks the server to make a `typeid` and returns where it is. */
@@ -1013,7 +1002,7 @@ export class BaseManager implements AsyncDisposable {
   ): Promise<{ created: Created; ref: (id: string) => Ref; state: (id: string) => RefState }> {
     const address = this.#checkStarted();
     const channel = await localNode().channelTo(address);
-    const created = await request(channel, "manager.create", typeid, args) as Created;
+    const created = await request(channel, "manager.create", typeid, args);
     const key = this.#address === null ? undefined : toHex(this.#authkey);
     // `state` for a handle rebuilt from it (which makes its own reference), `ref` for a proxy.
     // Each id's ticket goes with the one handle rebuilt from it (see `ownFor`).

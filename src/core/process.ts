@@ -13,7 +13,8 @@ import { getHost } from "./host.ts";
 import { processState } from "./_state.ts";
 import { defaultStartMethod } from "./_start_method.ts";
 import { ValueError } from "./errors.ts";
-import { callerModules, describeCallable } from "./reduction.ts";
+import { type CallableSpec, callerModules, describeCallable } from "./reduction.ts";
+import type { Bootstrap } from "./_protocol.ts";
 import { checkTimeout, deferred, holdAlive, randomId, toHex, unrefTimeout } from "./_util.ts";
 
 /** The options of `new Process(...)`, as Python's keyword arguments. */
@@ -323,7 +324,7 @@ export class Process implements AsyncDisposable {
     // Everything the child needs is encoded now, so a value that cannot be
     // copied fails here, before any child exists.
     const tickets: (() => void)[] = [];
-    const functions: unknown[] = [];
+    const functions: CallableSpec[] = [];
     const shared: SharedArrayBuffer[] = [];
     const context: EncodeContext = {
       onTicket: (drop) => tickets.push(drop),
@@ -348,13 +349,15 @@ export class Process implements AsyncDisposable {
     const token = randomId();
     const osProcess = launcher.capabilities.osProcess;
     const handle = launcher.launch({
-      bootstrap: JSON.stringify({
-        address,
-        token,
-        nodeKey: toHex(state.nodeKey),
-        startMethod: method,
-        parentPid: host.pid,
-      }),
+      bootstrap: JSON.stringify(
+        {
+          address,
+          token,
+          nodeKey: toHex(state.nodeKey),
+          startMethod: method,
+          parentPid: host.pid,
+        } satisfies Bootstrap,
+      ),
       shared,
     });
     if (this.#daemon) handle.unref();
@@ -380,12 +383,12 @@ export class Process implements AsyncDisposable {
           identity: this.#identity,
           daemon: this.#daemon,
           authkey: this.#authkey,
-          pid: this.#pid,
-          ident: this.#ident,
+          pid: this.#pid!,
+          ident: this.#ident!,
           parent: { name: state.name, pid: state.pid, ident: state.ident, address },
           target: spec,
           cls,
-          functions,
+          functions: functions as CallableSpec[], // filled by describeCallable
         },
         args,
         kwargs,
@@ -655,12 +658,12 @@ export class Process implements AsyncDisposable {
 }
 
 onMessage("hello", (channel, [, token]) => {
-  const waiter = waitingChildren.get(token as string);
+  const waiter = waitingChildren.get(token);
   if (!waiter) {
     channel.destroy();
     return;
   }
-  waitingChildren.delete(token as string);
+  waitingChildren.delete(token);
   waiter(channel);
 });
 

@@ -975,7 +975,7 @@ function borrowerOf(ref: Ref): Borrower {
   return borrower;
 }
 
-onMessage("queue.recall", (_channel, [, key]) => Borrower.recall(key as string));
+onMessage("queue.recall", (_channel, [, key]) => Borrower.recall(key));
 
 onChildDeath(freeRingsHeldBy);
 // Records a child held in shared memory: back to the front if it died, gone if it ended cleanly.

@@ -1,0 +1,153 @@
+/**
+ * The wire protocol: every operation processes send each other, with the
+ * shape of its message, in one place. {@linkcode onMessage},
+ * `Channel.send`, {@linkcode request} and {@linkcode onRequest} (in
+ * `_node.ts`) take their types from here, so a sender and its handler that
+ * disagree on a field, or an operation nobody declared, do not compile.
+ *
+ * A message on a channel is `[op, ...fields]`, encoded by `_codec.ts`. A
+ * request is a `"req"` message carrying a request operation and its
+ * arguments; its reply is a `"res"` message.
+ *
+ * @module
+ */
+
+import type { CallableSpec } from "./reduction.ts";
+import type { StartMethod } from "./host.ts";
+
+/** One end of a pipe: 0 or 1. */
+export type PipeEnd = 0 | 1;
+
+/**
+ * The first line a child reads: how to reach its parent and prove itself.
+ * Built by `Process.start()`, read by the child's bootstrap.
+ */
+export interface Bootstrap {
+  /** The parent's endpoint address. */
+  readonly address: string;
+  /** The tree's key, hex. */
+  readonly nodeKey: string;
+  /** The token the child says `hello` with. */
+  readonly token: string;
+  /** How the child was started. */
+  readonly startMethod: StartMethod;
+  /** The parent's OS pid: a "spawn" child ends when it is no longer its parent. */
+  readonly parentPid: number;
+}
+
+/** What a child is told about itself in its `start` message. */
+export interface StartHeader {
+  /** `Process.name`. */
+  readonly name: string;
+  /** `Process._identity`. */
+  readonly identity: number[];
+  /** Whether the child is a daemon. */
+  readonly daemon: boolean;
+  /** `Process.authkey`. */
+  readonly authkey: Uint8Array;
+  /** The child's pid as its parent knows it. */
+  readonly pid: number;
+  /** The child's identifier in the tree. */
+  readonly ident: number;
+  /** The parent, as `parentProcess()` shows it, and its endpoint address. */
+  readonly parent: { name: string; pid: number; ident: number; address: string };
+  /** The target function, or null. */
+  readonly target: CallableSpec | null;
+  /** The `Process` subclass to rebuild, or null. */
+  readonly cls: CallableSpec | null;
+  /** Functions passed in the arguments, by their index in the encoded values. */
+  readonly functions: CallableSpec[];
+}
+
+/**
+ * Every message operation and its fields (after the operation name).
+ * Adding an operation is adding a line here; its handler and its senders
+ * are then checked against it.
+ */
+export interface Messages {
+  /** child → parent: the child connected, proving `token`. */
+  hello: [token: string];
+  /** parent → child: who it is and what to run (args, kwargs and fields encoded). */
+  start: [header: StartHeader, args: Uint8Array, kwargs: Uint8Array, fields: Uint8Array];
+  /** A process ends cleanly: nothing it held needs releasing by the other side. */
+  goodbye: [];
+  /** A request (see {@linkcode Requests}); `id` 0 wants no reply. */
+  req: RequestFields;
+  /** The reply to request `id`: its value, or the error it threw. */
+  res: [id: number, ok: boolean, value: unknown];
+  /** Another process's count on shared object `id`: holds, and a ticket's delta. */
+  "shared.ref": [
+    id: string,
+    hold: number,
+    ticket: string | null,
+    delta: number | "cancel",
+    ident: number,
+  ];
+  /** A copy of pipe `id`'s `end`, arrived with `ticket`, attaches to its owner. */
+  "pipe.attach": [id: string, end: PipeEnd, ticket: string];
+  /** A copy sends `data` out of `end` (and acknowledges what it read). */
+  "pipe.send": [id: string, end: PipeEnd, data: Uint8Array, ticket: string, acks?: number[]];
+  /** A copy read the messages `seqs`. */
+  "pipe.ack": [ticket: string, seqs: number[]];
+  /** A copy closed. */
+  "pipe.close": [ticket: string];
+  /** A copy sent its end on with `ticket`; its unread messages `unread` go with it. */
+  "pipe.ticket": [id: string, end: PipeEnd, ticket: string, from: string, unread: number[]];
+  /** A ticket that was never used (its message was dropped). */
+  "pipe.drop": [id: string, end: PipeEnd, ticket: string];
+  /** owner → copy: a message, and the bytes of the copy's writes read so far. */
+  "pipe.push": [ticket: string, seq: number, data: Uint8Array, read?: number];
+  /** owner → copy: give back the messages you have not read. */
+  "pipe.reclaim": [ticket: string];
+  /** copy → owner: the unread messages `seqs` go back. */
+  "pipe.giveback": [ticket: string, seqs: number[]];
+  /** owner → copy: the bytes of the copy's writes read so far. */
+  "pipe.credit": [ticket: string, read: number];
+  /** owner → copy: the other end closed. */
+  "pipe.eof": [ticket: string];
+  /** queue owner → borrower: give back the items you were lent. */
+  "queue.recall": [key: string];
+}
+
+/** An operation name. */
+export type Op = keyof Messages;
+
+/** A message of operation `K`: its name, then its fields. */
+export type Message<K extends Op = Op> = { [P in K]: [P, ...Messages[P]] }[K];
+
+/**
+ * Every request operation: the arguments it takes and the value it
+ * resolves with.
+ */
+export interface Requests {
+  /** A call of an exposed method on shared object `id`, by process `ident`. */
+  obj: { args: [id: string, method: string, ident: number, args: unknown[]]; reply: unknown };
+  /** How many objects a manager's server holds. */
+  "manager.count": { args: []; reply: number };
+  /** A manager makes an object of the type registered as `typeid`. */
+  "manager.create": { args: [typeid: string, args: unknown[]]; reply: ManagerCreated };
+}
+
+/**
+ * What `"manager.create"` answers: the new object's id (and more for some
+ * types), and the ticket of each id the client settles when it rebuilds its
+ * proxy (see `ownFor` in `_shared.ts`).
+ */
+export interface ManagerCreated {
+  /** The object's id in the manager's server. */
+  id: string;
+  /** The id of a condition's lock. */
+  lockId?: string;
+  /** The methods of a registered type's object. */
+  methods?: string[];
+  /** The ticket of each id above, by id. */
+  tickets: Record<string, string>;
+}
+
+/** A request operation name. */
+export type RequestOp = keyof Requests;
+
+/** The fields of a `"req"` message: its id, then the request and its arguments. */
+export type RequestFields = {
+  [K in RequestOp]: [id: number, op: K, ...args: Requests[K]["args"]];
+}[RequestOp];
