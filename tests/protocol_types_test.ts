@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import type { Channel } from "../src/core/_node.ts";
 import { onMessage, onRequest, request } from "../src/core/_node.ts";
 import type { Message, Messages, RequestFields } from "../src/core/_protocol.ts";
-import { type Caller, expose, Ref, SharedCore } from "../src/core/_shared.ts";
+import { type Caller, expose, type Ref, SharedCore } from "../src/core/_shared.ts";
 
 /** A core with one exposed method, as the library's cores are written. */
 class ProbeCore extends SharedCore {

@@ -7,7 +7,6 @@
  * @module
  */
 
-import type { StartMethod } from "./host.ts";
 import { decode } from "./_codec.ts";
 import { type Channel, localNode, onMessage } from "./_node.ts";
 import type { Bootstrap, Message } from "./_protocol.ts";
