@@ -41,8 +41,11 @@ export function formatPeerRatio(figure: Figure): string {
   return ratioText(figure.vsBestPeer, figure.better, figure.unit);
 }
 
-/** The figures as a Markdown table. */
-export function formatTable(figures: Figure[]): string {
+/**
+ * The figures as a Markdown table: `compact` for the terminal, or
+ * `markdown` laid out as `deno fmt` lays out a table (bench/README.md).
+ */
+export function formatTable(figures: Figure[], style: "compact" | "markdown" = "compact"): string {
   const peers = figures.some((f) => f.vsBestPeer !== undefined);
   const rows: string[][] = [[
     "workload",
@@ -85,8 +88,12 @@ export function formatTable(figures: Figure[]): string {
           : cell.padEnd(widths[c] + cell.length - [...cell].length)
       ).join(" | ")
     } |`;
-  const rule = `|${
-    widths.map((w, c) => (numeric[c] ? `${"-".repeat(w + 1)}:` : "-".repeat(w + 2))).join("|")
-  }|`;
+  const rule = style === "markdown"
+    ? `| ${
+      widths.map((w, c) => (numeric[c] ? `${"-".repeat(w - 1)}:` : "-".repeat(w))).join(" | ")
+    } |`
+    : `|${
+      widths.map((w, c) => (numeric[c] ? `${"-".repeat(w + 1)}:` : "-".repeat(w + 2))).join("|")
+    }|`;
   return [line(rows[0]), rule, ...rows.slice(1).map(line)].join("\n");
 }

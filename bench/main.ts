@@ -5,6 +5,10 @@
  *     deno task bench [--quick] [--smoke] [--no-python] [--only TEXT] [--out FILE]
  *     deno task bench:bun [same options]
  *
+ * Every file under bench/workloads/ describes its workloads (bench/_workload.ts):
+ * their rows, their parameters in each mode and CPython's scripts for them;
+ * bench/workloads/mod.ts lists them, and this file runs them in turn.
+ *
  * See bench/README.md for how to read the table.
  *
  * @module
@@ -16,186 +20,29 @@ import * as path from "node:path";
 import process from "node:process";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { StartMethod } from "../mod.ts";
-import { higherIsBetter, type Plan, stats, toUnit } from "./_measure.ts";
+import { higherIsBetter, stats, toUnit } from "./_measure.ts";
 import { pythonExecutable, type PythonRun, runPython } from "./_python.ts";
 import { TINYBENCH_VERSION } from "./_tinybench.ts";
-import {
-  killLibraryChildren,
-  MIB,
-  pipeRoundTrip,
-  pipeThroughput,
-  processStartJoin,
-} from "./workloads/library.ts";
-import {
-  cannotPin,
-  type FloorPlace,
-  floorTransport,
-  killFloorPeers,
-  postMessageFloor,
-  unixSocketFloor,
-  unixSocketThroughputFloor,
-  workerStartFloor,
-  type WorkerStartPlace,
-} from "./workloads/floor.ts";
-import { queueOneProducer, queueTwoByTwo } from "./workloads/queues.ts";
-import { lockChild, lockOwner, valueIncrements } from "./workloads/locks.ts";
-import { OBJECTS_PER_ITERATION, objectsMadeAndFreed, type RssBeside } from "./workloads/objects.ts";
-import { cpuSpeedup, poolApplyAsync, poolCreateFirstMap, poolMap } from "./workloads/pool.ts";
-import { managerDictPair } from "./workloads/managers.ts";
-import { killPeerProcesses, peerApplyAsync } from "./workloads/peers.ts";
-import { PEER_VERSIONS, peerLabel } from "./peers/_peers.ts";
-import { ADAPTER_TRANSPORT, type Transport } from "./raw/_sockets.ts";
+import { killLibraryChildren } from "./workloads/library.ts";
+import { killFloorPeers } from "./workloads/floor.ts";
+import { killPeerProcesses } from "./workloads/_peers.ts";
+import { PEER_VERSIONS } from "./peers/_peers.ts";
 import { formatTable } from "./_table.ts";
-import {
-  type Figure,
-  PEER_METHODS,
-  type PeerMethod,
-  POOL_FLOOR_METHODS,
-  type WorkloadId,
-  WORKLOADS,
-} from "./_figures.ts";
+import { type Figure, PEER_METHODS, type WorkloadId, WORKLOADS } from "./_figures.ts";
+import type { AnySuite, CommonPlan, Measured, Mode, Row, Size } from "./_workload.ts";
+import { SUITES } from "./workloads/mod.ts";
 
-type Mode = "full" | "quick" | "smoke";
-
-interface ModePlan {
-  start: Plan;
-  roundTrip: Plan;
-  throughput: Plan;
-  throughputMib: number;
-  floor: Plan;
-  /** Queue, one producer: the plan and the items of one sample. */
-  queue: Plan;
-  queueItems: number;
-  /** Queue, 2 producers × 2 consumers. */
-  queue22: Plan;
-  queue22Items: number;
-  /** Lock acquire + release: the plan and the pairs of one sample. */
-  lock: Plan;
-  lockOps: number;
-  /** Value increments: the plan and the increments of each child per sample. */
-  value: Plan;
-  valueIncrements: number;
-  /** Objects made and freed: the plan and the iterations (3 objects each) of one sample. */
-  objects: Plan;
-  objectsIterations: number;
-  poolMap: Plan;
-  poolMapItems: number;
-  poolChunk1: Plan;
-  poolChunk1Items: number;
-  /** Pool applyAsync, and the JS pools on the same workload. */
-  poolApply: Plan;
-  poolApplyTasks: number;
-  poolCreate: Plan;
-  manager: Plan;
-  /** CPU speed-up: the plan, and the loop's length in JavaScript and in CPython. */
-  cpu: Plan;
-  cpuN: number;
-  cpuPythonN: number;
-  /** The most one measurement may take before it is abandoned, in ms. */
-  deadline: number;
-  /** The same for one JS pool (some hang on some runtimes). */
-  peerDeadline: number;
-}
-
-// Warm-up matters: a child is a fresh process whose code is cold too, and a
-// round trip settles only after a couple of thousand exchanges (with 50
-// warm-up round trips instead of 2,000, Deno's median doubles). The work of
-// one sample is the same in every mode; only the counts differ.
-const PLANS: Record<Mode, ModePlan> = {
-  full: {
-    start: { iterations: 60, time: 4000, warmup: 5 },
-    roundTrip: { iterations: 10_000, time: 3000, warmup: 3000 },
-    throughput: { iterations: 30, time: 3000, warmup: 5 },
-    throughputMib: 16,
-    floor: { iterations: 10_000, time: 3000, warmup: 3000 },
-    queue: { iterations: 5, time: 0, warmup: 1 },
-    queueItems: 100_000,
-    queue22: { iterations: 3, time: 0, warmup: 0 },
-    queue22Items: 100_000,
-    lock: { iterations: 20, time: 1000, warmup: 3 },
-    lockOps: 1000,
-    value: { iterations: 3, time: 1000, warmup: 0 },
-    valueIncrements: 10_000,
-    objects: { iterations: 5, time: 0, warmup: 1 },
-    objectsIterations: 20_000,
-    poolMap: { iterations: 10, time: 1000, warmup: 3 },
-    poolMapItems: 200_000,
-    poolChunk1: { iterations: 5, time: 0, warmup: 1 },
-    poolChunk1Items: 20_000,
-    poolApply: { iterations: 5, time: 0, warmup: 2 },
-    poolApplyTasks: 20_000,
-    poolCreate: { iterations: 10, time: 0, warmup: 2 },
-    manager: { iterations: 3000, time: 1000, warmup: 1000 },
-    // JavaScriptCore needs several calls before the children's loop runs at
-    // full speed (the half whose i * i is past 2^31 deoptimizes first).
-    cpu: { iterations: 7, time: 0, warmup: 5 },
-    cpuN: 200_000_000,
-    cpuPythonN: 4_000_000,
-    deadline: 300_000,
-    peerDeadline: 30_000,
-  },
-  quick: {
-    start: { iterations: 20, time: 0, warmup: 3 },
-    roundTrip: { iterations: 3000, time: 0, warmup: 2000 },
-    throughput: { iterations: 10, time: 0, warmup: 5 },
-    throughputMib: 16,
-    floor: { iterations: 3000, time: 0, warmup: 2000 },
-    queue: { iterations: 3, time: 0, warmup: 1 },
-    queueItems: 20_000,
-    queue22: { iterations: 3, time: 0, warmup: 0 },
-    queue22Items: 10_000,
-    lock: { iterations: 10, time: 0, warmup: 2 },
-    lockOps: 1000,
-    value: { iterations: 3, time: 0, warmup: 0 },
-    valueIncrements: 2000,
-    objects: { iterations: 3, time: 0, warmup: 1 },
-    objectsIterations: 10_000,
-    poolMap: { iterations: 5, time: 0, warmup: 2 },
-    poolMapItems: 200_000,
-    poolChunk1: { iterations: 3, time: 0, warmup: 1 },
-    poolChunk1Items: 20_000,
-    poolApply: { iterations: 3, time: 0, warmup: 1 },
-    poolApplyTasks: 20_000,
-    poolCreate: { iterations: 5, time: 0, warmup: 1 },
-    manager: { iterations: 1000, time: 0, warmup: 1000 },
-    cpu: { iterations: 3, time: 0, warmup: 3 },
-    cpuN: 200_000_000,
-    cpuPythonN: 4_000_000,
-    deadline: 120_000,
-    peerDeadline: 15_000,
-  },
-  smoke: {
-    start: { iterations: 2, time: 0, warmup: 0 },
-    roundTrip: { iterations: 20, time: 0, warmup: 2 },
-    throughput: { iterations: 2, time: 0, warmup: 0 },
-    throughputMib: 2,
-    floor: { iterations: 20, time: 0, warmup: 2 },
-    queue: { iterations: 2, time: 0, warmup: 0 },
-    queueItems: 1000,
-    queue22: { iterations: 2, time: 0, warmup: 0 },
-    queue22Items: 1000,
-    lock: { iterations: 2, time: 0, warmup: 0 },
-    lockOps: 100,
-    value: { iterations: 2, time: 0, warmup: 0 },
-    valueIncrements: 100,
-    objects: { iterations: 2, time: 0, warmup: 0 },
-    objectsIterations: 500,
-    poolMap: { iterations: 2, time: 0, warmup: 0 },
-    poolMapItems: 2000,
-    poolChunk1: { iterations: 2, time: 0, warmup: 0 },
-    poolChunk1Items: 200,
-    poolApply: { iterations: 2, time: 0, warmup: 0 },
-    poolApplyTasks: 200,
-    poolCreate: { iterations: 2, time: 0, warmup: 0 },
-    manager: { iterations: 20, time: 0, warmup: 2 },
-    cpu: { iterations: 2, time: 0, warmup: 0 },
-    cpuN: 1_000_000,
-    cpuPythonN: 100_000,
-    deadline: 30_000,
-    peerDeadline: 8_000,
-  },
+/** The parameters of no one file: the deadline of one measurement. */
+const COMMON: Record<Mode, CommonPlan> = {
+  full: { deadline: 300_000 },
+  quick: { deadline: 120_000 },
+  smoke: { deadline: 30_000 },
 };
+
+/** The whole plan of a mode: every file's part, then the common part (the JSON's `plan`). */
+function planOf(mode: Mode, suites: readonly AnySuite[]): Record<string, unknown> {
+  return Object.assign({}, ...suites.map((s) => s.plans[mode]), COMMON[mode]);
+}
 
 const USAGE = `Usage: bench/main.ts [--quick] [--smoke] [--no-python] [--only TEXT] [--out FILE]
   --quick      fewer samples (well under two minutes)
@@ -244,47 +91,12 @@ const RUNTIME_VERSION: string = RUNTIME === "bun"
   : Deno.version.deno;
 const RUNTIME_NAME = { deno: "Deno", bun: "Bun", cpython: "CPython" } as const;
 
-const TRANSPORT_NAME: Record<Transport, string> = {
-  deno: "Deno.connect",
-  node: "node:net",
-  bun: "Bun.connect",
-};
-
-function describePlace(method: string): string {
-  if ((PEER_METHODS as readonly string[]).includes(method)) return peerLabel(method as PeerMethod);
-  if ((POOL_FLOOR_METHODS as readonly string[]).includes(method)) {
-    return peerLabel(method as PeerMethod);
-  }
-  if (method === "owner") return "in the process that made it (no IPC)";
-  const place: Record<string, string> = {
-    "process-native": "2 processes",
-    "process-node-net": "2 processes",
-    "process-same-cpu": "2 processes pinned to one vCPU",
-    "process-cross-cpu": "2 processes pinned to two vCPUs",
-    thread: "main ↔ worker thread",
-  };
-  if (!(method in place)) return method;
-  const transport = floorTransport(method as FloorPlace);
-  const ours = transport === ADAPTER_TRANSPORT ? " (library's)" : "";
-  return `${place[method]}, ${TRANSPORT_NAME[transport]}${ours}`;
-}
-
-/** The Web Worker start floor's rows: what the worker's module does before its first message. */
-const WORKER_START_LABELS: Record<WorkerStartPlace, string> = {
-  empty: "new Web Worker, empty module",
-  library: "new Web Worker that imports mod.ts",
-};
-
-/** The table's "runs on" column, after the runtime. */
-function describeRow(workload: WorkloadId, method: string): string {
-  if (workload === "floor.post_message") return "main ↔ Web Worker";
-  if (workload === "floor.worker_start" && method in WORKER_START_LABELS) {
-    return WORKER_START_LABELS[method as WorkerStartPlace];
-  }
-  return describePlace(method);
-}
-
-function skeleton(workload: WorkloadId, runtime: Figure["runtime"], method: string): Figure {
+function skeleton(
+  workload: WorkloadId,
+  runtime: Figure["runtime"],
+  method: string,
+  place: string = method,
+): Figure {
   const w = WORKLOADS[workload];
   return {
     id: `${workload}/${runtime}-${method}`,
@@ -292,7 +104,7 @@ function skeleton(workload: WorkloadId, runtime: Figure["runtime"], method: stri
     title: w.title,
     runtime,
     method,
-    label: `${RUNTIME_NAME[runtime]} · ${describeRow(workload, method)}`,
+    label: `${RUNTIME_NAME[runtime]} · ${place}`,
     unit: w.unit,
     better: higherIsBetter(w.unit) ? "higher" : "lower",
     median: null,
@@ -301,14 +113,6 @@ function skeleton(workload: WorkloadId, runtime: Figure["runtime"], method: stri
     samples: 0,
     vsCpythonFork: null,
   };
-}
-
-/** How big one sample is, beyond what the unit says. */
-interface Size {
-  /** Bytes moved per sample (MB/s). */
-  bytes?: number;
-  /** Items, tasks or operations per sample (items/s, tasks/s, ns/op, a scaled total). */
-  items?: number;
 }
 
 function fill(figure: Figure, latencyMs: number[], size: Size = {}): Figure {
@@ -352,7 +156,7 @@ function describe(error: unknown): string {
 /** Runs one measurement with a deadline; a failure or a timeout becomes the row's reason. */
 async function measure(
   figure: Figure,
-  run: () => Promise<number[]>,
+  run: () => Promise<number[] | Measured>,
   deadline: number,
   size: Size = {},
 ): Promise<Figure> {
@@ -362,7 +166,7 @@ async function measure(
   const work = run();
   work.catch(() => {}); // a late failure after a timeout is not an unhandled rejection
   try {
-    const samples = await Promise.race([
+    const measured = await Promise.race([
       work,
       new Promise<never>((_, reject) => {
         timer = setTimeout(
@@ -371,7 +175,11 @@ async function measure(
         );
       }),
     ]);
-    const done = fill(figure, samples, size);
+    const { samples, beside } = Array.isArray(measured) ? { samples: measured } : measured;
+    const filled = fill(figure, samples, size);
+    const done = beside === undefined
+      ? filled
+      : { ...filled, note: filled.note ? `${filled.note}; ${beside}` : beside };
     log(
       `  ${figure.id}: ${done.median?.toFixed(2)} ${figure.unit} (${done.samples} samples, ${
         ((performance.now() - started) / 1000).toFixed(1)
@@ -449,25 +257,10 @@ function pythonFigures(
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2).filter((a) => a !== "--"));
-  const plan = PLANS[options.mode];
+  const plan = planOf(options.mode, SUITES);
   const began = performance.now();
   const date = new Date();
-  const methods: StartMethod[] = ["spawn", "worker"];
   const wanted = (id: string) => options.only === null || id.includes(options.only);
-  const throughputBytes = plan.throughputMib * MIB;
-  /** The size of one sample of each workload in this mode (the same for every runtime). */
-  const sizes: Partial<Record<WorkloadId, Size>> = {
-    "pipe.throughput_1mib": { bytes: throughputBytes },
-    "queue.one_producer": { items: plan.queueItems },
-    "queue.two_by_two": { items: plan.queue22Items },
-    "lock.uncontended": { items: plan.lockOps },
-    "value.locked_increments": { items: plan.valueIncrements },
-    "objects.make_free": { items: OBJECTS_PER_ITERATION * plan.objectsIterations },
-    "pool.map_200k": { items: plan.poolMapItems },
-    "pool.map_20k_chunk1": { items: plan.poolChunk1Items },
-    "pool.apply_async_20k": { items: plan.poolApplyTasks },
-  };
-  const sizeOf = (w: WorkloadId): Size => sizes[w] ?? {};
   const figures: Figure[] = [];
   let pythonVersion: string | null = null;
 
@@ -484,235 +277,55 @@ async function main(): Promise<void> {
     );
   }
 
-  const python = async (
-    script: string,
-    workloads: WorkloadId[],
-    extra: Record<string, unknown>,
-  ): Promise<void> => {
-    const contexts = ["fork", "spawn"];
-    const ids = workloads.flatMap((w) => contexts.map((c) => `${w}/cpython-${c}`));
-    if (!ids.some(wanted)) return;
-    let run: PythonRun;
-    if (!options.python) run = { ok: false, reason: "left out by --no-python" };
-    else {
-      log(`  ${script} (CPython: ${contexts.join(", ")}) ...`);
-      run = await runPython(script, { contexts, ...extra }, plan.deadline * 2);
-      if (run.ok) pythonVersion = run.version;
-      else log(`  ${script}: ${run.reason}`);
-    }
-    figures.push(
-      ...pythonFigures(run, workloads, contexts, sizeOf).filter((f) => wanted(f.id)),
-    );
-  };
+  /** The size of one sample of each workload in this mode (the same for every runtime). */
+  const sizes = new Map<WorkloadId, Size>();
+  for (const suite of SUITES) {
+    for (const w of suite.workloads) sizes.set(w.id, w.size?.(plan as never) ?? {});
+  }
+  const sizeOf = (w: WorkloadId): Size => sizes.get(w) ?? {};
+  const deadline = plan.deadline as number;
 
-  // (1) Process start + join.
-  for (const method of methods) {
-    const f = skeleton("process.start_join", RUNTIME, method);
-    if (wanted(f.id)) {
-      figures.push(await measure(f, () => processStartJoin(method, plan.start), plan.deadline));
-    }
-  }
-  await python("process_start.py", ["process.start_join"], { plan: plan.start });
-
-  // (2) Pipe round trip and throughput.
-  for (const method of methods) {
-    const f = skeleton("pipe.round_trip", RUNTIME, method);
-    if (wanted(f.id)) {
-      figures.push(await measure(f, () => pipeRoundTrip(method, plan.roundTrip), plan.deadline));
-    }
-  }
-  for (const method of methods) {
-    const f = skeleton("pipe.throughput_1mib", RUNTIME, method);
-    if (wanted(f.id)) {
-      figures.push(
-        await measure(
-          f,
-          () => pipeThroughput(method, plan.throughput, plan.throughputMib),
-          plan.deadline,
-          sizeOf("pipe.throughput_1mib"),
-        ),
-      );
-    }
-  }
-  await python("pipe.py", ["pipe.round_trip", "pipe.throughput_1mib"], {
-    round_trip: plan.roundTrip,
-    throughput: plan.throughput,
-    throughput_mib: plan.throughputMib,
-  });
-
-  // (3) Queues.
-  const library = async (
-    workload: WorkloadId,
-    method: string,
-    run: () => Promise<number[]>,
-    deadline = plan.deadline,
-  ): Promise<void> => {
-    const f = skeleton(workload, RUNTIME, method);
-    if (wanted(f.id)) figures.push(await measure(f, run, deadline, sizeOf(workload)));
-  };
-  for (const method of methods) {
-    await library(
-      "queue.one_producer",
-      method,
-      () => queueOneProducer(method, plan.queue, plan.queueItems),
-    );
-  }
-  for (const method of methods) {
-    await library(
-      "queue.two_by_two",
-      method,
-      () => queueTwoByTwo(method, plan.queue22, plan.queue22Items),
-    );
-  }
-  await python("queues.py", ["queue.one_producer", "queue.two_by_two"], {
-    one_producer: { plan: plan.queue, items: plan.queueItems },
-    two_by_two: { plan: plan.queue22, items: plan.queue22Items },
-  });
-
-  // (4) Locks and values.
-  await library("lock.uncontended", "owner", () => lockOwner(plan.lock, plan.lockOps));
-  for (const method of methods) {
-    await library("lock.uncontended", method, () => lockChild(method, plan.lock, plan.lockOps));
-  }
-  for (const method of methods) {
-    await library(
-      "value.locked_increments",
-      method,
-      () => valueIncrements(method, plan.value, plan.valueIncrements),
-    );
-  }
-  // Objects made and freed, with the resident size beside (no CPython equivalent).
-  for (const method of methods) {
-    const f = skeleton("objects.make_free", RUNTIME, method);
-    if (!wanted(f.id)) continue;
-    const rss: RssBeside = { before: 0, after: 0 };
-    const done = await measure(
-      f,
-      () => objectsMadeAndFreed(method, plan.objects, plan.objectsIterations, rss),
-      plan.deadline,
-      sizeOf("objects.make_free"),
-    );
-    const beside = `RSS ${rss.before} → ${rss.after} MiB`;
-    figures.push(
-      done.skipped === undefined
-        ? { ...done, note: done.note ? `${done.note}; ${beside}` : beside }
-        : done,
-    );
-  }
-  await python("locks.py", ["lock.uncontended", "value.locked_increments"], {
-    lock: plan.lock,
-    lock_ops: plan.lockOps,
-    value: plan.value,
-    increments: plan.valueIncrements,
-  });
-
-  // (5) Pool, the JS pools on its applyAsync workload, and (7) the CPU-bound speed-up.
-  for (const method of methods) {
-    await library(
-      "pool.map_200k",
-      method,
-      () => poolMap(method, plan.poolMap, plan.poolMapItems),
-    );
-  }
-  for (const method of methods) {
-    await library(
-      "pool.map_20k_chunk1",
-      method,
-      () => poolMap(method, plan.poolChunk1, plan.poolChunk1Items, 1),
-    );
-  }
-  for (const method of methods) {
-    await library(
-      "pool.apply_async_20k",
-      method,
-      () => poolApplyAsync(method, plan.poolApply, plan.poolApplyTasks),
-    );
-  }
-  for (const method of [...PEER_METHODS, ...POOL_FLOOR_METHODS]) {
-    await library(
-      "pool.apply_async_20k",
-      method,
-      () => peerApplyAsync(method, plan.poolApply, plan.poolApplyTasks, plan.peerDeadline),
-      plan.peerDeadline + 5000,
-    );
-  }
-  for (const method of methods) {
-    await library(
-      "pool.create_first_map",
-      method,
-      () => poolCreateFirstMap(method, plan.poolCreate),
-    );
-  }
-  for (const method of methods) {
-    await library("cpu.speedup", method, () => cpuSpeedup(method, plan.cpu, plan.cpuN));
-  }
-  await python(
-    "pool.py",
-    [
-      "pool.map_200k",
-      "pool.map_20k_chunk1",
-      "pool.apply_async_20k",
-      "pool.create_first_map",
-      "cpu.speedup",
-    ],
-    {
-      map: plan.poolMap,
-      map_items: plan.poolMapItems,
-      chunk1: plan.poolChunk1,
-      chunk1_items: plan.poolChunk1Items,
-      apply: plan.poolApply,
-      apply_tasks: plan.poolApplyTasks,
-      create: plan.poolCreate,
-      cpu: plan.cpu,
-      cpu_n: plan.cpuPythonN,
-    },
-  );
-
-  // (6) Manager.
-  for (const method of methods) {
-    await library("manager.dict_pair", method, () => managerDictPair(method, plan.manager));
-  }
-  await python("managers.py", ["manager.dict_pair"], { plan: plan.manager });
-
-  // (8) The floor.
-  const pinProblem = cannotPin();
-  for (
-    const place of [
-      "process-native",
-      "process-node-net",
-      "process-same-cpu",
-      "process-cross-cpu",
-      "thread",
-    ] as const
-  ) {
-    const f = skeleton("floor.unix_socket", RUNTIME, place);
-    if (!wanted(f.id)) continue;
-    if (place.endsWith("-cpu") && pinProblem) figures.push({ ...f, skipped: pinProblem });
-    else figures.push(await measure(f, () => unixSocketFloor(place, plan.floor), plan.deadline));
-  }
-  for (const place of ["process-native", "process-node-net"] as const) {
-    const f = skeleton("floor.unix_socket_throughput_1mib", RUNTIME, place);
-    if (wanted(f.id)) {
-      figures.push(
-        await measure(
-          f,
-          () => unixSocketThroughputFloor(place, plan.throughput, plan.throughputMib),
-          plan.deadline,
-          sizeOf("pipe.throughput_1mib"),
-        ),
-      );
-    }
-  }
-  {
-    const f = skeleton("floor.post_message", RUNTIME, "worker");
-    if (wanted(f.id)) {
-      figures.push(await measure(f, () => postMessageFloor(plan.floor), plan.deadline));
-    }
-  }
-  for (const place of ["empty", "library"] as const) {
-    const f = skeleton("floor.worker_start", RUNTIME, place);
-    if (wanted(f.id)) {
-      figures.push(await measure(f, () => workerStartFloor(place, plan.start), plan.deadline));
+  for (const suite of SUITES) {
+    for (const workload of suite.workloads) {
+      for (const row of workload.rows as Row<unknown>[]) {
+        const f = skeleton(workload.id, RUNTIME, row.method, row.label);
+        if (!wanted(f.id)) continue;
+        const problem = row.cannotRun?.() ?? null;
+        if (problem !== null) {
+          figures.push({ ...f, skipped: problem });
+          continue;
+        }
+        figures.push(
+          await measure(
+            f,
+            () => row.measure(plan),
+            row.deadline?.(plan) ?? deadline,
+            sizeOf(workload.id),
+          ),
+        );
+      }
+      // CPython's script for these workloads, once the last of them ran here.
+      for (const baseline of suite.python ?? []) {
+        if (baseline.workloads[baseline.workloads.length - 1] !== workload.id) continue;
+        const contexts = ["fork", "spawn"];
+        const ids = baseline.workloads.flatMap((w) => contexts.map((c) => `${w}/cpython-${c}`));
+        if (!ids.some(wanted)) continue;
+        let run: PythonRun;
+        if (!options.python) run = { ok: false, reason: "left out by --no-python" };
+        else {
+          log(`  ${baseline.script} (CPython: ${contexts.join(", ")}) ...`);
+          run = await runPython(
+            baseline.script,
+            { contexts, ...baseline.args(plan as never) },
+            deadline * 2,
+          );
+          if (run.ok) pythonVersion = run.version;
+          else log(`  ${baseline.script}: ${run.reason}`);
+        }
+        figures.push(
+          ...pythonFigures(run, baseline.workloads, contexts, sizeOf).filter((f) => wanted(f.id)),
+        );
+      }
     }
   }
 

@@ -3,7 +3,9 @@
  * samples) in a subprocess of this runtime writes its JSON with every
  * workload, and the library's own rows have figures. Under `bun test` it
  * runs the Bun variant (`bun --install=fallback`, which fetches the pinned
- * tinybench and JS pools into Bun's cache on first use).
+ * tinybench and JS pools into Bun's cache on first use). Every workload file
+ * is in the registry bench/main.ts loops over, and bench/README.md's
+ * generated table is what bench/report.ts makes of the runs it names.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -16,6 +18,7 @@ import { fileURLToPath } from "node:url";
 
 const RUNTIME: "deno" | "bun" = "Bun" in globalThis ? "bun" : "deno";
 const MAIN = fileURLToPath(new URL("../bench/main.ts", import.meta.url));
+const WORKLOADS_DIR = fileURLToPath(new URL("../bench/workloads/", import.meta.url));
 
 /** The JS pools next to the library's applyAsync: any of them may hang or fail on a runtime. */
 const PEERS = [
@@ -147,4 +150,33 @@ test(`bench --quick --smoke writes its JSON with every workload [${RUNTIME}]`, {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("every file under bench/workloads/ exports a suite that bench/workloads/mod.ts lists", async () => {
+  const { SUITES } = await import("../bench/workloads/mod.ts");
+  const files = fs.readdirSync(WORKLOADS_DIR).filter((f) =>
+    f.endsWith(".ts") && !f.startsWith("_") && f !== "mod.ts"
+  );
+  assert.ok(files.length >= 7, `only ${files.length} workload files`);
+  const suites = [];
+  for (const file of files) {
+    const module = await import(new URL(`../bench/workloads/${file}`, import.meta.url).href);
+    assert.ok(module.suite, `bench/workloads/${file} exports no suite`);
+    assert.ok(SUITES.includes(module.suite), `bench/workloads/${file} is not in mod.ts`);
+    suites.push(module.suite);
+  }
+  assert.equal(SUITES.length, suites.length, "mod.ts lists a suite of no workload file");
+  const ids = SUITES.flatMap((s) => s.workloads.map((w) => w.id));
+  assert.equal(new Set(ids).size, ids.length, "a workload is in two files");
+});
+
+test("bench/README.md's generated table is up to date with bench/published/", async () => {
+  const { README, regenerate } = await import("../bench/report.ts");
+  const readme = fs.readFileSync(README, "utf8");
+  assert.match(readme, /<!-- report:begin \S[^>]* -->/);
+  assert.equal(
+    regenerate(readme),
+    readme,
+    "bench/README.md is out of date: deno run -R -W bench/report.ts --write",
+  );
 });

@@ -25,7 +25,8 @@ import {
   type Pinger,
   type Transport,
 } from "../raw/_sockets.ts";
-import { MIB, SMALL_VALUE } from "./library.ts";
+import { type LibraryPlan, MIB, SMALL_VALUE } from "./library.ts";
+import type { CommonPlan, Row, Suite } from "../_workload.ts";
 
 /** The ping: a 4-byte length prefix and 8 bytes, the size of a small framed message. */
 const PING = new Uint8Array([0, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8]);
@@ -245,3 +246,101 @@ export async function workerStartFloor(place: WorkerStartPlace, plan: Plan): Pro
     live.delete(handle);
   }
 }
+
+/** This file's part of the plan. */
+export interface FloorPlan {
+  floor: Plan;
+}
+
+/** What the floor reads: its own plan, and the library's start and throughput plans. */
+type FloorReads =
+  & FloorPlan
+  & Pick<LibraryPlan, "start" | "throughput" | "throughputMib">
+  & CommonPlan;
+
+const TRANSPORT_NAME: Record<Transport, string> = {
+  deno: "Deno.connect",
+  node: "node:net",
+  bun: "Bun.connect",
+};
+
+const PLACE_NAME: Record<FloorPlace, string> = {
+  "process-native": "2 processes",
+  "process-node-net": "2 processes",
+  "process-same-cpu": "2 processes pinned to one vCPU",
+  "process-cross-cpu": "2 processes pinned to two vCPUs",
+  thread: "main ↔ worker thread",
+};
+
+/** A floor place in words, with its socket API ("(library's)" when the library's adapter uses it). */
+function placeLabel(place: FloorPlace): string {
+  const transport = floorTransport(place);
+  const ours = transport === ADAPTER_TRANSPORT ? " (library's)" : "";
+  return `${PLACE_NAME[place]}, ${TRANSPORT_NAME[transport]}${ours}`;
+}
+
+let pinProblem: string | null | undefined;
+
+/** `cannotPin()`, asked once. */
+function cannotPinOnce(): string | null {
+  if (pinProblem === undefined) pinProblem = cannotPin();
+  return pinProblem;
+}
+
+/** The Web Worker start floor's rows: what the worker's module does before its first message. */
+const WORKER_START_LABELS: Record<WorkerStartPlace, string> = {
+  empty: "new Web Worker, empty module",
+  library: "new Web Worker that imports mod.ts",
+};
+
+/** The floor: what the machine allows without the library (no CPython equivalent). */
+export const suite: Suite<FloorPlan, FloorReads> = {
+  plans: {
+    full: { floor: { iterations: 10_000, time: 3000, warmup: 3000 } },
+    quick: { floor: { iterations: 3000, time: 0, warmup: 2000 } },
+    smoke: { floor: { iterations: 20, time: 0, warmup: 2 } },
+  },
+  workloads: [
+    {
+      id: "floor.unix_socket",
+      rows: ([
+        "process-native",
+        "process-node-net",
+        "process-same-cpu",
+        "process-cross-cpu",
+        "thread",
+      ] as const).map((place): Row<FloorReads> => ({
+        method: place,
+        label: placeLabel(place),
+        ...(place.endsWith("-cpu") ? { cannotRun: cannotPinOnce } : {}),
+        measure: (plan) => unixSocketFloor(place, plan.floor),
+      })),
+    },
+    {
+      id: "floor.unix_socket_throughput_1mib",
+      size: (plan) => ({ bytes: plan.throughputMib * MIB }),
+      rows: (["process-native", "process-node-net"] as const).map((place) => ({
+        method: place,
+        label: placeLabel(place),
+        measure: (plan: FloorReads) =>
+          unixSocketThroughputFloor(place, plan.throughput, plan.throughputMib),
+      })),
+    },
+    {
+      id: "floor.post_message",
+      rows: [{
+        method: "worker",
+        label: "main ↔ Web Worker",
+        measure: (plan) => postMessageFloor(plan.floor),
+      }],
+    },
+    {
+      id: "floor.worker_start",
+      rows: (["empty", "library"] as const).map((place) => ({
+        method: place,
+        label: WORKER_START_LABELS[place],
+        measure: (plan: FloorReads) => workerStartFloor(place, plan.start),
+      })),
+    },
+  ],
+};

@@ -14,6 +14,7 @@ import {
 } from "../../mod.ts";
 import { startAndJoin, startPeer } from "../_targets.ts";
 import { type Plan, sample } from "../_measure.ts";
+import { perMethod, type Suite } from "../_workload.ts";
 
 /** The small value of the round trip (the CPython script sends the same dict). */
 export const SMALL_VALUE = { n: 1, s: "ping" };
@@ -96,3 +97,72 @@ export async function killLibraryChildren(): Promise<void> {
   for (const p of live) p.kill();
   await Promise.all(live.map((p) => p.join(5000)));
 }
+
+/** This file's part of the plan. */
+export interface LibraryPlan {
+  start: Plan;
+  roundTrip: Plan;
+  throughput: Plan;
+  throughputMib: number;
+}
+
+/** Process start + join, Pipe round trip and throughput, and CPython's equivalents. */
+export const suite: Suite<LibraryPlan> = {
+  // Warm-up matters: a child is a fresh process whose code is cold too, and a
+  // round trip settles only after a couple of thousand exchanges (with 50
+  // warm-up round trips instead of 2,000, Deno's median doubles). The work of
+  // one sample is the same in every mode; only the counts differ.
+  plans: {
+    full: {
+      start: { iterations: 60, time: 4000, warmup: 5 },
+      roundTrip: { iterations: 10_000, time: 3000, warmup: 3000 },
+      throughput: { iterations: 30, time: 3000, warmup: 5 },
+      throughputMib: 16,
+    },
+    quick: {
+      start: { iterations: 20, time: 0, warmup: 3 },
+      roundTrip: { iterations: 3000, time: 0, warmup: 2000 },
+      throughput: { iterations: 10, time: 0, warmup: 5 },
+      throughputMib: 16,
+    },
+    smoke: {
+      start: { iterations: 2, time: 0, warmup: 0 },
+      roundTrip: { iterations: 20, time: 0, warmup: 2 },
+      throughput: { iterations: 2, time: 0, warmup: 0 },
+      throughputMib: 2,
+    },
+  },
+  workloads: [
+    {
+      id: "process.start_join",
+      rows: perMethod((method, plan) => processStartJoin(method, plan.start)),
+    },
+    {
+      id: "pipe.round_trip",
+      rows: perMethod((method, plan) => pipeRoundTrip(method, plan.roundTrip)),
+    },
+    {
+      id: "pipe.throughput_1mib",
+      size: (plan) => ({ bytes: plan.throughputMib * MIB }),
+      rows: perMethod((method, plan) =>
+        pipeThroughput(method, plan.throughput, plan.throughputMib)
+      ),
+    },
+  ],
+  python: [
+    {
+      script: "process_start.py",
+      workloads: ["process.start_join"],
+      args: (plan) => ({ plan: plan.start }),
+    },
+    {
+      script: "pipe.py",
+      workloads: ["pipe.round_trip", "pipe.throughput_1mib"],
+      args: (plan) => ({
+        round_trip: plan.roundTrip,
+        throughput: plan.throughput,
+        throughput_mib: plan.throughputMib,
+      }),
+    },
+  ],
+};

@@ -9,6 +9,7 @@
 import { type Connection, Lock, Pipe, type StartMethod, Value } from "../../mod.ts";
 import { incrementer, lockLoop, startChild } from "../_targets.ts";
 import { type Plan, sample } from "../_measure.ts";
+import { type CommonPlan, perMethod, type Suite } from "../_workload.ts";
 
 /** Latency (ms) of `ops` acquire + release pairs of a lock made by the measuring process. */
 export function lockOwner(plan: Plan, ops: number): Promise<number[]> {
@@ -82,3 +83,68 @@ export async function valueIncrements(
     }
   }
 }
+
+/** This file's part of the plan. */
+export interface LocksPlan {
+  /** Lock acquire + release: the plan and the pairs of one sample. */
+  lock: Plan;
+  lockOps: number;
+  /** Value increments: the plan and the increments of each child per sample. */
+  value: Plan;
+  valueIncrements: number;
+}
+
+/** Lock acquire + release and Value increments, and CPython's equivalents. */
+export const suite: Suite<LocksPlan> = {
+  plans: {
+    full: {
+      lock: { iterations: 20, time: 1000, warmup: 3 },
+      lockOps: 1000,
+      value: { iterations: 3, time: 1000, warmup: 0 },
+      valueIncrements: 10_000,
+    },
+    quick: {
+      lock: { iterations: 10, time: 0, warmup: 2 },
+      lockOps: 1000,
+      value: { iterations: 3, time: 0, warmup: 0 },
+      valueIncrements: 2000,
+    },
+    smoke: {
+      lock: { iterations: 2, time: 0, warmup: 0 },
+      lockOps: 100,
+      value: { iterations: 2, time: 0, warmup: 0 },
+      valueIncrements: 100,
+    },
+  },
+  workloads: [
+    {
+      id: "lock.uncontended",
+      size: (plan) => ({ items: plan.lockOps }),
+      rows: [
+        {
+          method: "owner",
+          label: "in the process that made it (no IPC)",
+          measure: (plan) => lockOwner(plan.lock, plan.lockOps),
+        },
+        ...perMethod<LocksPlan & CommonPlan>((method, plan) =>
+          lockChild(method, plan.lock, plan.lockOps)
+        ),
+      ],
+    },
+    {
+      id: "value.locked_increments",
+      size: (plan) => ({ items: plan.valueIncrements }),
+      rows: perMethod((method, plan) => valueIncrements(method, plan.value, plan.valueIncrements)),
+    },
+  ],
+  python: [{
+    script: "locks.py",
+    workloads: ["lock.uncontended", "value.locked_increments"],
+    args: (plan) => ({
+      lock: plan.lock,
+      lock_ops: plan.lockOps,
+      value: plan.value,
+      increments: plan.valueIncrements,
+    }),
+  }],
+};

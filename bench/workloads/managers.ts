@@ -9,6 +9,7 @@
 import { getContext, Pipe, type StartMethod } from "../../mod.ts";
 import { dictPairs, startChild } from "../_targets.ts";
 import type { Plan } from "../_measure.ts";
+import { perMethod, type Suite } from "../_workload.ts";
 
 /** Latency (ms) of one `set` + `get` pair on a managed dict, measured in a child. */
 export async function managerDictPair(method: StartMethod, plan: Plan): Promise<number[]> {
@@ -34,3 +35,26 @@ export async function managerDictPair(method: StartMethod, plan: Plan): Promise<
     await manager.shutdown();
   }
 }
+
+/** This file's part of the plan. */
+export interface ManagersPlan {
+  manager: Plan;
+}
+
+/** The Manager dict pair, and CPython's equivalent. */
+export const suite: Suite<ManagersPlan> = {
+  plans: {
+    full: { manager: { iterations: 3000, time: 1000, warmup: 1000 } },
+    quick: { manager: { iterations: 1000, time: 0, warmup: 1000 } },
+    smoke: { manager: { iterations: 20, time: 0, warmup: 2 } },
+  },
+  workloads: [{
+    id: "manager.dict_pair",
+    rows: perMethod((method, plan) => managerDictPair(method, plan.manager)),
+  }],
+  python: [{
+    script: "managers.py",
+    workloads: ["manager.dict_pair"],
+    args: (plan) => ({ plan: plan.manager }),
+  }],
+};

@@ -10,6 +10,7 @@
 import process from "node:process";
 import { getContext, type StartMethod } from "../../mod.ts";
 import { type Plan, sample } from "../_measure.ts";
+import { perMethod, type Suite } from "../_workload.ts";
 
 /** Resident size of this process, in MiB, around the measurement. */
 export interface RssBeside {
@@ -54,3 +55,33 @@ export async function objectsMadeAndFreed(
   rss.after = mib();
   return samples;
 }
+
+/** This file's part of the plan. */
+export interface ObjectsPlan {
+  /** Objects made and freed: the plan and the iterations (3 objects each) of one sample. */
+  objects: Plan;
+  objectsIterations: number;
+}
+
+/** Objects made and freed, with the resident size beside (no CPython equivalent). */
+export const suite: Suite<ObjectsPlan> = {
+  plans: {
+    full: { objects: { iterations: 5, time: 0, warmup: 1 }, objectsIterations: 20_000 },
+    quick: { objects: { iterations: 3, time: 0, warmup: 1 }, objectsIterations: 10_000 },
+    smoke: { objects: { iterations: 2, time: 0, warmup: 0 }, objectsIterations: 500 },
+  },
+  workloads: [{
+    id: "objects.make_free",
+    size: (plan) => ({ items: OBJECTS_PER_ITERATION * plan.objectsIterations }),
+    rows: perMethod(async (method, plan) => {
+      const rss: RssBeside = { before: 0, after: 0 };
+      const samples = await objectsMadeAndFreed(
+        method,
+        plan.objects,
+        plan.objectsIterations,
+        rss,
+      );
+      return { samples, beside: `RSS ${rss.before} → ${rss.after} MiB` };
+    }),
+  }],
+};

@@ -11,6 +11,10 @@
 import type { Pool, StartMethod } from "../../mod.ts";
 import { applySquares, mapSquares, newPool, sumSquares, sumSquaresSplit } from "../_targets.ts";
 import { type Plan, sample } from "../_measure.ts";
+import { type CommonPlan, perMethod, type Suite } from "../_workload.ts";
+import { PEER_METHODS, POOL_FLOOR_METHODS } from "../_figures.ts";
+import { peerLabel } from "../peers/_peers.ts";
+import { peerApplyAsync } from "./_peers.ts";
 
 /** Runs `body` with a warm `Pool(2)` (every worker answered once), then terminates it. */
 async function withPool<T>(method: StartMethod, body: (pool: Pool) => Promise<T>): Promise<T> {
@@ -98,3 +102,125 @@ export function cpuSpeedup(method: StartMethod, plan: Plan, n: number): Promise<
     return ratios.slice(plan.warmup);
   });
 }
+
+/** This file's part of the plan. */
+export interface PoolPlan {
+  poolMap: Plan;
+  poolMapItems: number;
+  poolChunk1: Plan;
+  poolChunk1Items: number;
+  /** Pool applyAsync, and the JS pools on the same workload. */
+  poolApply: Plan;
+  poolApplyTasks: number;
+  poolCreate: Plan;
+  /** CPU speed-up: the plan, and the loop's length in JavaScript and in CPython. */
+  cpu: Plan;
+  cpuN: number;
+  cpuPythonN: number;
+  /** The most one JS pool may take (some hang on some runtimes), in ms. */
+  peerDeadline: number;
+}
+
+/** The pool workloads, the JS pools beside applyAsync, and CPython's equivalents. */
+export const suite: Suite<PoolPlan> = {
+  plans: {
+    full: {
+      poolMap: { iterations: 10, time: 1000, warmup: 3 },
+      poolMapItems: 200_000,
+      poolChunk1: { iterations: 5, time: 0, warmup: 1 },
+      poolChunk1Items: 20_000,
+      poolApply: { iterations: 5, time: 0, warmup: 2 },
+      poolApplyTasks: 20_000,
+      poolCreate: { iterations: 10, time: 0, warmup: 2 },
+      // JavaScriptCore needs several calls before the children's loop runs at
+      // full speed (the half whose i * i is past 2^31 deoptimizes first).
+      cpu: { iterations: 7, time: 0, warmup: 5 },
+      cpuN: 200_000_000,
+      cpuPythonN: 4_000_000,
+      peerDeadline: 30_000,
+    },
+    quick: {
+      poolMap: { iterations: 5, time: 0, warmup: 2 },
+      poolMapItems: 200_000,
+      poolChunk1: { iterations: 3, time: 0, warmup: 1 },
+      poolChunk1Items: 20_000,
+      poolApply: { iterations: 3, time: 0, warmup: 1 },
+      poolApplyTasks: 20_000,
+      poolCreate: { iterations: 5, time: 0, warmup: 1 },
+      cpu: { iterations: 3, time: 0, warmup: 3 },
+      cpuN: 200_000_000,
+      cpuPythonN: 4_000_000,
+      peerDeadline: 15_000,
+    },
+    smoke: {
+      poolMap: { iterations: 2, time: 0, warmup: 0 },
+      poolMapItems: 2000,
+      poolChunk1: { iterations: 2, time: 0, warmup: 0 },
+      poolChunk1Items: 200,
+      poolApply: { iterations: 2, time: 0, warmup: 0 },
+      poolApplyTasks: 200,
+      poolCreate: { iterations: 2, time: 0, warmup: 0 },
+      cpu: { iterations: 2, time: 0, warmup: 0 },
+      cpuN: 1_000_000,
+      cpuPythonN: 100_000,
+      peerDeadline: 8_000,
+    },
+  },
+  workloads: [
+    {
+      id: "pool.map_200k",
+      size: (plan) => ({ items: plan.poolMapItems }),
+      rows: perMethod((method, plan) => poolMap(method, plan.poolMap, plan.poolMapItems)),
+    },
+    {
+      id: "pool.map_20k_chunk1",
+      size: (plan) => ({ items: plan.poolChunk1Items }),
+      rows: perMethod((method, plan) => poolMap(method, plan.poolChunk1, plan.poolChunk1Items, 1)),
+    },
+    {
+      id: "pool.apply_async_20k",
+      size: (plan) => ({ items: plan.poolApplyTasks }),
+      rows: [
+        ...perMethod<PoolPlan & CommonPlan>((method, plan) =>
+          poolApplyAsync(method, plan.poolApply, plan.poolApplyTasks)
+        ),
+        ...[...PEER_METHODS, ...POOL_FLOOR_METHODS].map((method) => ({
+          method,
+          label: peerLabel(method),
+          measure: (plan: PoolPlan) =>
+            peerApplyAsync(method, plan.poolApply, plan.poolApplyTasks, plan.peerDeadline),
+          deadline: (plan: PoolPlan) => plan.peerDeadline + 5000,
+        })),
+      ],
+    },
+    {
+      id: "pool.create_first_map",
+      rows: perMethod((method, plan) => poolCreateFirstMap(method, plan.poolCreate)),
+    },
+    {
+      id: "cpu.speedup",
+      rows: perMethod((method, plan) => cpuSpeedup(method, plan.cpu, plan.cpuN)),
+    },
+  ],
+  python: [{
+    script: "pool.py",
+    workloads: [
+      "pool.map_200k",
+      "pool.map_20k_chunk1",
+      "pool.apply_async_20k",
+      "pool.create_first_map",
+      "cpu.speedup",
+    ],
+    args: (plan) => ({
+      map: plan.poolMap,
+      map_items: plan.poolMapItems,
+      chunk1: plan.poolChunk1,
+      chunk1_items: plan.poolChunk1Items,
+      apply: plan.poolApply,
+      apply_tasks: plan.poolApplyTasks,
+      create: plan.poolCreate,
+      cpu: plan.cpu,
+      cpu_n: plan.cpuPythonN,
+    }),
+  }],
+};

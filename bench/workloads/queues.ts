@@ -10,6 +10,7 @@
 import { type Connection, Pipe, type Process, Queue, type StartMethod } from "../../mod.ts";
 import { consumer, producer, startChild } from "../_targets.ts";
 import { type Plan, sample } from "../_measure.ts";
+import { perMethod, type Suite } from "../_workload.ts";
 
 type Target = typeof producer | typeof consumer;
 
@@ -82,3 +83,57 @@ export function queueTwoByTwo(method: StartMethod, plan: Plan, items: number): P
     return await sample(`queue.two_by_two ${method}`, () => batch(items), plan);
   });
 }
+
+/** This file's part of the plan. */
+export interface QueuesPlan {
+  /** Queue, one producer: the plan and the items of one sample. */
+  queue: Plan;
+  queueItems: number;
+  /** Queue, 2 producers × 2 consumers. */
+  queue22: Plan;
+  queue22Items: number;
+}
+
+/** The two queue workloads, and CPython's equivalents. */
+export const suite: Suite<QueuesPlan> = {
+  plans: {
+    full: {
+      queue: { iterations: 5, time: 0, warmup: 1 },
+      queueItems: 100_000,
+      queue22: { iterations: 3, time: 0, warmup: 0 },
+      queue22Items: 100_000,
+    },
+    quick: {
+      queue: { iterations: 3, time: 0, warmup: 1 },
+      queueItems: 20_000,
+      queue22: { iterations: 3, time: 0, warmup: 0 },
+      queue22Items: 10_000,
+    },
+    smoke: {
+      queue: { iterations: 2, time: 0, warmup: 0 },
+      queueItems: 1000,
+      queue22: { iterations: 2, time: 0, warmup: 0 },
+      queue22Items: 1000,
+    },
+  },
+  workloads: [
+    {
+      id: "queue.one_producer",
+      size: (plan) => ({ items: plan.queueItems }),
+      rows: perMethod((method, plan) => queueOneProducer(method, plan.queue, plan.queueItems)),
+    },
+    {
+      id: "queue.two_by_two",
+      size: (plan) => ({ items: plan.queue22Items }),
+      rows: perMethod((method, plan) => queueTwoByTwo(method, plan.queue22, plan.queue22Items)),
+    },
+  ],
+  python: [{
+    script: "queues.py",
+    workloads: ["queue.one_producer", "queue.two_by_two"],
+    args: (plan) => ({
+      one_producer: { plan: plan.queue, items: plan.queueItems },
+      two_by_two: { plan: plan.queue22, items: plan.queue22Items },
+    }),
+  }],
+};
