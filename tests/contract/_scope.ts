@@ -1,7 +1,8 @@
 /**
  * What the contracts share: a `Scope` that closes what a test opened and
- * joins (or, after a grace period, kills) the children it started, and
- * `within`, which fails a wait that does not settle in time.
+ * joins (or, after a grace period, kills) the children it started;
+ * `within`, which fails a wait that does not settle in time; and
+ * `stillPendingAfter`, which checks that a call waits.
  *
  * @module
  */
@@ -64,6 +65,24 @@ export async function within<T>(promise: Promise<T>, what: string, ms = 20_000):
   });
   try {
     return await Promise.race([promise, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Whether `promise` is still pending after `ms` milliseconds: a lower bound
+ * on how long a call waits, not a synchronisation. A call that must wait
+ * stays pending however loaded the machine is; one that wrongly answers at
+ * once settles first unless the machine stalls for the whole `ms`.
+ */
+export async function stillPendingAfter(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  const pending = Symbol("pending");
+  promise.catch(() => {}); // a rejection is reported by whoever awaits it later
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const waited = new Promise<symbol>((resolve) => (timer = setTimeout(() => resolve(pending), ms)));
+  try {
+    return (await Promise.race([promise.then(() => false, () => false), waited])) === pending;
   } finally {
     clearTimeout(timer);
   }

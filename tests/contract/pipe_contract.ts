@@ -27,7 +27,7 @@ import {
   type StartMethod,
   ValueError,
 } from "../../mod.ts";
-import { Scope, sleep, within } from "./_scope.ts";
+import { Scope, sleep, stillPendingAfter, within } from "./_scope.ts";
 import {
   pipeAnswerer,
   pipeAsker,
@@ -74,7 +74,9 @@ const FLOW_AHEAD = 4;
  * checking before each read that the writer's resolved sends (`resolved`)
  * stay within `FLOW_AHEAD` of what was read. At a few points the writer is
  * first given time to run ahead (`settle`); with flow control it cannot,
- * without it all 64 sends resolve at once.
+ * without it all 64 sends resolve at once. That time is a window for a
+ * bug to show, not a synchronisation: under load the writer gets less done
+ * in it, which can only make the bound easier to meet, never fail it.
  */
 async function assertWriterBounded(
   readOne: () => Promise<number>,
@@ -622,7 +624,7 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
         await using s = new Scope(ctx);
         const [a, b] = s.pipe();
         let started = performance.now();
-        setTimeout(() => b.send("soon"), 200);
+        setTimeout(() => b.send("soon"), 200); // the message waited for (a lower bound)
         assert.equal(await a.poll(20_000), true);
         let elapsed = performance.now() - started;
         assert.ok(
@@ -632,7 +634,7 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
         assert.equal(await a.recv(), "soon");
 
         started = performance.now();
-        setTimeout(() => b.send("later"), 400);
+        setTimeout(() => b.send("later"), 400); // the message waited for (a lower bound)
         assert.equal(await a.poll(null), true);
         elapsed = performance.now() - started;
         assert.ok(
@@ -667,7 +669,7 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
         // A recv already waiting is woken by the close.
         const [c, d] = s.pipe();
         const waiting = c.recv();
-        await sleep(50);
+        assert.equal(await stillPendingAfter(waiting, 50), true, "recv waits for a message");
         d.close();
         await assert.rejects(within(waiting, "a waiting recv to see EOF"), EOFError);
       },
@@ -782,7 +784,7 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
     test("poll(ms) is true when the other end closes while it waits", TEST, async () => {
       await using s = new Scope(ctx);
       const [a, b] = s.pipe();
-      setTimeout(() => b.close(), 100);
+      setTimeout(() => b.close(), 100); // the close waited for; poll is true before or after it
       assert.equal(await within(a.poll(20_000), "poll to see the close"), true);
       await assertEOF(a, "EOF after the close");
     });
@@ -1431,7 +1433,9 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
         const before = await ask("rss");
         const writer = writeHere(conn, COUNT);
         // Time for the writer to run ahead: without flow control the 256 MiB
-        // reach the reader's inbox (under "worker", this very process).
+        // reach the reader's inbox (under "worker", this very process). A window
+        // for the bug to show, not a synchronisation: under load the writer sends
+        // less in it, which can only keep the RSS lower.
         await sleep(1500);
         const grown = (await ask("rss")) - before;
         assert.ok(

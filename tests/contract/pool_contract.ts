@@ -887,7 +887,9 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
         const mapped = own.mapAsync(poolSleep, [120_000, 120_000]);
         const imapped = own.imap(poolSleep, [120_000]).next();
         const imapError = imapped.then(() => null, (error) => error);
-        await new Promise((resolve) => setTimeout(resolve, 50)); // imap reads its input, submits
+        // An ordering, not a wait for long enough: imap reads its input and submits in
+        // microtasks, and every microtask runs before any timer fires, whatever the load.
+        await new Promise((resolve) => setTimeout(resolve, 50));
         await own.terminate();
         q.close();
         for (const r of [...running, queued, mapped] as AsyncResult<unknown>[]) {
@@ -997,6 +999,7 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
 
     test("workers that keep dying at start-up make the pool fail clearly", T, async () => {
       const q = new ctx.Queue<unknown>();
+      const others = new Set(activeChildren());
       const own = new ctx.Pool({ processes: 2, initializer: poolFailingInit, initargs: [q] });
       try {
         const r = own.applyAsync(poolSquare, [2]);
@@ -1005,9 +1008,15 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
         assert.match(error.message, /start-up/);
         const later = await failureOf(() => own.apply(poolSquare, [3]));
         assert.ok(later instanceof ProcessError, "later work fails too");
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        // Every worker the pool started has ended (each reported "start" first).
+        await waitFor(
+          () => activeChildren().every((p) => others.has(p) || !p.isAlive()),
+          "the pool's workers to end",
+        );
         const starts = (await takeRest(q)).length;
         assert.ok(starts >= 2 && starts <= 8, `${starts} workers started`);
+        // A window for a wrong restart to show, not a synchronisation: under load
+        // it can only miss one, never fail a pool that started none.
         await new Promise((resolve) => setTimeout(resolve, 700));
         assert.deepEqual(await takeRest(q), [], "no worker started after the pool gave up");
       } finally {

@@ -27,7 +27,7 @@ import {
   type StartMethod,
   ValueError,
 } from "../../mod.ts";
-import { Scope, sleep, within } from "./_scope.ts";
+import { Scope, stillPendingAfter, within } from "./_scope.ts";
 import {
   type QueueCaught,
   queueCheckBig,
@@ -36,6 +36,7 @@ import {
   queueErrorsInChild,
   queueGetOneInto,
   queueJoinThenReport,
+  queueLockThenPut,
   queueOwnQueueWithGrandchild,
   queuePatternByte,
   queueProduce,
@@ -82,14 +83,6 @@ const BIG = 16 * 1024 * 1024;
 async function joinedCleanly(p: Process): Promise<void> {
   await within(p.join(), `${p.name} to end`, 30_000);
   assert.equal(p.exitcode, 0, `${p.name} ended with exitcode ${p.exitcode}`);
-}
-
-/** Whether `promise` is still pending after `ms` milliseconds. */
-async function stillPendingAfter(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  const pending = Symbol("pending");
-  promise.catch(() => {}); // a rejection is reported by whoever awaits it later
-  return await Promise.race([promise.then(() => false, () => false), sleep(ms).then(() => pending)])
-    .then((r) => r === pending);
 }
 
 /** Asserts `promise` rejects with `cls` within `ms` and that its message matches `message`. */
@@ -169,7 +162,7 @@ export function runQueueContract({ startMethod }: { startMethod: StartMethod }):
         producer.start();
         consumer.start();
         // Both run (they start through this thread), then this thread blocks.
-        while (Atomics.load(flag, 0) < 2) await new Promise((r) => setTimeout(r, 5));
+        await waitFor(() => Atomics.load(flag, 0) >= 2, "both workers to run");
         Atomics.store(flag, 0, 10);
         Atomics.notify(flag, 0);
         const outcome = Atomics.wait(flag, 0, 10, 10_000);
@@ -256,34 +249,36 @@ export function runQueueContract({ startMethod }: { startMethod: StartMethod }):
     test("Empty and Full at once when not blocking, whatever the timeout", TEST, async () => {
       await using scope = new Scope(ctx);
       const q = scope.queue<string>(1);
-      // If either call waited, the item that arrives later would answer it instead.
-      setTimeout(() => q.put("late").catch(() => {}), 300);
-      await rejectsWith(q.get({ block: false, timeout: 10_000 }), Empty, /empty/, "get");
+      // A call that waited would wait out its 60 s timeout, far past rejectsWith's
+      // deadline; no timer races the calls, so a loaded machine cannot fail them.
+      await rejectsWith(q.get({ block: false, timeout: 60_000 }), Empty, /empty/, "get");
       await q.put("fill");
-      await rejectsWith(q.put("more", { block: false, timeout: 10_000 }), Full, /full/, "put");
-      assert.equal(await q.get(), "fill");
+      await rejectsWith(q.put("more", { block: false, timeout: 60_000 }), Full, /full/, "put");
+      assert.equal(await q.get(), "fill", "the refused put left no waiter behind to land later");
+      // Nor did the refused get: the next item is not taken by a getter left waiting.
+      await q.put("late");
       assert.equal(await within(q.get(), "the late item"), "late");
     });
 
     test("a timeout of 0 or less answers at once", TEST, async () => {
       await using scope = new Scope(ctx);
       const q = scope.queue<string>(1);
-      for (const timeout of [0, -1, -1000]) {
-        // If the call waited, the item put 200 ms later would answer it.
-        const late = sleep(200).then(() => q.put("late"));
-        late.catch(() => {}); // awaited below; a failed test must not leave it unhandled
+      // A call that waited (for no timeout, or for -timeout ms: -60 s) would not
+      // answer within rejectsWith's deadline; no timer races the calls, so a
+      // loaded machine cannot fail them.
+      for (const timeout of [0, -1, -1000, -60_000]) {
         await rejectsWith(q.get({ timeout }), Empty, /empty/, `get({ timeout: ${timeout} })`);
-        await late;
+        await q.put("late");
         await rejectsWith(
           q.put("more", { timeout }),
           Full,
           /full/,
           `put({ timeout: ${timeout} }) on a full queue`,
         );
-        const freed = sleep(200).then(() => q.get());
-        freed.catch(() => {});
-        await rejectsWith(q.put("more", { timeout }), Full, /full/, `put({ timeout: ${timeout} })`);
-        assert.equal(await freed, "late");
+        // Neither refused call left a waiter behind: the get did not take
+        // "late", and the put's "more" did not land when a get made room.
+        assert.equal(await within(q.get(), `the item after timeout ${timeout}`), "late");
+        assert.equal(await q.qsize(), 0, `put({ timeout: ${timeout} }) added nothing`);
       }
       await q.put("fits", { timeout: 0 });
       assert.equal(await q.get({ timeout: -5 }), "fits", "an item present is returned at once");
@@ -354,6 +349,7 @@ export function runQueueContract({ startMethod }: { startMethod: StartMethod }):
         await using scope = new Scope(ctx);
         const q = scope.queue<string>(1);
         const start = performance.now();
+        // The item the get waits for, not a synchronisation: the get cannot return before it.
         setTimeout(() => q.put("arrived").catch(() => {}), 200);
         assert.equal(await q.get({ timeout: 10_000 }), "arrived");
         assert.ok(performance.now() - start >= 200 - TIMER_SLACK_MS, "get waited for the item");
@@ -792,8 +788,9 @@ export function runQueueContract({ startMethod }: { startMethod: StartMethod }):
       doomed.kill();
       await within(doomed.join(), "the killed child to end");
       assert.equal(doomed.exitcode, -9);
-      // Let this process notice the closed channel (lower bound only).
-      await sleep(300);
+      // No wait for this process to notice the dead child's closed channel: an
+      // item answered to the dead child's get before then is never acknowledged
+      // and comes back to the front, so the parent's get has it either way.
       await q.put("for the parent");
       assert.equal(await within(mine, "the parent's get"), "for the parent");
       await q.put("again");
@@ -806,12 +803,21 @@ export function runQueueContract({ startMethod }: { startMethod: StartMethod }):
       const q = scope.queue<string>(1);
       const results = scope.queue<string>();
       await q.put("held");
-      const doomed = scope.start(queuePutThenReport, [q, "from the dead", results]);
-      // The child's put is blocked: the queue is full.
+      const lock = new ctx.Lock();
+      const doomed = scope.start(queueLockThenPut, [lock, q, "from the dead", results]);
+      assert.equal(await within(results.get(), "the child to take the lock"), "locked");
+      // The child's put is blocked: the queue is full (a lower bound, not a synchronisation).
       await assert.rejects(results.get({ timeout: 500 }), Empty, "the child's put must wait");
       doomed.kill();
       await within(doomed.join(), "the killed child to end");
-      await sleep(300);
+      // Only once this process (the queue's owner) has settled the dead child
+      // is its put dropped; the lock the child held coming free is the sign
+      // (both are settled together as its channel closes).
+      await waitFor(async () => {
+        const got = await lock.acquire({ block: false });
+        if (got) await lock.release();
+        return got;
+      }, "the dead child's lock to come free");
       assert.equal(await q.get(), "held");
       await rejectsWith(q.get({ timeout: 300 }), Empty, /empty/, "the dead put is gone");
       await q.put("alive");
@@ -1048,7 +1054,7 @@ export function runQueueContract({ startMethod }: { startMethod: StartMethod }):
         const jq = scope.adopt(new ctx.JoinableQueue<number | null>());
         const done = scope.queue<number>();
         const count = 6;
-        const delay = 60;
+        const delay = 60; // the work each task takes (a lower bound on join), not a synchronisation
         const workers = [
           scope.start(queueTaskWorker, [jq, done, delay]),
           scope.start(queueTaskWorker, [jq, done, delay]),

@@ -25,7 +25,7 @@ import {
   type StartMethod,
   ValueError,
 } from "../../mod.ts";
-import { Scope, sleep, within } from "./_scope.ts";
+import { Scope, sleep, stillPendingAfter, within } from "./_scope.ts";
 import { lifetimeUsePrimitives } from "../testdata/lifetime_targets.ts";
 import { ownedCore } from "../../src/core/_shared.ts";
 import { RUNTIME, waitFor } from "../_helpers.ts";
@@ -209,7 +209,8 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
         atLeast(elapsed, 150, "acquire({ timeout: 150 }) on a held lock");
         assert.equal(await lock.acquire({ timeout: 0 }), false);
         assert.equal(await lock.acquire({ timeout: -5 }), false);
-        // `timeout: null` is no timeout: it waits for the release.
+        // `timeout: null` is no timeout: it waits for the release (the timer is
+        // the event waited for, not a synchronisation: a lower bound under any load).
         setTimeout(() => void lock.release(), 100);
         const [blocked, waited] = await timed(() => lock.acquire({ timeout: null }));
         assert.equal(blocked, true);
@@ -243,6 +244,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
         const lock = new ctx.Lock();
         for (const timeout of [Infinity, 2 ** 31]) {
           await lock.acquire();
+          // The release waited for, not a synchronisation: `elapsed` is a lower bound.
           const timer = setTimeout(() => void lock.release(), 200);
           const [got, elapsed] = await timed(() => lock.acquire({ timeout }));
           clearTimeout(timer);
@@ -334,6 +336,8 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
         await lock.acquire();
         const child = scope.start(syncBlockingAcquire, [lock, out]);
         assert.equal(await next(out), "trying");
+        // How long the lock stays held, measured by the child from before it said
+        // "trying": a lower bound on its wait under any load, not a synchronisation.
         await sleep(200);
         await lock.release();
         const { got, waited } = await next<{ got: boolean; waited: number }>(out);
@@ -514,7 +518,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       assert.equal(await sem.getValue(), 3, "a plain Semaphore may be released past its start");
       const zero = new ctx.Semaphore(0);
       assert.equal(await zero.acquire({ timeout: 0 }), false);
-      setTimeout(() => void zero.release(), 100);
+      setTimeout(() => void zero.release(), 100); // the release waited for (a lower bound)
       const [woke, waited] = await timed(() => zero.acquire());
       assert.equal(woke, true);
       atLeast(waited, 100, "acquire() at 0 until a release");
@@ -588,9 +592,10 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
         assert.equal(await sem.getValue(), 0);
 
         const taker = scope.start(syncTakeUnit, [sem, out]);
-        await sleep(100);
+        const taken = next<{ got: boolean; value: number }>(out, "the taker's unit");
+        assert.equal(await stillPendingAfter(taken, 100), true, "the taker waits at 0");
         await sem.release();
-        assert.deepEqual(await next(out), { got: true, value: 0 });
+        assert.deepEqual(await taken, { got: true, value: 0 });
         await joinedCleanly(taker);
         // What the value is after the taker ended is the next test's subject.
       },
@@ -610,6 +615,8 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
         const consumers = [0, 1].map(() => scope.start(syncTakeUnit, [items, out]));
         for (const _ of consumers) assert.equal((await next<{ got: boolean }>(out)).got, true);
         for (const child of consumers) await joinedCleanly(child);
+        // A window for a wrong give-back to show, not a synchronisation: under
+        // load it can only miss one, never fail a library that keeps them.
         await sleep(200);
         assert.equal(await items.getValue(), 0, "two units were consumed; none should come back");
         assert.equal(await items.acquire({ block: false }), false);
@@ -636,7 +643,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       await event.clear();
       assert.equal(await event.isSet(), false);
       assert.equal(await event.wait(50), false);
-      setTimeout(() => void event.set(), 100);
+      setTimeout(() => void event.set(), 100); // the set waited for (a lower bound)
       const [woke, waited] = await timed(() => event.wait());
       assert.equal(woke, true);
       atLeast(waited, 100, "wait() until set()");
@@ -648,6 +655,8 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       const out = scope.queue(1_000);
       const children = [0, 1, 2].map(() => scope.start(syncEventWaiter, [event, out]));
       for (const _ of children) assert.equal(await next(out), "waiting");
+      // How long the event stays unset, measured by each child from before it
+      // said "waiting": a lower bound under any load, not a synchronisation.
       await sleep(200);
       await event.set();
       for (const _ of children) {
@@ -778,6 +787,8 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
         // wait() gives it up: once the parent has the lock, all four wait.
         const woken = async (n: number) => {
           for (let i = 0; i < n; i++) assert.deepEqual(await next(out), ["woken", true]);
+          // A window for a surplus wake to show, not a synchronisation: under
+          // load it can only miss one, never fail a correct notify(n).
           await sleep(300);
           assert.equal(await out.qsize(), 0, `only ${n} woke`);
         };
@@ -819,6 +830,8 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
         const out = scope.queue(1_000);
         const child = scope.start(syncConditionWaitFor, [cond, items, 3, out]);
         for (let i = 0; i < 3; i++) {
+          // Spacing, not a synchronisation: however the child's waits fall
+          // between the items, it ends with "3 items" and 1 to 4 calls.
           await sleep(50);
           await cond.acquire();
           await items.put(i);
@@ -1036,7 +1049,8 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
         await lock.acquire();
         const waiter = scope.start(syncWaitToAcquire, [lock, out]);
         assert.equal(await next(out), "trying");
-        await sleep(100);
+        const acquired = next(out, "the dead waiter's report");
+        assert.equal(await stillPendingAfter(acquired, 100), true, "the child waits for the lock");
         await killed(waiter);
         await lock.release();
         await assertFree(lock, "the dead waiter was not handed the lock");
@@ -1126,13 +1140,23 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
         await cond.acquire();
         await cond.acquire();
         await cond.notify(); // the child now waits for the lock the parent holds twice
-        await sleep(100);
+        const woken = next(out, "the dead child's report");
+        assert.equal(
+          await stillPendingAfter(woken, 100),
+          true,
+          "a notified child's wait() returns only once it has the lock back",
+        );
         await killed(doomed);
-        await sleep(100);
         await cond.release();
         await cond.release(); // the parent's own second level
         await assert.rejects(cond.release(), ValueError);
-        await assertFree(cond, "after the parent released both levels");
+        // Until this process has settled the dead child, the lock may be handed
+        // to it; once settled, the lock is free: poll for that, no fixed wait.
+        await waitFor(async () => {
+          const got = await cond.acquire({ block: false });
+          if (got) await cond.release();
+          return got;
+        }, "the lock to be free after the parent released both levels");
       },
     );
 
@@ -1185,8 +1209,9 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
           ["Condition.wait", condition.wait(), condition],
           ["Barrier.wait", barrier.wait(), barrier],
         ];
-        for (const [, waiting] of waits) waiting.catch(() => {});
-        await sleep(50);
+        for (const [what, waiting] of waits) {
+          assert.equal(await stillPendingAfter(waiting, 10), true, `${what} waits`);
+        }
         for (const [, , handle] of waits) handle.close();
         for (const [what, waiting] of waits) {
           await assert.rejects(within(waiting, what), (e: Error) => {

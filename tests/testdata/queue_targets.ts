@@ -13,6 +13,7 @@ import {
   Full,
   getContext,
   type JoinableQueue,
+  type Lock,
   type Queue,
   type SimpleQueue,
   type StartMethod,
@@ -102,6 +103,23 @@ export async function queueGetOneInto(q: Queue, results: Queue, delayMs: number)
 
 /** Puts `item` on `q` (waiting while it is full), then puts `"put done"` on `results`. */
 export async function queuePutThenReport(q: Queue, item: unknown, results: Queue): Promise<void> {
+  await q.put(item);
+  await results.put("put done");
+}
+
+/**
+ * Takes `lock` (and says "locked" on `results`), then puts `item` on `q` and
+ * reports "put done". A killed child's lock comes free when the queue's owner
+ * settles its death, which also drops the put it was blocked in.
+ */
+export async function queueLockThenPut(
+  lock: Lock,
+  q: Queue,
+  item: unknown,
+  results: Queue,
+): Promise<void> {
+  await lock.acquire();
+  await results.put("locked");
   await q.put(item);
   await results.put("put done");
 }
