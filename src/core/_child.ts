@@ -15,9 +15,8 @@ import { processState, setProcessState } from "./_state.ts";
 import { setDefaultStartMethod } from "./_start_method.ts";
 import { rebuildCallable } from "./reduction.ts";
 import {
-  prepareRebuild,
-  Process,
-  REBUILD,
+  type Process,
+  rebuildProcess,
   type RebuildState,
   setCurrentProcess,
   settleChildrenAtExit,
@@ -133,14 +132,10 @@ export async function runChild(
     let self: Process;
     if (h.cls) {
       const cls = await rebuildCallable(h.cls);
-      // Set just before constructing: importing the class's module may
-      // itself construct Process objects.
-      prepareRebuild(rebuild);
-      self = Reflect.construct(Process, [REBUILD], cls) as Process;
+      self = rebuildProcess(rebuild, cls);
       Object.assign(self, decode(fields as Uint8Array, { functions, shared }));
     } else {
-      prepareRebuild(rebuild);
-      self = new Process(REBUILD as never);
+      self = rebuildProcess(rebuild);
     }
     setCurrentProcess(self);
     await self.run();

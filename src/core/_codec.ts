@@ -8,8 +8,9 @@
  *
  * What cannot be copied fails with a `TypeError` that names its path in the
  * value (`args[1].socket`). Deno's `node:v8` serializer leaks native memory
- * (see FACTS.md), so this codec is plain TypeScript and works the same on
- * every runtime.
+ * (400k `serialize` calls grow the resident set from 33 MiB to 1 GiB, `gc()`
+ * does not free it, and `deserialize` leaks too), so this codec is plain TypeScript and works the
+ * same on every runtime.
  *
  * @module
  */

@@ -292,9 +292,14 @@ export function count(ring: Ring): number {
   return Atomics.load(ring.control, COUNT) + Atomics.load(ring.control, OVERFLOW);
 }
 
+/** The most items the queue holds (0: no limit). */
+export function maxsizeOf(ring: Ring): number {
+  return ring.control[MAXSIZE];
+}
+
 /** Whether the queue is at its maxsize. */
 export function isFull(ring: Ring): boolean {
-  const max = ring.control[MAXSIZE];
+  const max = maxsizeOf(ring);
   return max > 0 && count(ring) >= max;
 }
 

@@ -38,7 +38,7 @@ import {
 import type { EncodeContext } from "./_codec.ts";
 import { processState } from "./_state.ts";
 import { OSError, ValueError } from "./errors.ts";
-import { fromHex, holdAlive, randomId } from "./_util.ts";
+import { checkTimeout, fromHex, holdAlive, randomId } from "./_util.ts";
 import { onChildDeath, onChildKill } from "./process.ts";
 
 /** Who calls an owner-side method: the caller's channel (null when local) and process ident. */
@@ -717,11 +717,7 @@ export function blocking(
 ): { block: boolean; timeout: number | null } {
   const block = options?.block ?? true;
   const timeout = options?.timeout ?? null;
-  if (timeout !== null && (typeof timeout !== "number" || Number.isNaN(timeout))) {
-    throw new TypeError(
-      `timeout must be a number of milliseconds or null: received ${String(timeout)}`,
-    );
-  }
+  checkTimeout(timeout);
   if (!block) return { block: false, timeout: null };
   if (timeout !== null && timeout <= 0) return { block: false, timeout: null };
   return { block: true, timeout };

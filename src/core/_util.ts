@@ -52,12 +52,18 @@ export function deferred<T>(): {
   return { promise, resolve, reject };
 }
 
-/** Checks a timeout argument in milliseconds: a finite number, or null/undefined. */
-export function checkTimeout(timeout: unknown, what: string): void {
+/**
+ * The one check of a timeout argument: a number of milliseconds (not NaN),
+ * or null/undefined for none. `what` names the call (`"join()"`) in the
+ * message.
+ */
+export function checkTimeout(timeout: unknown, what?: string): void {
   if (timeout === undefined || timeout === null) return;
   if (typeof timeout !== "number" || Number.isNaN(timeout)) {
     throw new TypeError(
-      `${what} timeout must be a number of milliseconds: received ${String(timeout)}`,
+      `${what ? `${what} timeout` : "timeout"} must be a number of milliseconds or null: received ${
+        String(timeout)
+      }`,
     );
   }
 }

@@ -36,6 +36,7 @@ import { type Channel, HIGH_WATER, localNode, onMessage } from "./_node.ts";
 import type { Message } from "./_protocol.ts";
 import { BufferTooShort, EOFError, OSError, ProcessError, ValueError } from "./errors.ts";
 import { checkTimeout, holdAlive, randomId, unrefTimeout } from "./_util.ts";
+import { Handoff } from "./_handoff.ts";
 
 /**
  * A message in a pipe: its bytes, as `sendBytes` gave them or as `send`
@@ -120,7 +121,7 @@ class Flow {
 class RemoteCopy {
   /** Messages pushed to this copy that it has not read yet, by `seq`. */
   readonly unread: Map<number, Envelope> = new Map();
-  /** Whether this copy was asked to give back what it has not read (see `PipeCore.reclaim`). */
+  /** Whether this copy was asked to give back what it has not read (see `PipeCore.wait`). */
   reclaiming = false;
   /** Whether this copy was told that the other end is closed. */
   toldEOF = false;
@@ -422,7 +423,10 @@ interface StreamLink {
   channel: Channel;
 }
 
-const INTERNAL = Symbol("internal");
+/** What a new end is made of, handed by `Pipe`, the decoder or a Listener/Client. */
+const ends = new Handoff<
+  { link: LocalLink | RemoteLink | StreamLink; readable: boolean; writable: boolean }
+>();
 
 /**
  * One end of a {@linkcode Pipe}: `send`/`recv` copy values with
@@ -460,19 +464,20 @@ export class Connection implements Disposable {
   /** Sends waiting for room: each resolves once the read bytes reach its `until`. */
   #blocked: { until: number; resolve: () => void }[] = [];
 
-  /** @internal Connections are made by {@linkcode Pipe}. */
-  constructor(
-    token: typeof INTERNAL,
-    link: LocalLink | RemoteLink | StreamLink,
-    readable: boolean,
-    writable: boolean,
-  ) {
-    if (token !== INTERNAL) {
+  /**
+   * Connections are made by {@linkcode Pipe} (and by a `Listener` or
+   * `Client`).
+   *
+   * @throws {TypeError} when constructed directly
+   */
+  constructor() {
+    const end = ends.take();
+    if (!end) {
       throw new TypeError("Connections are made by Pipe(); do not construct them");
     }
-    this.#link = link;
-    this.#readable = readable;
-    this.#writable = writable;
+    this.#link = end.link;
+    this.#readable = end.readable;
+    this.#writable = end.writable;
   }
 
   /** True once this end has been closed. */
@@ -992,12 +997,7 @@ export class Connection implements Disposable {
     if (state.address === node.address) {
       const core = pipes.get(state.id);
       if (!core) throw new OSError("The pipe this connection belonged to is gone");
-      const conn = new Connection(
-        INTERNAL,
-        { kind: "local", core, end: state.end },
-        state.readable,
-        state.writable,
-      );
+      const conn = newEnd({ kind: "local", core, end: state.end }, state.readable, state.writable);
       core.attach(state.end, state.ticket, conn);
       return conn;
     }
@@ -1010,7 +1010,7 @@ export class Connection implements Disposable {
       channel: null,
       ready: node.channelTo(state.address),
     };
-    const conn = new Connection(INTERNAL, link, state.readable, state.writable);
+    const conn = newEnd(link, state.readable, state.writable);
     remoteEnds.set(state.ticket, conn);
     link.ready.then((channel) => {
       link.channel = channel;
@@ -1022,7 +1022,7 @@ export class Connection implements Disposable {
 
   /** @internal A connection over an authenticated socket (Listener/Client). */
   static _overChannel(channel: Channel): Connection {
-    const conn = new Connection(INTERNAL, { kind: "stream", channel }, true, true);
+    const conn = newEnd({ kind: "stream", channel }, true, true);
     channel.setRawHandler((payload) => conn._enqueue({ data: payload, seq: 0 }));
     channel.onClose(() => conn._peerClosed());
     return conn;
@@ -1031,12 +1031,21 @@ export class Connection implements Disposable {
   /** @internal Makes the two ends of a new pipe. */
   static _pair(duplex: boolean): [Connection, Connection] {
     const core = new PipeCore();
-    const a = new Connection(INTERNAL, { kind: "local", core, end: 0 }, true, duplex);
-    const b = new Connection(INTERNAL, { kind: "local", core, end: 1 }, duplex, true);
+    const a = newEnd({ kind: "local", core, end: 0 }, true, duplex);
+    const b = newEnd({ kind: "local", core, end: 1 }, duplex, true);
     core.holders[0].push(a);
     core.holders[1].push(b);
     return [a, b];
   }
+}
+
+/** A connection over `link`. */
+function newEnd(
+  link: LocalLink | RemoteLink | StreamLink,
+  readable: boolean,
+  writable: boolean,
+): Connection {
+  return ends.build({ link, readable, writable }, () => new Connection());
 }
 
 /** The encode context of a plain `send`: tickets handed out stay valid until used. */

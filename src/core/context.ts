@@ -7,13 +7,14 @@
  */
 
 import type { StartMethod } from "./host.ts";
+import { Handoff } from "./_handoff.ts";
 import {
   activeChildren,
   cpuCount,
   currentProcess,
   parentProcess,
   Process,
-  START_METHOD,
+  processClassFor,
 } from "./process.ts";
 import { Pipe } from "./connection.ts";
 import { JoinableQueue, Queue, SimpleQueue } from "./queues.ts";
@@ -104,10 +105,17 @@ export class Context {
   /** {@linkcode SharedArray}. */
   readonly SharedArray: typeof SharedArray = SharedArray;
 
-  /** @internal Use {@linkcode getContext}. */
-  constructor(method: StartMethod | null) {
+  /**
+   * Contexts are made by {@linkcode getContext}.
+   *
+   * @throws {TypeError} when constructed directly
+   */
+  constructor() {
+    const given = contextMethods.take();
+    if (!given) throw new TypeError("Contexts are made by getContext(); do not construct them");
+    const method = given.method;
     this.#method = method;
-    this.Process = method === null ? Process : boundProcess(method);
+    this.Process = method === null ? Process : processClassFor(method);
     this.Pool = method === null ? Pool : boundPool(this);
     this.Manager = (options = {}) =>
       Manager(method === null ? options : { context: this, ...options });
@@ -167,17 +175,6 @@ export class Context {
   }
 }
 
-/** A `Process` class named "Process" whose children use `method`. */
-function boundProcess(method: StartMethod): typeof Process {
-  const bound = class extends Process {
-    static readonly [START_METHOD]: StartMethod = method;
-  };
-  // Named "Process", so its children are "Process-N" as in Python (engines
-  // differ in the name they infer for a class expression).
-  Object.defineProperty(bound, "name", { value: "Process" });
-  return bound;
-}
-
 /** A `Pool` class named "Pool" whose workers use `context`'s start method. */
 function boundPool(context: Context): typeof Pool {
   const bound = class extends Pool {
@@ -192,6 +189,8 @@ function boundPool(context: Context): typeof Pool {
 }
 
 const contexts = new Map<StartMethod | null, Context>();
+/** The start method of the context being made (null: the default context). */
+const contextMethods = new Handoff<{ method: StartMethod | null }>();
 
 /**
  * The context of a start method; with no argument, the default context
@@ -209,7 +208,7 @@ export function getContext(method?: StartMethod | null): Context {
   const key = method === undefined || method === null ? null : checkStartMethod(method);
   let ctx = contexts.get(key);
   if (!ctx) {
-    ctx = new Context(key);
+    ctx = contextMethods.build({ method: key }, () => new Context());
     contexts.set(key, ctx);
   }
   return ctx;

@@ -55,7 +55,7 @@ import {
 import { processState } from "./_state.ts";
 import { defaultStartMethod } from "./_start_method.ts";
 import { KeyError, OSError, RemoteError, ValueError } from "./errors.ts";
-import { Process, registerLibraryTarget, START_METHOD } from "./process.ts";
+import { type Process, processClassFor, registerLibraryTarget } from "./process.ts";
 import { type CallableSpec, callerModules, describeCallable } from "./reduction.ts";
 import { type Address, addressString, keyBytes } from "./listener.ts";
 import { _queueCore, type JoinableQueue, type Queue } from "./queues.ts";
@@ -78,6 +78,7 @@ import {
 } from "./sharedctypes.ts";
 import { parseTcp } from "./_node.ts";
 import { toHex } from "./_util.ts";
+import { Handoff } from "./_handoff.ts";
 
 type Fn = (...args: never[]) => unknown;
 
@@ -329,6 +330,131 @@ type Registration = [
 const serverTypes = new Map<string, Registration>();
 let serving = false;
 
+/** What a handle is made from in the client, once the server made its object. */
+interface Made {
+  created: Created;
+  /** The arguments the server was sent. */
+  args: unknown[];
+  /** A reference to an object the server made (a proxy's hold). */
+  ref: (id: string) => Ref;
+  /** The state a handle is rebuilt from, as if it had crossed from the server. */
+  state: (id: string) => RefState;
+  /** What stays in the client: a barrier's default timeout and action. */
+  local?: BarrierLocal;
+}
+
+/** What a manager's barrier keeps in the client. */
+interface BarrierLocal {
+  timeout: number | null;
+  spec: CallableSpec | null;
+}
+
+/** One of a `SyncManager`'s types: how its server makes the object, how a client holds it. */
+interface SyncType {
+  /** In the server: the object's core (and its lock's, for a Condition). */
+  serve(args: unknown[], own: (core: SharedCore) => string): Omit<Created, "tickets">;
+  /** In the client: the handle. */
+  handle(made: Made): unknown;
+}
+
+/** The queue bound the server keeps for `maxsize`. */
+const queueBound = (maxsize: unknown): number =>
+  (maxsize as number) > 0 ? Math.floor(maxsize as number) : 0;
+
+/** A shared value or array's handle: no lock (each get/set is one call to the server). */
+const memoryHandle = (type: "Value" | "Array", { created, args, state }: Made): unknown =>
+  rebuildReduced(type, {
+    typecode: args[0],
+    length: type === "Value"
+      ? 1
+      : typeof args[1] === "number"
+      ? args[1]
+      : (args[1] as CValue[]).length,
+    view: null,
+    ref: state(created.id),
+    lock: null,
+  });
+
+/** Every type a `SyncManager` makes, by typeid: the one table of its factories. */
+const SYNC_TYPES = {
+  dict: {
+    serve: ([init], own) => ({ id: own(new DictCore(init as Record<string, unknown>)) }),
+    handle: ({ created, ref }) => makeProxy(DictProxy, ref(created.id)),
+  },
+  list: {
+    serve: ([init], own) => ({ id: own(new ListCore(init as unknown[])) }),
+    handle: ({ created, ref }) => makeProxy(ListProxy, ref(created.id)),
+  },
+  Namespace: {
+    serve: ([init], own) => ({ id: own(new NamespaceCore(init as Record<string, unknown>)) }),
+    handle: ({ created, ref }) => makeProxy(NamespaceProxy, ref(created.id)),
+  },
+  Queue: {
+    serve: ([maxsize], own) => ({ id: own(_queueCore(maxsize as number)) }),
+    handle: ({ created, args, state }) =>
+      rebuildReduced("Queue", { ref: state(created.id), maxsize: queueBound(args[0]) }),
+  },
+  JoinableQueue: {
+    serve: ([maxsize], own) => ({ id: own(_queueCore(maxsize as number)) }),
+    handle: ({ created, args, state }) =>
+      rebuildReduced("JoinableQueue", { ref: state(created.id), maxsize: queueBound(args[0]) }),
+  },
+  Lock: {
+    serve: (_args, own) => ({ id: own(_syncCores.Lock()) }),
+    handle: ({ created, state }) => rebuildReduced("Lock", state(created.id)),
+  },
+  RLock: {
+    serve: (_args, own) => ({ id: own(_syncCores.RLock()) }),
+    handle: ({ created, state }) => rebuildReduced("RLock", state(created.id)),
+  },
+  Semaphore: {
+    serve: ([value], own) => ({ id: own(_syncCores.Semaphore(value as number)) }),
+    handle: ({ created, state }) => rebuildReduced("Semaphore", state(created.id)),
+  },
+  BoundedSemaphore: {
+    serve: ([value], own) => ({ id: own(_syncCores.BoundedSemaphore(value as number)) }),
+    handle: ({ created, state }) => rebuildReduced("BoundedSemaphore", state(created.id)),
+  },
+  Event: {
+    serve: (_args, own) => ({ id: own(_syncCores.Event()) }),
+    handle: ({ created, state }) => rebuildReduced("Event", state(created.id)),
+  },
+  Condition: {
+    serve: (_args, own) => {
+      const [condition, lock] = _syncCores.Condition();
+      return { id: own(condition), lockId: own(lock) };
+    },
+    handle: ({ created, state }) => {
+      const lock = rebuildReduced("RLock", state(created.lockId!));
+      return rebuildReduced("Condition", { ref: state(created.id), lock });
+    },
+  },
+  Barrier: {
+    serve: ([parties, hasAction], own) => ({
+      id: own(_syncCores.Barrier(parties as number, hasAction as boolean)),
+    }),
+    handle: ({ created, args, state, local }) =>
+      rebuildReduced("Barrier", {
+        ref: state(created.id),
+        parties: args[0],
+        timeout: local?.timeout ?? null,
+        spec: local?.spec ?? null,
+      }),
+  },
+  Value: {
+    serve: ([typecode, value], own) => ({
+      id: own(_memoryCore(typecode as Typecode, [value as CValue])),
+    }),
+    handle: (made) => memoryHandle("Value", made),
+  },
+  Array: {
+    serve: ([typecode, init], own) => ({
+      id: own(_memoryCore(typecode as Typecode, init as number | CValue[])),
+    }),
+    handle: (made) => memoryHandle("Array", made),
+  },
+} satisfies Record<string, SyncType>;
+
 function create(typeid: string, args: unknown[], channel: Channel | null): Created {
   const tickets: Record<string, string> = {};
   const own = (core: SharedCore): string => {
@@ -345,34 +471,10 @@ function make(
   args: unknown[],
   own: (core: SharedCore) => string,
 ): Omit<Created, "tickets"> {
-  switch (typeid) {
-    case "dict":
-      return { id: own(new DictCore(args[0] as Record<string, unknown>)) };
-    case "list":
-      return { id: own(new ListCore(args[0] as unknown[])) };
-    case "Namespace":
-      return { id: own(new NamespaceCore(args[0] as Record<string, unknown>)) };
-    case "Queue":
-    case "JoinableQueue":
-      return { id: own(_queueCore(args[0] as number)) };
-    case "Lock":
-    case "RLock":
-    case "Event":
-      return { id: own(_syncCores[typeid]()) };
-    case "Semaphore":
-    case "BoundedSemaphore":
-      return { id: own(_syncCores[typeid](args[0] as number)) };
-    case "Condition": {
-      const [condition, lock] = _syncCores.Condition();
-      return { id: own(condition), lockId: own(lock) };
-    }
-    case "Barrier":
-      return { id: own(_syncCores.Barrier(args[0] as number, args[1] as boolean)) };
-    case "Value":
-      return { id: own(_memoryCore(args[0] as Typecode, [args[1] as CValue])) };
-    case "Array":
-      return { id: own(_memoryCore(args[0] as Typecode, args[1] as number | CValue[])) };
-  }
+  const builtin = Object.hasOwn(SYNC_TYPES, typeid)
+    ? (SYNC_TYPES as Record<string, SyncType>)[typeid]
+    : undefined;
+  if (builtin) return builtin.serve(args, own);
   const registration = serverTypes.get(typeid);
   if (!registration || !registration[1]) {
     throw new TypeError(
@@ -449,7 +551,13 @@ registerLibraryTarget(managerServerLoop as never, import.meta.url);
 
 // ---------------------------------------------------------------- proxies
 
-const FROM_REF: unique symbol = Symbol("fromRef") as never;
+/** The reference a new proxy holds, handed by the manager or the decoder that makes it. */
+const proxyRefs = new Handoff<Ref>();
+
+/** A proxy of class `cls` holding `ref`. */
+function makeProxy<P extends BaseProxy>(cls: new () => P, ref: Ref): P {
+  return proxyRefs.build(ref, () => new cls());
+}
 
 /**
  * The base of the proxies to a manager's dicts, lists and namespaces
@@ -464,9 +572,14 @@ const FROM_REF: unique symbol = Symbol("fromRef") as never;
 export abstract class BaseProxy {
   /** @internal */
   readonly _ref: Ref;
-  /** @internal Proxies are made by a manager. */
-  constructor(token: typeof FROM_REF, ref: Ref) {
-    if (token !== FROM_REF) {
+  /**
+   * Proxies are made by a manager: `manager.dict()`, `manager.list()`, ...
+   *
+   * @throws {TypeError} when constructed directly
+   */
+  constructor() {
+    const ref = proxyRefs.take();
+    if (!ref) {
       throw new TypeError("Proxies are made by a manager: use manager.dict(), manager.list(), ...");
     }
     this._ref = ref;
@@ -745,11 +858,11 @@ function autoProxy(ref: Ref, methods: string[]): AutoProxy {
   return releaseWhenCollected(proxy, ref);
 }
 
-registerReducer("DictProxy", (s) => new DictProxy(FROM_REF, Ref.fromState(s as RefState)));
-registerReducer("ListProxy", (s) => new ListProxy(FROM_REF, Ref.fromState(s as RefState)));
+registerReducer("DictProxy", (s) => makeProxy(DictProxy, Ref.fromState(s as RefState)));
+registerReducer("ListProxy", (s) => makeProxy(ListProxy, Ref.fromState(s as RefState)));
 registerReducer(
   "NamespaceProxy",
-  (s) => new NamespaceProxy(FROM_REF, Ref.fromState(s as RefState)),
+  (s) => makeProxy(NamespaceProxy, Ref.fromState(s as RefState)),
 );
 registerReducer("AutoProxy", (s) => {
   const st = s as AutoProxyState;
@@ -902,10 +1015,7 @@ export class BaseManager implements AsyncDisposable {
       throw new ValueError(`The manager has already been ${this.#state}`);
     }
     const method = this.#method;
-    const ProcessClass = class extends Process {
-      static readonly [START_METHOD]: StartMethod = method;
-    };
-    Object.defineProperty(ProcessClass, "name", { value: "Process" });
+    const ProcessClass = processClassFor(method);
     const [mine, theirs] = Pipe();
     const usesTreeKey = this.#address === null;
     // A daemon: the manager does not keep its owner's program alive, and
@@ -1070,13 +1180,14 @@ export class BaseManager implements AsyncDisposable {
  * ```
  */
 export class SyncManager extends BaseManager {
+  /** Makes a `typeid` of {@linkcode SYNC_TYPES} in the server and returns this process's handle. */
   async #make<T>(
-    typeid: string,
+    typeid: keyof typeof SYNC_TYPES,
     args: unknown[],
-    build: (created: Created, ref: (id: string) => Ref, state: (id: string) => RefState) => T,
+    local?: BarrierLocal,
   ): Promise<T> {
     const { created, ref, state } = await this._create(typeid, args);
-    return build(created, ref, state);
+    return SYNC_TYPES[typeid].handle({ created, args, ref, state, local }) as T;
   }
 
   /** A shared dict, optionally filled from an object or pairs. */
@@ -1088,86 +1199,47 @@ export class SyncManager extends BaseManager {
       : Symbol.iterator in Object(init)
       ? [...(init as Iterable<[K, V]>)]
       : init;
-    return this.#make("dict", [entries], (c, ref) => new DictProxy<K, V>(FROM_REF, ref(c.id)));
+    return this.#make("dict", [entries]);
   }
   /** A shared list, optionally filled. */
   list<T = unknown>(init?: Iterable<T>): Promise<ListProxy<T>> {
-    return this.#make(
-      "list",
-      [init === undefined ? undefined : [...init]],
-      (c, ref) => new ListProxy<T>(FROM_REF, ref(c.id)),
-    );
+    return this.#make("list", [init === undefined ? undefined : [...init]]);
   }
   /** A shared namespace, optionally with attributes. */
   Namespace(init?: Record<string, unknown>): Promise<NamespaceProxy> {
-    return this.#make("Namespace", [init], (c, ref) => new NamespaceProxy(FROM_REF, ref(c.id)));
+    return this.#make("Namespace", [init]);
   }
   /** A queue in the server. */
   Queue<T = unknown>(maxsize = 0): Promise<Queue<T>> {
-    return this.#make(
-      "Queue",
-      [maxsize],
-      (c, _ref, state) =>
-        rebuildReduced("Queue", {
-          ref: state(c.id),
-          maxsize: maxsize > 0 ? Math.floor(maxsize) : 0,
-        }) as Queue<T>,
-    );
+    return this.#make("Queue", [maxsize]);
   }
   /** A joinable queue in the server. */
   JoinableQueue<T = unknown>(maxsize = 0): Promise<JoinableQueue<T>> {
-    return this.#make(
-      "JoinableQueue",
-      [maxsize],
-      (c, _ref, state) =>
-        rebuildReduced("JoinableQueue", {
-          ref: state(c.id),
-          maxsize: maxsize > 0 ? Math.floor(maxsize) : 0,
-        }) as JoinableQueue<T>,
-    );
+    return this.#make("JoinableQueue", [maxsize]);
   }
   /** A lock in the server. */
   Lock(): Promise<Lock> {
-    return this.#make("Lock", [], (c, _ref, state) => rebuildReduced("Lock", state(c.id)) as Lock);
+    return this.#make("Lock", []);
   }
   /** A re-entrant lock in the server. */
   RLock(): Promise<RLock> {
-    return this.#make(
-      "RLock",
-      [],
-      (c, _ref, state) => rebuildReduced("RLock", state(c.id)) as RLock,
-    );
+    return this.#make("RLock", []);
   }
   /** A semaphore in the server. */
   Semaphore(value = 1): Promise<Semaphore> {
-    return this.#make(
-      "Semaphore",
-      [value],
-      (c, _ref, state) => rebuildReduced("Semaphore", state(c.id)) as Semaphore,
-    );
+    return this.#make("Semaphore", [value]);
   }
   /** A bounded semaphore in the server. */
   BoundedSemaphore(value = 1): Promise<BoundedSemaphore> {
-    return this.#make(
-      "BoundedSemaphore",
-      [value],
-      (c, _ref, state) => rebuildReduced("BoundedSemaphore", state(c.id)) as BoundedSemaphore,
-    );
+    return this.#make("BoundedSemaphore", [value]);
   }
   /** An event in the server. */
   Event(): Promise<Event> {
-    return this.#make(
-      "Event",
-      [],
-      (c, _ref, state) => rebuildReduced("Event", state(c.id)) as Event,
-    );
+    return this.#make("Event", []);
   }
   /** A condition (over its own RLock) in the server. */
   Condition(): Promise<Condition> {
-    return this.#make("Condition", [], (c, _ref, state) => {
-      const lock = rebuildReduced("RLock", state(c.lockId!));
-      return rebuildReduced("Condition", { ref: state(c.id), lock }) as Condition;
-    });
+    return this.#make("Condition", []);
   }
   /** A barrier in the server; `action` runs in the last process to arrive. */
   Barrier(
@@ -1181,49 +1253,16 @@ export class SyncManager extends BaseManager {
       );
     }
     const spec: CallableSpec | null = action ? describeCallable(action, callerModules()) : null;
-    return this.#make(
-      "Barrier",
-      [parties, action != null],
-      (c, _ref, state) =>
-        rebuildReduced("Barrier", {
-          ref: state(c.id),
-          parties,
-          timeout: timeout ?? null,
-          spec,
-        }) as Barrier,
-    );
+    return this.#make("Barrier", [parties, action != null], { timeout: timeout ?? null, spec });
   }
   /** A value in the server (no lock: each get/set is one atomic call). */
   Value(typecode: Typecode, value: CValue = 0): Promise<Synchronized> {
-    return this.#make(
-      "Value",
-      [typecode, value],
-      (c, _ref, state) =>
-        rebuildReduced("Value", {
-          typecode,
-          length: 1,
-          view: null,
-          ref: state(c.id),
-          lock: null,
-        }) as Synchronized,
-    );
+    return this.#make("Value", [typecode, value]);
   }
   /** An array in the server. */
   Array(typecode: Typecode, sizeOrValues: number | Iterable<CValue>): Promise<SynchronizedArray> {
     const init = typeof sizeOrValues === "number" ? sizeOrValues : [...sizeOrValues];
-    const length = typeof init === "number" ? init : init.length;
-    return this.#make(
-      "Array",
-      [typecode, init],
-      (c, _ref, state) =>
-        rebuildReduced("Array", {
-          typecode,
-          length,
-          view: null,
-          ref: state(c.id),
-          lock: null,
-        }) as SynchronizedArray,
-    );
+    return this.#make("Array", [typecode, init]);
   }
 }
 

@@ -17,7 +17,7 @@
 
 import type { StartMethod } from "./host.ts";
 import { type Connection, Pipe } from "./connection.ts";
-import { onChildExit, Process, registerLibraryTarget, START_METHOD } from "./process.ts";
+import { onChildExit, type Process, processClassFor, registerLibraryTarget } from "./process.ts";
 import { cpuCount } from "./process.ts";
 import { defaultStartMethod } from "./_start_method.ts";
 import {
@@ -410,12 +410,7 @@ export class Pool implements AsyncDisposable {
     this.#maxtasks = o.maxtasksperchild ?? null;
     this.#method = o.context?.getStartMethod() ?? defaultStartMethod()!;
     this.#modules = callerModules();
-    const method = this.#method;
-    const bound = class extends Process {
-      static readonly [START_METHOD]: StartMethod = method;
-    };
-    Object.defineProperty(bound, "name", { value: "Process" });
-    this.#ProcessClass = bound;
+    this.#ProcessClass = processClassFor(this.#method);
     for (let i = 0; i < processes; i++) this.#spawnWorker();
   }
 

@@ -16,6 +16,7 @@ import { ValueError } from "./errors.ts";
 import { type CallableSpec, callerModules, describeCallable } from "./reduction.ts";
 import type { Bootstrap } from "./_protocol.ts";
 import { checkTimeout, deferred, holdAlive, randomId, toHex, unrefTimeout } from "./_util.ts";
+import { Handoff } from "./_handoff.ts";
 
 /** The options of `new Process(...)`, as Python's keyword arguments. */
 export interface ProcessOptions {
@@ -37,11 +38,8 @@ export const TERMINATE_GRACE_MS = 3000;
 /** Milliseconds join() waits, after a child exited, for its channel to deliver what is left. */
 const CHANNEL_CLOSE_GRACE_MS = 2000;
 
-/** The start method a context's Process class is bound to. */
-export const START_METHOD: unique symbol = Symbol("startMethod") as never;
-
-/** @internal Marks the construction of a child's own Process object. */
-export const REBUILD: unique symbol = Symbol("rebuild") as never;
+/** The start method a bound Process class (see {@linkcode processClassFor}) starts its children with. */
+const START_METHOD: unique symbol = Symbol("startMethod");
 
 /** @internal What a child's Process object is made from. */
 export interface RebuildState {
@@ -55,7 +53,8 @@ export interface RebuildState {
   ident: number;
 }
 
-let pendingRebuild: RebuildState | null = null;
+/** What a child's own Process object, or the view of the main program or parent, is made from. */
+const rebuilds = new Handoff<RebuildState>();
 
 /** Library functions a child runs as targets, with the module that exports them. */
 const libraryTargets = new Map<unknown, string>();
@@ -65,9 +64,37 @@ export function registerLibraryTarget(fn: (...args: never[]) => unknown, moduleU
   libraryTargets.set(fn, moduleUrl);
 }
 
-/** @internal Sets what the next `REBUILD` construction uses. */
-export function prepareRebuild(state: RebuildState): void {
-  pendingRebuild = state;
+/**
+ * @internal A child's own Process object, made from `state` by the
+ * constructor of `Process` with `cls` (a Process subclass the child
+ * rebuilt) as its class: the subclass's own constructor does not run, as
+ * Python's unpickling does not call `__init__`.
+ */
+export function rebuildProcess(
+  state: RebuildState,
+  cls?: (...args: never[]) => unknown,
+): Process {
+  return rebuilds.build(state, () => Reflect.construct(Process, [], cls ?? Process) as Process);
+}
+
+const boundClasses = new Map<StartMethod, typeof Process>();
+
+/**
+ * @internal The `Process` class whose children use `method` (a context's,
+ * a pool's workers', a manager's server): named "Process", so its children
+ * are "Process-N" as in Python.
+ */
+export function processClassFor(method: StartMethod): typeof Process {
+  let bound = boundClasses.get(method);
+  if (!bound) {
+    bound = class extends Process {
+      static readonly [START_METHOD]: StartMethod = method;
+    };
+    // Engines differ in the name they infer for a class expression.
+    Object.defineProperty(bound, "name", { value: "Process" });
+    boundClasses.set(method, bound);
+  }
+  return bound;
 }
 
 type Role = "child" | "current" | "parent";
@@ -198,9 +225,8 @@ export class Process implements AsyncDisposable {
    * @param options the target, its arguments, name and daemon flag
    */
   constructor(options: ProcessOptions = {}) {
-    if ((options as unknown) === REBUILD) {
-      const s = pendingRebuild!;
-      pendingRebuild = null;
+    const s = rebuilds.take();
+    if (s) {
       this.#role = "current";
       this.#name = s.name;
       this.#identity = s.identity;
@@ -246,14 +272,13 @@ export class Process implements AsyncDisposable {
     role: "current" | "parent",
     init: { name: string; pid: number; ident: number; daemon: boolean },
   ): Process {
-    prepareRebuild({
+    const p = rebuildProcess({
       ...init,
       identity: processState().identity,
       target: null,
       args: [],
       kwargs: undefined,
     });
-    const p = new Process(REBUILD as never);
     p.#role = role;
     return p;
   }

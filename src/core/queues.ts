@@ -91,6 +91,7 @@ import {
   count,
   freeRingsHeldBy,
   isFull,
+  maxsizeOf,
   newRing,
   overflowing,
   ownerGetters,
@@ -127,6 +128,7 @@ import {
   Waiter,
 } from "./_shared.ts";
 import { Empty, Full, OSError, ValueError } from "./errors.ts";
+import { Handoff } from "./_handoff.ts";
 
 /** The options of `put` and `get`: Python's `block` and `timeout` (milliseconds). */
 export interface QueueOptions {
@@ -136,7 +138,8 @@ export interface QueueOptions {
   timeout?: number | null;
 }
 
-const FROM_REF: unique symbol = Symbol("fromRef") as never;
+/** A queue that crossed from another process: its reference, bound and (in a worker) its memory. */
+const received = new Handoff<{ ref: Ref; maxsize: number; ring: Ring | null }>();
 
 /** The most items one answer to a borrower carries: the one asked for and those lent. */
 const LEND_MAX = 32;
@@ -656,7 +659,7 @@ class RingSide {
     );
     if (first === Pushed.Done) return;
     if (first === Pushed.ToOwner) return await this.#viaOwner(item, block, timeout);
-    if (!block) throw new Full(`The queue is full (maxsize ${this.ring.control[8]})`);
+    if (!block) throw new Full(`The queue is full (maxsize ${maxsizeOf(this.ring)})`);
     let result: Pushed = first;
     await this.#waitUntil(timeout, () => {
       result = push(
@@ -1016,11 +1019,13 @@ export class Queue<T = unknown> implements Disposable {
   #flushed: Promise<unknown> | null = null;
   /** This process's gets on a queue owned elsewhere (not through shared memory). */
   #borrower: Borrower | null = null;
+  /** `cancelJoinThread()` was called: `joinThread()` does not wait. */
+  #joinCancelled = false;
 
   /** Makes a queue holding at most `maxsize` items (0 or less: no limit). */
-  constructor(maxsize = 0, ...internal: unknown[]) {
-    if ((maxsize as unknown) === FROM_REF) {
-      const s = internal[0] as { ref: Ref; maxsize: number; ring?: Ring | null };
+  constructor(maxsize = 0) {
+    const s = received.take();
+    if (s) {
       this._ref = s.ref;
       this.#maxsize = s.maxsize;
       if (s.ring && !s.ref.core) this._side = new RingSide(adoptRing(s.ring), s.ref);
@@ -1134,19 +1139,30 @@ export class Queue<T = unknown> implements Disposable {
     this._ref.release();
   }
 
-  /** After `close()`: resolves once everything this handle put has reached the queue. */
+  /**
+   * After `close()`: resolves once everything this handle put has reached
+   * the queue (at once after {@linkcode Queue.cancelJoinThread}).
+   */
   async joinThread(): Promise<void> {
     if (!this.#closed) throw new ValueError("joinThread() can only be called after close()");
+    if (this.#joinCancelled) return;
     const error = await this.#flushed;
     if (error) throw error;
   }
 
   /**
-   * Python lets a process exit without flushing its queue buffer; here a
-   * process always delivers what it put before exiting, so this only
-   * records the wish (kept for compatibility).
+   * As in Python, a later {@linkcode Queue.joinThread} returns without
+   * waiting for this handle's puts to reach the queue.
+   *
+   * Python needs this so that a process can exit while its queue's feeder
+   * thread is blocked writing items nobody reads (they are lost). Here no
+   * put waits for a reader: an item is handed to the queue's owner, which
+   * holds it however long nobody reads, so a process's exit never blocks on
+   * its queue and nothing put is lost; this changes `joinThread()` only.
    */
-  cancelJoinThread(): void {}
+  cancelJoinThread(): void {
+    this.#joinCancelled = true;
+  }
 
   /** Closes this handle (for `using`). */
   [Symbol.dispose](): void {
@@ -1218,33 +1234,22 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
  */
 export class SimpleQueue<T = unknown> extends Queue<T> {
   /** Makes an unbounded queue. */
-  constructor(...internal: unknown[]) {
-    super(...((internal[0] === FROM_REF ? [FROM_REF, internal[1]] : [0]) as [number]));
+  constructor() {
+    super(0);
   }
 }
 
-function rebuild(cls: new (...a: never[]) => Queue) {
+function rebuild(cls: new () => Queue) {
   return (s: unknown) => {
     const st = s as QueueState;
-    return new (cls as unknown as new (...a: unknown[]) => Queue)(FROM_REF, {
-      ref: Ref.fromState(st.ref),
-      maxsize: st.maxsize,
-      ring: st.ring ?? null,
-    });
+    const state = { ref: Ref.fromState(st.ref), maxsize: st.maxsize, ring: st.ring ?? null };
+    return received.build(state, () => new cls());
   };
 }
 
 registerReducer("Queue", rebuild(Queue));
 registerReducer("JoinableQueue", rebuild(JoinableQueue));
-registerReducer(
-  "SimpleQueue",
-  (s) =>
-    new SimpleQueue(FROM_REF, {
-      ref: Ref.fromState((s as QueueState).ref),
-      maxsize: 0,
-      ring: (s as QueueState).ring ?? null,
-    }),
-);
+registerReducer("SimpleQueue", rebuild(SimpleQueue));
 
 /** @internal An owner-side queue core, for a manager's server. */
 export function _queueCore(maxsize = 0): SharedCore {

@@ -27,6 +27,7 @@ import {
 } from "./_shared.ts";
 import { type Lock, RLock } from "./synchronize.ts";
 import { ValueError } from "./errors.ts";
+import { Handoff } from "./_handoff.ts";
 
 /** Python's `array` typecodes (`l`/`L` are 32-bit here; use `q`/`Q` for 64-bit, as `bigint`). */
 export type Typecode = "b" | "B" | "h" | "H" | "i" | "I" | "l" | "L" | "q" | "Q" | "f" | "d";
@@ -149,6 +150,18 @@ interface MemoryState {
   lock: Lock | RLock | null;
 }
 
+/** What a `SynchronizedBase` is made of: its memory here (`view`) or a reference to it (`ref`). */
+interface MemoryParts {
+  typecode: Typecode;
+  length: number;
+  view: View | null;
+  ref: Ref | null;
+  lock: Lock | RLock | null;
+  /** Whether the lock's handle is the value's own (made or received with it). */
+  ownsLock: boolean;
+}
+const made = new Handoff<MemoryParts>();
+
 /**
  * What `Synchronized` and `SynchronizedArray` share (Python's
  * `SynchronizedBase`): the typecode and the lock.
@@ -168,15 +181,20 @@ export abstract class SynchronizedBase implements Disposable {
   /** Whether the lock's handle is this value's own (made or received with it). */
   readonly #ownsLock: boolean;
 
-  /** @internal Made by `Value()` and `SharedArray()`. */
-  constructor(
-    typecode: Typecode,
-    length: number,
-    view: View | null,
-    ref: Ref | null,
-    lock: Lock | RLock | null,
-    ownsLock = true,
-  ) {
+  /**
+   * Made by {@linkcode Value} and {@linkcode SharedArray} (and rebuilt when
+   * it crosses to another process).
+   *
+   * @throws {TypeError} when constructed directly
+   */
+  constructor() {
+    const parts = made.take();
+    if (!parts) {
+      throw new TypeError(
+        `${new.target.name} is made by Value() or SharedArray(); do not construct it`,
+      );
+    }
+    const { typecode, length, view, ref, lock, ownsLock } = parts;
     this.#typecode = typecode;
     this.#length = length;
     this.#view = view;
@@ -445,7 +463,9 @@ export function Value(
   options: SharedOptions = {},
 ): Synchronized {
   const [t, view] = sharedView(typecode, [init]);
-  return new Synchronized(t, 1, view, null, lockFor(options.lock), ownsLock(options.lock));
+  const lock = lockFor(options.lock);
+  const parts = { typecode: t, length: 1, view, ref: null, lock, ownsLock: ownsLock(options.lock) };
+  return made.build(parts, () => new Synchronized());
 }
 
 /**
@@ -466,14 +486,16 @@ export function SharedArray(
   options: SharedOptions = {},
 ): SynchronizedArray {
   const [t, view] = sharedView(typecode, sizeOrValues);
-  return new SynchronizedArray(
-    t,
-    view.length,
+  const lock = lockFor(options.lock);
+  const parts = {
+    typecode: t,
+    length: view.length,
     view,
-    null,
-    lockFor(options.lock),
-    ownsLock(options.lock),
-  );
+    ref: null,
+    lock,
+    ownsLock: ownsLock(options.lock),
+  };
+  return made.build(parts, () => new SynchronizedArray());
 }
 
 /** @internal Refuses raw shared memory outside the "worker" start method. */
@@ -502,13 +524,8 @@ export function rawArray(typecode: Typecode, sizeOrValues: number | Iterable<CVa
 function rebuild(Cls: typeof Synchronized | typeof SynchronizedArray) {
   return (s: unknown) => {
     const st = s as MemoryState;
-    return new Cls(
-      st.typecode,
-      st.length,
-      st.view,
-      st.view ? null : Ref.fromState(st.ref!),
-      st.lock,
-    );
+    const ref = st.view ? null : Ref.fromState(st.ref!);
+    return made.build({ ...st, ref, ownsLock: true }, () => new Cls());
   };
 }
 

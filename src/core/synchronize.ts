@@ -32,6 +32,7 @@ import {
 } from "./_shared.ts";
 import { BrokenBarrierError, type OSError, ValueError } from "./errors.ts";
 import { checkTimeout } from "./_util.ts";
+import { Handoff } from "./_handoff.ts";
 import { processState } from "./_state.ts";
 import { waitUntil } from "./_ring.ts";
 import { onChildDeath, onChildExit } from "./process.ts";
@@ -50,7 +51,19 @@ export interface AcquireOptions {
   timeout?: number | null;
 }
 
-const FROM_REF: unique symbol = Symbol("fromRef") as never;
+/** What `SemLock`'s constructor is given by its subclass's. */
+interface SemLockParts {
+  ref: Ref;
+  cell: Int32Array | null;
+  kind: "lock" | "rlock" | "semaphore";
+}
+const semLockParts = new Handoff<SemLockParts>();
+/** A lock, semaphore or event that crossed from another process: its reference and its memory. */
+const received = new Handoff<[Ref, Int32Array | null]>();
+/** A condition that crossed from another process. */
+const receivedConditions = new Handoff<{ ref: Ref; lock: Lock | RLock }>();
+/** A barrier that crossed from another process. */
+const receivedBarriers = new Handoff<BarrierState>();
 
 // ---------------------------------------------------------------- owner side
 
@@ -61,6 +74,7 @@ const FROM_REF: unique symbol = Symbol("fromRef") as never;
 const STATE = 0; // 0 free, 1 held, 2 freed (its object is gone)
 const HOLDER = 1; // the holder's ident (as an int32)
 const LEVELS = 2; // how many times the holder took it (RLock)
+const LOCK_WORDS = 3;
 
 const FREED = 2;
 
@@ -74,7 +88,7 @@ const FREED = 2;
 const cells = new Set<Int32Array>();
 
 function newCell(): Int32Array {
-  const cell = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
+  const cell = new Int32Array(new SharedArrayBuffer(LOCK_WORDS * Int32Array.BYTES_PER_ELEMENT));
   cells.add(cell);
   return cell;
 }
@@ -211,13 +225,21 @@ class LockCore extends SharedCore {
 // units. An event's cell: one flag.
 const VALUE = 0;
 const BOUND = 1;
+// Then SLOTS slots of SLOT_WORDS words from SLOTS_AT: who holds units, and how many.
+const SLOTS_AT = 2;
 const SLOTS = 16;
+const SLOT_OWNER = 0; // the holder's ident (0: a free slot)
+const SLOT_UNITS = 1; // how many units it holds
+const SLOT_WORDS = 2;
+const SEMAPHORE_WORDS = SLOTS_AT + SLOTS * SLOT_WORDS;
 /** The bound of a semaphore whose object was freed. */
 const FREED_BOUND = -2;
 const semaphoreCells = new Set<Int32Array>();
 
 function newSemaphoreCell(value: number, bound: number | null): Int32Array {
-  const cell = new Int32Array(new SharedArrayBuffer((2 + 2 * SLOTS) * 4));
+  const cell = new Int32Array(
+    new SharedArrayBuffer(SEMAPHORE_WORDS * Int32Array.BYTES_PER_ELEMENT),
+  );
   cell[VALUE] = value;
   cell[BOUND] = bound ?? -1;
   semaphoreCells.add(cell);
@@ -228,11 +250,14 @@ function newSemaphoreCell(value: number, bound: number | null): Int32Array {
 function holdUnits(cell: Int32Array, ident: number, delta: number): void {
   const id = (ident | 0) || 1;
   for (let i = 0; i < SLOTS; i++) {
-    const at = 2 + 2 * i;
-    let owner = Atomics.load(cell, at);
-    if (owner === 0 && delta > 0) owner = Atomics.compareExchange(cell, at, 0, id) || id;
+    const at = SLOTS_AT + SLOT_WORDS * i;
+    let owner = Atomics.load(cell, at + SLOT_OWNER);
+    if (owner === 0 && delta > 0) {
+      owner = Atomics.compareExchange(cell, at + SLOT_OWNER, 0, id) || id;
+    }
     if (owner === id) {
-      Atomics.store(cell, at + 1, Math.max(0, Atomics.load(cell, at + 1) + delta));
+      const units = Atomics.load(cell, at + SLOT_UNITS);
+      Atomics.store(cell, at + SLOT_UNITS, Math.max(0, units + delta));
       return;
     }
   }
@@ -288,10 +313,10 @@ function settleUnitsOf(ident: number, died: boolean): void {
   const id = (ident | 0) || 1;
   for (const cell of semaphoreCells) {
     for (let i = 0; i < SLOTS; i++) {
-      const at = 2 + 2 * i;
-      if (Atomics.load(cell, at) !== id) continue;
-      const units = Atomics.exchange(cell, at + 1, 0);
-      Atomics.store(cell, at, 0);
+      const at = SLOTS_AT + SLOT_WORDS * i;
+      if (Atomics.load(cell, at + SLOT_OWNER) !== id) continue;
+      const units = Atomics.exchange(cell, at + SLOT_UNITS, 0);
+      Atomics.store(cell, at + SLOT_OWNER, 0);
       if (died && units > 0) addUnits(cell, units, false);
     }
   }
@@ -337,7 +362,8 @@ class SemaphoreCore extends SharedCore {
   }
 }
 
-const FLAG = 0;
+const FLAG = 0; // 1 set, 0 clear
+const EVENT_WORDS = 1;
 
 function setFlag(cell: Int32Array): void {
   Atomics.store(cell, FLAG, 1);
@@ -355,7 +381,9 @@ async function waitFlag(cell: Int32Array, timeout: number | null): Promise<boole
 
 class EventCore extends SharedCore {
   readonly exposed: ReadonlySet<string> = new Set(["set", "clear", "isSet", "wait"]);
-  readonly cell: Int32Array = new Int32Array(new SharedArrayBuffer(4));
+  readonly cell: Int32Array = new Int32Array(
+    new SharedArrayBuffer(EVENT_WORDS * Int32Array.BYTES_PER_ELEMENT),
+  );
 
   set(): void {
     setFlag(this.cell);
@@ -547,12 +575,23 @@ export abstract class SemLock implements AsyncDisposable {
   /** @internal */
   readonly _kind: "lock" | "rlock" | "semaphore";
 
-  /** @internal Made by the subclasses. */
-  constructor(ref: Ref, cell: Int32Array | null, kind: "lock" | "rlock" | "semaphore") {
-    this._ref = ref;
-    this._cell = cell;
-    this._kind = kind;
-    releaseWhenCollected(this, ref);
+  /**
+   * Made by the subclasses: construct a {@linkcode Lock}, {@linkcode RLock},
+   * {@linkcode Semaphore} or {@linkcode BoundedSemaphore}.
+   *
+   * @throws {TypeError} when constructed other than through one of them
+   */
+  constructor() {
+    const parts = semLockParts.take();
+    if (!parts) {
+      throw new TypeError(
+        "SemLock is made by its subclasses: construct a Lock, RLock, Semaphore or BoundedSemaphore",
+      );
+    }
+    this._ref = parts.ref;
+    this._cell = parts.cell;
+    this._kind = parts.kind;
+    releaseWhenCollected(this, parts.ref);
   }
 
   #checkOpen(): void {
@@ -648,13 +687,10 @@ export abstract class SemLock implements AsyncDisposable {
  */
 export class Lock extends SemLock {
   /** Makes an unlocked lock. */
-  constructor(...internal: unknown[]) {
-    if (internal[0] === FROM_REF) {
-      super(internal[1] as Ref, internal[2] as Int32Array | null, "lock");
-      return;
-    }
-    const core = new LockCore(false);
-    super(Ref.local(core), core.cell, "lock");
+  constructor() {
+    const [ref, cell] = received.take() ?? newLock(false);
+    semLockParts.give({ ref, cell, kind: "lock" });
+    super();
   }
 
   /** @internal */
@@ -679,13 +715,10 @@ export class Lock extends SemLock {
  */
 export class RLock extends SemLock {
   /** Makes an unlocked re-entrant lock. */
-  constructor(...internal: unknown[]) {
-    if (internal[0] === FROM_REF) {
-      super(internal[1] as Ref, internal[2] as Int32Array | null, "rlock");
-      return;
-    }
-    const core = new LockCore(true);
-    super(Ref.local(core), core.cell, "rlock");
+  constructor() {
+    const [ref, cell] = received.take() ?? newLock(true);
+    semLockParts.give({ ref, cell, kind: "rlock" });
+    super();
   }
 
   /** @internal */
@@ -709,16 +742,11 @@ export class RLock extends SemLock {
  */
 export class Semaphore extends SemLock {
   /** Makes a semaphore with `value` units (default 1). */
-  constructor(value: number = 1, ...internal: unknown[]) {
-    if ((value as unknown) === FROM_REF) {
-      super(internal[0] as Ref, internal[1] as Int32Array | null, "semaphore");
-      return;
-    }
-    if (!Number.isInteger(value) || value < 0) {
-      throw new ValueError(`Semaphore initial value must be an integer >= 0: received ${value}`);
-    }
-    const core = new SemaphoreCore(value, new.target === BoundedSemaphore ? value : null);
-    super(Ref.local(core), core.cell, "semaphore");
+  constructor(value: number = 1) {
+    const [ref, cell] = received.take() ??
+      newSemaphore(value, new.target === BoundedSemaphore ? value : null);
+    semLockParts.give({ ref, cell, kind: "semaphore" });
+    super();
   }
 
   /** The current value (Python's `get_value()`). */
@@ -768,10 +796,10 @@ export class Event implements Disposable {
   readonly #cell: Int32Array | null;
 
   /** Makes an unset event. */
-  constructor(...internal: unknown[]) {
-    if (internal[0] === FROM_REF) {
-      this.#ref = internal[1] as Ref;
-      this.#cell = internal[2] as Int32Array | null;
+  constructor() {
+    const given = received.take();
+    if (given) {
+      [this.#ref, this.#cell] = given;
     } else {
       const core = new EventCore();
       this.#ref = Ref.local(core);
@@ -880,10 +908,11 @@ export class Condition implements AsyncDisposable {
   readonly #ownsLock: boolean;
 
   /** Makes a condition over `lock` (a new `RLock` if none); the lock must be made in this process. */
-  constructor(lock?: Lock | RLock, ...internal: unknown[]) {
-    if ((lock as unknown) === FROM_REF) {
-      this.#ref = internal[0] as Ref;
-      this.#lock = internal[1] as Lock | RLock;
+  constructor(lock?: Lock | RLock) {
+    const given = receivedConditions.take();
+    if (given) {
+      this.#ref = given.ref;
+      this.#lock = given.lock;
       this.#ownsLock = true;
       releaseWhenCollected(this, this.#ref);
       return;
@@ -999,15 +1028,9 @@ export class Barrier implements Disposable {
     parties: number,
     action?: (() => unknown) | null,
     timeout?: number | null,
-    ...internal: unknown[]
   ) {
-    if ((parties as unknown) === FROM_REF) {
-      const s = action as unknown as {
-        ref: Ref;
-        parties: number;
-        timeout: number | null;
-        spec: CallableSpec | null;
-      };
+    const s = receivedBarriers.take();
+    if (s) {
       this.#ref = s.ref;
       this.#parties = s.parties;
       this.#timeout = s.timeout;
@@ -1016,7 +1039,6 @@ export class Barrier implements Disposable {
       releaseWhenCollected(this, this.#ref);
       return;
     }
-    void internal;
     if (!Number.isInteger(parties) || parties < 1) {
       throw new ValueError(`Barrier parties must be a positive integer: received ${parties}`);
     }
@@ -1103,9 +1125,32 @@ export class Barrier implements Disposable {
         parties: this.#parties,
         timeout: this.#timeout,
         spec: this.#actionSpec,
-      },
+      } satisfies BarrierState<RefState>,
     };
   }
+}
+
+/** How a Barrier crosses (with its reference crossed, then rebuilt). */
+interface BarrierState<R = Ref> {
+  ref: R;
+  parties: number;
+  timeout: number | null;
+  spec: CallableSpec | null;
+}
+
+/** A new lock's reference and memory. */
+function newLock(recursive: boolean): [Ref, Int32Array] {
+  const core = new LockCore(recursive);
+  return [Ref.local(core), core.cell];
+}
+
+/** A new semaphore's reference and memory (a bounded one refuses to go above `bound`). */
+function newSemaphore(value: number, bound: number | null): [Ref, Int32Array] {
+  if (!Number.isInteger(value) || value < 0) {
+    throw new ValueError(`Semaphore initial value must be an integer >= 0: received ${value}`);
+  }
+  const core = new SemaphoreCore(value, bound);
+  return [Ref.local(core), core.cell];
 }
 
 /** How a Lock or RLock crosses: a reference to its owner, and its memory for a worker. */
@@ -1124,8 +1169,8 @@ function lockFromState(s: unknown): [Ref, Int32Array | null] {
   return [ref, cell];
 }
 
-registerReducer("Lock", (s) => new Lock(FROM_REF, ...lockFromState(s)));
-registerReducer("RLock", (s) => new RLock(FROM_REF, ...lockFromState(s)));
+registerReducer("Lock", (s) => received.build(lockFromState(s), () => new Lock()));
+registerReducer("RLock", (s) => received.build(lockFromState(s), () => new RLock()));
 function cellFromState(
   s: unknown,
   tracked: Set<Int32Array> | null,
@@ -1140,25 +1185,20 @@ function cellFromState(
 
 registerReducer(
   "Semaphore",
-  (s) => new Semaphore(FROM_REF as never, ...cellFromState(s, semaphoreCells)),
+  (s) => received.build(cellFromState(s, semaphoreCells), () => new Semaphore()),
 );
 registerReducer(
   "BoundedSemaphore",
-  (s) => new BoundedSemaphore(FROM_REF as never, ...cellFromState(s, semaphoreCells)),
+  (s) => received.build(cellFromState(s, semaphoreCells), () => new BoundedSemaphore()),
 );
-registerReducer("Event", (s) => new Event(FROM_REF, ...cellFromState(s, null)));
+registerReducer("Event", (s) => received.build(cellFromState(s, null), () => new Event()));
 registerReducer("Condition", (s) => {
   const { ref, lock } = s as { ref: RefState; lock: Lock | RLock };
-  return new Condition(FROM_REF as never, Ref.fromState(ref), lock);
+  return receivedConditions.build({ ref: Ref.fromState(ref), lock }, () => new Condition());
 });
 registerReducer("Barrier", (s) => {
-  const st = s as {
-    ref: RefState;
-    parties: number;
-    timeout: number | null;
-    spec: CallableSpec | null;
-  };
-  return new Barrier(FROM_REF as never, { ...st, ref: Ref.fromState(st.ref) } as never);
+  const st = s as BarrierState<RefState>;
+  return receivedBarriers.build({ ...st, ref: Ref.fromState(st.ref) }, () => new Barrier(1));
 });
 
 /** @internal Owner-side cores, for a manager's server. */

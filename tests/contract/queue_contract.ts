@@ -34,6 +34,7 @@ import {
   queueConsume,
   queueEchoOne,
   queueErrorsInChild,
+  queueFillCancelAndExit,
   queueGetOneInto,
   queueJoinThenReport,
   queueLockThenPut,
@@ -655,6 +656,31 @@ export function runQueueContract({ startMethod }: { startMethod: StartMethod }):
             count,
             `all ${count} items put before process.exit(${code}) are in the queue`,
           );
+        }
+      },
+    );
+
+    test(
+      "a child that fills a queue nobody reads and calls cancelJoinThread() exits, and join() returns; nothing it put is lost",
+      TEST,
+      async () => {
+        // CPython: without cancel_join_thread() such a child hangs at exit on
+        // its feeder thread; with it, the child exits and the items may be
+        // lost. Here a put never waits for a reader (the queue's owner holds
+        // the items), so the child exits either way and every item arrives.
+        await using scope = new Scope(ctx);
+        const q = scope.queue<Uint8Array>();
+        const results = scope.queue<string>();
+        const count = 64;
+        const size = 256 * 1024;
+        const p = scope.start(queueFillCancelAndExit, [q, results, count, size]);
+        assert.equal(await within(results.get(), "the child's report"), "joinThread returned");
+        await joinedCleanly(p);
+        assert.equal(await q.qsize(), count, "every item the child put is in the queue");
+        for (let i = 0; i < count; i++) {
+          const item = await within(q.get(), `item ${i}`);
+          assert.equal(item.length, size);
+          assert.equal(item[0], i % 256);
         }
       },
     );

@@ -180,6 +180,24 @@ export async function queueUseAfterClose(q: Queue, results: Queue): Promise<void
   });
 }
 
+/**
+ * Puts `count` items of `size` bytes into `q`, which nobody reads, calls
+ * `cancelJoinThread()` and closes its handle, then reports that
+ * `joinThread()` returned; the child then exits.
+ */
+export async function queueFillCancelAndExit(
+  q: Queue,
+  results: Queue,
+  count: number,
+  size: number,
+): Promise<void> {
+  for (let i = 0; i < count; i++) await q.put(new Uint8Array(size).fill(i % 256));
+  q.cancelJoinThread();
+  q.close();
+  await q.joinThread();
+  await results.put("joinThread returned");
+}
+
 /** Passes both queues to a grandchild that answers on `outbox`, then reports the grandchild's end. */
 export async function queueRelayToGrandchild(
   inbox: Queue,
