@@ -64,14 +64,18 @@ export type CoreMethod<C> =
  */
 export type RefMethod<C> = SharedCore extends C ? string : CoreMethod<C>;
 
-/** The arguments of core method `M` after its caller. */
+/** The arguments of core method `M` after its caller (for a union of cores, any one's). */
 export type CoreArgs<C, M> = SharedCore extends C ? unknown[]
-  : M extends keyof C ? C[M] extends (caller: Caller, ...args: infer A) => unknown ? A : never
+  : C extends unknown
+    ? M extends keyof C ? C[M] extends (caller: Caller, ...args: infer A) => unknown ? A : never
+    : never
   : never;
 
-/** What core method `M` resolves with. */
+/** What core method `M` resolves with (for a union of cores, any one's). */
 export type CoreResult<C, M> = SharedCore extends C ? unknown
-  : M extends keyof C ? C[M] extends (...args: never[]) => infer R ? Awaited<R> : never
+  : C extends unknown
+    ? M extends keyof C ? C[M] extends (...args: never[]) => infer R ? Awaited<R> : never
+    : never
   : never;
 
 /**

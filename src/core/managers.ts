@@ -45,6 +45,10 @@ import {
 import type { Channel } from "./_node.ts";
 import {
   type Caller,
+  type CoreArgs,
+  type CoreMethod,
+  type CoreResult,
+  expose,
   ownedCount,
   ownFor,
   Ref,
@@ -101,7 +105,7 @@ function keyName(key: unknown): string {
 }
 
 class DictCore extends SharedCore {
-  readonly exposed: ReadonlySet<string> = new Set([
+  readonly exposed: ReadonlySet<string> = expose<DictCore>(
     "get",
     "set",
     "has",
@@ -115,7 +119,7 @@ class DictCore extends SharedCore {
     "clear",
     "size",
     "toObject",
-  ]);
+  );
   readonly map: Map<unknown, unknown>;
   constructor(init?: Record<string, unknown> | Iterable<[unknown, unknown]> | null) {
     super();
@@ -181,7 +185,7 @@ class DictCore extends SharedCore {
 }
 
 class ListCore extends SharedCore {
-  readonly exposed: ReadonlySet<string> = new Set([
+  readonly exposed: ReadonlySet<string> = expose<ListCore>(
     "append",
     "extend",
     "get",
@@ -196,7 +200,7 @@ class ListCore extends SharedCore {
     "length",
     "toArray",
     "slice",
-  ]);
+  );
   readonly items: unknown[];
   constructor(init?: Iterable<unknown> | null) {
     super();
@@ -270,7 +274,7 @@ class ListCore extends SharedCore {
 }
 
 class NamespaceCore extends SharedCore {
-  readonly exposed: ReadonlySet<string> = new Set(["get", "set", "delete", "toObject"]);
+  readonly exposed: ReadonlySet<string> = expose<NamespaceCore>("get", "set", "delete", "toObject");
   readonly attrs: Map<string, unknown>;
   constructor(init?: Record<string, unknown> | null) {
     super();
@@ -297,7 +301,7 @@ class NamespaceCore extends SharedCore {
 
 /** An instance of a registered type, reachable through the methods it exposes. */
 class InstanceCore extends SharedCore {
-  readonly exposed: ReadonlySet<string> = new Set(["invoke"]);
+  readonly exposed: ReadonlySet<string> = expose<InstanceCore>("invoke");
   constructor(readonly instance: Record<string, unknown>, readonly methods: ReadonlySet<string>) {
     super();
   }
@@ -560,6 +564,18 @@ function makeProxy<P extends BaseProxy>(cls: new () => P, ref: Ref): P {
 }
 
 /**
+ * Calls through a proxy of a core of kind `C`, checked against `C`'s
+ * methods by the type checker (a renamed method is a compile error).
+ */
+function callsTo<C extends SharedCore>() {
+  return <M extends CoreMethod<C>, T = CoreResult<C, M>>(
+    proxy: BaseProxy,
+    method: M,
+    ...args: CoreArgs<C, M>
+  ): Promise<T> => proxy._call<T>(method, ...args);
+}
+
+/**
  * The base of the proxies to a manager's dicts, lists and namespaces
  * (Python's `BaseProxy`): each call goes to the object in the server.
  *
@@ -633,6 +649,11 @@ function releaseStored(values: Iterable<unknown>, depth = 0): void {
   }
 }
 
+/** Calls of the owner-side cores behind the proxies, typed against their methods. */
+const dictCall = callsTo<DictCore>();
+const listCall = callsTo<ListCore>();
+const namespaceCall = callsTo<NamespaceCore>();
+
 /**
  * A proxy to a dict in a manager's server.
  *
@@ -646,55 +667,55 @@ function releaseStored(values: Iterable<unknown>, depth = 0): void {
 export class DictProxy<K = unknown, V = unknown> extends BaseProxy {
   /** The value of `key`, or `fallback` (undefined) when missing. */
   get(key: K, fallback?: V): Promise<V | undefined> {
-    return this._call("get", key, fallback);
+    return dictCall(this, "get", key, fallback);
   }
   /** Sets `key` to `value`. */
   set(key: K, value: V): Promise<void> {
-    return this._call("set", key, value);
+    return dictCall(this, "set", key, value);
   }
   /** Whether `key` is present. */
   has(key: K): Promise<boolean> {
-    return this._call("has", key);
+    return dictCall(this, "has", key);
   }
   /** Removes `key`; a missing key is a `KeyError`. */
   delete(key: K): Promise<void> {
-    return this._call("delete", key);
+    return dictCall(this, "delete", key);
   }
   /** The keys. */
   keys(): Promise<K[]> {
-    return this._call("keys");
+    return dictCall(this, "keys");
   }
   /** The values. */
   values(): Promise<V[]> {
-    return this._call("values");
+    return dictCall(this, "values");
   }
   /** The `[key, value]` pairs. */
   items(): Promise<[K, V][]> {
-    return this._call("items");
+    return dictCall(this, "items");
   }
   /** Sets every pair of `other` (an object or `[key, value]` pairs). */
   update(other: Record<string, V> | Iterable<[K, V]>): Promise<void> {
-    return this._call("update", other instanceof Map ? [...other] : other);
+    return dictCall(this, "update", other instanceof Map ? [...other] : other);
   }
   /** Removes `key` and returns its value; missing without a fallback is a `KeyError`. */
   pop(key: K, ...fallback: [V?]): Promise<V> {
-    return this._call("pop", key, ...fallback);
+    return dictCall(this, "pop", key, ...fallback);
   }
   /** The value of `key`, setting it to `value` first when missing. */
   setdefault(key: K, value?: V): Promise<V> {
-    return this._call("setdefault", key, value);
+    return dictCall(this, "setdefault", key, value);
   }
   /** Removes everything. */
   clear(): Promise<void> {
-    return this._call("clear");
+    return dictCall(this, "clear");
   }
   /** How many keys. */
   size(): Promise<number> {
-    return this._call("size");
+    return dictCall(this, "size");
   }
   /** A plain-object copy (keys as strings). */
   toObject(): Promise<Record<string, V>> {
-    return this._call("toObject");
+    return dictCall(this, "toObject");
   }
   /** @internal */
   [REDUCE](context: EncodeContext): Reduced {
@@ -716,59 +737,59 @@ export class DictProxy<K = unknown, V = unknown> extends BaseProxy {
 export class ListProxy<T = unknown> extends BaseProxy {
   /** Appends `value`. */
   append(value: T): Promise<void> {
-    return this._call("append", value);
+    return listCall(this, "append", value);
   }
   /** Appends every value. */
   extend(values: Iterable<T>): Promise<void> {
-    return this._call("extend", [...values]);
+    return listCall(this, "extend", [...values]);
   }
   /** Item `i` (negative counts from the end); out of range is a `RangeError`. */
   get(i: number): Promise<T> {
-    return this._call("get", i);
+    return listCall(this, "get", i);
   }
   /** Sets item `i`. */
   set(i: number, value: T): Promise<void> {
-    return this._call("set", i, value);
+    return listCall(this, "set", i, value);
   }
   /** Inserts `value` before index `i`. */
   insert(i: number, value: T): Promise<void> {
-    return this._call("insert", i, value);
+    return listCall(this, "insert", i, value);
   }
   /** Removes and returns item `i` (the last by default). */
   pop(i?: number): Promise<T> {
-    return this._call("pop", ...(i === undefined ? [] : [i]));
+    return listCall(this, "pop", ...(i === undefined ? [] : [i]));
   }
   /** Removes the first item equal to `value`; none is a `ValueError`. */
   remove(value: T): Promise<void> {
-    return this._call("remove", value);
+    return listCall(this, "remove", value);
   }
   /** The index of the first item equal to `value`; none is a `ValueError`. */
   index(value: T): Promise<number> {
-    return this._call("index", value);
+    return listCall(this, "index", value);
   }
   /** How many items equal `value`. */
   count(value: T): Promise<number> {
-    return this._call("count", value);
+    return listCall(this, "count", value);
   }
   /** Sorts numbers or strings in place. */
   sort(options: { reverse?: boolean } = {}): Promise<void> {
-    return this._call("sort", options);
+    return listCall(this, "sort", options);
   }
   /** Reverses in place. */
   reverse(): Promise<void> {
-    return this._call("reverse");
+    return listCall(this, "reverse");
   }
   /** How many items. */
   length(): Promise<number> {
-    return this._call("length");
+    return listCall(this, "length");
   }
   /** A copy of the items. */
   toArray(): Promise<T[]> {
-    return this._call("toArray");
+    return listCall(this, "toArray");
   }
   /** A copy of items `start` to `end`. */
   slice(start?: number, end?: number): Promise<T[]> {
-    return this._call("slice", start, end);
+    return listCall(this, "slice", start, end);
   }
   /** @internal */
   [REDUCE](context: EncodeContext): Reduced {
@@ -790,19 +811,19 @@ export class ListProxy<T = unknown> extends BaseProxy {
 export class NamespaceProxy extends BaseProxy {
   /** Attribute `name`; a missing one is a `KeyError`. */
   get<T = unknown>(name: string): Promise<T> {
-    return this._call("get", name);
+    return namespaceCall(this, "get", name);
   }
   /** Sets attribute `name`. */
   set(name: string, value: unknown): Promise<void> {
-    return this._call("set", name, value);
+    return namespaceCall(this, "set", name, value);
   }
   /** Deletes attribute `name`. */
   delete(name: string): Promise<void> {
-    return this._call("delete", name);
+    return namespaceCall(this, "delete", name);
   }
   /** Every attribute as a plain object. */
   toObject(): Promise<Record<string, unknown>> {
-    return this._call("toObject");
+    return namespaceCall(this, "toObject");
   }
   /** @internal */
   [REDUCE](context: EncodeContext): Reduced {
@@ -821,14 +842,14 @@ export type AutoProxy =
   & Disposable;
 
 /** The reference of each auto proxy (for the server to release the ones a container stored). */
-const autoProxyRefs = new WeakMap<object, Ref>();
+const autoProxyRefs = new WeakMap<object, Ref<InstanceCore>>();
 
 interface AutoProxyState {
   ref: RefState;
   methods: string[];
 }
 
-function autoProxy(ref: Ref, methods: string[]): AutoProxy {
+function autoProxy(ref: Ref<InstanceCore>, methods: string[]): AutoProxy {
   const allowed = new Set(methods);
   const close = () => ref.release();
   const target: Record<string | symbol, unknown> = {
@@ -866,7 +887,7 @@ registerReducer(
 );
 registerReducer("AutoProxy", (s) => {
   const st = s as AutoProxyState;
-  return autoProxy(Ref.fromState(st.ref), st.methods);
+  return autoProxy(Ref.fromState<InstanceCore>(st.ref), st.methods);
 });
 
 // ---------------------------------------------------------------- managers
@@ -1129,8 +1150,8 @@ export class BaseManager implements AsyncDisposable {
     if (!registryOf(this.constructor).has(typeid)) {
       throw new TypeError(`'${typeid}' is not registered on ${this.constructor.name}`);
     }
-    const { created, ref } = await this._create(typeid, args);
-    return autoProxy(ref(created.id), created.methods ?? []);
+    const { created, state } = await this._create(typeid, args);
+    return autoProxy(Ref.fromState<InstanceCore>(state(created.id)), created.methods ?? []);
   }
 
   /** Stops the server process (a manager from `connect()` only disconnects). */

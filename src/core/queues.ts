@@ -120,6 +120,7 @@ import {
   blocking,
   type Caller,
   closedHandleError,
+  expose,
   MAX_TIMER,
   Ref,
   type RefState,
@@ -139,7 +140,7 @@ export interface QueueOptions {
 }
 
 /** A queue that crossed from another process: its reference, bound and (in a worker) its memory. */
-const received = new Handoff<{ ref: Ref; maxsize: number; ring: Ring | null }>();
+const received = new Handoff<{ ref: QueueRef; maxsize: number; ring: Ring | null }>();
 
 /** The most items one answer to a borrower carries: the one asked for and those lent. */
 const LEND_MAX = 32;
@@ -157,8 +158,11 @@ interface Getter {
   readonly fail: (error: unknown) => void;
 }
 
+/** A reference to a queue's owner-side state. */
+type QueueRef = Ref<QueueCore>;
+
 class QueueCore extends SharedCore {
-  readonly exposed: ReadonlySet<string> = new Set([
+  readonly exposed: ReadonlySet<string> = expose<QueueCore>(
     "put",
     "get",
     "getMany",
@@ -172,13 +176,13 @@ class QueueCore extends SharedCore {
     "sync",
     "fetch",
     "dropParked",
-  ]);
+  );
   /** The items, in shared memory (see _ring.ts). */
   readonly ring: Ring;
   /** Items that did not fit in the ring, oldest first; all newer than those in it. */
-  readonly overflow = new Deque<Uint8Array>();
+  readonly overflow: Deque<Uint8Array> = new Deque<Uint8Array>();
   /** Items over BIG_ITEM, parked here while the ring carries a pointer. */
-  readonly parked = new Map<number, Uint8Array>();
+  readonly parked: Map<number, Uint8Array> = new Map();
   #nextParked = 1;
   getters: Getter[] = [];
   putters: { waiter: Waiter<void>; item: Uint8Array }[] = [];
@@ -594,7 +598,7 @@ class QueueCore extends SharedCore {
 interface Hold {
   readonly ring: Ring;
   readonly hold: number;
-  readonly ref: Ref;
+  readonly ref: QueueRef;
   /** The id of the item parked with the owner the record pointed to (-1: none). */
   readonly parked: number;
 }
@@ -614,7 +618,7 @@ const onHoldTimer = (): void => {
  * was on its way to the program), the process that started it puts the
  * record back at the front of the queue.
  */
-function keepHold(ring: Ring, hold: number, ref: Ref, parked: number): void {
+function keepHold(ring: Ring, hold: number, ref: QueueRef, parked: number): void {
   holds.push({ ring, hold, ref, parked });
   holdTimer ??= setTimeout(onHoldTimer, 0);
 }
@@ -642,7 +646,7 @@ const commitHolds = (): boolean => releaseHolds();
 class RingSide {
   /** Puts from this process still on their way through the owner (keeps them in order). */
   viaOwner = 0;
-  constructor(readonly ring: Ring, readonly ref: Ref) {}
+  constructor(readonly ring: Ring, readonly ref: QueueRef) {}
 
   async put(item: Uint8Array, block: boolean, timeout: number | null): Promise<void> {
     if (this.viaOwner > 0 || item.length > BIG_ITEM || ownerPutters(this.ring)) {
@@ -789,7 +793,7 @@ class Borrower {
   };
   readonly #sendAckNow = (): void => this.#sendAck();
 
-  constructor(readonly key: string, readonly ref: Ref) {
+  constructor(readonly key: string, readonly ref: QueueRef) {
     localNode().channelTo(ref.state().address).then(
       (channel) => {
         this.#channel = channel;
@@ -968,7 +972,7 @@ class Borrower {
 const borrowers = new Map<string, Borrower>();
 
 /** The borrower of the queue `ref` names, made on first use. */
-function borrowerOf(ref: Ref): Borrower {
+function borrowerOf(ref: QueueRef): Borrower {
   const key = ref.state().id;
   let borrower = borrowers.get(key);
   if (!borrower) {
@@ -1010,7 +1014,7 @@ interface QueueState {
  */
 export class Queue<T = unknown> implements Disposable {
   /** @internal */
-  readonly _ref: Ref;
+  readonly _ref: QueueRef;
   /** @internal Direct access to the shared memory, in a worker that shares it. */
   readonly _side: RingSide | null = null;
   readonly #maxsize: number;
@@ -1065,7 +1069,7 @@ export class Queue<T = unknown> implements Disposable {
         this._ref.send("put", item, block, timeout);
         return Promise.resolve();
       }
-      return this._ref.call("put", item, block, timeout) as Promise<void>;
+      return this._ref.call("put", item, block, timeout);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -1105,7 +1109,7 @@ export class Queue<T = unknown> implements Disposable {
   qsize(): Promise<number> {
     const ring = this.#ringAlone();
     if (ring) return Promise.resolve(count(ring));
-    return this._ref.call("qsize") as Promise<number>;
+    return this._ref.call("qsize");
   }
   /** Whether the queue is empty now; on a closed handle, an `OSError` (as in Python). */
   empty(): Promise<boolean> {
@@ -1114,13 +1118,13 @@ export class Queue<T = unknown> implements Disposable {
     }
     const ring = this.#ringAlone();
     if (ring) return Promise.resolve(count(ring) === 0);
-    return this._ref.call("empty") as Promise<boolean>;
+    return this._ref.call("empty");
   }
   /** Whether the queue is full now. */
   full(): Promise<boolean> {
     const ring = this.#ringAlone();
     if (ring) return Promise.resolve(isFull(ring));
-    return this._ref.call("full") as Promise<boolean>;
+    return this._ref.call("full");
   }
 
   /**
@@ -1212,12 +1216,12 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
         return Promise.reject(error);
       }
     }
-    return this._ref.call("taskDone") as Promise<void>;
+    return this._ref.call("taskDone");
   }
   /** Waits until every item put has been marked done. */
   join(): Promise<void> {
     if (this._side) return this._side.join();
-    return this._ref.call("join") as Promise<void>;
+    return this._ref.call("join");
   }
 }
 
@@ -1242,7 +1246,11 @@ export class SimpleQueue<T = unknown> extends Queue<T> {
 function rebuild(cls: new () => Queue) {
   return (s: unknown) => {
     const st = s as QueueState;
-    const state = { ref: Ref.fromState(st.ref), maxsize: st.maxsize, ring: st.ring ?? null };
+    const state = {
+      ref: Ref.fromState<QueueCore>(st.ref),
+      maxsize: st.maxsize,
+      ring: st.ring ?? null,
+    };
     return received.build(state, () => new cls());
   };
 }

@@ -20,6 +20,7 @@ import { type EncodeContext, REDUCE, type Reduced, registerReducer } from "./_co
 import {
   type Caller,
   closedHandleError,
+  expose,
   Ref,
   type RefState,
   releaseWhenCollected,
@@ -127,7 +128,7 @@ function checkIndex(index: unknown, length: number): number {
 }
 
 class MemoryCore extends SharedCore {
-  readonly exposed: ReadonlySet<string> = new Set(["get", "set", "toArray"]);
+  readonly exposed: ReadonlySet<string> = expose<MemoryCore>("get", "set", "toArray");
   constructor(readonly view: View) {
     super();
   }
@@ -155,7 +156,7 @@ interface MemoryParts {
   typecode: Typecode;
   length: number;
   view: View | null;
-  ref: Ref | null;
+  ref: Ref<MemoryCore> | null;
   lock: Lock | RLock | null;
   /** Whether the lock's handle is the value's own (made or received with it). */
   ownsLock: boolean;
@@ -176,7 +177,7 @@ export abstract class SynchronizedBase implements Disposable {
   readonly #typecode: Typecode;
   readonly #length: number;
   #view: View | null;
-  readonly #ref: Ref;
+  readonly #ref: Ref<MemoryCore>;
   readonly #lock: Lock | RLock | null;
   /** Whether the lock's handle is this value's own (made or received with it). */
   readonly #ownsLock: boolean;
@@ -205,7 +206,7 @@ export abstract class SynchronizedBase implements Disposable {
   }
 
   /** @internal This handle's hold on the memory. */
-  get _ref(): Ref {
+  get _ref(): Ref<MemoryCore> {
     return this.#ref;
   }
 
@@ -257,7 +258,7 @@ export abstract class SynchronizedBase implements Disposable {
         return Promise.reject(error);
       }
     }
-    return this.#ref.call("get", index) as Promise<CValue>;
+    return this.#ref.call("get", index);
   }
 
   /** @internal */
@@ -269,7 +270,7 @@ export abstract class SynchronizedBase implements Disposable {
         (this.#view as unknown as CValue[])[checkIndex(index, this.#length)] = v;
         return Promise.resolve();
       }
-      return this.#ref.call("set", index, v) as Promise<void>;
+      return this.#ref.call("set", index, v);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -283,7 +284,7 @@ export abstract class SynchronizedBase implements Disposable {
       return Promise.reject(error);
     }
     if (this.#view) return Promise.resolve(Array.from(this.#view as unknown as ArrayLike<CValue>));
-    return this.#ref.call("toArray") as Promise<CValue[]>;
+    return this.#ref.call("toArray");
   }
 
   /** @internal Runs `fn` holding the lock (when there is one). */
@@ -524,7 +525,7 @@ export function rawArray(typecode: Typecode, sizeOrValues: number | Iterable<CVa
 function rebuild(Cls: typeof Synchronized | typeof SynchronizedArray) {
   return (s: unknown) => {
     const st = s as MemoryState;
-    const ref = st.view ? null : Ref.fromState(st.ref!);
+    const ref = st.view ? null : Ref.fromState<MemoryCore>(st.ref!);
     return made.build({ ...st, ref, ownsLock: true }, () => new Cls());
   };
 }

@@ -23,6 +23,10 @@ import {
   blocking,
   type Caller,
   closedHandleError,
+  type CoreArgs,
+  type CoreMethod,
+  type CoreResult,
+  expose,
   goneError,
   Ref,
   type RefState,
@@ -53,15 +57,19 @@ export interface AcquireOptions {
 
 /** What `SemLock`'s constructor is given by its subclass's. */
 interface SemLockParts {
-  ref: Ref;
+  ref: Ref<SemLockCore>;
   cell: Int32Array | null;
   kind: "lock" | "rlock" | "semaphore";
 }
 const semLockParts = new Handoff<SemLockParts>();
-/** A lock, semaphore or event that crossed from another process: its reference and its memory. */
+/**
+ * A lock, semaphore or event that crossed from another process: its
+ * reference and its memory. The reducer it came through ("Lock",
+ * "Semaphore", "Event", ...) says which core the reference names.
+ */
 const received = new Handoff<[Ref, Int32Array | null]>();
 /** A condition that crossed from another process. */
-const receivedConditions = new Handoff<{ ref: Ref; lock: Lock | RLock }>();
+const receivedConditions = new Handoff<{ ref: Ref<ConditionCore>; lock: Lock | RLock }>();
 /** A barrier that crossed from another process. */
 const receivedBarriers = new Handoff<BarrierState>();
 
@@ -168,8 +176,11 @@ export function releaseLocksHeldBy(ident: number): void {
 
 onChildDeath(releaseLocksHeldBy);
 
+/** The cores behind a {@linkcode SemLock}: a lock's or a semaphore's. */
+type SemLockCore = LockCore | SemaphoreCore;
+
 class LockCore extends SharedCore {
-  readonly exposed: ReadonlySet<string> = new Set(["acquire", "release"]);
+  readonly exposed: ReadonlySet<string> = expose<LockCore>("acquire", "release");
   readonly cell: Int32Array = newCell();
   /** Which remote process took it through this owner (to release it if that process dies). */
   #remoteHolder: Caller | null = null;
@@ -325,7 +336,7 @@ function settleUnitsOf(ident: number, died: boolean): void {
 onChildExit(settleUnitsOf);
 
 class SemaphoreCore extends SharedCore {
-  readonly exposed: ReadonlySet<string> = new Set(["acquire", "release", "getValue"]);
+  readonly exposed: ReadonlySet<string> = expose<SemaphoreCore>("acquire", "release", "getValue");
   readonly cell: Int32Array;
   /** The ident of each remote caller, to settle its units when its process ends. */
   readonly #idents = new Map<Channel, number>();
@@ -380,7 +391,7 @@ async function waitFlag(cell: Int32Array, timeout: number | null): Promise<boole
 }
 
 class EventCore extends SharedCore {
-  readonly exposed: ReadonlySet<string> = new Set(["set", "clear", "isSet", "wait"]);
+  readonly exposed: ReadonlySet<string> = expose<EventCore>("set", "clear", "isSet", "wait");
   readonly cell: Int32Array = new Int32Array(
     new SharedArrayBuffer(EVENT_WORDS * Int32Array.BYTES_PER_ELEMENT),
   );
@@ -405,7 +416,7 @@ class EventCore extends SharedCore {
 }
 
 class ConditionCore extends SharedCore {
-  readonly exposed: ReadonlySet<string> = new Set(["wait", "notify"]);
+  readonly exposed: ReadonlySet<string> = expose<ConditionCore>("wait", "notify");
   waiters: Waiter<boolean>[] = [];
 
   /** `lockHold`: a hold on the lock's object (made here), which lives as long as this one. */
@@ -455,14 +466,14 @@ interface BarrierTurn {
 }
 
 class BarrierCore extends SharedCore {
-  readonly exposed: ReadonlySet<string> = new Set([
+  readonly exposed: ReadonlySet<string> = expose<BarrierCore>(
     "wait",
     "tripped",
     "abort",
     "reset",
     "nWaiting",
     "broken",
-  ]);
+  );
   count = 0;
   generation = 0;
   isBroken = false;
@@ -569,7 +580,7 @@ class BarrierCore extends SharedCore {
  */
 export abstract class SemLock implements AsyncDisposable {
   /** @internal */
-  readonly _ref: Ref;
+  readonly _ref: Ref<SemLockCore>;
   /** @internal The shared cell, when this process shares the primitive's memory. */
   readonly _cell: Int32Array | null;
   /** @internal */
@@ -622,7 +633,7 @@ export abstract class SemLock implements AsyncDisposable {
           ? takeUnit(this._cell, ident, block, timeout)
           : acquireCell(this._cell, this._kind === "rlock", ident, block, timeout);
       }
-      return this._ref.call("acquire", block, timeout) as Promise<boolean>;
+      return this._ref.call("acquire", block, timeout);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -641,7 +652,7 @@ export abstract class SemLock implements AsyncDisposable {
         return Promise.reject(error);
       }
     }
-    return this._ref.call("release") as Promise<void>;
+    return this._ref.call("release");
   }
 
   /** @internal A lock's reduced state: its memory goes along to a process that shares it. */
@@ -689,7 +700,7 @@ export class Lock extends SemLock {
   /** Makes an unlocked lock. */
   constructor() {
     const [ref, cell] = received.take() ?? newLock(false);
-    semLockParts.give({ ref, cell, kind: "lock" });
+    semLockParts.give({ ref: ref as Ref<SemLockCore>, cell, kind: "lock" });
     super();
   }
 
@@ -717,7 +728,7 @@ export class RLock extends SemLock {
   /** Makes an unlocked re-entrant lock. */
   constructor() {
     const [ref, cell] = received.take() ?? newLock(true);
-    semLockParts.give({ ref, cell, kind: "rlock" });
+    semLockParts.give({ ref: ref as Ref<SemLockCore>, cell, kind: "rlock" });
     super();
   }
 
@@ -745,7 +756,7 @@ export class Semaphore extends SemLock {
   constructor(value: number = 1) {
     const [ref, cell] = received.take() ??
       newSemaphore(value, new.target === BoundedSemaphore ? value : null);
-    semLockParts.give({ ref, cell, kind: "semaphore" });
+    semLockParts.give({ ref: ref as Ref<SemLockCore>, cell, kind: "semaphore" });
     super();
   }
 
@@ -753,7 +764,7 @@ export class Semaphore extends SemLock {
   getValue(): Promise<number> {
     if (this._ref.released) return Promise.reject(closedHandleError(this.constructor.name));
     if (this._cell) return Promise.resolve(Atomics.load(this._cell, VALUE));
-    return this._ref.call("getValue") as Promise<number>;
+    return (this._ref as Ref<SemaphoreCore>).call("getValue");
   }
 
   /** @internal */
@@ -791,7 +802,7 @@ export class BoundedSemaphore extends Semaphore {}
  * ```
  */
 export class Event implements Disposable {
-  readonly #ref: Ref;
+  readonly #ref: Ref<EventCore>;
   /** The shared flag, when this process shares the event's memory. */
   readonly #cell: Int32Array | null;
 
@@ -799,7 +810,9 @@ export class Event implements Disposable {
   constructor() {
     const given = received.take();
     if (given) {
-      [this.#ref, this.#cell] = given;
+      // An event's state names its owner's EventCore (the reducer registered as "Event").
+      this.#ref = given[0] as Ref<EventCore>;
+      this.#cell = given[1];
     } else {
       const core = new EventCore();
       this.#ref = Ref.local(core);
@@ -809,7 +822,7 @@ export class Event implements Disposable {
   }
 
   /** @internal This handle's hold on the event. */
-  get _ref(): Ref {
+  get _ref(): Ref<EventCore> {
     return this.#ref;
   }
 
@@ -842,7 +855,7 @@ export class Event implements Disposable {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#ref.call("set") as Promise<void>;
+    return this.#ref.call("set");
   }
   /** Clears the flag. */
   clear(): Promise<void> {
@@ -855,7 +868,7 @@ export class Event implements Disposable {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#ref.call("clear") as Promise<void>;
+    return this.#ref.call("clear");
   }
   /** Whether the flag is set. */
   isSet(): Promise<boolean> {
@@ -865,7 +878,7 @@ export class Event implements Disposable {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#ref.call("isSet") as Promise<boolean>;
+    return this.#ref.call("isSet");
   }
   /** Waits until the flag is set (`true`) or `timeout` ms pass (`false`). */
   wait(timeout?: number | null): Promise<boolean> {
@@ -877,7 +890,7 @@ export class Event implements Disposable {
       return Promise.reject(error);
     }
     if (cell) return waitFlag(cell, timeout ?? null);
-    return this.#ref.call("wait", timeout ?? null) as Promise<boolean>;
+    return this.#ref.call("wait", timeout ?? null);
   }
 
   /** @internal */
@@ -902,7 +915,7 @@ export class Event implements Disposable {
  * ```
  */
 export class Condition implements AsyncDisposable {
-  readonly #ref: Ref;
+  readonly #ref: Ref<ConditionCore>;
   readonly #lock: Lock | RLock;
   /** Whether the lock's handle is this condition's own (made or received with it). */
   readonly #ownsLock: boolean;
@@ -932,7 +945,7 @@ export class Condition implements AsyncDisposable {
   }
 
   /** @internal This handle's hold on the condition. */
-  get _ref(): Ref {
+  get _ref(): Ref<ConditionCore> {
     return this.#ref;
   }
 
@@ -971,7 +984,7 @@ export class Condition implements AsyncDisposable {
   /** Releases the lock, waits to be notified (`true`) or for the timeout (`false`), then re-acquires. */
   wait(timeout?: number | null): Promise<boolean> {
     if (this.#ref.released) return Promise.reject(closedHandleError("Condition"));
-    return this.#ref.call("wait", timeout ?? null) as Promise<boolean>;
+    return this.#ref.call("wait", timeout ?? null);
   }
 
   /** Waits until `predicate()` is truthy, re-checking after each notification; returns its last value. */
@@ -990,12 +1003,12 @@ export class Condition implements AsyncDisposable {
   /** Wakes up to `n` waiters (default 1); the lock must be held. */
   notify(n = 1): Promise<void> {
     if (this.#ref.released) return Promise.reject(closedHandleError("Condition"));
-    return this.#ref.call("notify", n) as Promise<void>;
+    return this.#ref.call("notify", n);
   }
   /** Wakes every waiter; the lock must be held. */
   notifyAll(): Promise<void> {
     if (this.#ref.released) return Promise.reject(closedHandleError("Condition"));
-    return this.#ref.call("notify", "all") as Promise<void>;
+    return this.#ref.call("notify", "all");
   }
 
   /** @internal */
@@ -1017,7 +1030,7 @@ export class Condition implements AsyncDisposable {
  * ```
  */
 export class Barrier implements Disposable {
-  readonly #ref: Ref;
+  readonly #ref: Ref<BarrierCore>;
   readonly #parties: number;
   readonly #timeout: number | null;
   #action: (() => unknown) | null;
@@ -1054,7 +1067,7 @@ export class Barrier implements Disposable {
   }
 
   /** @internal This handle's hold on the barrier. */
-  get _ref(): Ref {
+  get _ref(): Ref<BarrierCore> {
     return this.#ref;
   }
 
@@ -1071,7 +1084,10 @@ export class Barrier implements Disposable {
     this.close();
   }
 
-  #call(method: string, ...args: unknown[]): Promise<unknown> {
+  #call<M extends CoreMethod<BarrierCore>>(
+    method: M,
+    ...args: CoreArgs<BarrierCore, M>
+  ): Promise<CoreResult<BarrierCore, M>> {
     if (this.#ref.released) return Promise.reject(closedHandleError("Barrier"));
     return this.#ref.call(method, ...args);
   }
@@ -1101,19 +1117,19 @@ export class Barrier implements Disposable {
 
   /** Breaks the barrier: every waiter, now and later, gets `BrokenBarrierError`. */
   abort(): Promise<void> {
-    return this.#call("abort") as Promise<void>;
+    return this.#call("abort");
   }
   /** Returns the barrier to its empty state; current waiters get `BrokenBarrierError`. */
   reset(): Promise<void> {
-    return this.#call("reset") as Promise<void>;
+    return this.#call("reset");
   }
   /** How many parties are waiting now. */
   nWaiting(): Promise<number> {
-    return this.#call("nWaiting") as Promise<number>;
+    return this.#call("nWaiting");
   }
   /** Whether the barrier is broken. */
   broken(): Promise<boolean> {
-    return this.#call("broken") as Promise<boolean>;
+    return this.#call("broken");
   }
 
   /** @internal */
@@ -1131,7 +1147,7 @@ export class Barrier implements Disposable {
 }
 
 /** How a Barrier crosses (with its reference crossed, then rebuilt). */
-interface BarrierState<R = Ref> {
+interface BarrierState<R = Ref<BarrierCore>> {
   ref: R;
   parties: number;
   timeout: number | null;
@@ -1194,11 +1210,17 @@ registerReducer(
 registerReducer("Event", (s) => received.build(cellFromState(s, null), () => new Event()));
 registerReducer("Condition", (s) => {
   const { ref, lock } = s as { ref: RefState; lock: Lock | RLock };
-  return receivedConditions.build({ ref: Ref.fromState(ref), lock }, () => new Condition());
+  return receivedConditions.build(
+    { ref: Ref.fromState<ConditionCore>(ref), lock },
+    () => new Condition(),
+  );
 });
 registerReducer("Barrier", (s) => {
   const st = s as BarrierState<RefState>;
-  return receivedBarriers.build({ ...st, ref: Ref.fromState(st.ref) }, () => new Barrier(1));
+  return receivedBarriers.build(
+    { ...st, ref: Ref.fromState<BarrierCore>(st.ref) },
+    () => new Barrier(1),
+  );
 });
 
 /** @internal Owner-side cores, for a manager's server. */
