@@ -8,8 +8,9 @@
  * Promise (`await p.join()`, `await conn.recv()`); time is in milliseconds.
  *
  * @example Start a child and talk to it through a pipe
- * ```ts ignore
- * import { Pipe, Process, type Connection } from "@procs/multiprocessing";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Connection, Pipe, Process } from "@procs/multiprocessing";
  *
  * export async function greet(conn: Connection, name: string) {
  *   await conn.send(`hello,${name}`);
@@ -20,8 +21,9 @@
  *   const [receiver, sender] = Pipe();
  *   const p = new Process({ target: greet, args: [sender, "kel"] });
  *   p.start();
- *   console.log(await receiver.recv()); // hello,kel
+ *   assert.equal(await receiver.recv(), "hello,kel");
  *   await p.join();
+ *   assert.equal(p.exitcode, 0);
  * }
  * ```
  *

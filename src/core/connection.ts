@@ -440,10 +440,11 @@ const ends = new Handoff<
  *
  * @example Send a value through a pipe
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Pipe } from "@procs/multiprocessing";
  * const [a, b] = Pipe();
  * await a.send({ hello: "kel" });
- * console.assert((await b.recv() as { hello: string }).hello === "kel");
+ * assert.deepEqual(await b.recv(), { hello: "kel" });
  * ```
  */
 export class Connection implements Disposable {
@@ -536,10 +537,11 @@ export class Connection implements Disposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Pipe } from "@procs/multiprocessing";
    * const [a, b] = Pipe();
    * await a.send(new Map([["x", 1n]]));
-   * console.assert((await b.recv() as Map<string, bigint>).get("x") === 1n);
+   * assert.deepEqual(await b.recv(), new Map([["x", 1n]]));
    * ```
    */
   send(obj: unknown): Promise<void> {
@@ -559,10 +561,11 @@ export class Connection implements Disposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Pipe } from "@procs/multiprocessing";
    * const [a, b] = Pipe();
    * await a.sendBytes(new TextEncoder().encode("hello"), 1, 3);
-   * console.assert(new TextDecoder().decode(await b.recvBytes()) === "ell");
+   * assert.equal(new TextDecoder().decode(await b.recvBytes()), "ell");
    * ```
    */
   sendBytes(buf: ArrayBufferView | ArrayBuffer, offset = 0, size?: number): Promise<void> {
@@ -660,10 +663,11 @@ export class Connection implements Disposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Pipe } from "@procs/multiprocessing";
    * const [a, b] = Pipe();
    * await b.send([1, 2, 3]);
-   * console.assert((await a.recv() as number[]).length === 3);
+   * assert.deepEqual(await a.recv(), [1, 2, 3]);
    * ```
    */
   recv(): Promise<unknown> {
@@ -693,10 +697,11 @@ export class Connection implements Disposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Pipe } from "@procs/multiprocessing";
    * const [a, b] = Pipe();
    * await a.sendBytes(new Uint8Array([1, 2]));
-   * console.assert((await b.recvBytes()).length === 2);
+   * assert.deepEqual(await b.recvBytes(), new Uint8Array([1, 2]));
    * ```
    */
   recvBytes(maxlength?: number): Promise<Uint8Array> {
@@ -724,11 +729,13 @@ export class Connection implements Disposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Pipe } from "@procs/multiprocessing";
    * const [a, b] = Pipe();
    * await a.sendBytes(new Uint8Array([7, 8]));
    * const buf = new Uint8Array(4);
-   * console.assert(await b.recvBytesInto(buf, 1) === 2 && buf[2] === 8);
+   * assert.equal(await b.recvBytesInto(buf, 1), 2);
+   * assert.deepEqual(buf, new Uint8Array([0, 7, 8, 0]));
    * ```
    */
   recvBytesInto(buf: ArrayBufferView | ArrayBuffer, offset = 0): Promise<number> {
@@ -759,11 +766,12 @@ export class Connection implements Disposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Pipe } from "@procs/multiprocessing";
    * const [a, b] = Pipe();
-   * console.assert(await a.poll() === false);
+   * assert.equal(await a.poll(), false);
    * await b.send("x");
-   * console.assert(await a.poll(1000) === true);
+   * assert.equal(await a.poll(1000), true);
    * ```
    */
   async poll(timeout?: number | null): Promise<boolean> {
@@ -910,10 +918,12 @@ export class Connection implements Disposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Pipe } from "@procs/multiprocessing";
    * const [a, b] = Pipe();
    * a.close();
-   * console.assert(a.closed && !b.closed);
+   * assert.equal(a.closed, true);
+   * assert.equal(b.closed, false);
    * ```
    */
   close(): void {
@@ -1133,10 +1143,11 @@ onMessage("pipe.eof", (_channel, [, ticket]) => {
  *
  * @example A child answers through a pipe
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Pipe } from "@procs/multiprocessing";
  * const [parentEnd, childEnd] = Pipe();
  * await childEnd.send("hello,kel");
- * console.assert(await parentEnd.recv() === "hello,kel");
+ * assert.equal(await parentEnd.recv(), "hello,kel");
  * ```
  */
 export function Pipe(duplex = true): [Connection, Connection] {

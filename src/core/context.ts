@@ -55,9 +55,10 @@ export type { StartMethod };
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { getContext } from "@procs/multiprocessing";
  * const ctx = getContext("worker");
- * console.assert(ctx.getStartMethod() === "worker");
+ * assert.equal(ctx.getStartMethod(), "worker");
  * ```
  */
 export class Context {
@@ -127,8 +128,9 @@ export class Context {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { getContext } from "@procs/multiprocessing";
-   * console.assert(getContext("spawn").getStartMethod() === "spawn");
+   * assert.equal(getContext("spawn").getStartMethod(), "spawn");
    * ```
    */
   getStartMethod(): StartMethod {
@@ -142,9 +144,11 @@ export class Context {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { getContext } from "@procs/multiprocessing";
    * const flag = getContext("worker").RawValue("i", 0);
    * flag[0] = 1;
+   * assert.equal(flag[0], 1);
    * ```
    */
   RawValue(typecode: Typecode, init?: CValue): RawTypedArray {
@@ -157,9 +161,10 @@ export class Context {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { getContext } from "@procs/multiprocessing";
    * const cells = getContext("worker").RawArray("d", 8);
-   * console.assert(cells.length === 8);
+   * assert.equal(cells.length, 8);
    * ```
    */
   RawArray(
@@ -199,9 +204,10 @@ const contextMethods = new Handoff<{ method: StartMethod | null }>();
  * @throws {ValueError} for an unknown start method
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { getContext } from "@procs/multiprocessing";
  * const ctx = getContext("spawn");
- * console.assert(typeof ctx.Process === "function");
+ * assert.equal(typeof ctx.Process, "function");
  * ```
  */
 export function getContext(method?: StartMethod | null): Context {
@@ -221,9 +227,10 @@ export function getContext(method?: StartMethod | null): Context {
  * @throws {ValueError} when already set without `force`, or for an unknown method
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { getStartMethod, setStartMethod } from "@procs/multiprocessing";
  * setStartMethod("worker", { force: true });
- * console.assert(getStartMethod() === "worker");
+ * assert.equal(getStartMethod(), "worker");
  * setStartMethod("spawn", { force: true });
  * ```
  */
@@ -241,8 +248,9 @@ export function setStartMethod(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { getStartMethod } from "@procs/multiprocessing";
- * console.assert(["spawn", "worker"].includes(getStartMethod()!));
+ * assert.ok(["spawn", "worker"].includes(getStartMethod()!));
  * ```
  */
 export function getStartMethod(options: { allowNone?: boolean } = {}): StartMethod | null {
@@ -254,8 +262,9 @@ export function getStartMethod(options: { allowNone?: boolean } = {}): StartMeth
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { getAllStartMethods } from "@procs/multiprocessing";
- * console.assert(getAllStartMethods()[0] === "spawn");
+ * assert.deepEqual(getAllStartMethods(), ["spawn", "worker"]);
  * ```
  */
 export function getAllStartMethods(): StartMethod[] {
@@ -268,9 +277,10 @@ export function getAllStartMethods(): StartMethod[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { getContext } from "@procs/multiprocessing";
  * const v = getContext("worker").RawValue("d", 1.5);
- * console.assert(v[0] === 1.5);
+ * assert.equal(v[0], 1.5);
  * ```
  */
 export function RawValue(typecode: Typecode, init?: CValue): RawTypedArray {
@@ -283,9 +293,10 @@ export function RawValue(typecode: Typecode, init?: CValue): RawTypedArray {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { getContext } from "@procs/multiprocessing";
  * const a = getContext("worker").RawArray("i", [1, 2]);
- * console.assert(a[1] === 2);
+ * assert.equal(a[1], 2);
  * ```
  */
 export function RawArray(

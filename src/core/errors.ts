@@ -11,12 +11,11 @@
  *
  * @example Catch any library error
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ProcessError, ValueError } from "@procs/multiprocessing";
- * try {
+ * assert.throws(() => {
  *   throw new ValueError("Cannot start a process twice");
- * } catch (error) {
- *   console.assert(error instanceof ProcessError);
- * }
+ * }, ProcessError);
  * ```
  */
 export class ProcessError extends Error {
@@ -33,9 +32,10 @@ export class ProcessError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Process, ValueError } from "@procs/multiprocessing";
  * const p = new Process();
- * p.join().catch((e) => console.assert(e instanceof ValueError));
+ * await assert.rejects(() => p.join(), ValueError);
  * ```
  */
 export class ValueError extends ProcessError {}
@@ -46,9 +46,10 @@ export class ValueError extends ProcessError {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { OSError, Pipe } from "@procs/multiprocessing";
  * const [reader] = Pipe(false);
- * reader.send(1).catch((e) => console.assert(e instanceof OSError));
+ * await assert.rejects(() => reader.send(1), OSError);
  * ```
  */
 export class OSError extends ProcessError {}
@@ -59,9 +60,10 @@ export class OSError extends ProcessError {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BufferTooShort } from "@procs/multiprocessing";
  * const error = new BufferTooShort(new Uint8Array([1, 2, 3]));
- * console.assert(error.data.length === 3);
+ * assert.deepEqual(error.data, new Uint8Array([1, 2, 3]));
  * ```
  */
 export class BufferTooShort extends ProcessError {
@@ -82,8 +84,9 @@ export class BufferTooShort extends ProcessError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TimeoutError } from "@procs/multiprocessing";
- * console.assert(new TimeoutError("Timed out after 5 ms").name === "TimeoutError");
+ * assert.equal(new TimeoutError("Timed out after 5 ms").name, "TimeoutError");
  * ```
  */
 export class TimeoutError extends ProcessError {}
@@ -94,8 +97,9 @@ export class TimeoutError extends ProcessError {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AuthenticationError } from "@procs/multiprocessing";
- * console.assert(new AuthenticationError("digest received was wrong") instanceof Error);
+ * assert.ok(new AuthenticationError("digest received was wrong") instanceof Error);
  * ```
  */
 export class AuthenticationError extends ProcessError {}
@@ -106,10 +110,11 @@ export class AuthenticationError extends ProcessError {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EOFError, Pipe } from "@procs/multiprocessing";
  * const [a, b] = Pipe();
  * b.close();
- * a.recv().catch((e) => console.assert(e instanceof EOFError));
+ * await assert.rejects(() => a.recv(), EOFError);
  * ```
  */
 export class EOFError extends ProcessError {}
@@ -120,8 +125,9 @@ export class EOFError extends ProcessError {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Empty } from "@procs/multiprocessing";
- * console.assert(new Empty().name === "Empty");
+ * assert.equal(new Empty().name, "Empty");
  * ```
  */
 export class Empty extends ProcessError {}
@@ -132,8 +138,9 @@ export class Empty extends ProcessError {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Full } from "@procs/multiprocessing";
- * console.assert(new Full().name === "Full");
+ * assert.equal(new Full().name, "Full");
  * ```
  */
 export class Full extends ProcessError {}
@@ -144,8 +151,9 @@ export class Full extends ProcessError {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BrokenBarrierError } from "@procs/multiprocessing";
- * console.assert(new BrokenBarrierError().name === "BrokenBarrierError");
+ * assert.equal(new BrokenBarrierError().name, "BrokenBarrierError");
  * ```
  */
 export class BrokenBarrierError extends ProcessError {}
@@ -156,8 +164,9 @@ export class BrokenBarrierError extends ProcessError {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WorkerLostError } from "@procs/multiprocessing";
- * console.assert(new WorkerLostError("worker exited with code -9").name === "WorkerLostError");
+ * assert.equal(new WorkerLostError("worker exited with code -9").name, "WorkerLostError");
  * ```
  */
 export class WorkerLostError extends ProcessError {}
@@ -167,8 +176,9 @@ export class WorkerLostError extends ProcessError {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KeyError } from "@procs/multiprocessing";
- * console.assert(new KeyError("'x'").name === "KeyError");
+ * assert.equal(new KeyError("'x'").name, "KeyError");
  * ```
  */
 export class KeyError extends ProcessError {}
@@ -179,8 +189,9 @@ export class KeyError extends ProcessError {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RemoteError } from "@procs/multiprocessing";
- * console.assert(new RemoteError("boom").name === "RemoteError");
+ * assert.equal(new RemoteError("boom").name, "RemoteError");
  * ```
  */
 export class RemoteError extends ProcessError {}

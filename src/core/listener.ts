@@ -75,12 +75,13 @@ export function keyBytes(authkey: Uint8Array | string | undefined): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Client, Listener } from "@procs/multiprocessing";
  * await using listener = new Listener({ address: ["127.0.0.1", 0], authkey: "secret" });
  * const client = await Client(listener.address, { authkey: "secret" });
  * const server = await listener.accept();
  * await client.send("ping");
- * console.assert(await server.recv() === "ping");
+ * assert.equal(await server.recv(), "ping");
  * client.close();
  * server.close();
  * ```
@@ -194,9 +195,15 @@ export class Listener implements AsyncDisposable {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Client, Listener } from "@procs/multiprocessing";
  * const listener = new Listener({ authkey: "" });
- * const [client, server] = await Promise.all([Client(listener.address, { authkey: "" }), listener.accept()]);
+ * const [client, server] = await Promise.all([
+ *   Client(listener.address, { authkey: "" }),
+ *   listener.accept(),
+ * ]);
+ * await server.send("welcome");
+ * assert.equal(await client.recv(), "welcome");
  * client.close();
  * server.close();
  * listener.close();

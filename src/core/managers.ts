@@ -580,9 +580,12 @@ function callsTo<C extends SharedCore>() {
  * (Python's `BaseProxy`): each call goes to the object in the server.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BaseProxy, Manager } from "@procs/multiprocessing";
+ * await using manager = await Manager();
  * const d = await manager.dict();
- * console.log(d instanceof BaseProxy); // true
+ * assert.ok(d instanceof BaseProxy);
  * ```
  */
 export abstract class BaseProxy {
@@ -658,10 +661,14 @@ const namespaceCall = callsTo<NamespaceCore>();
  * A proxy to a dict in a manager's server.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Manager } from "@procs/multiprocessing";
+ * await using manager = await Manager();
  * const d = await manager.dict();
  * await d.set("a", 1);
- * console.log(await d.get("a"), await d.toObject()); // 1 { a: 1 }
+ * assert.equal(await d.get("a"), 1);
+ * assert.deepEqual(await d.toObject(), { a: 1 });
  * ```
  */
 export class DictProxy<K = unknown, V = unknown> extends BaseProxy {
@@ -728,10 +735,13 @@ export class DictProxy<K = unknown, V = unknown> extends BaseProxy {
  * A proxy to a list in a manager's server.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Manager } from "@procs/multiprocessing";
+ * await using manager = await Manager();
  * const l = await manager.list([1]);
  * await l.append(2);
- * console.log(await l.toArray()); // [1, 2]
+ * assert.deepEqual(await l.toArray(), [1, 2]);
  * ```
  */
 export class ListProxy<T = unknown> extends BaseProxy {
@@ -802,10 +812,13 @@ export class ListProxy<T = unknown> extends BaseProxy {
  * A proxy to a namespace (Python's `Namespace`): attributes by name.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Manager } from "@procs/multiprocessing";
+ * await using manager = await Manager();
  * const ns = await manager.Namespace();
  * await ns.set("x", 1);
- * console.log(await ns.get("x")); // 1
+ * assert.equal(await ns.get("x"), 1);
  * ```
  */
 export class NamespaceProxy extends BaseProxy {
@@ -943,22 +956,31 @@ let managerCount = 0;
  * `getServer().serveForever()` in this one, and `connect()` from elsewhere.
  *
  * @example A queue served on a TCP port (server and client programs)
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { BaseManager, Queue } from "@procs/multiprocessing";
- * const queue = new Queue();
- * export function getQueue() {
+ *
+ * const queue = new Queue<string>();
+ * export function getQueue(): Queue<string> {
  *   return queue;
  * }
+ *
+ * // The server program registers the callable and listens (port 0: any free port);
+ * // on its own it would then `await server.serveForever()`.
  * class QueueManager extends BaseManager {}
  * QueueManager.register("getQueue", getQueue);
- * const m = new QueueManager({ address: ["127.0.0.1", 50000], authkey: "abracadabra" });
- * await m.getServer().serveForever(); // the server program
+ * const server = new QueueManager({ address: ["127.0.0.1", 0], authkey: "abracadabra" })
+ *   .getServer();
  *
- * // the client program: QueueManager.register("getQueue"); then
- * // const m = new QueueManager({ address: ["127.0.0.1", 50000], authkey: "abracadabra" });
- * // await m.connect();
- * // const q = await m.create("getQueue");
- * // await q.put("hello");
+ * // The client program (here the same one) registers the id alone and connects.
+ * class QueueClient extends BaseManager {}
+ * QueueClient.register("getQueue");
+ * const m = new QueueClient({ address: server.address, authkey: "abracadabra" });
+ * await m.connect();
+ * const q = await m.create("getQueue");
+ * await q.put("hello");
+ * assert.equal(await queue.get(), "hello");
+ * server.close();
  * ```
  */
 export class BaseManager implements AsyncDisposable {
@@ -1180,8 +1202,9 @@ export class BaseManager implements AsyncDisposable {
  * lists, namespaces, queues, locks and values in a server process.
  *
  * @example Ten children writing into one dict and one list
- * ```ts ignore
- * import { Manager, Process, type DictProxy, type ListProxy } from "@procs/multiprocessing";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type DictProxy, type ListProxy, Manager, Process } from "@procs/multiprocessing";
  * import process from "node:process";
  *
  * export async function record(d: DictProxy, l: ListProxy) {
@@ -1196,7 +1219,8 @@ export class BaseManager implements AsyncDisposable {
  *   const ps = Array.from({ length: 10 }, () => new Process({ target: record, args: [d, l] }));
  *   ps.forEach((p) => p.start());
  *   for (const p of ps) await p.join();
- *   console.log(await d.size(), await l.length()); // 10 10
+ *   assert.equal(await d.size(), 10);
+ *   assert.equal(await l.length(), 10);
  * }
  * ```
  */
@@ -1292,9 +1316,12 @@ export class SyncManager extends BaseManager {
  * (Python's `multiprocessing.Manager()`); `await using` shuts it down.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Manager } from "@procs/multiprocessing";
  * await using manager = await Manager();
  * const shared = await manager.dict({ hits: 0 });
+ * assert.equal(await shared.get("hits"), 0);
  * ```
  */
 export async function Manager(options: ManagerOptions = {}): Promise<SyncManager> {

@@ -198,10 +198,21 @@ function reportCallbackError(error: unknown): void {
  * also a `PromiseLike`: `await pool.applyAsync(f, [x])` gives the result.
  *
  * @example
- * ```ts ignore
- * const r = pool.applyAsync(square, [7]);
- * console.log(await r.get(1000)); // 49, or TimeoutError after 1 s
- * console.log(r.ready(), r.successful()); // true true
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Pool } from "@procs/multiprocessing";
+ *
+ * export function square(x: number) {
+ *   return x * x;
+ * }
+ *
+ * if (import.meta.main) {
+ *   await using pool = new Pool(1);
+ *   const r = pool.applyAsync(square, [7]);
+ *   assert.equal(await r.get(30_000), 49); // or TimeoutError if not ready within 30 s
+ *   assert.equal(r.ready(), true);
+ *   assert.equal(r.successful(), true);
+ * }
  * ```
  */
 export class AsyncResult<R> implements PromiseLike<R> {
@@ -344,7 +355,8 @@ const MAX_START_FAILURES = 3;
  * program with `if (import.meta.main)`), or self-contained.
  *
  * @example Square numbers in four workers
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { Pool } from "@procs/multiprocessing";
  *
  * export function square(x: number) {
@@ -353,8 +365,8 @@ const MAX_START_FAILURES = 3;
  *
  * if (import.meta.main) {
  *   await using pool = new Pool(4);
- *   console.log(await pool.map(square, [1, 2, 3])); // [1, 4, 9]
- *   console.log(await pool.applyAsync(square, [7])); // 49
+ *   assert.deepEqual(await pool.map(square, [1, 2, 3]), [1, 4, 9]);
+ *   assert.equal(await pool.applyAsync(square, [7]), 49);
  * }
  * ```
  */

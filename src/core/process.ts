@@ -169,7 +169,8 @@ function installExitHook(): void {
  * `if __name__ == "__main__"`.
  *
  * @example Run a function in a child
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { Process } from "@procs/multiprocessing";
  *
  * export function greet(name: string) {
@@ -180,12 +181,13 @@ function installExitHook(): void {
  *   const p = new Process({ target: greet, args: ["kel"] });
  *   p.start();
  *   await p.join();
- *   console.log(p.exitcode); // 0
+ *   assert.equal(p.exitcode, 0);
  * }
  * ```
  *
  * @example A subclass overriding run()
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { Process } from "@procs/multiprocessing";
  *
  * export class Worker extends Process {
@@ -201,6 +203,7 @@ function installExitHook(): void {
  *   const w = new Worker(5);
  *   w.start();
  *   await w.join();
+ *   assert.equal(w.exitcode, 0);
  * }
  * ```
  */
@@ -289,10 +292,11 @@ export class Process implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Process } from "@procs/multiprocessing";
    * let seen = 0;
    * new Process({ target: (n: number) => (seen = n), args: [3] }).run();
-   * console.assert(seen === 3);
+   * assert.equal(seen, 3);
    * ```
    */
   run(): unknown {
@@ -316,10 +320,19 @@ export class Process implements AsyncDisposable {
    *
    * @throws {ValueError} when started twice, closed, or started by a daemon
    * @example
-   * ```ts ignore
-   * const p = new Process({ target: work });
-   * p.start();
-   * console.log(p.pid);
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Process } from "@procs/multiprocessing";
+   *
+   * export function work() {}
+   *
+   * if (import.meta.main) {
+   *   const p = new Process({ target: work });
+   *   assert.equal(p.pid, null);
+   *   p.start();
+   *   assert.equal(typeof p.pid, "number"); // under "spawn", known on return
+   *   await p.join();
+   * }
    * ```
    */
   start(): void {
@@ -470,10 +483,23 @@ export class Process implements AsyncDisposable {
    *
    * @throws {ValueError} when the process was never started, or is the current one
    * @example
-   * ```ts ignore
-   * p.start();
-   * await p.join(500);
-   * if (p.exitcode === null) p.terminate();
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Process } from "@procs/multiprocessing";
+   *
+   * export function sleep(ms: number) {
+   *   return new Promise((resolve) => setTimeout(resolve, ms));
+   * }
+   *
+   * if (import.meta.main) {
+   *   const p = new Process({ target: sleep, args: [60_000] });
+   *   p.start();
+   *   await p.join(500);
+   *   assert.equal(p.exitcode, null); // still running after 500 ms
+   *   if (p.exitcode === null) p.terminate();
+   *   await p.join();
+   *   assert.equal(p.exitcode, -15);
+   * }
    * ```
    */
   async join(timeout?: number | null): Promise<void> {
@@ -522,8 +548,9 @@ export class Process implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Process } from "@procs/multiprocessing";
-   * console.assert(new Process().isAlive() === false);
+   * assert.equal(new Process().isAlive(), false);
    * ```
    */
   isAlive(): boolean {
@@ -550,10 +577,21 @@ export class Process implements AsyncDisposable {
    * `exitcode` becomes `-15` (or `-9` if it had to be killed).
    *
    * @example
-   * ```ts ignore
-   * p.terminate();
-   * await p.join();
-   * console.log(p.exitcode); // -15
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Process } from "@procs/multiprocessing";
+   *
+   * export function sleep(ms: number) {
+   *   return new Promise((resolve) => setTimeout(resolve, ms));
+   * }
+   *
+   * if (import.meta.main) {
+   *   const p = new Process({ target: sleep, args: [60_000] });
+   *   p.start();
+   *   p.terminate();
+   *   await p.join();
+   *   assert.equal(p.exitcode, -15);
+   * }
    * ```
    */
   terminate(): void {
@@ -571,10 +609,21 @@ export class Process implements AsyncDisposable {
    * {@linkcode Process.terminate}); `exitcode` becomes `-9`.
    *
    * @example
-   * ```ts ignore
-   * p.kill();
-   * await p.join();
-   * console.log(p.exitcode); // -9
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Process } from "@procs/multiprocessing";
+   *
+   * export function sleep(ms: number) {
+   *   return new Promise((resolve) => setTimeout(resolve, ms));
+   * }
+   *
+   * if (import.meta.main) {
+   *   const p = new Process({ target: sleep, args: [60_000] });
+   *   p.start();
+   *   p.kill();
+   *   await p.join();
+   *   assert.equal(p.exitcode, -9);
+   * }
    * ```
    */
   kill(): void {
@@ -586,9 +635,19 @@ export class Process implements AsyncDisposable {
    * most uses of the object throw `ValueError`.
    *
    * @example
-   * ```ts ignore
-   * await p.join();
-   * p.close();
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Process, ValueError } from "@procs/multiprocessing";
+   *
+   * export function work() {}
+   *
+   * if (import.meta.main) {
+   *   const p = new Process({ target: work });
+   *   p.start();
+   *   await p.join();
+   *   p.close();
+   *   assert.throws(() => p.start(), ValueError); // a closed object cannot be used
+   * }
    * ```
    */
   close(): void {
@@ -706,8 +765,9 @@ export function setCurrentProcess(p: Process): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { currentProcess } from "@procs/multiprocessing";
- * console.assert(currentProcess().name === "MainProcess");
+ * assert.equal(currentProcess().name, "MainProcess");
  * ```
  */
 export function currentProcess(): Process {
@@ -729,8 +789,9 @@ export function currentProcess(): Process {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parentProcess } from "@procs/multiprocessing";
- * console.assert(parentProcess() === null);
+ * assert.equal(parentProcess(), null);
  * ```
  */
 export function parentProcess(): Process | null {
@@ -750,8 +811,9 @@ export function parentProcess(): Process | null {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { activeChildren } from "@procs/multiprocessing";
- * console.assert(activeChildren().length === 0);
+ * assert.deepEqual(activeChildren(), []);
  * ```
  */
 export function activeChildren(): Process[] {
@@ -770,8 +832,9 @@ export async function settleChildrenAtExit(): Promise<void> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cpuCount } from "@procs/multiprocessing";
- * console.assert(cpuCount() >= 1);
+ * assert.ok(cpuCount() >= 1);
  * ```
  */
 export function cpuCount(): number {

@@ -1002,14 +1002,16 @@ interface QueueState {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Empty, Queue } from "@procs/multiprocessing";
  * const q = new Queue<number>(2);
  * await q.put(1);
  * await q.putNowait(2);
- * console.assert(await q.full() && await q.qsize() === 2);
- * console.assert(await q.get() === 1);
+ * assert.equal(await q.full(), true);
+ * assert.equal(await q.qsize(), 2);
+ * assert.equal(await q.get(), 1);
  * await q.get();
- * await q.getNowait().catch((e) => console.assert(e instanceof Empty));
+ * await assert.rejects(() => q.getNowait(), Empty);
  * ```
  */
 export class Queue<T = unknown> implements Disposable {
@@ -1197,12 +1199,14 @@ export class Queue<T = unknown> implements Disposable {
  *
  * @example
  * ```ts
- * import { JoinableQueue } from "@procs/multiprocessing";
+ * import assert from "node:assert/strict";
+ * import { JoinableQueue, ValueError } from "@procs/multiprocessing";
  * const q = new JoinableQueue<string>();
  * await q.put("job");
- * await q.get();
+ * assert.equal(await q.get(), "job");
  * await q.taskDone();
- * await q.join();
+ * await q.join(); // every item put has been marked done
+ * await assert.rejects(() => q.taskDone(), ValueError); // one call too many
  * ```
  */
 export class JoinableQueue<T = unknown> extends Queue<T> {
@@ -1230,10 +1234,12 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SimpleQueue } from "@procs/multiprocessing";
  * const q = new SimpleQueue<number>();
  * await q.put(1);
- * console.assert(await q.get() === 1 && await q.empty());
+ * assert.equal(await q.get(), 1);
+ * assert.equal(await q.empty(), true);
  * ```
  */
 export class SimpleQueue<T = unknown> extends Queue<T> {

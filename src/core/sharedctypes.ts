@@ -169,8 +169,9 @@ const made = new Handoff<MemoryParts>();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SynchronizedBase, Value } from "@procs/multiprocessing";
- * console.assert(Value("i", 1) instanceof SynchronizedBase);
+ * assert.ok(Value("i", 1) instanceof SynchronizedBase);
  * ```
  */
 export abstract class SynchronizedBase implements Disposable {
@@ -348,10 +349,11 @@ export abstract class SynchronizedBase implements Disposable {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Value } from "@procs/multiprocessing";
  * const v = Value("b", 127);
- * await v.update((x) => x + 1);
- * console.assert(await v.get() === -128); // C-style wrap-around
+ * await v.update((x) => Number(x) + 1);
+ * assert.equal(await v.get(), -128); // C-style wrap-around
  * ```
  */
 export class Synchronized extends SynchronizedBase {
@@ -386,10 +388,12 @@ export class Synchronized extends SynchronizedBase {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SharedArray } from "@procs/multiprocessing";
  * const a = SharedArray("i", [1, 2, 3]);
  * await a.set(0, 10);
- * console.assert((await a.toArray()).join() === "10,2,3" && a.length === 3);
+ * assert.deepEqual(await a.toArray(), [10, 2, 3]);
+ * assert.equal(a.length, 3);
  * ```
  */
 export class SynchronizedArray extends SynchronizedBase {
@@ -452,10 +456,11 @@ export interface SharedOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Value } from "@procs/multiprocessing";
  * const counter = Value("i", 0);
  * await counter.update((n) => Number(n) + 1);
- * console.assert(await counter.get() === 1);
+ * assert.equal(await counter.get(), 1);
  * ```
  */
 export function Value(
@@ -476,9 +481,10 @@ export function Value(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SharedArray } from "@procs/multiprocessing";
  * const zeros = SharedArray("d", 4);
- * console.assert((await zeros.toArray()).every((x) => x === 0));
+ * assert.deepEqual(await zeros.toArray(), [0, 0, 0, 0]);
  * ```
  */
 export function SharedArray(

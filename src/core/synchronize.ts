@@ -574,8 +574,9 @@ class BarrierCore extends SharedCore {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Lock, SemLock } from "@procs/multiprocessing";
- * console.assert(new Lock() instanceof SemLock);
+ * assert.ok(new Lock() instanceof SemLock);
  * ```
  */
 export abstract class SemLock implements AsyncDisposable {
@@ -686,13 +687,14 @@ export abstract class SemLock implements AsyncDisposable {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Lock } from "@procs/multiprocessing";
  * const lock = new Lock();
  * {
  *   await using _ = await lock.hold();
- *   console.assert(await lock.acquire({ block: false }) === false);
+ *   assert.equal(await lock.acquire({ block: false }), false);
  * }
- * console.assert(await lock.acquire({ timeout: 10 }) === true);
+ * assert.equal(await lock.acquire({ timeout: 10 }), true);
  * await lock.release();
  * ```
  */
@@ -716,12 +718,14 @@ export class Lock extends SemLock {
  *
  * @example
  * ```ts
- * import { RLock } from "@procs/multiprocessing";
+ * import assert from "node:assert/strict";
+ * import { RLock, ValueError } from "@procs/multiprocessing";
  * const lock = new RLock();
- * await lock.acquire();
- * await lock.acquire();
+ * assert.equal(await lock.acquire(), true);
+ * assert.equal(await lock.acquire(), true); // again, by its owner
  * await lock.release();
  * await lock.release();
+ * await assert.rejects(() => lock.release(), ValueError); // released more than acquired
  * ```
  */
 export class RLock extends SemLock {
@@ -744,10 +748,11 @@ export class RLock extends SemLock {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Semaphore } from "@procs/multiprocessing";
  * const s = new Semaphore(2);
  * await s.acquire();
- * console.assert(await s.getValue() === 1);
+ * assert.equal(await s.getValue(), 1);
  * await s.release();
  * ```
  */
@@ -782,9 +787,10 @@ export class Semaphore extends SemLock {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BoundedSemaphore, ValueError } from "@procs/multiprocessing";
  * const s = new BoundedSemaphore(1);
- * await s.release().catch((e) => console.assert(e instanceof ValueError));
+ * await assert.rejects(() => s.release(), ValueError);
  * ```
  */
 export class BoundedSemaphore extends Semaphore {}
@@ -794,11 +800,13 @@ export class BoundedSemaphore extends Semaphore {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Event } from "@procs/multiprocessing";
  * const e = new Event();
- * console.assert(await e.wait(10) === false);
+ * assert.equal(await e.wait(10), false);
  * await e.set();
- * console.assert(await e.isSet() && await e.wait());
+ * assert.equal(await e.isSet(), true);
+ * assert.equal(await e.wait(), true);
  * ```
  */
 export class Event implements Disposable {
@@ -906,10 +914,11 @@ export class Event implements Disposable {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Condition } from "@procs/multiprocessing";
  * const c = new Condition();
  * await c.acquire();
- * console.assert(await c.wait(10) === false); // nobody notified
+ * assert.equal(await c.wait(10), false); // nobody notified
  * await c.notifyAll();
  * await c.release();
  * ```
@@ -1024,9 +1033,10 @@ export class Condition implements AsyncDisposable {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Barrier } from "@procs/multiprocessing";
  * const b = new Barrier(1);
- * console.assert(await b.wait() === 0);
+ * assert.equal(await b.wait(), 0);
  * ```
  */
 export class Barrier implements Disposable {
