@@ -19,6 +19,7 @@
 
 import { holdAlive } from "./_util.ts";
 import { copyBytes, copyInto } from "./_codec.ts";
+import { HeldMemory } from "./_held.ts";
 
 const MUTEX = 0; // 0 free, else its holder's lockMark (one compare-and-swap takes it and names the holder)
 const HEAD = 1; // byte offset of the next record to read
@@ -110,17 +111,17 @@ export interface Ring {
 /** What `pop` found: the item's bytes, or the id of an item parked with the owner. */
 export type Popped = { bytes: Uint8Array } | { parked: number };
 
-const rings = new Set<WeakRef<Int32Array>>();
-/** The size at which `rings` is next swept of collected rings (queues made in a loop). */
-let sweepAt = 1024;
-
-function trackRing(control: Int32Array): void {
-  if (rings.size >= sweepAt) {
-    for (const ref of rings) if (!ref.deref()) rings.delete(ref);
-    sweepAt = Math.max(1024, 2 * rings.size);
-  }
-  rings.add(new WeakRef(control));
-}
+/**
+ * Every ring this process can touch (made here or arrived), weakly: what a
+ * child that went held in them is settled as it goes (the mutex it died
+ * with, then its holds).
+ */
+const rings = new HeldMemory<Int32Array>(true, {
+  died: freeMutexHeldBy,
+  ended: settleHoldsIn,
+  // A killed worker may run on a moment: from the kill on it takes and puts nothing.
+  killed: (control, ident) => settleHoldsIn(control, ident, true),
+});
 
 /**
  * Rings of freed queues that no other process ever saw, for the next
@@ -153,13 +154,13 @@ export function newRing(maxsize: number): Ring {
   // unaffected either way.
   const buffer = new SharedArrayBuffer(RING_BYTES, { maxByteLength: RING_BYTES });
   const ring = { control, data: new Uint8Array(buffer, 0, RING_BYTES) };
-  trackRing(control);
+  rings.add(control);
   return ring;
 }
 
 /** Tracks a ring that arrived from another process (for {@linkcode freeRingsHeldBy}). */
 export function adoptRing(ring: Ring): Ring {
-  trackRing(ring.control);
+  rings.add(ring.control);
   return ring;
 }
 
@@ -178,17 +179,15 @@ function heldBy(control: Int32Array, ident: number): boolean {
 
 /** Frees the mutex of every ring a dead process held (it died mid-operation). */
 export function freeRingsHeldBy(ident: number): void {
-  for (const ref of rings) {
-    const control = ref.deref();
-    if (!control) {
-      rings.delete(ref);
-      continue;
-    }
-    if (heldBy(control, ident)) {
-      const inflight = control[INFLIGHT] - 1;
-      if (inflight >= 0) finishPop(control, inflight, ident);
-      Atomics.store(control, MUTEX, 0);
-    }
+  rings.forEach((control) => freeMutexHeldBy(control, ident));
+}
+
+/** Frees the mutex of a ring if the dead process `ident` held it. */
+function freeMutexHeldBy(control: Int32Array, ident: number): void {
+  if (heldBy(control, ident)) {
+    const inflight = control[INFLIGHT] - 1;
+    if (inflight >= 0) finishPop(control, inflight, ident);
+    Atomics.store(control, MUTEX, 0);
   }
 }
 
@@ -526,35 +525,33 @@ export function release(ring: Ring, hold: number, ident: number): boolean {
  * Run after {@linkcode freeRingsHeldBy}, in the process that started it.
  */
 export function settleHoldsOf(ident: number, died: boolean): void {
-  for (const ref of rings) {
-    const control = ref.deref();
-    if (!control) {
-      rings.delete(ref);
-      continue;
-    }
-    if (!died && Atomics.load(control, HELD) === 0) continue;
-    let back = 0;
-    lock(control, 0);
-    if (died && !barred(control, ident)) {
-      // From now on it takes and puts nothing, should it still run a moment.
-      const next = control[BARRED_NEXT] % MAX_BARRED;
-      control[BARRED + next] = ident | 0;
-      control[BARRED_NEXT] = next + 1;
-    }
-    for (let h = 0; h < MAX_HOLDS; h++) {
-      const base = HOLDS + h * HOLD_WORDS;
-      const mark = holderMark(ident);
-      if (Atomics.compareExchange(control, base + HOLD_STATE, mark, died ? BACK : FREE) !== mark) {
-        continue; // not its hold, or it let go first
-      }
-      if (died) {
-        control[RETURNED]++;
-        control[COUNT]++;
-        back++;
-      } else Atomics.sub(control, HELD, 1);
-    }
-    unlock(control, back > 0);
+  rings.forEach((control) => settleHoldsIn(control, ident, died));
+}
+
+/** {@linkcode settleHoldsOf} in one ring. */
+function settleHoldsIn(control: Int32Array, ident: number, died: boolean): void {
+  if (!died && Atomics.load(control, HELD) === 0) return;
+  let back = 0;
+  lock(control, 0);
+  if (died && !barred(control, ident)) {
+    // From now on it takes and puts nothing, should it still run a moment.
+    const next = control[BARRED_NEXT] % MAX_BARRED;
+    control[BARRED + next] = ident | 0;
+    control[BARRED_NEXT] = next + 1;
   }
+  for (let h = 0; h < MAX_HOLDS; h++) {
+    const base = HOLDS + h * HOLD_WORDS;
+    const mark = holderMark(ident);
+    if (Atomics.compareExchange(control, base + HOLD_STATE, mark, died ? BACK : FREE) !== mark) {
+      continue; // not its hold, or it let go first
+    }
+    if (died) {
+      control[RETURNED]++;
+      control[COUNT]++;
+      back++;
+    } else Atomics.sub(control, HELD, 1);
+  }
+  unlock(control, back > 0);
 }
 
 /** The owner publishes how many of its callers wait to get and to put (they are served first). */

@@ -18,28 +18,44 @@
  */
 
 import { type EncodeContext, REDUCE, type Reduced, registerReducer } from "./_codec.ts";
-import type { Channel } from "./_node.ts";
 import {
   blocking,
-  type Caller,
   closedHandleError,
   type CoreArgs,
   type CoreMethod,
   type CoreResult,
-  expose,
-  goneError,
   Ref,
   type RefState,
   releaseWhenCollected,
-  SharedCore,
-  Waiter,
+  type SharedCore,
 } from "./_shared.ts";
-import { BrokenBarrierError, type OSError, ValueError } from "./errors.ts";
+import { ValueError } from "./errors.ts";
 import { checkTimeout } from "./_util.ts";
 import { Handoff } from "./_handoff.ts";
 import { processState } from "./_state.ts";
-import { waitUntil } from "./_ring.ts";
-import { onChildDeath, onChildExit } from "./process.ts";
+import type { HeldMemory } from "./_held.ts";
+import {
+  acquireCell,
+  clearFlag,
+  giveUnits,
+  isFlagSet,
+  lockCells,
+  releaseCell,
+  semaphoreCells,
+  semaphoreValue,
+  setFlag,
+  takeUnit,
+  waitFlag,
+} from "./_cells.ts";
+import {
+  BarrierCore,
+  type BarrierTurn,
+  ConditionCore,
+  EventCore,
+  LockCore,
+  SemaphoreCore,
+  type SemLockCore,
+} from "./_sync_cores.ts";
 import {
   type CallableSpec,
   callerModules,
@@ -72,501 +88,6 @@ const received = new Handoff<[Ref, Int32Array | null]>();
 const receivedConditions = new Handoff<{ ref: Ref<ConditionCore>; lock: Lock | RLock }>();
 /** A barrier that crossed from another process. */
 const receivedBarriers = new Handoff<BarrierState>();
-
-// ---------------------------------------------------------------- owner side
-
-// A lock's state lives in three Int32 words of a SharedArrayBuffer, so
-// every process that shares the memory (the owner and its "worker"
-// children) takes and releases it with Atomics; a "spawn" child asks the
-// owner, which runs the same code on its behalf.
-const STATE = 0; // 0 free, 1 held, 2 freed (its object is gone)
-const HOLDER = 1; // the holder's ident (as an int32)
-const LEVELS = 2; // how many times the holder took it (RLock)
-const LOCK_WORDS = 3;
-
-const FREED = 2;
-
-/**
- * Every lock cell this process can touch, to release those a dead child
- * held: a cell made here leaves with its object, one that arrived with a
- * handle leaves with the handle. (Not weak references: Deno keeps a few
- * hundred bytes for every WeakRef ever made, which a loop making locks
- * would pile up.)
- */
-const cells = new Set<Int32Array>();
-
-function newCell(): Int32Array {
-  const cell = new Int32Array(new SharedArrayBuffer(LOCK_WORDS * Int32Array.BYTES_PER_ELEMENT));
-  cells.add(cell);
-  return cell;
-}
-
-/** Tracks `cell`, which arrived with the handle `ref` holds, until that handle goes. */
-function adopt(set: Set<Int32Array>, cell: Int32Array, ref: Ref): Int32Array {
-  set.add(cell);
-  ref.onRelease(() => set.delete(cell));
-  return cell;
-}
-
-/** The wait's check on a freed object: nobody will ever release it, so the wait fails. */
-function checkNotFreed(cell: Int32Array, index: number, freed: number): void {
-  if (Atomics.load(cell, index) === freed) throw goneError();
-}
-
-function tryAcquireCell(cell: Int32Array, recursive: boolean, ident: number): boolean {
-  if (recursive && Atomics.load(cell, STATE) === 1 && Atomics.load(cell, HOLDER) === (ident | 0)) {
-    cell[LEVELS]++; // only the holder changes its levels
-    return true;
-  }
-  if (Atomics.compareExchange(cell, STATE, 0, 1) === 0) {
-    Atomics.store(cell, HOLDER, ident | 0);
-    Atomics.store(cell, LEVELS, 1);
-    return true;
-  }
-  return false;
-}
-
-async function acquireCell(
-  cell: Int32Array,
-  recursive: boolean,
-  ident: number,
-  block: boolean,
-  timeout: number | null,
-): Promise<boolean> {
-  if (tryAcquireCell(cell, recursive, ident)) return true;
-  if (!block) return false;
-  return await waitUntil(cell, STATE, timeout, () => {
-    checkNotFreed(cell, STATE, FREED);
-    return tryAcquireCell(cell, recursive, ident);
-  });
-}
-
-function freeCell(cell: Int32Array): void {
-  Atomics.store(cell, HOLDER, 0);
-  Atomics.store(cell, LEVELS, 0);
-  Atomics.store(cell, STATE, 0);
-  Atomics.notify(cell, STATE, 1);
-}
-
-function releaseCell(cell: Int32Array, recursive: boolean, ident: number): void {
-  if (Atomics.load(cell, STATE) === 0) {
-    throw new ValueError(
-      recursive
-        ? "Cannot release an RLock that is not held: acquire it first"
-        : "Lock released too many times: release() only after a successful acquire()",
-    );
-  }
-  if (recursive && Atomics.load(cell, HOLDER) !== (ident | 0)) {
-    throw new ValueError(
-      "Cannot release an RLock held by another process: only its owner may release it",
-    );
-  }
-  if (recursive && --cell[LEVELS] > 0) return;
-  freeCell(cell);
-}
-
-/** @internal Releases every lock a child that died was holding (called by its parent). */
-export function releaseLocksHeldBy(ident: number): void {
-  for (const cell of cells) {
-    if (Atomics.load(cell, STATE) === 1 && Atomics.load(cell, HOLDER) === (ident | 0)) {
-      freeCell(cell);
-    }
-  }
-}
-
-onChildDeath(releaseLocksHeldBy);
-
-/** The cores behind a {@linkcode SemLock}: a lock's or a semaphore's. */
-type SemLockCore = LockCore | SemaphoreCore;
-
-class LockCore extends SharedCore {
-  readonly exposed: ReadonlySet<string> = expose<LockCore>("acquire", "release");
-  readonly cell: Int32Array = newCell();
-  /** Which remote process took it through this owner (to release it if that process dies). */
-  #remoteHolder: Caller | null = null;
-
-  constructor(readonly recursive: boolean) {
-    super();
-  }
-
-  async acquire(caller: Caller, block: boolean, timeout: number | null): Promise<boolean> {
-    const ok = await acquireCell(this.cell, this.recursive, caller.ident, block, timeout);
-    if (ok && caller.channel !== null) this.#remoteHolder = caller;
-    return ok;
-  }
-
-  /** Takes the lock for `caller` with `count` levels (a Condition restoring its lock). */
-  async acquireLevels(caller: Caller, count: number): Promise<void> {
-    if (await this.acquire(caller, true, null)) this.cell[LEVELS] = count;
-  }
-
-  release(caller: Caller): void {
-    releaseCell(this.cell, this.recursive, caller.ident);
-  }
-
-  /** Whether `caller` holds the lock. */
-  heldBy(caller: Caller): boolean {
-    return Atomics.load(this.cell, STATE) === 1 &&
-      Atomics.load(this.cell, HOLDER) === (caller.ident | 0);
-  }
-
-  /** Releases every level and returns how many there were. */
-  releaseAll(): number {
-    const levels = this.cell[LEVELS];
-    freeCell(this.cell);
-    return levels;
-  }
-
-  override free(): void {
-    // Waiters (through a handle closed while they waited) wake and fail.
-    cells.delete(this.cell);
-    Atomics.store(this.cell, STATE, FREED);
-    Atomics.notify(this.cell, STATE);
-  }
-
-  override dropChannel(channel: Channel, clean: boolean): void {
-    const holder = this.#remoteHolder;
-    if (!clean && holder?.channel === channel && this.heldBy(holder)) freeCell(this.cell);
-    if (holder?.channel === channel) this.#remoteHolder = null;
-  }
-}
-
-// A semaphore's cell: its value, its bound (-1: none), then SLOTS pairs of
-// (process ident, units that process holds), to give back a dead process's
-// units. An event's cell: one flag.
-const VALUE = 0;
-const BOUND = 1;
-// Then SLOTS slots of SLOT_WORDS words from SLOTS_AT: who holds units, and how many.
-const SLOTS_AT = 2;
-const SLOTS = 16;
-const SLOT_OWNER = 0; // the holder's ident (0: a free slot)
-const SLOT_UNITS = 1; // how many units it holds
-const SLOT_WORDS = 2;
-const SEMAPHORE_WORDS = SLOTS_AT + SLOTS * SLOT_WORDS;
-/** The bound of a semaphore whose object was freed. */
-const FREED_BOUND = -2;
-const semaphoreCells = new Set<Int32Array>();
-
-function newSemaphoreCell(value: number, bound: number | null): Int32Array {
-  const cell = new Int32Array(
-    new SharedArrayBuffer(SEMAPHORE_WORDS * Int32Array.BYTES_PER_ELEMENT),
-  );
-  cell[VALUE] = value;
-  cell[BOUND] = bound ?? -1;
-  semaphoreCells.add(cell);
-  return cell;
-}
-
-/** Adds `delta` to the units `ident` holds (claiming a slot; untracked if all are taken). */
-function holdUnits(cell: Int32Array, ident: number, delta: number): void {
-  const id = (ident | 0) || 1;
-  for (let i = 0; i < SLOTS; i++) {
-    const at = SLOTS_AT + SLOT_WORDS * i;
-    let owner = Atomics.load(cell, at + SLOT_OWNER);
-    if (owner === 0 && delta > 0) {
-      owner = Atomics.compareExchange(cell, at + SLOT_OWNER, 0, id) || id;
-    }
-    if (owner === id) {
-      const units = Atomics.load(cell, at + SLOT_UNITS);
-      Atomics.store(cell, at + SLOT_UNITS, Math.max(0, units + delta));
-      return;
-    }
-  }
-}
-
-function addUnits(cell: Int32Array, n: number, check: boolean): void {
-  for (;;) {
-    const v = Atomics.load(cell, VALUE);
-    const bound = Atomics.load(cell, BOUND);
-    if (check && bound >= 0 && v + n > bound) {
-      throw new ValueError(
-        `BoundedSemaphore released too many times: its value would exceed its initial value ${bound}`,
-      );
-    }
-    const next = bound >= 0 ? Math.min(v + n, bound) : v + n;
-    if (Atomics.compareExchange(cell, VALUE, v, next) === v) break;
-  }
-  Atomics.notify(cell, VALUE);
-}
-
-function tryTakeUnit(cell: Int32Array, ident: number): boolean {
-  for (;;) {
-    const v = Atomics.load(cell, VALUE);
-    if (v <= 0) return false;
-    if (Atomics.compareExchange(cell, VALUE, v, v - 1) === v) {
-      holdUnits(cell, ident, 1);
-      return true;
-    }
-  }
-}
-
-async function takeUnit(
-  cell: Int32Array,
-  ident: number,
-  block: boolean,
-  timeout: number | null,
-): Promise<boolean> {
-  if (tryTakeUnit(cell, ident)) return true;
-  if (!block) return false;
-  return await waitUntil(cell, VALUE, timeout, () => {
-    checkNotFreed(cell, BOUND, FREED_BOUND);
-    return tryTakeUnit(cell, ident);
-  });
-}
-
-function giveUnits(cell: Int32Array, ident: number, n: number): void {
-  addUnits(cell, n, true);
-  holdUnits(cell, ident, -n);
-}
-
-/** A process ended: forget its units, giving them back if it died (not on a clean exit). */
-function settleUnitsOf(ident: number, died: boolean): void {
-  const id = (ident | 0) || 1;
-  for (const cell of semaphoreCells) {
-    for (let i = 0; i < SLOTS; i++) {
-      const at = SLOTS_AT + SLOT_WORDS * i;
-      if (Atomics.load(cell, at + SLOT_OWNER) !== id) continue;
-      const units = Atomics.exchange(cell, at + SLOT_UNITS, 0);
-      Atomics.store(cell, at + SLOT_OWNER, 0);
-      if (died && units > 0) addUnits(cell, units, false);
-    }
-  }
-}
-
-onChildExit(settleUnitsOf);
-
-class SemaphoreCore extends SharedCore {
-  readonly exposed: ReadonlySet<string> = expose<SemaphoreCore>("acquire", "release", "getValue");
-  readonly cell: Int32Array;
-  /** The ident of each remote caller, to settle its units when its process ends. */
-  readonly #idents = new Map<Channel, number>();
-
-  constructor(value: number, bound: number | null) {
-    super();
-    this.cell = newSemaphoreCell(value, bound);
-  }
-
-  acquire(caller: Caller, block: boolean, timeout: number | null): Promise<boolean> {
-    if (caller.channel) this.#idents.set(caller.channel, caller.ident);
-    return takeUnit(this.cell, caller.ident, block, timeout);
-  }
-
-  release(caller: Caller, n = 1): void {
-    giveUnits(this.cell, caller.ident, n);
-  }
-
-  getValue(): number {
-    return Atomics.load(this.cell, VALUE);
-  }
-
-  override free(): void {
-    semaphoreCells.delete(this.cell);
-    Atomics.store(this.cell, BOUND, FREED_BOUND);
-    Atomics.notify(this.cell, VALUE);
-  }
-
-  override dropChannel(channel: Channel, clean: boolean): void {
-    const ident = this.#idents.get(channel);
-    if (ident === undefined) return;
-    this.#idents.delete(channel);
-    settleUnitsOf(ident, !clean);
-  }
-}
-
-const FLAG = 0; // 1 set, 0 clear
-const EVENT_WORDS = 1;
-
-function setFlag(cell: Int32Array): void {
-  Atomics.store(cell, FLAG, 1);
-  Atomics.notify(cell, FLAG);
-}
-
-async function waitFlag(cell: Int32Array, timeout: number | null): Promise<boolean> {
-  if (Atomics.load(cell, FLAG) === 1) return true;
-  if (timeout !== null && timeout <= 0) return false;
-  return await waitUntil(cell, FLAG, timeout, () => {
-    checkNotFreed(cell, FLAG, FREED);
-    return Atomics.load(cell, FLAG) === 1;
-  });
-}
-
-class EventCore extends SharedCore {
-  readonly exposed: ReadonlySet<string> = expose<EventCore>("set", "clear", "isSet", "wait");
-  readonly cell: Int32Array = new Int32Array(
-    new SharedArrayBuffer(EVENT_WORDS * Int32Array.BYTES_PER_ELEMENT),
-  );
-
-  set(): void {
-    setFlag(this.cell);
-  }
-  clear(): void {
-    Atomics.store(this.cell, FLAG, 0);
-  }
-  isSet(): boolean {
-    return Atomics.load(this.cell, FLAG) === 1;
-  }
-  wait(_caller: Caller, timeout: number | null): Promise<boolean> {
-    return waitFlag(this.cell, timeout);
-  }
-  override free(): void {
-    if (Atomics.load(this.cell, FLAG) === 1) return; // set for good: its waiters are gone
-    Atomics.store(this.cell, FLAG, FREED);
-    Atomics.notify(this.cell, FLAG);
-  }
-}
-
-class ConditionCore extends SharedCore {
-  readonly exposed: ReadonlySet<string> = expose<ConditionCore>("wait", "notify");
-  waiters: Waiter<boolean>[] = [];
-
-  /** `lockHold`: a hold on the lock's object (made here), which lives as long as this one. */
-  constructor(readonly lock: LockCore, readonly lockHold: Ref | null = null) {
-    super();
-  }
-
-  override free(gone: OSError): void {
-    for (const w of this.waiters.splice(0)) w.reject(gone);
-    this.lockHold?.release();
-  }
-
-  #checkOwned(caller: Caller, what: string): void {
-    if (!this.lock.heldBy(caller)) {
-      throw new ValueError(`Cannot ${what} a Condition without holding its lock: acquire it first`);
-    }
-  }
-
-  async wait(caller: Caller, timeout: number | null): Promise<boolean> {
-    this.#checkOwned(caller, "wait on");
-    const levels = this.lock.releaseAll();
-    const w = new Waiter<boolean>(caller, timeout, (me) => {
-      this.waiters = this.waiters.filter((x) => x !== me);
-      me.resolve(false);
-    });
-    this.waiters.push(w);
-    const notified = await w.promise;
-    await this.lock.acquireLevels(caller, levels);
-    return notified;
-  }
-
-  notify(caller: Caller, n: number | "all"): void {
-    this.#checkOwned(caller, "notify");
-    const count = n === "all" ? this.waiters.length : n;
-    for (const w of this.waiters.splice(0, count)) w.resolve(true);
-  }
-
-  override dropChannel(channel: Channel): void {
-    this.waiters = this.waiters.filter((w) => w.caller.channel !== channel);
-  }
-}
-
-interface BarrierTurn {
-  index: number;
-  runAction: boolean;
-  generation: number;
-}
-
-class BarrierCore extends SharedCore {
-  readonly exposed: ReadonlySet<string> = expose<BarrierCore>(
-    "wait",
-    "tripped",
-    "abort",
-    "reset",
-    "nWaiting",
-    "broken",
-  );
-  count = 0;
-  generation = 0;
-  isBroken = false;
-  waiters: Waiter<number>[] = [];
-  /** The party running the action of the current trip, if any. */
-  actionRunner: Caller | null = null;
-
-  constructor(readonly parties: number, readonly hasAction: boolean) {
-    super();
-  }
-
-  #broken(): BrokenBarrierError {
-    return new BrokenBarrierError(
-      "The barrier is broken (aborted, reset, timed out or a party died): reset() it to use it again",
-    );
-  }
-
-  wait(caller: Caller, timeout: number | null): BarrierTurn | Promise<BarrierTurn> {
-    if (this.isBroken) throw this.#broken();
-    const index = this.count++;
-    const generation = this.generation;
-    if (this.count === this.parties) {
-      if (this.hasAction) {
-        this.actionRunner = caller;
-        return { index, runAction: true, generation };
-      }
-      this.#release();
-      return { index, runAction: false, generation };
-    }
-    const w = new Waiter<number>(caller, timeout, () => this.#breakAll());
-    this.waiters.push(w);
-    return w.promise.then((i) => ({ index: i, runAction: false, generation }));
-  }
-
-  /** The last party ran the action: release everyone, or break if it failed. */
-  tripped(_caller: Caller, generation: number, ok: boolean): void {
-    if (generation !== this.generation || this.isBroken) return;
-    this.actionRunner = null;
-    if (ok) this.#release();
-    else this.#breakAll();
-  }
-
-  #release(): void {
-    const waiters = this.waiters.splice(0);
-    this.count = 0;
-    this.generation++;
-    waiters.forEach((w, i) => w.resolve(i));
-  }
-
-  #breakAll(): void {
-    this.isBroken = true;
-    this.actionRunner = null;
-    this.count = 0;
-    for (const w of this.waiters.splice(0)) w.reject(this.#broken());
-  }
-
-  abort(): void {
-    this.#breakAll();
-  }
-
-  reset(): void {
-    for (const w of this.waiters.splice(0)) w.reject(this.#broken());
-    this.count = 0;
-    this.generation++;
-    this.isBroken = false;
-  }
-
-  nWaiting(): number {
-    return this.waiters.length;
-  }
-
-  broken(): boolean {
-    return this.isBroken;
-  }
-
-  override free(gone: OSError): void {
-    for (const w of this.waiters.splice(0)) w.reject(gone);
-  }
-
-  override dropChannel(channel: Channel): void {
-    // A party that dies while waiting, or while running the action, breaks
-    // the barrier: the others would wait forever.
-    if (
-      this.waiters.some((w) => w.caller.channel === channel) ||
-      this.actionRunner?.channel === channel
-    ) {
-      this.actionRunner = null;
-      this.#breakAll();
-    }
-  }
-}
-
-// ---------------------------------------------------------------- handles
 
 /**
  * What `Lock`, `RLock` and the semaphores share (Python's `SemLock`):
@@ -768,7 +289,7 @@ export class Semaphore extends SemLock {
   /** The current value (Python's `get_value()`). */
   getValue(): Promise<number> {
     if (this._ref.released) return Promise.reject(closedHandleError(this.constructor.name));
-    if (this._cell) return Promise.resolve(Atomics.load(this._cell, VALUE));
+    if (this._cell) return Promise.resolve(semaphoreValue(this._cell));
     return (this._ref as Ref<SemaphoreCore>).call("getValue");
   }
 
@@ -870,7 +391,7 @@ export class Event implements Disposable {
     try {
       const cell = this.#cellOpen();
       if (cell) {
-        Atomics.store(cell, FLAG, 0);
+        clearFlag(cell);
         return Promise.resolve();
       }
     } catch (error) {
@@ -882,7 +403,7 @@ export class Event implements Disposable {
   isSet(): Promise<boolean> {
     try {
       const cell = this.#cellOpen();
-      if (cell) return Promise.resolve(Atomics.load(cell, FLAG) === 1);
+      if (cell) return Promise.resolve(isFlagSet(cell));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -1191,7 +712,7 @@ function lockFromState(s: unknown): [Ref, Int32Array | null] {
   const ref = Ref.fromState(st.ref);
   // In the owner, use its own cell; in a worker that shares it, the one that came.
   const core = ref.core as LockCore | null;
-  const cell = core?.cell ?? (st.cell ? adopt(cells, st.cell, ref) : null);
+  const cell = core?.cell ?? (st.cell ? lockCells.adopt(st.cell, ref) : null);
   return [ref, cell];
 }
 
@@ -1199,14 +720,14 @@ registerReducer("Lock", (s) => received.build(lockFromState(s), () => new Lock()
 registerReducer("RLock", (s) => received.build(lockFromState(s), () => new RLock()));
 function cellFromState(
   s: unknown,
-  tracked: Set<Int32Array> | null,
+  tracked: HeldMemory<Int32Array> | null,
 ): [Ref, Int32Array | null] {
   // A manager's proxies send the bare reference.
   const st = (s as LockState).ref ? s as LockState : { ref: s as RefState, cell: null };
   const ref = Ref.fromState(st.ref);
   const core = ref.core as { cell?: Int32Array } | null;
   const cell = core?.cell ?? st.cell ?? null;
-  return [ref, cell && tracked && !core ? adopt(tracked, cell, ref) : cell];
+  return [ref, cell && tracked && !core ? tracked.adopt(cell, ref) : cell];
 }
 
 registerReducer(
