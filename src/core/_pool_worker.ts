@@ -12,7 +12,7 @@
 // the loop, is decoded once this module (the target's) is loaded.
 import "./connection.ts";
 import type { Connection } from "./connection.ts";
-import { registerLibraryTarget } from "./process.ts";
+import { registerLibraryTarget } from "./_popen.ts";
 import { EOFError } from "./errors.ts";
 import { rebuildCallable } from "./reduction.ts";
 import { decode, encode } from "./_codec.ts";

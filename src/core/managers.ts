@@ -47,7 +47,8 @@ import {
 } from "./_shared.ts";
 import { defaultStartMethod } from "./_start_method.ts";
 import { OSError, RemoteError, ValueError } from "./errors.ts";
-import { type Process, processClassFor, registerLibraryTarget } from "./process.ts";
+import { type Process, processClassFor } from "./process.ts";
+import { registerLibraryTarget } from "./_popen.ts";
 import { type CallableSpec, callerModules, describeCallable } from "./reduction.ts";
 import { type Address, addressString, keyBytes } from "./listener.ts";
 import type { JoinableQueue, Queue } from "./queues.ts";
