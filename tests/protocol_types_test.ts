@@ -12,7 +12,14 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Channel } from "../src/core/_node.ts";
 import { onMessage, onRequest, request } from "../src/core/_node.ts";
-import type { Message, Messages, RequestFields } from "../src/core/_protocol.ts";
+import type {
+  ManagerMessage,
+  Message,
+  Messages,
+  PoolCommand,
+  PoolMessage,
+  RequestFields,
+} from "../src/core/_protocol.ts";
 import { type Caller, expose, type Ref, SharedCore } from "../src/core/_shared.ts";
 
 /** A core with one exposed method, as the library's cores are written. */
@@ -61,6 +68,18 @@ function typeChecks(channel: Channel, ref: Ref<ProbeCore>): void {
   void ref.call("helper", 2);
   // @ts-expect-error: expose() names only methods the core has
   expose<ProbeCore>("triple");
+
+  // A pool's and a manager's messages over their Connection.
+  void (["tasks", []] satisfies PoolMessage);
+  // @ts-expect-error: "done" carries the encoded replies
+  void (["done"] satisfies PoolMessage);
+  // @ts-expect-error: no such pool message
+  void (["start"] satisfies PoolMessage);
+  // @ts-expect-error: a worker is never sent "ready"
+  void ((["ready"] as PoolMessage) satisfies PoolCommand);
+  void (["ready", "/tmp/x.sock"] satisfies ManagerMessage);
+  // @ts-expect-error: "ready" carries the server's address
+  void (["ready"] satisfies ManagerMessage);
 }
 
 describe("wire protocol types", () => {

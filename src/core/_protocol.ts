@@ -151,3 +151,62 @@ export type RequestOp = keyof Requests;
 export type RequestFields = {
   [K in RequestOp]: [id: number, op: K, ...args: Requests[K]["args"]];
 }[RequestOp];
+
+// ------------------------------------------------- messages over a Connection
+
+/**
+ * One task as a pool sends it to a worker: its id, the key of its function
+ * (with the function's spec the first time that worker is sent it), its
+ * encoded arguments, whether each item is spread into the call (`starmap`),
+ * whether the payload is one argument list rather than a chunk of items,
+ * and the functions passed in the arguments.
+ */
+export type PoolTask = [
+  id: number,
+  fnKey: string,
+  spec: CallableSpec | null,
+  payload: Uint8Array,
+  star: boolean,
+  single: boolean,
+  functions: CallableSpec[],
+];
+
+/**
+ * Every message a pool and one of its workers send each other over their
+ * `Connection` (`pool.ts` the parent side, `_pool_worker.ts` the child's).
+ * Senders write `[...] satisfies PoolMessage`; receivers narrow
+ * {@linkcode PoolCommand} and {@linkcode PoolReport}, so a change of shape
+ * on one side is a compile error on the other.
+ */
+export type PoolMessage =
+  /** worker → pool: the initializer ran; send tasks. */
+  | [kind: "ready"]
+  /** pool → worker: a batch of tasks to run in order. */
+  | [kind: "tasks", tasks: PoolTask[]]
+  /** worker → pool: the encoded `[id, ok, value]` replies of tasks run so far. */
+  | [kind: "done", replies: Uint8Array[]]
+  /** pool → worker: no more work; exit. */
+  | [kind: "stop"];
+
+/** What a pool sends its worker. */
+export type PoolCommand = Extract<PoolMessage, { 0: "tasks" | "stop" }>;
+
+/** What a pool worker sends its pool. */
+export type PoolReport = Extract<PoolMessage, { 0: "ready" | "done" }>;
+
+/**
+ * Every message a manager and its server process send each other over their
+ * `Connection` (`managers.ts` the owner's side, `_manager_server.ts` the
+ * server's).
+ */
+export type ManagerMessage =
+  /** server → owner: serving, at `address`. */
+  | [kind: "ready", address: string]
+  /** owner → server: stop serving and exit. */
+  | "shutdown";
+
+/** What a manager sends its server process. */
+export type ManagerCommand = Extract<ManagerMessage, string>;
+
+/** What a manager's server process sends its manager. */
+export type ManagerReport = Exclude<ManagerMessage, string>;

@@ -33,525 +33,48 @@ import {
   type Reduced,
   registerReducer,
 } from "./_codec.ts";
-import type { ManagerCreated as Created } from "./_protocol.ts";
+import type { ManagerCreated as Created, ManagerMessage, ManagerReport } from "./_protocol.ts";
 import { type Connection, Pipe } from "./connection.ts";
+import { checkMaxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, localNode, request } from "./_node.ts";
 import {
-  checkMaxMessageSize,
-  DEFAULT_MAX_MESSAGE_SIZE,
-  localNode,
-  onRequest,
-  request,
-} from "./_node.ts";
-import type { Channel } from "./_node.ts";
-import {
-  type Caller,
   type CoreArgs,
   type CoreMethod,
   type CoreResult,
-  expose,
-  ownedCount,
-  ownFor,
   Ref,
   type RefState,
   releaseWhenCollected,
-  SharedCore,
+  type SharedCore,
 } from "./_shared.ts";
-import { processState } from "./_state.ts";
 import { defaultStartMethod } from "./_start_method.ts";
-import { KeyError, OSError, RemoteError, ValueError } from "./errors.ts";
-import { type Process, processClassFor, registerLibraryTarget } from "./process.ts";
+import { OSError, RemoteError, ValueError } from "./errors.ts";
+import { type Process, processClassFor } from "./process.ts";
+import { registerLibraryTarget } from "./_popen.ts";
 import { type CallableSpec, callerModules, describeCallable } from "./reduction.ts";
 import { type Address, addressString, keyBytes } from "./listener.ts";
-import { _queueCore, type JoinableQueue, type Queue } from "./queues.ts";
-import {
-  _syncCores,
-  type Barrier,
-  type BoundedSemaphore,
-  type Condition,
-  type Event,
-  type Lock,
-  type RLock,
-  type Semaphore,
+import type { JoinableQueue, Queue } from "./queues.ts";
+import type {
+  Barrier,
+  BoundedSemaphore,
+  Condition,
+  Event,
+  Lock,
+  RLock,
+  Semaphore,
 } from "./synchronize.ts";
-import {
-  _memoryCore,
-  type CValue,
-  type Synchronized,
-  type SynchronizedArray,
-  type Typecode,
-} from "./sharedctypes.ts";
+import type { CValue, Synchronized, SynchronizedArray, Typecode } from "./sharedctypes.ts";
 import { parseTcp } from "./_node.ts";
 import { toHex } from "./_util.ts";
 import { Handoff } from "./_handoff.ts";
+import {
+  type DictCore,
+  type InstanceCore,
+  type ListCore,
+  type NamespaceCore,
+  registerProxyRef,
+} from "./_manager_cores.ts";
+import { managerServerLoop, type Registration, serve, type SyncTypeId } from "./_manager_server.ts";
 
 type Fn = (...args: never[]) => unknown;
-
-// ---------------------------------------------------------------- referents
-
-function sameValue(a: unknown, b: unknown): boolean {
-  if (Object.is(a, b)) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  if (ka.length !== kb.length) return false;
-  return ka.every((k) =>
-    sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])
-  );
-}
-
-function keyName(key: unknown): string {
-  return typeof key === "string" ? `'${key}'` : String(key);
-}
-
-class DictCore extends SharedCore {
-  readonly exposed: ReadonlySet<string> = expose<DictCore>(
-    "get",
-    "set",
-    "has",
-    "delete",
-    "keys",
-    "values",
-    "items",
-    "update",
-    "pop",
-    "setdefault",
-    "clear",
-    "size",
-    "toObject",
-  );
-  readonly map: Map<unknown, unknown>;
-  constructor(init?: Record<string, unknown> | Iterable<[unknown, unknown]> | null) {
-    super();
-    this.map = init == null
-      ? new Map()
-      : Symbol.iterator in Object(init)
-      ? new Map(init as Iterable<[unknown, unknown]>)
-      : new Map(Object.entries(init));
-  }
-  get(_c: Caller, key: unknown, fallback?: unknown): unknown {
-    return this.map.has(key) ? this.map.get(key) : fallback;
-  }
-  set(_c: Caller, key: unknown, value: unknown): void {
-    this.map.set(key, value);
-  }
-  has(_c: Caller, key: unknown): boolean {
-    return this.map.has(key);
-  }
-  delete(_c: Caller, key: unknown): void {
-    if (!this.map.delete(key)) throw new KeyError(`${keyName(key)} is not in the dict`);
-  }
-  keys(): unknown[] {
-    return [...this.map.keys()];
-  }
-  values(): unknown[] {
-    return [...this.map.values()];
-  }
-  items(): [unknown, unknown][] {
-    return [...this.map.entries()];
-  }
-  update(_c: Caller, other: Record<string, unknown> | Iterable<[unknown, unknown]>): void {
-    const entries = Symbol.iterator in Object(other)
-      ? other as Iterable<[unknown, unknown]>
-      : Object.entries(other);
-    for (const [k, v] of entries) this.map.set(k, v);
-  }
-  pop(_c: Caller, key: unknown, ...fallback: unknown[]): unknown {
-    if (this.map.has(key)) {
-      const v = this.map.get(key);
-      this.map.delete(key);
-      return v;
-    }
-    if (fallback.length > 0) return fallback[0];
-    throw new KeyError(`${keyName(key)} is not in the dict`);
-  }
-  setdefault(_c: Caller, key: unknown, value?: unknown): unknown {
-    if (!this.map.has(key)) this.map.set(key, value);
-    return this.map.get(key);
-  }
-  clear(): void {
-    this.map.clear();
-  }
-  size(): number {
-    return this.map.size;
-  }
-  toObject(): Record<string, unknown> {
-    return Object.fromEntries([...this.map].map(([k, v]) => [String(k), v]));
-  }
-  override free(): void {
-    releaseStored([this.map]);
-    this.map.clear();
-  }
-}
-
-class ListCore extends SharedCore {
-  readonly exposed: ReadonlySet<string> = expose<ListCore>(
-    "append",
-    "extend",
-    "get",
-    "set",
-    "insert",
-    "pop",
-    "remove",
-    "index",
-    "count",
-    "sort",
-    "reverse",
-    "length",
-    "toArray",
-    "slice",
-  );
-  readonly items: unknown[];
-  constructor(init?: Iterable<unknown> | null) {
-    super();
-    this.items = init == null ? [] : [...init];
-  }
-  #index(i: number): number {
-    if (!Number.isInteger(i)) {
-      throw new TypeError(`A list index must be an integer: received ${String(i)}`);
-    }
-    const j = i < 0 ? i + this.items.length : i;
-    if (j < 0 || j >= this.items.length) {
-      throw new RangeError(`List index ${i} is out of range for ${this.items.length} items`);
-    }
-    return j;
-  }
-  append(_c: Caller, value: unknown): void {
-    this.items.push(value);
-  }
-  extend(_c: Caller, values: Iterable<unknown>): void {
-    this.items.push(...values);
-  }
-  get(_c: Caller, i: number): unknown {
-    return this.items[this.#index(i)];
-  }
-  set(_c: Caller, i: number, value: unknown): void {
-    this.items[this.#index(i)] = value;
-  }
-  insert(_c: Caller, i: number, value: unknown): void {
-    const j = i < 0 ? Math.max(0, i + this.items.length) : Math.min(i, this.items.length);
-    this.items.splice(j, 0, value);
-  }
-  pop(_c: Caller, i = -1): unknown {
-    if (this.items.length === 0) throw new RangeError("pop from an empty list");
-    return this.items.splice(this.#index(i), 1)[0];
-  }
-  remove(_c: Caller, value: unknown): void {
-    const i = this.items.findIndex((x) => sameValue(x, value));
-    if (i < 0) throw new ValueError(`list.remove(x): ${JSON.stringify(value)} is not in the list`);
-    this.items.splice(i, 1);
-  }
-  index(_c: Caller, value: unknown): number {
-    const i = this.items.findIndex((x) => sameValue(x, value));
-    if (i < 0) throw new ValueError(`${JSON.stringify(value)} is not in the list`);
-    return i;
-  }
-  count(_c: Caller, value: unknown): number {
-    return this.items.filter((x) => sameValue(x, value)).length;
-  }
-  sort(_c: Caller, options: { reverse?: boolean } = {}): void {
-    this.items.sort((a, b) =>
-      (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0
-    );
-    if (options.reverse) this.items.reverse();
-  }
-  reverse(): void {
-    this.items.reverse();
-  }
-  length(): number {
-    return this.items.length;
-  }
-  toArray(): unknown[] {
-    return [...this.items];
-  }
-  slice(_c: Caller, start?: number, end?: number): unknown[] {
-    return this.items.slice(start, end);
-  }
-  override free(): void {
-    releaseStored(this.items);
-    this.items.length = 0;
-  }
-}
-
-class NamespaceCore extends SharedCore {
-  readonly exposed: ReadonlySet<string> = expose<NamespaceCore>("get", "set", "delete", "toObject");
-  readonly attrs: Map<string, unknown>;
-  constructor(init?: Record<string, unknown> | null) {
-    super();
-    this.attrs = new Map(Object.entries(init ?? {}));
-  }
-  get(_c: Caller, name: string): unknown {
-    if (!this.attrs.has(name)) throw new KeyError(`The namespace has no attribute '${name}'`);
-    return this.attrs.get(name);
-  }
-  set(_c: Caller, name: string, value: unknown): void {
-    this.attrs.set(name, value);
-  }
-  delete(_c: Caller, name: string): void {
-    if (!this.attrs.delete(name)) throw new KeyError(`The namespace has no attribute '${name}'`);
-  }
-  toObject(): Record<string, unknown> {
-    return Object.fromEntries(this.attrs);
-  }
-  override free(): void {
-    releaseStored([this.attrs]);
-    this.attrs.clear();
-  }
-}
-
-/** An instance of a registered type, reachable through the methods it exposes. */
-class InstanceCore extends SharedCore {
-  readonly exposed: ReadonlySet<string> = expose<InstanceCore>("invoke");
-  constructor(readonly instance: Record<string, unknown>, readonly methods: ReadonlySet<string>) {
-    super();
-  }
-  invoke(_c: Caller, name: string, args: unknown[]): unknown {
-    if (!this.methods.has(name)) throw new TypeError(`'${name}' is not a method this type exposes`);
-    return (this.instance[name] as (...a: unknown[]) => unknown)(...args);
-  }
-}
-
-function publicMethods(instance: object): string[] {
-  const names = new Set<string>();
-  for (let o = instance; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
-    for (const name of Object.getOwnPropertyNames(o)) {
-      if (name === "constructor" || name.startsWith("_")) continue;
-      if (typeof (instance as Record<string, unknown>)[name] === "function") names.add(name);
-    }
-  }
-  return [...names];
-}
-
-// ---------------------------------------------------------------- the server
-
-/** A registered type: its id, the callable that makes instances, the methods it exposes. */
-type Registration = [
-  typeid: string,
-  callable: ((...args: unknown[]) => unknown) | null,
-  exposed: string[] | null,
-];
-
-const serverTypes = new Map<string, Registration>();
-let serving = false;
-
-/** What a handle is made from in the client, once the server made its object. */
-interface Made {
-  created: Created;
-  /** The arguments the server was sent. */
-  args: unknown[];
-  /** A reference to an object the server made (a proxy's hold). */
-  ref: (id: string) => Ref;
-  /** The state a handle is rebuilt from, as if it had crossed from the server. */
-  state: (id: string) => RefState;
-  /** What stays in the client: a barrier's default timeout and action. */
-  local?: BarrierLocal;
-}
-
-/** What a manager's barrier keeps in the client. */
-interface BarrierLocal {
-  timeout: number | null;
-  spec: CallableSpec | null;
-}
-
-/** One of a `SyncManager`'s types: how its server makes the object, how a client holds it. */
-interface SyncType {
-  /** In the server: the object's core (and its lock's, for a Condition). */
-  serve(args: unknown[], own: (core: SharedCore) => string): Omit<Created, "tickets">;
-  /** In the client: the handle. */
-  handle(made: Made): unknown;
-}
-
-/** The queue bound the server keeps for `maxsize`. */
-const queueBound = (maxsize: unknown): number =>
-  (maxsize as number) > 0 ? Math.floor(maxsize as number) : 0;
-
-/** A shared value or array's handle: no lock (each get/set is one call to the server). */
-const memoryHandle = (type: "Value" | "Array", { created, args, state }: Made): unknown =>
-  rebuildReduced(type, {
-    typecode: args[0],
-    length: type === "Value"
-      ? 1
-      : typeof args[1] === "number"
-      ? args[1]
-      : (args[1] as CValue[]).length,
-    view: null,
-    ref: state(created.id),
-    lock: null,
-  });
-
-/** Every type a `SyncManager` makes, by typeid: the one table of its factories. */
-const SYNC_TYPES = {
-  dict: {
-    serve: ([init], own) => ({ id: own(new DictCore(init as Record<string, unknown>)) }),
-    handle: ({ created, ref }) => makeProxy(DictProxy, ref(created.id)),
-  },
-  list: {
-    serve: ([init], own) => ({ id: own(new ListCore(init as unknown[])) }),
-    handle: ({ created, ref }) => makeProxy(ListProxy, ref(created.id)),
-  },
-  Namespace: {
-    serve: ([init], own) => ({ id: own(new NamespaceCore(init as Record<string, unknown>)) }),
-    handle: ({ created, ref }) => makeProxy(NamespaceProxy, ref(created.id)),
-  },
-  Queue: {
-    serve: ([maxsize], own) => ({ id: own(_queueCore(maxsize as number)) }),
-    handle: ({ created, args, state }) =>
-      rebuildReduced("Queue", { ref: state(created.id), maxsize: queueBound(args[0]) }),
-  },
-  JoinableQueue: {
-    serve: ([maxsize], own) => ({ id: own(_queueCore(maxsize as number)) }),
-    handle: ({ created, args, state }) =>
-      rebuildReduced("JoinableQueue", { ref: state(created.id), maxsize: queueBound(args[0]) }),
-  },
-  Lock: {
-    serve: (_args, own) => ({ id: own(_syncCores.Lock()) }),
-    handle: ({ created, state }) => rebuildReduced("Lock", state(created.id)),
-  },
-  RLock: {
-    serve: (_args, own) => ({ id: own(_syncCores.RLock()) }),
-    handle: ({ created, state }) => rebuildReduced("RLock", state(created.id)),
-  },
-  Semaphore: {
-    serve: ([value], own) => ({ id: own(_syncCores.Semaphore(value as number)) }),
-    handle: ({ created, state }) => rebuildReduced("Semaphore", state(created.id)),
-  },
-  BoundedSemaphore: {
-    serve: ([value], own) => ({ id: own(_syncCores.BoundedSemaphore(value as number)) }),
-    handle: ({ created, state }) => rebuildReduced("BoundedSemaphore", state(created.id)),
-  },
-  Event: {
-    serve: (_args, own) => ({ id: own(_syncCores.Event()) }),
-    handle: ({ created, state }) => rebuildReduced("Event", state(created.id)),
-  },
-  Condition: {
-    serve: (_args, own) => {
-      const [condition, lock] = _syncCores.Condition();
-      return { id: own(condition), lockId: own(lock) };
-    },
-    handle: ({ created, state }) => {
-      const lock = rebuildReduced("RLock", state(created.lockId!));
-      return rebuildReduced("Condition", { ref: state(created.id), lock });
-    },
-  },
-  Barrier: {
-    serve: ([parties, hasAction], own) => ({
-      id: own(_syncCores.Barrier(parties as number, hasAction as boolean)),
-    }),
-    handle: ({ created, args, state, local }) =>
-      rebuildReduced("Barrier", {
-        ref: state(created.id),
-        parties: args[0],
-        timeout: local?.timeout ?? null,
-        spec: local?.spec ?? null,
-      }),
-  },
-  Value: {
-    serve: ([typecode, value], own) => ({
-      id: own(_memoryCore(typecode as Typecode, [value as CValue])),
-    }),
-    handle: (made) => memoryHandle("Value", made),
-  },
-  Array: {
-    serve: ([typecode, init], own) => ({
-      id: own(_memoryCore(typecode as Typecode, init as number | CValue[])),
-    }),
-    handle: (made) => memoryHandle("Array", made),
-  },
-} satisfies Record<string, SyncType>;
-
-function create(typeid: string, args: unknown[], channel: Channel | null): Created {
-  const tickets: Record<string, string> = {};
-  const own = (core: SharedCore): string => {
-    const { id, ticket } = ownFor(core, channel);
-    tickets[id] = ticket;
-    return id;
-  };
-  const made = make(typeid, args, own);
-  return { ...made, tickets };
-}
-
-function make(
-  typeid: string,
-  args: unknown[],
-  own: (core: SharedCore) => string,
-): Omit<Created, "tickets"> {
-  const builtin = Object.hasOwn(SYNC_TYPES, typeid)
-    ? (SYNC_TYPES as Record<string, SyncType>)[typeid]
-    : undefined;
-  if (builtin) return builtin.serve(args, own);
-  const registration = serverTypes.get(typeid);
-  if (!registration || !registration[1]) {
-    throw new TypeError(
-      `The manager has no type '${typeid}' it can make (register it with a callable)`,
-    );
-  }
-  let instance: unknown;
-  try {
-    instance = registration[1](...args);
-  } catch (error) {
-    throw new RemoteError(
-      `Making a '${typeid}' failed in the manager's server: ${(error as Error)?.message ?? error}`,
-      { cause: error },
-    );
-  }
-  if (instance === null || (typeof instance !== "object" && typeof instance !== "function")) {
-    throw new RemoteError(
-      `The callable registered for '${typeid}' returned ${String(instance)}, not an object`,
-    );
-  }
-  const methods = registration[2] ?? publicMethods(instance as object);
-  return {
-    id: own(new InstanceCore(instance as Record<string, unknown>, new Set(methods))),
-    methods,
-  };
-}
-
-onRequest("manager.create", (caller, [typeid, args]) => {
-  if (!serving) throw new TypeError("This process is not a manager's server");
-  return create(typeid, args, caller);
-});
-
-onRequest("manager.count", () => {
-  if (!serving) throw new TypeError("This process is not a manager's server");
-  return ownedCount();
-});
-
-/** Makes this process a manager's server for `registrations`. */
-function serve(registrations: Registration[]): void {
-  serving = true;
-  for (const r of registrations) serverTypes.set(r[0], r);
-}
-
-/**
- * @internal The loop of a manager's server process: serve, report the
- * address, run until told to shut down (or the owner is gone).
- */
-export async function managerServerLoop(
-  conn: Connection,
-  registrations: Registration[],
-  listenAddress: string | null,
-  authkey: Uint8Array | null,
-  maxMessageSize?: number,
-): Promise<void> {
-  serve(registrations);
-  const node = localNode();
-  node.ensureServer();
-  const extra = listenAddress
-    ? node.listen(listenAddress, authkey ?? processState().nodeKey, { maxMessageSize })
-    : null;
-  await conn.send(["ready", extra?.address ?? node.address]);
-  try {
-    while ((await conn.recv()) !== "shutdown") {
-      // only "shutdown" is expected
-    }
-  } catch {
-    // the owner is gone
-  }
-  extra?.close();
-  conn.close();
-}
-
-registerLibraryTarget(managerServerLoop as never, import.meta.url);
 
 // ---------------------------------------------------------------- proxies
 
@@ -602,6 +125,7 @@ export abstract class BaseProxy {
       throw new TypeError("Proxies are made by a manager: use manager.dict(), manager.list(), ...");
     }
     this._ref = ref;
+    registerProxyRef(this, ref);
     // This process's hold goes with the proxy: close(), or when it is collected.
     releaseWhenCollected(this, ref);
   }
@@ -630,26 +154,6 @@ function closedProxyError(what: string): OSError {
   return new OSError(
     `${what} is closed: this proxy was closed with close(); use another proxy to the object`,
   );
-}
-
-/**
- * A managed container's object is freed: the proxies it stored (held by
- * this server) let go of their objects now rather than when collected.
- */
-function releaseStored(values: Iterable<unknown>, depth = 0): void {
-  for (const value of values) {
-    if (value instanceof BaseProxy) value._ref.release();
-    else if (autoProxyRefs.has(value as object)) autoProxyRefs.get(value as object)!.release();
-    else if (depth < 8 && value !== null && typeof value === "object") {
-      if (Array.isArray(value)) releaseStored(value, depth + 1);
-      else if (value instanceof Map) {
-        releaseStored(value.keys(), depth + 1);
-        releaseStored(value.values(), depth + 1);
-      } else if (Object.getPrototypeOf(value) === Object.prototype) {
-        releaseStored(Object.values(value), depth + 1);
-      }
-    }
-  }
 }
 
 /** Calls of the owner-side cores behind the proxies, typed against their methods. */
@@ -854,9 +358,6 @@ export type AutoProxy =
   & { readonly [method: string]: (...args: unknown[]) => Promise<unknown> }
   & Disposable;
 
-/** The reference of each auto proxy (for the server to release the ones a container stored). */
-const autoProxyRefs = new WeakMap<object, Ref<InstanceCore>>();
-
 interface AutoProxyState {
   ref: RefState;
   methods: string[];
@@ -888,7 +389,7 @@ function autoProxy(ref: Ref<InstanceCore>, methods: string[]): AutoProxy {
     has: (t, name) => (typeof name === "symbol" ? name in t : allowed.has(name)),
     ownKeys: () => [...allowed],
   }) as unknown as AutoProxy;
-  autoProxyRefs.set(proxy, ref);
+  registerProxyRef(proxy, ref);
   return releaseWhenCollected(proxy, ref);
 }
 
@@ -904,6 +405,14 @@ registerReducer("AutoProxy", (s) => {
 });
 
 // ---------------------------------------------------------------- managers
+
+// A manager's server process is started at this module, not at
+// `_manager_server.ts`: importing it registers the proxies' reducers, which
+// the server needs to decode the proxies stored in the objects it owns.
+registerLibraryTarget(managerServerLoop as never, import.meta.url);
+
+/** @internal The target of a manager's server process (see `_manager_server.ts`). */
+export { managerServerLoop };
 
 const registries = new WeakMap<
   object,
@@ -1078,9 +587,9 @@ export class BaseManager implements AsyncDisposable {
     p.name = `${this.constructor.name}-${++managerCount}`;
     p.start();
     theirs.close();
-    let ready: unknown;
+    let ready: ManagerReport;
     try {
-      ready = await mine.recv();
+      ready = await mine.recv() as ManagerReport;
     } catch {
       await p.join();
       throw new RemoteError(
@@ -1089,7 +598,7 @@ export class BaseManager implements AsyncDisposable {
     }
     this.#process = p;
     this.#conn = mine;
-    this.#serverAddress = (ready as [string, string])[1];
+    this.#serverAddress = ready[1];
     if (!usesTreeKey) {
       localNode().setKey(this.#serverAddress, this.#authkey);
       localNode().setMaxMessageSize(
@@ -1181,7 +690,7 @@ export class BaseManager implements AsyncDisposable {
     if (this.#state === "shutdown") return;
     this.#state = "shutdown";
     if (this.#conn && this.#process) {
-      await this.#conn.send("shutdown").catch(() => {});
+      await this.#conn.send("shutdown" satisfies ManagerMessage).catch(() => {});
       await this.#process.join(5000);
       if (this.#process.exitcode === null) {
         this.#process.terminate();
@@ -1196,6 +705,78 @@ export class BaseManager implements AsyncDisposable {
     return this.shutdown();
   }
 }
+
+// ---------------------------------------------------------------- SyncManager
+
+/** What a handle is made from in the client, once the server made its object. */
+interface Made {
+  created: Created;
+  /** The arguments the server was sent. */
+  args: unknown[];
+  /** A reference to an object the server made (a proxy's hold). */
+  ref: (id: string) => Ref;
+  /** The state a handle is rebuilt from, as if it had crossed from the server. */
+  state: (id: string) => RefState;
+  /** What stays in the client: a barrier's default timeout and action. */
+  local?: BarrierLocal;
+}
+
+/** What a manager's barrier keeps in the client. */
+interface BarrierLocal {
+  timeout: number | null;
+  spec: CallableSpec | null;
+}
+
+/** The queue bound the server keeps for `maxsize`. */
+const queueBound = (maxsize: unknown): number =>
+  (maxsize as number) > 0 ? Math.floor(maxsize as number) : 0;
+
+/** A shared value or array's handle: no lock (each get/set is one call to the server). */
+const memoryHandle = (type: "Value" | "Array", { created, args, state }: Made): unknown =>
+  rebuildReduced(type, {
+    typecode: args[0],
+    length: type === "Value"
+      ? 1
+      : typeof args[1] === "number"
+      ? args[1]
+      : (args[1] as CValue[]).length,
+    view: null,
+    ref: state(created.id),
+    lock: null,
+  });
+
+/**
+ * Every type a `SyncManager` makes, by typeid: how a client holds the
+ * object its server made (`SYNC_FACTORIES` in `_manager_server.ts` is how
+ * the server makes it).
+ */
+const SYNC_HANDLES: { readonly [K in SyncTypeId]: (made: Made) => unknown } = {
+  dict: ({ created, ref }) => makeProxy(DictProxy, ref(created.id)),
+  list: ({ created, ref }) => makeProxy(ListProxy, ref(created.id)),
+  Namespace: ({ created, ref }) => makeProxy(NamespaceProxy, ref(created.id)),
+  Queue: ({ created, args, state }) =>
+    rebuildReduced("Queue", { ref: state(created.id), maxsize: queueBound(args[0]) }),
+  JoinableQueue: ({ created, args, state }) =>
+    rebuildReduced("JoinableQueue", { ref: state(created.id), maxsize: queueBound(args[0]) }),
+  Lock: ({ created, state }) => rebuildReduced("Lock", state(created.id)),
+  RLock: ({ created, state }) => rebuildReduced("RLock", state(created.id)),
+  Semaphore: ({ created, state }) => rebuildReduced("Semaphore", state(created.id)),
+  BoundedSemaphore: ({ created, state }) => rebuildReduced("BoundedSemaphore", state(created.id)),
+  Event: ({ created, state }) => rebuildReduced("Event", state(created.id)),
+  Condition: ({ created, state }) => {
+    const lock = rebuildReduced("RLock", state(created.lockId!));
+    return rebuildReduced("Condition", { ref: state(created.id), lock });
+  },
+  Barrier: ({ created, args, state, local }) =>
+    rebuildReduced("Barrier", {
+      ref: state(created.id),
+      parties: args[0],
+      timeout: local?.timeout ?? null,
+      spec: local?.spec ?? null,
+    }),
+  Value: (made) => memoryHandle("Value", made),
+  Array: (made) => memoryHandle("Array", made),
+};
 
 /**
  * The manager `Manager()` returns (Python's `SyncManager`): shared dicts,
@@ -1225,14 +806,14 @@ export class BaseManager implements AsyncDisposable {
  * ```
  */
 export class SyncManager extends BaseManager {
-  /** Makes a `typeid` of {@linkcode SYNC_TYPES} in the server and returns this process's handle. */
+  /** Makes a `typeid` of {@linkcode SYNC_HANDLES} in the server and returns this process's handle. */
   async #make<T>(
-    typeid: keyof typeof SYNC_TYPES,
+    typeid: SyncTypeId,
     args: unknown[],
     local?: BarrierLocal,
   ): Promise<T> {
     const { created, ref, state } = await this._create(typeid, args);
-    return SYNC_TYPES[typeid].handle({ created, args, ref, state, local }) as T;
+    return SYNC_HANDLES[typeid]({ created, args, ref, state, local }) as T;
   }
 
   /** A shared dict, optionally filled from an object or pairs. */

@@ -17,28 +17,17 @@
 
 import type { StartMethod } from "./host.ts";
 import { type Connection, Pipe } from "./connection.ts";
-import { onChildExit, type Process, processClassFor, registerLibraryTarget } from "./process.ts";
+import { onChildExit, type Process, processClassFor } from "./process.ts";
 import { cpuCount } from "./process.ts";
 import { defaultStartMethod } from "./_start_method.ts";
-import {
-  EOFError,
-  OSError,
-  ProcessError,
-  TimeoutError,
-  ValueError,
-  WorkerLostError,
-} from "./errors.ts";
-import {
-  type CallableSpec,
-  callerModules,
-  describeCallable,
-  rebuildCallable,
-} from "./reduction.ts";
+import { OSError, ProcessError, TimeoutError, ValueError, WorkerLostError } from "./errors.ts";
+import { type CallableSpec, callerModules, describeCallable } from "./reduction.ts";
 import { decode, encode } from "./_codec.ts";
-import { SystemExit } from "./_exit.ts";
 import { getHost } from "./host.ts";
 import { holdAlive } from "./_util.ts";
 import { Deque } from "./_deque.ts";
+import type { PoolMessage, PoolReport, PoolTask } from "./_protocol.ts";
+import { poolWorkerLoop } from "./_pool_worker.ts";
 
 type Fn = (...args: never[]) => unknown;
 
@@ -79,101 +68,6 @@ export interface MapOptions<R> {
   /** Called with the error if a task failed. */
   errorCallback?: ((error: unknown) => unknown) | null;
 }
-
-// ---------------------------------------------------------------- the worker
-
-type TaskMessage = [
-  id: number,
-  fnKey: string,
-  spec: CallableSpec | null,
-  payload: Uint8Array,
-  star: boolean,
-  single: boolean,
-  functions: CallableSpec[],
-];
-
-/** Results are sent at least this often (ms) while a batch of tasks runs. */
-const FLUSH_MS = 5;
-
-/**
- * @internal The loop a pool worker runs: initializer, then tasks until the
- * pool stops it or it has run `maxtasks` tasks.
- */
-export async function poolWorkerLoop(
-  conn: Connection,
-  initializer: ((...args: unknown[]) => unknown) | null,
-  initargs: unknown[],
-  maxtasks: number | null,
-): Promise<void> {
-  if (initializer) await initializer(...initargs);
-  await conn.send(["ready"]);
-  const functions = new Map<string, (...args: unknown[]) => unknown>();
-  let completed = 0;
-  for (;;) {
-    let message: unknown;
-    try {
-      // Decoded here with views: the tasks' payloads are decoded at once.
-      message = decode(await conn.recvBytes(), { views: true });
-    } catch (error) {
-      if (error instanceof EOFError) return;
-      throw error;
-    }
-    const [kind, tasks] = message as [string, TaskMessage[]];
-    if (kind === "stop") return;
-    let replies: Uint8Array[] = [];
-    let lastFlush = performance.now();
-    for (const [id, key, spec, payload, star, single, fnSpecs] of tasks) {
-      try {
-        let fn = functions.get(key);
-        if (!fn) {
-          fn = await rebuildCallable(spec!);
-          functions.set(key, fn);
-        }
-        const rebuilt = fnSpecs.length > 0
-          ? await Promise.all(fnSpecs.map(rebuildCallable))
-          : undefined;
-        const decoded = decode(payload, { functions: rebuilt });
-        const items = single ? [decoded] : decoded as unknown[];
-        const results = new Array(items.length);
-        for (let i = 0; i < items.length; i++) {
-          let r = star ? fn(...(items[i] as unknown[])) : fn(items[i]);
-          if (r instanceof Promise) r = await r;
-          results[i] = r;
-        }
-        replies.push(encodeReply(id, true, results));
-      } catch (error) {
-        if (error instanceof SystemExit) {
-          // exit() in a task ends the worker (its task fails with
-          // WorkerLostError); what earlier tasks returned is sent first.
-          if (replies.length > 0) await conn.send(["done", replies]);
-          throw error;
-        }
-        replies.push(encodeReply(id, false, error));
-      }
-      completed++;
-      if (maxtasks !== null && completed >= maxtasks) break;
-      // Long batches report as they go, so callbacks are not held back.
-      if (performance.now() - lastFlush >= FLUSH_MS) {
-        await conn.send(["done", replies]);
-        replies = [];
-        lastFlush = performance.now();
-      }
-    }
-    if (replies.length > 0) await conn.send(["done", replies]);
-    if (maxtasks !== null && completed >= maxtasks) return;
-  }
-}
-
-/** Encodes one task's reply; a result that cannot be copied fails that task only. */
-function encodeReply(id: number, ok: boolean, value: unknown): Uint8Array {
-  try {
-    return encode([id, ok, value], {}, "result");
-  } catch (error) {
-    return encode([id, false, error], {}, "result");
-  }
-}
-
-registerLibraryTarget(poolWorkerLoop as never, import.meta.url);
 
 // ---------------------------------------------------------------- results
 
@@ -465,25 +359,24 @@ export class Pool implements AsyncDisposable {
 
   async #listen(worker: PoolWorker): Promise<void> {
     for (;;) {
-      let message: unknown;
+      let message: PoolReport;
       try {
         // poll(null) waits without keeping the program alive (see
         // poolWorkerExits); recvBytes() then has a message or the end.
         await worker.conn.poll(null);
         // Decoded here with views: each reply is decoded at once.
-        message = decode(await worker.conn.recvBytes(), { views: true });
+        message = decode(await worker.conn.recvBytes(), { views: true }) as PoolReport;
       } catch {
         // EOF: the worker is gone and everything it sent was read; until
         // the pool sees it exit, no task may be sent there.
         worker.closed = true;
         return;
       }
-      const [kind, replies] = message as [string, Uint8Array[]];
-      if (kind === "ready") {
+      if (message[0] === "ready") {
         worker.ready = true;
         this.#startFailures = 0;
-      } else if (kind === "done") {
-        for (const bytes of replies) {
+      } else if (message[0] === "done") {
+        for (const bytes of message[1]) {
           const [id, ok, value] = decode(bytes) as [number, boolean, unknown];
           const job = worker.inflight.get(id);
           if (!job) continue;
@@ -559,7 +452,7 @@ export class Pool implements AsyncDisposable {
       for (const w of this.#workers) {
         if (!w.stopping) {
           w.stopping = true;
-          w.conn.send(["stop"]).catch(() => {});
+          w.conn.send(["stop"] satisfies PoolMessage).catch(() => {});
         }
       }
     }
@@ -703,7 +596,7 @@ export class Pool implements AsyncDisposable {
   }
 
   #dispatch(worker: PoolWorker, batch: Job[]): void {
-    const tasks: TaskMessage[] = batch.map((job) => {
+    const tasks: PoolTask[] = batch.map((job) => {
       job.worker = worker;
       worker.inflight.set(job.id, job);
       const known = worker.known.has(job.fn);
@@ -730,7 +623,7 @@ export class Pool implements AsyncDisposable {
         job.functions,
       ];
     });
-    worker.conn.send(["tasks", tasks]).catch((error) => {
+    worker.conn.send(["tasks", tasks] satisfies PoolMessage).catch((error) => {
       if (!(error instanceof OSError)) {
         // The batch could not be encoded: a bug, not a lost worker.
         for (const job of batch) {

@@ -7,15 +7,14 @@
  */
 
 import type { ChildHandle, StartMethod } from "./host.ts";
-import { encode, type EncodeContext } from "./_codec.ts";
-import { type Channel, localNode, onMessage } from "./_node.ts";
+import { localNode } from "./_node.ts";
 import { getHost } from "./host.ts";
 import { processState } from "./_state.ts";
 import { defaultStartMethod } from "./_start_method.ts";
 import { ValueError } from "./errors.ts";
-import { type CallableSpec, callerModules, describeCallable } from "./reduction.ts";
-import type { Bootstrap } from "./_protocol.ts";
-import { checkTimeout, deferred, holdAlive, randomId, toHex, unrefTimeout } from "./_util.ts";
+import { callerModules } from "./reduction.ts";
+import { checkTimeout, holdAlive, unrefTimeout } from "./_util.ts";
+import { Popen } from "./_popen.ts";
 import { Handoff } from "./_handoff.ts";
 
 /** The options of `new Process(...)`, as Python's keyword arguments. */
@@ -35,9 +34,6 @@ export interface ProcessOptions {
 /** Milliseconds `terminate()` waits for a child to honour SIGTERM before it sends SIGKILL. */
 export const TERMINATE_GRACE_MS = 3000;
 
-/** Milliseconds join() waits, after a child exited, for its channel to deliver what is left. */
-const CHANNEL_CLOSE_GRACE_MS = 2000;
-
 /** The start method a bound Process class (see {@linkcode processClassFor}) starts its children with. */
 const START_METHOD: unique symbol = Symbol("startMethod");
 
@@ -55,14 +51,6 @@ export interface RebuildState {
 
 /** What a child's own Process object, or the view of the main program or parent, is made from. */
 const rebuilds = new Handoff<RebuildState>();
-
-/** Library functions a child runs as targets, with the module that exports them. */
-const libraryTargets = new Map<unknown, string>();
-
-/** @internal Registers a library function a child may run, exported by `moduleUrl`. */
-export function registerLibraryTarget(fn: (...args: never[]) => unknown, moduleUrl: string): void {
-  libraryTargets.set(fn, moduleUrl);
-}
 
 /**
  * @internal A child's own Process object, made from `state` by the
@@ -103,7 +91,6 @@ interface Started {
   handle: ChildHandle;
   method: StartMethod;
   osProcess: boolean;
-  channel: Channel | null;
   finished: Promise<void>;
   exitcode: number | null;
   killedWith: number | null;
@@ -142,9 +129,6 @@ export function onChildKill(hook: (ident: number, osProcess: boolean) => void): 
 
 /** Children this process started that have not been seen to end. */
 const children = new Set<Process>();
-
-/** Children waiting for their "hello", by token. */
-const waitingChildren = new Map<string, (channel: Channel) => void>();
 
 let exitHookInstalled = false;
 
@@ -355,115 +339,40 @@ export class Process implements AsyncDisposable {
     }
     const method = (this.constructor as { [START_METHOD]?: StartMethod })[START_METHOD] ??
       defaultStartMethod()!;
-    const host = getHost();
-    const launcher = host.launchers[method];
-    const node = localNode();
-
-    // Everything the child needs is encoded now, so a value that cannot be
-    // copied fails here, before any child exists.
-    const tickets: (() => void)[] = [];
-    const functions: CallableSpec[] = [];
-    const shared: SharedArrayBuffer[] = [];
-    const context: EncodeContext = {
-      onTicket: (drop) => tickets.push(drop),
-      describeFunction: (fn) => describeCallable(fn, this.#modules),
-      functions,
-      shareMemory: launcher.capabilities.sharedMemory,
-      shared,
-    };
     const isSubclass = this.constructor !== Process &&
       Object.prototype.hasOwnProperty.call(this.constructor, START_METHOD) === false &&
       this.run !== Process.prototype.run;
-    const libraryModule = libraryTargets.get(this.#target);
-    const spec = this.#target
-      ? describeCallable(this.#target as never, libraryModule ? [libraryModule] : this.#modules)
-      : null;
-    const cls = isSubclass ? describeCallable(this.constructor as never, this.#modules) : null;
-    const args = encode(this.#args, context, "args");
-    const kwargs = encode(this.#kwargs, context, "kwargs");
-    const fields = encode(isSubclass ? { ...this } : {}, context, "this");
-
-    const address = node.ensureServer();
-    const token = randomId();
-    const osProcess = launcher.capabilities.osProcess;
-    const handle = launcher.launch({
-      bootstrap: JSON.stringify(
-        {
-          address,
-          token,
-          nodeKey: toHex(state.nodeKey),
-          startMethod: method,
-          parentPid: host.pid,
-        } satisfies Bootstrap,
-      ),
-      shared,
+    const popen = new Popen({
+      method,
+      modules: this.#modules,
+      target: this.#target,
+      cls: isSubclass ? this.constructor as never : null,
+      args: this.#args,
+      kwargs: this.#kwargs,
+      fields: isSubclass ? { ...this } : {},
+      daemon: this.#daemon,
+      identity: () => ({
+        name: this.#name,
+        identity: this.#identity,
+        daemon: this.#daemon,
+        authkey: this.#authkey,
+      }),
     });
-    if (this.#daemon) handle.unref();
-    this.#pid = handle.pid;
-    this.#ident = osProcess ? handle.pid : crypto.getRandomValues(new Uint32Array(1))[0];
+    const osProcess = popen.osProcess;
+    this.#pid = popen.pid;
+    this.#ident = popen.ident;
 
-    const connected = deferred<Channel | null>();
     const started: Started = {
-      handle,
+      handle: popen.handle,
       method,
       osProcess,
-      channel: null,
       finished: Promise.resolve(),
       exitcode: null,
       killedWith: null,
     };
-    waitingChildren.set(token, (channel) => {
-      started.channel = channel;
-      channel.send([
-        "start",
-        {
-          name: this.#name,
-          identity: this.#identity,
-          daemon: this.#daemon,
-          authkey: this.#authkey,
-          pid: this.#pid!,
-          ident: this.#ident!,
-          parent: { name: state.name, pid: state.pid, ident: state.ident, address },
-          target: spec,
-          cls,
-          functions: functions as CallableSpec[], // filled by describeCallable
-        },
-        args,
-        kwargs,
-        fields,
-      ]);
-      connected.resolve(channel);
-    });
     started.finished = (async () => {
-      const status = await handle.exited;
-      waitingChildren.delete(token);
-      connected.resolve(null);
-      // Everything the child sent on its channel is handled before join()
-      // returns: wait for the channel to close too.
-      const channel = await connected.promise;
-      if (channel && !channel.closed && !osProcess) {
-        // A worker's socket closes only when its runtime is torn down, after
-        // its last line of code ran: until then a terminated worker may still
-        // be running (a runtime that could not stop it), so it is not
-        // reported dead. No descendant can hold a worker's socket.
-        await new Promise<void>((resolve) => channel.onClose(resolve));
-      } else if (channel && !channel.closed) {
-        // A dead process's socket closes at once; should a descendant have
-        // inherited it, stop waiting after a grace period rather than hang.
-        let cancel = () => {};
-        await Promise.race([
-          new Promise<void>((resolve) => channel.onClose(resolve)),
-          new Promise<void>((resolve) => (cancel = unrefTimeout(resolve, CHANNEL_CLOSE_GRACE_MS))),
-        ]);
-        cancel();
-        channel.destroy();
-      }
-      // A child that ended normally attached every handle it was given (its
-      // arguments are decoded before run()), perhaps over another channel
-      // whose attach is still in flight: only a failed child may have left
-      // tickets unused.
+      const status = await popen.finished;
       if (status.code !== 0) {
-        for (const drop of tickets) drop();
         for (const hook of childDeathHooks) hook(this.#ident!);
       }
       for (const hook of childExitHooks) hook(this.#ident!, status.code !== 0);
@@ -740,16 +649,6 @@ export class Process implements AsyncDisposable {
     return `<${this.constructor.name}(${this.name}, ${status}${this.daemon ? " daemon" : ""})>`;
   }
 }
-
-onMessage("hello", (channel, [, token]) => {
-  const waiter = waitingChildren.get(token);
-  if (!waiter) {
-    channel.destroy();
-    return;
-  }
-  waitingChildren.delete(token);
-  waiter(channel);
-});
 
 let current: Process | null = null;
 let parent: Process | null = null;
