@@ -6,6 +6,9 @@
  * "worker" children of one OS process talk through ports instead of
  * sockets. `PROCS_MP_TRANSPORT=socket` keeps sockets only.
  *
+ * `closeEvents`: whether the runtime's `MessagePort` `close` event is to be
+ * trusted (see src/adapters/message_port.ts).
+ *
  * @module
  */
 
@@ -23,6 +26,7 @@ export function treeTransports(
   sockets: SocketTransport,
   privateDir: () => string,
   timers: Timers,
+  closeEvents: boolean,
 ): { transports: Transport[]; broker?: () => BrokerGrant & { gone(): void } } {
   const raw = env("PROCS_MP_TRANSPORT");
   let mode = defaultMode;
@@ -34,6 +38,6 @@ export function treeTransports(
   }
   const unix = unixTreeTransport(sockets, privateDir);
   if (mode === "socket") return { transports: [unix] };
-  const ports = messagePortTransport(timers);
+  const ports = messagePortTransport({ timers, closeEvents });
   return { transports: [ports, unix], broker: ports.grant };
 }

@@ -48,7 +48,14 @@ export function bunHost(privateDir: () => string): Host {
     setInterval: (callback, ms) => nodeTimer(timers.setInterval(callback, ms)),
   };
   const env = (name: string) => process.env[name];
-  const tree = treeTransports(env, "message-port", bunSocketTransport, privateDir, hostTimers);
+  const tree = treeTransports(
+    env,
+    "message-port",
+    bunSocketTransport,
+    privateDir,
+    hostTimers,
+    false,
+  );
   return {
     runtime: `Bun ${g.Bun.version}`,
     pid: process.pid,

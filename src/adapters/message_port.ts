@@ -77,8 +77,8 @@ class Hub {
   /** Registers a worker's broker port. */
   adopt(agent: string, parent: string, port: Port): void {
     port.onmessage = (event) => this.handle(agent, event.data as ToHub);
-    // The worker's runtime was torn down (Deno and Bun fire it, as do browsers that have it).
-    port.addEventListener("close", () => this.handle(agent, { t: "gone", agent }));
+    // The worker's runtime was torn down (see `closeEvents`).
+    if (closeEvents) port.addEventListener("close", () => this.handle(agent, { t: "gone", agent }));
     port.unref?.();
     this.agents.set(agent, {
       send: (message, transfer = []) => port.postMessage(message, transfer),
@@ -173,6 +173,7 @@ class Agent {
     readonly hub: string,
     readonly id: string,
     readonly toHub: (message: ToHub, transfer?: Transferable[]) => void,
+    readonly keepAlive: (on: boolean) => void = () => {},
   ) {}
 
   receive(message: ToAgent): void {
@@ -217,8 +218,15 @@ class Agent {
     const verdict = new Promise<MessagePort | null>((resolve) =>
       this.#verdicts.set(streamId, resolve)
     );
+    // A connect waiting for its verdict keeps the thread alive, as a socket's would.
+    if (this.#verdicts.size === 1) this.keepAlive(true);
     this.toHub({ t: "connect", id, stream: streamId });
-    const port = await verdict;
+    let port: MessagePort | null;
+    try {
+      port = await verdict;
+    } finally {
+      if (this.#verdicts.size === 0) this.keepAlive(false);
+    }
     if (!port) throw new Error(`Nothing listens at ${address}`);
     return new PortStream(port, this, streamId);
   }
@@ -263,8 +271,8 @@ class PortStream implements ByteStream {
     this.#id = id;
     agent.streams.set(id, this);
     this.#port.onmessage = (event) => this.#receive(event.data);
-    // The peer's runtime was torn down (or it closed its end).
-    this.#port.addEventListener("close", () => this.#fireClose());
+    // The peer's runtime was torn down, or it closed its end (see `closeEvents`).
+    if (closeEvents) this.#port.addEventListener("close", () => this.#fireClose());
   }
 
   #receive(data: unknown): void {
@@ -428,6 +436,8 @@ class PortStream implements ByteStream {
 
 let agent: Agent | null = null;
 let timers: Timers | null = null;
+/** Whether a port's `close` event means its peer closed it or was torn down (see `messagePortTransport`). */
+let closeEvents = false;
 /** Streams opened through this module, for tests and measurements. */
 let opened = 0;
 
@@ -438,6 +448,7 @@ export function joinHub(grant: BrokerGrant): void {
     grant.hub,
     grant.agent,
     (message, transfer = []) => port.postMessage(message, transfer),
+    (on) => on ? port.ref?.() : port.unref?.(),
   );
   port.onmessage = (event) => self.receive(event.data as ToAgent);
   port.unref?.();
@@ -470,9 +481,24 @@ export interface MessagePortTransport extends Transport {
   readonly opened: number;
 }
 
-/** The `MessagePort` transport; `hostTimers` let `end()` wait without keeping the program alive. */
-export function messagePortTransport(hostTimers: Timers | null = null): MessagePortTransport {
-  timers ??= hostTimers;
+/** How the `MessagePort` transport is told of its runtime. */
+export interface MessagePortOptions {
+  /** Timers that let `end()` wait without keeping the program alive. */
+  timers?: Timers;
+  /**
+   * Whether a port's `close` event is to be trusted: fired only once its
+   * peer port closed or the peer's runtime was torn down (Deno 2.9.6, and
+   * browsers that have the event). Bun 1.4.5 also fires it on a live
+   * worker's ports (measured: a broker port closes right after the worker
+   * first connects), so there the hub learns of deaths only from launchers.
+   */
+  closeEvents?: boolean;
+}
+
+/** The `MessagePort` transport. */
+export function messagePortTransport(options: MessagePortOptions = {}): MessagePortTransport {
+  timers ??= options.timers ?? null;
+  closeEvents = options.closeEvents ?? false;
   return {
     name: "message-port",
     listen(onConnection) {
