@@ -45,7 +45,7 @@ export function denoHost(privateDir: () => string): Host {
     setInterval: (callback, ms) =>
       denoTimer(setInterval(callback, ms) as unknown as number, clearInterval),
   };
-  const tree = treeTransports(env, "message-port", denoSocketTransport, privateDir, timers, true);
+  const tree = treeTransports(env, "socket", denoSocketTransport, privateDir, timers, true);
   return {
     runtime: `Deno ${Deno.version.deno}`,
     pid: Deno.pid,
