@@ -50,7 +50,7 @@ export function bunHost(privateDir: () => string): Host {
   const env = (name: string) => process.env[name];
   const tree = treeTransports(
     env,
-    "message-port",
+    "socket",
     bunSocketTransport,
     privateDir,
     hostTimers,
