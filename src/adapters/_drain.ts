@@ -9,6 +9,11 @@
 export class DrainWaiters {
   #waiting: { limit: number; resolve: () => void }[] = [];
 
+  /** How many writers wait. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
   /** Resolves once `buffered()` is at most `limit`, or `closed()`. */
   wait(limit: number, buffered: number, closed: boolean): Promise<void> {
     if (closed || buffered <= limit) return Promise.resolve();

@@ -11,7 +11,8 @@ import * as path from "node:path";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import * as timers from "node:timers";
-import type { Host, TimerHandle } from "../core/host.ts";
+import type { Host, TimerHandle, Timers } from "../core/host.ts";
+import { treeTransports } from "./_tree_transports.ts";
 import { bunSocketTransport } from "./bun_socket.ts";
 import { bunSpawnLauncher } from "./bun_spawn.ts";
 import { webWorkerLauncher } from "./web_worker.ts";
@@ -34,21 +35,35 @@ function nodeTimer(timer: NodeJS.Timeout): TimerHandle {
   };
 }
 
-/** Builds the Bun host. */
-export function bunHost(): Host {
+/** Builds the Bun host; `privateDir` gives the directory sockets live in. */
+export function bunHost(privateDir: () => string): Host {
   const g = globalThis as unknown as {
     process: NodeProcess;
     Bun: { version: string; stdin: { text(): Promise<string> } };
   };
   const process = g.process;
   const realExit = process.exit.bind(process);
+  const hostTimers: Timers = {
+    setTimeout: (callback, ms) => nodeTimer(timers.setTimeout(callback, ms)),
+    setInterval: (callback, ms) => nodeTimer(timers.setInterval(callback, ms)),
+  };
+  const env = (name: string) => process.env[name];
+  const tree = treeTransports(
+    env,
+    "socket",
+    bunSocketTransport,
+    privateDir,
+    hostTimers,
+    false,
+  );
   return {
     runtime: `Bun ${g.Bun.version}`,
     pid: process.pid,
     transport: bunSocketTransport,
+    transports: tree.transports,
     launchers: {
       spawn: bunSpawnLauncher(),
-      worker: webWorkerLauncher(process.pid),
+      worker: webWorkerLauncher(process.pid, tree.broker),
     },
     makePrivateDir: () => fs.mkdtempSync(path.join(os.tmpdir(), "procs-mp-")),
     removePrivateDir(dir) {
@@ -62,10 +77,7 @@ export function bunHost(): Host {
       process.on("exit", callback);
     },
     exit: (code) => realExit(code),
-    timers: {
-      setTimeout: (callback, ms) => nodeTimer(timers.setTimeout(callback, ms)),
-      setInterval: (callback, ms) => nodeTimer(timers.setInterval(callback, ms)),
-    },
+    timers: hostTimers,
     underTestRunner: () => process.env.NODE_ENV === "test", // `bun test` sets it
     fileUrl: (path) => pathToFileURL(path).href,
     child: {
@@ -105,7 +117,7 @@ export function bunHost(): Host {
         }
       },
     },
-    env: (name) => process.env[name],
+    env,
     writeStderr(text) {
       fs.writeSync(2, text);
     },

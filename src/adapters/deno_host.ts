@@ -5,7 +5,8 @@
  * @module
  */
 
-import type { Host, TimerHandle } from "../core/host.ts";
+import type { Host, TimerHandle, Timers } from "../core/host.ts";
+import { treeTransports } from "./_tree_transports.ts";
 import { nodeBuiltin } from "./_builtin.ts";
 import { denoSocketTransport } from "./deno_socket.ts";
 import { denoSubprocessLauncher } from "./deno_subprocess.ts";
@@ -21,17 +22,38 @@ function denoTimer(id: number, clear: (id: number) => void): TimerHandle {
   };
 }
 
+/** An environment variable, read through Deno: `process.env` would load Node's `process` (~14 ms). */
+function env(name: string): string | undefined {
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
+      return undefined;
+    }
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Builds the Deno host; `privateDir` gives the directory sockets live in. */
 export function denoHost(privateDir: () => string): Host {
   const encoder = new TextEncoder();
   const realExit = Deno.exit;
+  const timers: Timers = {
+    // Deno's Web timers return ids (typed as Node's `Timeout` here by the Node types).
+    setTimeout: (callback, ms) =>
+      denoTimer(setTimeout(callback, ms) as unknown as number, clearTimeout),
+    setInterval: (callback, ms) =>
+      denoTimer(setInterval(callback, ms) as unknown as number, clearInterval),
+  };
+  const tree = treeTransports(env, "socket", denoSocketTransport, privateDir, timers, true);
   return {
     runtime: `Deno ${Deno.version.deno}`,
     pid: Deno.pid,
     transport: denoSocketTransport,
+    transports: tree.transports,
     launchers: {
       spawn: denoSubprocessLauncher(privateDir),
-      worker: nodeWorkerLauncher(Deno.pid),
+      worker: nodeWorkerLauncher(Deno.pid, tree.broker),
     },
     makePrivateDir: () => Deno.makeTempDirSync({ prefix: "procs-mp-" }),
     removePrivateDir(path) {
@@ -45,13 +67,7 @@ export function denoHost(privateDir: () => string): Host {
       globalThis.addEventListener("unload", callback);
     },
     exit: (code) => realExit(code),
-    timers: {
-      // Deno's Web timers return ids (typed as Node's `Timeout` here by the Node types).
-      setTimeout: (callback, ms) =>
-        denoTimer(setTimeout(callback, ms) as unknown as number, clearTimeout),
-      setInterval: (callback, ms) =>
-        denoTimer(setInterval(callback, ms) as unknown as number, clearInterval),
-    },
+    timers,
     underTestRunner() {
       // `deno test` sets no variable; NODE_ENV=test is the convention other runners follow.
       return this.env("NODE_ENV") === "test";
@@ -87,17 +103,7 @@ export function denoHost(privateDir: () => string): Host {
         // Outside `deno test`, Deno.test and node:test register nothing.
       },
     },
-    env(name) {
-      // Read through Deno: `process.env` would load Node's `process` (~14 ms).
-      try {
-        if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
-          return undefined;
-        }
-        return Deno.env.get(name);
-      } catch {
-        return undefined;
-      }
-    },
+    env,
     writeStderr(text) {
       const bytes = encoder.encode(text);
       let written = 0;

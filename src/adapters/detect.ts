@@ -12,7 +12,7 @@ import type { Host } from "../core/host.ts";
 /** The host for this runtime; rejects on a runtime that is not Deno or Bun. */
 export async function detectHost(privateDir: () => string): Promise<Host> {
   const g = globalThis as Record<string, unknown>;
-  if ("Bun" in g) return (await import("./bun_host.ts")).bunHost();
+  if ("Bun" in g) return (await import("./bun_host.ts")).bunHost(privateDir);
   if ("Deno" in g) return (await import("./deno_host.ts")).denoHost(privateDir);
   throw new Error(
     "@procs/multiprocessing runs on Deno and Bun; this runtime is neither",

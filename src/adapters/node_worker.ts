@@ -22,6 +22,7 @@
  */
 
 import type { ChildHandle, Launcher } from "../core/host.ts";
+import type { BrokerGrant } from "./message_port.ts";
 import { WORKER_ENTRY } from "./_entries.ts";
 import { exitLatch } from "./_settle.ts";
 import { nodeBuiltin } from "./_builtin.ts";
@@ -47,8 +48,14 @@ export const LOCK = {
 /** The message that asks a worker to let go of its lock. */
 export const RELEASE_LOCK = "@procs/multiprocessing:release-lock";
 
-/** Starts children as `node:worker_threads` workers. */
-export function nodeWorkerLauncher(pid: number): Launcher {
+/**
+ * Starts children as `node:worker_threads` workers; with `broker`, each
+ * joins the `MessagePort` hub (see src/adapters/message_port.ts).
+ */
+export function nodeWorkerLauncher(
+  pid: number,
+  broker?: () => BrokerGrant & { gone(): void },
+): Launcher {
   return {
     capabilities: { osProcess: false, sharedMemory: true },
     launch({ bootstrap, shared = [] }): ChildHandle {
@@ -58,8 +65,15 @@ export function nodeWorkerLauncher(pid: number): Launcher {
         "node:worker_threads",
       );
       const control = new Int32Array(new SharedArrayBuffer(4));
+      const grant = broker?.();
       const worker = new Worker(WORKER_ENTRY, {
-        workerData: { bootstrap, shared, control: control.buffer },
+        workerData: {
+          bootstrap,
+          shared,
+          control: control.buffer,
+          broker: grant && { port: grant.port, hub: grant.hub, agent: grant.agent },
+        },
+        transferList: grant ? [grant.port as never] : [],
       });
       const { exited, settle } = exitLatch();
       let ended = false;
@@ -67,6 +81,9 @@ export function nodeWorkerLauncher(pid: number): Launcher {
       worker.on("exit", (code: number) => {
         ended = true;
         settle({ code });
+        // No grant.gone() here: Deno fires "exit" when terminate() is called,
+        // before a busy worker has stopped; the hub learns the worker ended
+        // from its broker port's "close" event, fired once its runtime is gone.
       });
       let stopping = false;
       const stop = async () => {

@@ -6,6 +6,7 @@
  */
 
 import type { ChildHandle, Launcher } from "../core/host.ts";
+import type { BrokerGrant } from "./message_port.ts";
 import { WORKER_ENTRY } from "./_entries.ts";
 import { exitLatch } from "./_settle.ts";
 
@@ -14,21 +15,32 @@ interface RefWorker extends Worker {
   unref?(): void;
 }
 
-/** Starts children as Web Workers. */
-export function webWorkerLauncher(pid: number): Launcher {
+/**
+ * Starts children as Web Workers; with `broker`, each joins the
+ * `MessagePort` hub (see src/adapters/message_port.ts).
+ */
+export function webWorkerLauncher(
+  pid: number,
+  broker?: () => BrokerGrant & { gone(): void },
+): Launcher {
   return {
     capabilities: { osProcess: false, sharedMemory: true },
     launch({ bootstrap, shared = [] }): ChildHandle {
       const worker: RefWorker = new Worker(WORKER_ENTRY, { type: "module" });
       const { exited, settle } = exitLatch();
+      const grant = broker?.();
       worker.addEventListener("error", (event) => {
         event.preventDefault();
         settle({ code: 1 });
       });
       worker.addEventListener("close", (event) => {
         settle({ code: (event as unknown as { code?: number }).code ?? 0 });
+        grant?.gone();
       });
-      worker.postMessage({ bootstrap, shared });
+      if (grant) {
+        const { port, hub, agent } = grant;
+        worker.postMessage({ bootstrap, shared, broker: { port, hub, agent } }, [port]);
+      } else worker.postMessage({ bootstrap, shared });
       return {
         pid,
         exited,

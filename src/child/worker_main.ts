@@ -15,12 +15,15 @@
 
 import { parentPort, workerData } from "node:worker_threads";
 import { LOCK, RELEASE_LOCK } from "../adapters/node_worker.ts";
+import { type BrokerGrant, joinHub } from "../adapters/message_port.ts";
 
 interface WorkerStart {
   bootstrap: string;
   shared: SharedArrayBuffer[];
   /** A node worker's control cell (see src/adapters/node_worker.ts). */
   control?: SharedArrayBuffer;
+  /** The worker's way to the `MessagePort` hub, when the tree uses it (see src/adapters/message_port.ts). */
+  broker?: BrokerGrant;
 }
 
 interface LockManager {
@@ -77,8 +80,9 @@ const armed = control ? holdTerminationLock(new Int32Array(control)) : Promise.r
 
 (async () => {
   await armed;
+  const { bootstrap, shared, broker } = await start;
+  if (broker) joinHub(broker);
   await import("../install.ts");
   const { runChild } = await import("../core/_child.ts");
-  const { bootstrap, shared } = await start;
   await runChild(bootstrap, shared);
 })();

@@ -1,5 +1,6 @@
 /**
- * This process's node in the process tree: its private unix-socket endpoint,
+ * This process's node in the process tree: its private endpoint (one per
+ * tree transport the host offers: a unix socket, a `MessagePort` hub...),
  * the authenticated channels to other nodes, and the dispatch of messages to
  * the subsystems (processes, pipes, ...) by operation name.
  *
@@ -10,7 +11,7 @@
  * @module
  */
 
-import type { ByteStream, ServerHandle } from "./host.ts";
+import type { ByteStream, Transport } from "./host.ts";
 import { decode, type EncodeContext, encodeFrame } from "./_codec.ts";
 import { frame, FrameReader, MAX_FRAME } from "./_framing.ts";
 import { clientHandshake, HANDSHAKE_MAX_FRAME, serverHandshake } from "./_auth.ts";
@@ -460,7 +461,7 @@ export class Channel {
 class LocalNode {
   #dir: string | null = null;
   #address: string | null = null;
-  #server: ServerHandle | null = null;
+  #servers: { close(): void }[] = [];
   readonly #keys = new Map<string, Uint8Array>();
   /** The maximum message size of connections to an address, when not the tree's. */
   readonly #limits = new Map<string, number>();
@@ -489,11 +490,14 @@ class LocalNode {
   /** This node's address, starting its server on first use. */
   ensureServer(): string {
     if (this.#address) return this.#address;
-    const address = `${this.privateDir}/node.sock`;
-    this.#server = getHost().transport.listenUnix(
-      address,
-      (stream) => this.#accept(stream, null, this.#gate, {}),
-    );
+    const alternatives: string[] = [];
+    for (const transport of getHost().transports) {
+      const server = transport.listen((stream) => this.#accept(stream, null, this.#gate, {}));
+      this.#servers.push(server);
+      alternatives.push(server.address);
+      this.#own.add(server.address);
+    }
+    const address = joinAddresses(alternatives);
     this.#address = address;
     this.#own.add(address);
     return address;
@@ -607,7 +611,7 @@ class LocalNode {
         `The process serving ${address} has ended (a manager that was shut down, or an owner that exited)`,
       );
     }
-    const stream = await connectStream(address, true);
+    const stream = await connectTree(address);
     const channel = new Channel(stream, { maxMessageSize: this.#limits.get(address) });
     // In the main program channels never keep it alive (its children do);
     // a child exits explicitly, so there they must keep it running.
@@ -619,7 +623,7 @@ class LocalNode {
 
   /** Stops the server and removes the private directory (a child, just before it exits). */
   dispose(): void {
-    this.#server?.close();
+    for (const server of this.#servers.splice(0)) server.close();
     if (this.#dir) getHost().removePrivateDir(this.#dir);
   }
 
@@ -644,6 +648,54 @@ export function parseTcp(address: string): { host: string; port: number } | null
   const m = /^tcp:\/\/(\[[^\]]+\]|[^:]+):(\d+)$/.exec(address);
   if (!m) return null;
   return { host: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]) };
+}
+
+/**
+ * One address naming several alternatives (a node listening on several
+ * transports): a JSON array of the alternatives, or the only one as is.
+ */
+export function joinAddresses(alternatives: string[]): string {
+  return alternatives.length === 1 ? alternatives[0] : JSON.stringify(alternatives);
+}
+
+/** The alternatives an address names (see {@linkcode joinAddresses}). */
+export function addressAlternatives(address: string): string[] {
+  if (address.startsWith('["')) {
+    try {
+      const list = JSON.parse(address);
+      if (Array.isArray(list) && list.every((a) => typeof a === "string")) return list;
+    } catch {
+      // a path that only looks like a list
+    }
+  }
+  return [address];
+}
+
+/**
+ * Opens a byte stream to a node's `address` through the first of the
+ * host's tree transports (preferred first) that reaches one of its
+ * alternatives, else through sockets (a manager's TCP address); waits up
+ * to ~5 s for a peer still binding.
+ */
+async function connectTree(address: string): Promise<ByteStream> {
+  const alternatives = addressAlternatives(address);
+  let via: { transport: Transport; alternative: string } | null = null;
+  for (const transport of getHost().transports) {
+    const alternative = alternatives.find((a) => transport.reaches(a));
+    if (alternative !== undefined) {
+      via = { transport, alternative };
+      break;
+    }
+  }
+  if (!via) return connectStream(alternatives[0], true);
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await via.transport.connect(via.alternative);
+    } catch (error) {
+      if (attempt >= 100) throw error;
+      await sleep(50);
+    }
+  }
 }
 
 /** Opens a byte stream to `address`; with `retry`, waits up to ~5 s for a peer still binding. */

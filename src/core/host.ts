@@ -1,7 +1,8 @@
 /**
  * The contract between the runtime-agnostic core and a host (a runtime, or a
  * page): what every process needs ({@linkcode Host}), what only a child
- * needs ({@linkcode ChildHost}), sockets ({@linkcode SocketTransport}) and
+ * needs ({@linkcode ChildHost}), the tree's own transports
+ * ({@linkcode Transport}), sockets ({@linkcode SocketTransport}) and
  * launchers. The core owns these interfaces; adapters in `src/adapters`
  * implement them and depend on the core, never the reverse. The core
  * branches only on {@linkcode Capabilities}, never on which runtime
@@ -74,6 +75,28 @@ export interface SocketTransport {
   ): ServerHandle & { port: number };
   /** Connects to a TCP host and port. */
   connectTcp(host: string, port: number): Promise<ByteStream>;
+}
+
+/**
+ * A way for the nodes of one process tree to reach each other: listen on a
+ * new endpoint, connect to one, and exchange bytes. Addresses are opaque to
+ * the core: only the transport that made one reads it. Unix sockets are one
+ * such transport; a host with no sockets (a browser page) can offer one
+ * over `MessagePort`s. The handshake, framing and routing above it are the
+ * core's and do not change.
+ */
+export interface Transport {
+  /** A short name, for messages and measurements ("unix", "message-port"). */
+  readonly name: string;
+  /**
+   * Listens on a new endpoint that only this tree can reach; returns its
+   * address. Nothing listens yet until this is called (it may make files).
+   */
+  listen(onConnection: (stream: ByteStream) => void): { address: string; close(): void };
+  /** Whether this transport can connect from here to `address` (one it or a peer made). */
+  reaches(address: string): boolean;
+  /** Connects to `address`; rejects when nothing listens there (yet). */
+  connect(address: string): Promise<ByteStream>;
 }
 
 /** How a child ended: its exit code, or minus the signal that ended it. */
@@ -169,8 +192,17 @@ export interface Host {
   readonly runtime: string;
   /** This OS process's pid. */
   readonly pid: number;
-  /** Sockets. */
+  /**
+   * Sockets: TCP and unix paths that users name (`Listener`, `Client`,
+   * managers). A host with no sockets gives one whose methods throw.
+   */
   readonly transport: SocketTransport;
+  /**
+   * The transports of the tree's own endpoints, preferred first. A node
+   * listens on each and its address lists every alternative; a peer
+   * connects through the first transport that reaches one.
+   */
+  readonly transports: readonly Transport[];
   /** One launcher per start method. */
   readonly launchers: Readonly<Record<StartMethod, Launcher>>;
   /** Timers that can be unref'd. */

@@ -1,0 +1,82 @@
+/**
+ * PROCS_MP_TRANSPORT picks how "worker" children talk to the threads of
+ * their OS process: `message-port` (streams over MessagePorts through the
+ * process's hub, no socket) or `socket` (unix sockets in the private
+ * directory, as "spawn" children always do). Each case runs a program whose
+ * worker child starts a worker and a spawn grandchild, and counts the
+ * MessagePort streams opened; then the pipe contract runs under "worker"
+ * with the transport that is not this runtime's default, in a test runner
+ * of its own (the variable is read once, when the host is built).
+ */
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import process from "node:process";
+import { runScript, RUNTIME, testdata } from "./_helpers.ts";
+
+const SCRIPT = testdata("print_transport.ts");
+const T = { timeout: 120_000 };
+/** The default of each runtime (see src/adapters/deno_host.ts and bun_host.ts). */
+const DEFAULT: Record<typeof RUNTIME, "message-port" | "socket"> = {
+  deno: "socket",
+  bun: "socket",
+};
+
+describe("PROCS_MP_TRANSPORT", () => {
+  it("message-port: worker children talk through MessagePorts", T, async () => {
+    const result = await runScript(SCRIPT, [], { env: { PROCS_MP_TRANSPORT: "message-port" } });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^transports message-port,unix$/m);
+    assert.match(result.stdout, /^children worker, spawn; exitcode 0$/m);
+    // The main thread accepted its worker child's channel over a port, and
+    // the child its own worker child's; the spawn grandchild used a socket.
+    const main = Number(/^main port streams (\d+)$/m.exec(result.stdout)?.[1]);
+    const child = Number(/^child port streams (\d+)$/m.exec(result.stdout)?.[1]);
+    assert.ok(main >= 1, result.stdout);
+    assert.ok(child >= 1, result.stdout);
+  });
+
+  it("socket: no MessagePort stream at all", T, async () => {
+    const result = await runScript(SCRIPT, [], { env: { PROCS_MP_TRANSPORT: "socket" } });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^transports unix$/m);
+    assert.match(result.stdout, /^children worker, spawn; exitcode 0$/m);
+    assert.match(result.stdout, /^main port streams 0$/m);
+    assert.match(result.stdout, /^child port streams 0$/m);
+  });
+
+  it("unset: this runtime's default", T, async () => {
+    const result = await runScript(SCRIPT, [], { env: { PROCS_MP_TRANSPORT: undefined } });
+    assert.equal(result.code, 0, result.stderr);
+    const expected = DEFAULT[RUNTIME] === "socket" ? "unix" : "message-port,unix";
+    assert.match(result.stdout, new RegExp(`^transports ${expected}$`, "m"));
+  });
+
+  it("an unknown name fails and names the choices", T, async () => {
+    const result = await runScript(SCRIPT, [], { env: { PROCS_MP_TRANSPORT: "carrier-pigeon" } });
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /PROCS_MP_TRANSPORT must be 'message-port' or 'socket'/);
+  });
+
+  it(
+    'the pipe and process contracts hold under "worker" with the other transport',
+    { timeout: 900_000 },
+    async () => {
+      const other = DEFAULT[RUNTIME] === "socket" ? "message-port" : "socket";
+      const file = new URL("./worker_test.ts", import.meta.url).pathname;
+      const args = RUNTIME === "deno"
+        ? ["test", "-A", "--no-check", file, "--filter", "/Pipe|Process/"]
+        : ["test", "--timeout", "120000", file, "-t", "Pipe|Process"];
+      const child = spawn(process.execPath, args, {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, NO_COLOR: "1", PROCS_MP_TRANSPORT: other },
+      });
+      let output = "";
+      child.stdout.on("data", (d: Uint8Array) => (output += new TextDecoder().decode(d)));
+      child.stderr.on("data", (d: Uint8Array) => (output += new TextDecoder().decode(d)));
+      const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+      assert.equal(code, 0, output.slice(-4000));
+    },
+  );
+});
