@@ -7,10 +7,10 @@
 
 import { detectHost } from "./adapters/detect.ts";
 import { installHost } from "./core/host.ts";
-import { localNode } from "./core/_node.ts";
-import { registerErrorClasses } from "./core/_codec.ts";
+import { localEndpoint } from "./core/_wire/endpoint.ts";
+import { registerErrorClasses } from "./core/_wire/codec.ts";
 import { LIBRARY_ERRORS } from "./core/errors.ts";
 
 // Top-level await: the host module for this runtime is imported on demand.
-installHost(await detectHost(() => localNode().privateDir));
+installHost(await detectHost(() => localEndpoint().privateDir));
 registerErrorClasses(LIBRARY_ERRORS);

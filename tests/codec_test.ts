@@ -17,8 +17,8 @@ import {
   REDUCE,
   type Reduced,
   registerReducer,
-} from "../src/core/_codec.ts";
-import { frame, FrameReader } from "../src/core/_framing.ts";
+} from "../src/core/_wire/codec.ts";
+import { frame, FrameReader } from "../src/core/_wire/framing.ts";
 
 function roundTrip<T>(value: T): T {
   return decode(encode(value)) as T;

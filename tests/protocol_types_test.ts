@@ -2,7 +2,7 @@
  * The wire protocol and shared-object calls are checked by the type
  * checker (`deno check tests/` in the README's test command): every line
  * marked `@ts-expect-error` below must fail to compile, so a message whose
- * shape drifts from src/core/_protocol.ts, an operation nobody declared, or
+ * shape drifts from src/core/_wire/protocol.ts, an operation nobody declared, or
  * a call of a method an owner does not have (renamed, misspelt, wrong
  * arguments) is a compile error, not a runtime "not a method other
  * processes may call". The runtime half checks the shapes the protocol
@@ -10,8 +10,9 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { Channel } from "../src/core/_node.ts";
-import { onMessage, onRequest, request } from "../src/core/_node.ts";
+import type { Channel } from "../src/core/_wire/channel.ts";
+import { onMessage } from "../src/core/_wire/channel.ts";
+import { onRequest, request } from "../src/core/_wire/rpc.ts";
 import type {
   ManagerMessage,
   Message,
@@ -19,7 +20,7 @@ import type {
   PoolCommand,
   PoolMessage,
   RequestFields,
-} from "../src/core/_protocol.ts";
+} from "../src/core/_wire/protocol.ts";
 import { type Caller, expose, type Ref, SharedCore } from "../src/core/_shared.ts";
 
 /** A core with one exposed method, as the library's cores are written. */

@@ -7,9 +7,10 @@
  * @module
  */
 
-import { decode } from "./_codec.ts";
-import { type Channel, localNode, onMessage } from "./_node.ts";
-import type { Bootstrap, Message } from "./_protocol.ts";
+import { decode } from "./_wire/codec.ts";
+import { type Channel, onMessage } from "./_wire/channel.ts";
+import { localEndpoint } from "./_wire/endpoint.ts";
+import type { Bootstrap, Message } from "./_wire/protocol.ts";
 import { getHost } from "./host.ts";
 import { processState, setProcessState } from "./_state.ts";
 import { setDefaultStartMethod } from "./_start_method.ts";
@@ -66,7 +67,7 @@ export async function runChild(
   // A child inherits the start method that started it, as CPython's
   // spawn.prepare() sets it: its default Process, Pool and Manager use it.
   setDefaultStartMethod(boot.startMethod, true);
-  const node = localNode();
+  const node = localEndpoint();
   let channel: Channel;
   try {
     channel = await node.channelTo(boot.address);
@@ -163,7 +164,7 @@ export async function exitChild(code: number): Promise<never> {
   }
   exiting = true;
   // Owners of what this process holds learn it ended normally (see _shared.ts).
-  await localNode().closeAll(code === 0);
-  localNode().dispose();
+  await localEndpoint().closeAll(code === 0);
+  localEndpoint().dispose();
   return host.exit(code);
 }

@@ -11,8 +11,14 @@
  */
 
 import type { Connection } from "./connection.ts";
-import type { ManagerCommand, ManagerCreated as Created, ManagerMessage } from "./_protocol.ts";
-import { type Channel, localNode, onRequest } from "./_node.ts";
+import type {
+  ManagerCommand,
+  ManagerCreated as Created,
+  ManagerMessage,
+} from "./_wire/protocol.ts";
+import type { Channel } from "./_wire/channel.ts";
+import { localEndpoint } from "./_wire/endpoint.ts";
+import { onRequest } from "./_wire/rpc.ts";
 import { ownedCount, ownFor, type SharedCore } from "./_shared.ts";
 import { processState } from "./_state.ts";
 import { RemoteError } from "./errors.ts";
@@ -154,7 +160,7 @@ export async function managerServerLoop(
   maxMessageSize?: number,
 ): Promise<void> {
   serve(registrations);
-  const node = localNode();
+  const node = localEndpoint();
   const address = node.ensureServer();
   const extra = listenAddress
     ? node.listen(listenAddress, authkey ?? processState().nodeKey, { maxMessageSize })

@@ -15,9 +15,9 @@ import type { Connection } from "./connection.ts";
 import { registerLibraryTarget } from "./_popen.ts";
 import { EOFError } from "./errors.ts";
 import { rebuildCallable } from "./reduction.ts";
-import { decode, encode } from "./_codec.ts";
+import { decode, encode } from "./_wire/codec.ts";
 import { SystemExit } from "./_exit.ts";
-import type { PoolCommand, PoolMessage } from "./_protocol.ts";
+import type { PoolCommand, PoolMessage } from "./_wire/protocol.ts";
 
 /** Results are sent at least this often (ms) while a batch of tasks runs. */
 const FLUSH_MS = 5;

@@ -11,12 +11,13 @@
  */
 
 import type { ChildHandle, ExitStatus, StartMethod } from "./host.ts";
-import { encode, type EncodeContext } from "./_codec.ts";
-import { type Channel, localNode, onMessage } from "./_node.ts";
+import { encode, type EncodeContext } from "./_wire/codec.ts";
+import { type Channel, onMessage } from "./_wire/channel.ts";
+import { localEndpoint } from "./_wire/endpoint.ts";
 import { getHost } from "./host.ts";
 import { processState } from "./_state.ts";
 import { type CallableSpec, describeCallable } from "./reduction.ts";
-import type { Bootstrap, StartHeader } from "./_protocol.ts";
+import type { Bootstrap, StartHeader } from "./_wire/protocol.ts";
 import { deferred, randomId, toHex, unrefTimeout } from "./_util.ts";
 
 /** Milliseconds join() waits, after a child exited, for its channel to deliver what is left. */
@@ -97,7 +98,7 @@ export class Popen {
     const state = processState();
     const host = getHost();
     const launcher = host.launchers[method];
-    const node = localNode();
+    const node = localEndpoint();
 
     // Everything the child needs is encoded now, so a value that cannot be
     // copied fails here, before any child exists.

@@ -10,7 +10,8 @@
  */
 
 import { Deque } from "./_deque.ts";
-import { type Channel, localNode, onMessage } from "./_node.ts";
+import { type Channel, onMessage } from "./_wire/channel.ts";
+import { localEndpoint } from "./_wire/endpoint.ts";
 import { MAX_TIMER } from "./_shared.ts";
 import { Empty } from "./errors.ts";
 import { LEND_MAX, type QueueRef } from "./_queue_owner.ts";
@@ -73,7 +74,7 @@ export class Borrower {
   readonly #sendAckNow = (): void => this.#sendAck();
 
   constructor(readonly key: string, readonly ref: QueueRef) {
-    localNode().channelTo(ref.state().address).then(
+    localEndpoint().channelTo(ref.state().address).then(
       (channel) => {
         this.#channel = channel;
         // The owner took back everything not acknowledged when this channel closed: drop it here too.

@@ -28,7 +28,7 @@ import {
 } from "./_ring.ts";
 import { processState } from "./_state.ts";
 import { Deque } from "./_deque.ts";
-import type { Channel } from "./_node.ts";
+import type { Channel } from "./_wire/channel.ts";
 import { type Caller, expose, type Ref, SharedCore, Waiter } from "./_shared.ts";
 import { Empty, Full, type OSError, ValueError } from "./errors.ts";
 

@@ -18,7 +18,7 @@
  */
 
 import { holdAlive } from "./_util.ts";
-import { copyBytes, copyInto } from "./_codec.ts";
+import { copyBytes, copyInto } from "./_wire/codec.ts";
 import { HeldMemory } from "./_held.ts";
 
 const MUTEX = 0; // 0 free, else its holder's lockMark (one compare-and-swap takes it and names the holder)

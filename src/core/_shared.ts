@@ -26,16 +26,10 @@
  * @module
  */
 
-import {
-  type Channel,
-  localNode,
-  notify,
-  onMessage,
-  onRequest,
-  request,
-  setReplyContext,
-} from "./_node.ts";
-import type { EncodeContext } from "./_codec.ts";
+import { type Channel, onMessage } from "./_wire/channel.ts";
+import { localEndpoint } from "./_wire/endpoint.ts";
+import { notify, onRequest, request, setReplyContext } from "./_wire/rpc.ts";
+import type { EncodeContext } from "./_wire/codec.ts";
 import { processState } from "./_state.ts";
 import { OSError, ValueError } from "./errors.ts";
 import { checkTimeout, fromHex, holdAlive, randomId } from "./_util.ts";
@@ -391,7 +385,7 @@ class Link {
   readonly #pending: ((channel: Channel | null, error: unknown) => void)[] = [];
 
   constructor(readonly address: string) {
-    localNode().channelTo(address).then(
+    localEndpoint().channelTo(address).then(
       (channel) => {
         this.channel = channel;
         channel.onClose(() => {
@@ -497,7 +491,7 @@ export class Ref<C extends SharedCore = SharedCore> {
    * only, so the caller says which kind it rebuilds.
    */
   static fromState<C extends SharedCore = SharedCore>(state: RefState): Ref<C> {
-    const node = localNode();
+    const node = localEndpoint();
     if (node.ownsAddress(state.address)) {
       const entry = owned.get(state.id);
       if (!entry) throw new OSError("The shared object this reference names is gone");
@@ -534,7 +528,7 @@ export class Ref<C extends SharedCore = SharedCore> {
 
   /** The address of the object's owner. */
   get address(): string {
-    return this.#address ?? localNode().ensureServer();
+    return this.#address ?? localEndpoint().ensureServer();
   }
 
   /** Whether `release()` was called. */

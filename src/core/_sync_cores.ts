@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Channel } from "./_node.ts";
+import type { Channel } from "./_wire/channel.ts";
 import { type Caller, expose, type Ref, SharedCore, Waiter } from "./_shared.ts";
 import { BrokenBarrierError, type OSError, ValueError } from "./errors.ts";
 import {

@@ -31,9 +31,10 @@ import {
   REDUCE,
   type Reduced,
   registerReducer,
-} from "./_codec.ts";
-import { type Channel, HIGH_WATER, localNode, onMessage } from "./_node.ts";
-import type { Message } from "./_protocol.ts";
+} from "./_wire/codec.ts";
+import { type Channel, HIGH_WATER, onMessage } from "./_wire/channel.ts";
+import { localEndpoint } from "./_wire/endpoint.ts";
+import type { Message } from "./_wire/protocol.ts";
 import { BufferTooShort, EOFError, OSError, ProcessError, ValueError } from "./errors.ts";
 import { checkTimeout, holdAlive, randomId, unrefTimeout } from "./_util.ts";
 import { Handoff } from "./_handoff.ts";
@@ -967,7 +968,7 @@ export class Connection implements Disposable {
     let address: string;
     let id: string;
     if (link.kind === "local") {
-      address = localNode().ensureServer();
+      address = localEndpoint().ensureServer();
       id = link.core.id;
       link.core.tickets[link.end].add(ticket);
       link.core.register();
@@ -1003,7 +1004,7 @@ export class Connection implements Disposable {
 
   /** @internal Rebuilds an end that crossed from another process. */
   static _rebuild(state: ConnectionState): Connection {
-    const node = localNode();
+    const node = localEndpoint();
     if (state.address === node.address) {
       const core = pipes.get(state.id);
       if (!core) throw new OSError("The pipe this connection belonged to is gone");

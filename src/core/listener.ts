@@ -13,13 +13,10 @@ import { Connection } from "./connection.ts";
 import {
   Channel,
   checkMaxMessageSize,
-  connectStream,
   DEFAULT_MAX_MESSAGE_SIZE,
   HandshakeGate,
-  localNode,
-  parseTcp,
-  tcpAddress,
-} from "./_node.ts";
+} from "./_wire/channel.ts";
+import { connectStream, localEndpoint, parseTcp, tcpAddress } from "./_wire/endpoint.ts";
 
 export { DEFAULT_MAX_MESSAGE_SIZE };
 import { getHost } from "./host.ts";
@@ -105,7 +102,7 @@ export class Listener implements AsyncDisposable {
     // Peers that do not prove the key in time are closed; a flood of them
     // evicts the oldest, so a legitimate client still gets in.
     const gate = new HandshakeGate();
-    const address = options.address ?? `${localNode().privateDir}/listener-${randomId(6)}.sock`;
+    const address = options.address ?? `${localEndpoint().privateDir}/listener-${randomId(6)}.sock`;
     const accept = async (stream: ByteStream) => {
       const channel = new Channel(stream, { maxMessageSize });
       channel.expectRaw();

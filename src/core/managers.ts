@@ -32,10 +32,12 @@ import {
   REDUCE,
   type Reduced,
   registerReducer,
-} from "./_codec.ts";
-import type { ManagerCreated as Created, ManagerMessage, ManagerReport } from "./_protocol.ts";
+} from "./_wire/codec.ts";
+import type { ManagerCreated as Created, ManagerMessage, ManagerReport } from "./_wire/protocol.ts";
 import { type Connection, Pipe } from "./connection.ts";
-import { checkMaxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, localNode, request } from "./_node.ts";
+import { checkMaxMessageSize, DEFAULT_MAX_MESSAGE_SIZE } from "./_wire/channel.ts";
+import { localEndpoint } from "./_wire/endpoint.ts";
+import { request } from "./_wire/rpc.ts";
 import {
   type CoreArgs,
   type CoreMethod,
@@ -62,7 +64,7 @@ import type {
   Semaphore,
 } from "./synchronize.ts";
 import type { CValue, Synchronized, SynchronizedArray, Typecode } from "./sharedctypes.ts";
-import { parseTcp } from "./_node.ts";
+import { parseTcp } from "./_wire/endpoint.ts";
 import { toHex } from "./_util.ts";
 import { Handoff } from "./_handoff.ts";
 import {
@@ -540,7 +542,7 @@ export class BaseManager implements AsyncDisposable {
       ? undefined
       : checkMaxMessageSize(options.maxMessageSize);
     if (this.#address !== null) {
-      localNode().setMaxMessageSize(
+      localEndpoint().setMaxMessageSize(
         this.#address,
         this.#maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
       );
@@ -600,8 +602,8 @@ export class BaseManager implements AsyncDisposable {
     this.#conn = mine;
     this.#serverAddress = ready[1];
     if (!usesTreeKey) {
-      localNode().setKey(this.#serverAddress, this.#authkey);
-      localNode().setMaxMessageSize(
+      localEndpoint().setKey(this.#serverAddress, this.#authkey);
+      localEndpoint().setMaxMessageSize(
         this.#serverAddress,
         this.#maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
       );
@@ -617,8 +619,8 @@ export class BaseManager implements AsyncDisposable {
     if (this.#address === null) {
       throw new ValueError("connect() needs the address of a running server");
     }
-    localNode().setKey(this.#address, this.#authkey);
-    await localNode().channelTo(this.#address);
+    localEndpoint().setKey(this.#address, this.#authkey);
+    await localEndpoint().channelTo(this.#address);
     this.#serverAddress = this.#address;
     this.#state = "started";
   }
@@ -627,7 +629,7 @@ export class BaseManager implements AsyncDisposable {
   getServer(): ManagerServer {
     if (this.#address === null) throw new ValueError("getServer() needs an address to listen on");
     serve(this.#registrations() as Registration[]);
-    const listening = localNode().listen(this.#address, this.#authkey, {
+    const listening = localEndpoint().listen(this.#address, this.#authkey, {
       maxMessageSize: this.#maxMessageSize,
     });
     const tcp = parseTcp(listening.address);
@@ -653,7 +655,7 @@ export class BaseManager implements AsyncDisposable {
    * proxy holds it any more): for tests and benchmarks.
    */
   async _serverObjectCount(): Promise<number> {
-    const channel = await localNode().channelTo(this.#checkStarted());
+    const channel = await localEndpoint().channelTo(this.#checkStarted());
     return await request(channel, "manager.count");
   }
 
@@ -663,7 +665,7 @@ export class BaseManager implements AsyncDisposable {
     args: unknown[],
   ): Promise<{ created: Created; ref: (id: string) => Ref; state: (id: string) => RefState }> {
     const address = this.#checkStarted();
-    const channel = await localNode().channelTo(address);
+    const channel = await localEndpoint().channelTo(address);
     const created = await request(channel, "manager.create", typeid, args);
     const key = this.#address === null ? undefined : toHex(this.#authkey);
     // `state` for a handle rebuilt from it (which makes its own reference), `ref` for a proxy.

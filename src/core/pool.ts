@@ -22,11 +22,11 @@ import { cpuCount } from "./process.ts";
 import { defaultStartMethod } from "./_start_method.ts";
 import { OSError, ProcessError, TimeoutError, ValueError, WorkerLostError } from "./errors.ts";
 import { type CallableSpec, callerModules, describeCallable } from "./reduction.ts";
-import { decode, encode } from "./_codec.ts";
+import { decode, encode } from "./_wire/codec.ts";
 import { getHost } from "./host.ts";
 import { holdAlive } from "./_util.ts";
 import { Deque } from "./_deque.ts";
-import type { PoolMessage, PoolReport, PoolTask } from "./_protocol.ts";
+import type { PoolMessage, PoolReport, PoolTask } from "./_wire/protocol.ts";
 import { poolWorkerLoop } from "./_pool_worker.ts";
 
 type Fn = (...args: never[]) => unknown;

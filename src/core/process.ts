@@ -7,7 +7,7 @@
  */
 
 import type { ChildHandle, StartMethod } from "./host.ts";
-import { localNode } from "./_node.ts";
+import { localEndpoint } from "./_wire/endpoint.ts";
 import { getHost } from "./host.ts";
 import { processState } from "./_state.ts";
 import { defaultStartMethod } from "./_start_method.ts";
@@ -418,7 +418,7 @@ export class Process implements AsyncDisposable {
       throw new ValueError("Cannot join the current process: a process cannot wait for itself");
     }
     if (this.#role === "parent") {
-      const channel = localNode().parentChannel;
+      const channel = localEndpoint().parentChannel;
       if (channel) await this.#raceTimeout(new Promise<void>((r) => channel.onClose(r)), timeout);
       return;
     }
@@ -465,7 +465,7 @@ export class Process implements AsyncDisposable {
   isAlive(): boolean {
     this.#checkClosed();
     if (this.#role === "current") return true;
-    if (this.#role === "parent") return !(localNode().parentChannel?.closed ?? true);
+    if (this.#role === "parent") return !(localEndpoint().parentChannel?.closed ?? true);
     return this.#started !== null && this.#started.exitcode === null;
   }
 

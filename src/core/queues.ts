@@ -83,7 +83,7 @@ import {
   REDUCE,
   type Reduced,
   registerReducer,
-} from "./_codec.ts";
+} from "./_wire/codec.ts";
 import { adoptRing, count, isFull, ownerGetters, type Ring } from "./_ring.ts";
 import {
   blocking,

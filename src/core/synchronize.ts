@@ -17,7 +17,7 @@
  * @module
  */
 
-import { type EncodeContext, REDUCE, type Reduced, registerReducer } from "./_codec.ts";
+import { type EncodeContext, REDUCE, type Reduced, registerReducer } from "./_wire/codec.ts";
 import {
   blocking,
   closedHandleError,

@@ -47,7 +47,7 @@ import {
   SyncManager,
   ValueError,
 } from "../../mod.ts";
-import { decode, encode, rebuildReduced } from "../../src/core/_codec.ts";
+import { decode, encode, rebuildReduced } from "../../src/core/_wire/codec.ts";
 import {
   mgrBarrierWait,
   type MgrCaught,

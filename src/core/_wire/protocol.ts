@@ -2,18 +2,18 @@
  * The wire protocol: every operation processes send each other, with the
  * shape of its message, in one place. {@linkcode onMessage},
  * `Channel.send`, {@linkcode request} and {@linkcode onRequest} (in
- * `_node.ts`) take their types from here, so a sender and its handler that
+ * `channel.ts` and `rpc.ts`) take their types from here, so a sender and its handler that
  * disagree on a field, or an operation nobody declared, do not compile.
  *
- * A message on a channel is `[op, ...fields]`, encoded by `_codec.ts`. A
+ * A message on a channel is `[op, ...fields]`, encoded by `codec.ts`. A
  * request is a `"req"` message carrying a request operation and its
  * arguments; its reply is a `"res"` message.
  *
  * @module
  */
 
-import type { CallableSpec } from "./reduction.ts";
-import type { StartMethod } from "./host.ts";
+import type { CallableSpec } from "../reduction.ts";
+import type { StartMethod } from "../host.ts";
 
 /** One end of a pipe: 0 or 1. */
 export type PipeEnd = 0 | 1;

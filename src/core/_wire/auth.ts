@@ -7,7 +7,7 @@
  * @module
  */
 
-import { AuthenticationError } from "./errors.ts";
+import { AuthenticationError } from "../errors.ts";
 
 const CHALLENGE = new TextEncoder().encode("#CHALLENGE#");
 const WELCOME = new TextEncoder().encode("#WELCOME#");

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { writeHeader } from "./_framing.ts";
+import { writeHeader } from "./framing.ts";
 
 /** The method a live library object implements to say how it crosses a boundary. */
 export const REDUCE: unique symbol = Symbol.for("@procs/multiprocessing.reduce") as never;
@@ -909,7 +909,7 @@ export function encode(
 }
 
 /**
- * Encodes `value` as one frame of {@linkcode ./_framing.ts}: its 4-byte
+ * Encodes `value` as one frame of `framing.ts`: its 4-byte
  * big-endian length, then the bytes of {@linkcode encode}, in one buffer.
  */
 export function encodeFrame(
