@@ -45,6 +45,9 @@ export const LOCK = {
   BARRED: 3,
 } as const;
 
+/** The index of the lock state (one of {@linkcode LOCK}) in the control cell. */
+export const LOCK_STATE = 0;
+
 /** The message that asks a worker to let go of its lock. */
 export const RELEASE_LOCK = "@procs/multiprocessing:release-lock";
 
@@ -64,7 +67,7 @@ export function nodeWorkerLauncher(
       const { Worker } = nodeBuiltin<typeof import("node:worker_threads")>(
         "node:worker_threads",
       );
-      const control = new Int32Array(new SharedArrayBuffer(4));
+      const control = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
       const grant = broker?.();
       const worker = new Worker(WORKER_ENTRY, {
         workerData: {
@@ -90,9 +93,9 @@ export function nodeWorkerLauncher(
         if (stopping || ended) return;
         stopping = true;
         // Bar a worker that has not asked for its lock yet; else ask it to let go.
-        if (Atomics.compareExchange(control, 0, LOCK.NONE, LOCK.BARRED) !== LOCK.NONE) {
+        if (Atomics.compareExchange(control, LOCK_STATE, LOCK.NONE, LOCK.BARRED) !== LOCK.NONE) {
           worker.postMessage(RELEASE_LOCK);
-          const wait = Atomics.waitAsync(control, 0, LOCK.HELD, BUSY_GRACE_MS);
+          const wait = Atomics.waitAsync(control, LOCK_STATE, LOCK.HELD, BUSY_GRACE_MS);
           // Deno's waitAsync does not keep the program alive: a ref'd timer does.
           const keep = setTimeout(() => {}, BUSY_GRACE_MS + 50);
           try {

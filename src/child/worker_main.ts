@@ -14,7 +14,7 @@
  */
 
 import { parentPort, workerData } from "node:worker_threads";
-import { LOCK, RELEASE_LOCK } from "../adapters/node_worker.ts";
+import { LOCK, LOCK_STATE, RELEASE_LOCK } from "../adapters/node_worker.ts";
 import { type BrokerGrant, joinHub } from "../adapters/message_port.ts";
 
 interface WorkerStart {
@@ -40,7 +40,7 @@ function holdTerminationLock(control: Int32Array): Promise<void> {
   const locks = (navigator as unknown as { locks?: LockManager }).locks;
   if (!locks || !parentPort) return Promise.resolve();
   // Barred: the parent terminated this worker before it asked for the lock.
-  if (Atomics.compareExchange(control, 0, LOCK.NONE, LOCK.HELD) !== LOCK.NONE) {
+  if (Atomics.compareExchange(control, LOCK_STATE, LOCK.NONE, LOCK.HELD) !== LOCK.NONE) {
     return Promise.resolve();
   }
   const port = parentPort;
@@ -51,8 +51,8 @@ function holdTerminationLock(control: Int32Array): Promise<void> {
       resolve();
       return held;
     }).then(() => {
-      Atomics.store(control, 0, LOCK.RELEASED);
-      Atomics.notify(control, 0);
+      Atomics.store(control, LOCK_STATE, LOCK.RELEASED);
+      Atomics.notify(control, LOCK_STATE);
     }, () => resolve());
   });
   port.on("message", (message: unknown) => {

@@ -145,7 +145,9 @@ export function newRing(maxsize: number): Ring {
     reused.control[MAXSIZE] = maxsize;
     return reused;
   }
-  const control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
+  const control = new Int32Array(
+    new SharedArrayBuffer(CONTROL_WORDS * Int32Array.BYTES_PER_ELEMENT),
+  );
   control[MAXSIZE] = maxsize;
   // A growable buffer (that never grows): V8 maps its pages afresh instead of
   // taking a zero-filled megabyte from glibc's heap, which it does once any
