@@ -22,20 +22,23 @@
 
 import type { SocketTransport, Timers, Transport } from "../core/host.ts";
 import { unixTreeTransport } from "./_unix_tree.ts";
-import { type BrokerGrant, messagePortTransport } from "./message_port.ts";
+import type { BrokerGrant } from "./message_port.ts";
 
 /** The tree transports of "worker" children. */
 export type TreeTransportMode = "message-port" | "socket";
 
-/** The tree transports, and the broker a worker launcher hands each worker (none on sockets). */
-export function treeTransports(
+/**
+ * The tree transports, and the broker a worker launcher hands each worker
+ * (none on sockets). The `MessagePort` transport is loaded only when used.
+ */
+export async function treeTransports(
   env: (name: string) => string | undefined,
   defaultMode: TreeTransportMode,
   sockets: SocketTransport,
   privateDir: () => string,
   timers: Timers,
   closeEvents: boolean,
-): { transports: Transport[]; broker?: () => BrokerGrant & { gone(): void } } {
+): Promise<{ transports: Transport[]; broker?: () => BrokerGrant & { gone(): void } }> {
   const raw = env("PROCS_MP_TRANSPORT");
   let mode = defaultMode;
   if (raw === "message-port" || raw === "socket") mode = raw;
@@ -46,6 +49,7 @@ export function treeTransports(
   }
   const unix = unixTreeTransport(sockets, privateDir);
   if (mode === "socket") return { transports: [unix] };
+  const { messagePortTransport } = await import("./message_port.ts");
   const ports = messagePortTransport({ timers, closeEvents });
   return { transports: [ports, unix], broker: ports.grant };
 }

@@ -36,7 +36,7 @@ function nodeTimer(timer: NodeJS.Timeout): TimerHandle {
 }
 
 /** Builds the Bun host; `privateDir` gives the directory sockets live in. */
-export function bunHost(privateDir: () => string): Host {
+export async function bunHost(privateDir: () => string): Promise<Host> {
   const g = globalThis as unknown as {
     process: NodeProcess;
     Bun: { version: string; stdin: { text(): Promise<string> } };
@@ -48,7 +48,7 @@ export function bunHost(privateDir: () => string): Host {
     setInterval: (callback, ms) => nodeTimer(timers.setInterval(callback, ms)),
   };
   const env = (name: string) => process.env[name];
-  const tree = treeTransports(
+  const tree = await treeTransports(
     env,
     "socket",
     bunSocketTransport,

@@ -35,7 +35,7 @@ function env(name: string): string | undefined {
 }
 
 /** Builds the Deno host; `privateDir` gives the directory sockets live in. */
-export function denoHost(privateDir: () => string): Host {
+export async function denoHost(privateDir: () => string): Promise<Host> {
   const encoder = new TextEncoder();
   const realExit = Deno.exit;
   const timers: Timers = {
@@ -45,7 +45,7 @@ export function denoHost(privateDir: () => string): Host {
     setInterval: (callback, ms) =>
       denoTimer(setInterval(callback, ms) as unknown as number, clearInterval),
   };
-  const tree = treeTransports(env, "socket", denoSocketTransport, privateDir, timers, true);
+  const tree = await treeTransports(env, "socket", denoSocketTransport, privateDir, timers, true);
   return {
     runtime: `Deno ${Deno.version.deno}`,
     pid: Deno.pid,
@@ -70,7 +70,7 @@ export function denoHost(privateDir: () => string): Host {
     timers,
     underTestRunner() {
       // `deno test` sets no variable; NODE_ENV=test is the convention other runners follow.
-      return this.env("NODE_ENV") === "test";
+      return env("NODE_ENV") === "test";
     },
     fileUrl: (path) => nodeBuiltin<typeof import("node:url")>("node:url").pathToFileURL(path).href,
     child: {

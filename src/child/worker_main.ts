@@ -15,7 +15,7 @@
 
 import { parentPort, workerData } from "node:worker_threads";
 import { LOCK, LOCK_STATE, RELEASE_LOCK } from "../adapters/node_worker.ts";
-import { type BrokerGrant, joinHub } from "../adapters/message_port.ts";
+import type { BrokerGrant } from "../adapters/message_port.ts";
 
 interface WorkerStart {
   bootstrap: string;
@@ -81,7 +81,8 @@ const armed = control ? holdTerminationLock(new Int32Array(control)) : Promise.r
 (async () => {
   await armed;
   const { bootstrap, shared, broker } = await start;
-  if (broker) joinHub(broker);
+  // The MessagePort transport is loaded only by a tree that uses it.
+  if (broker) (await import("../adapters/message_port.ts")).joinHub(broker);
   await import("../install.ts");
   const { runChild } = await import("../core/_child.ts");
   await runChild(bootstrap, shared);
