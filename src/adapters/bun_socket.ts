@@ -8,6 +8,7 @@
  */
 
 import * as fs from "node:fs";
+import { concatBytes } from "../core/_util.ts";
 import type { ByteStream, ServerHandle, SocketTransport } from "../core/host.ts";
 import { DrainWaiters } from "./_drain.ts";
 
@@ -100,15 +101,7 @@ function attach(socket: BunSocket): SocketState {
         while (end < chunks.length && (end === i || size + chunks[end].byteLength <= JOIN_BELOW)) {
           size += chunks[end++].byteLength;
         }
-        let data = chunks[i];
-        if (end - i > 1) {
-          data = new Uint8Array(size);
-          let at = 0;
-          for (let k = i; k < end; k++) {
-            data.set(chunks[k], at);
-            at += chunks[k].byteLength;
-          }
-        }
+        const data = end - i > 1 ? concatBytes(chunks.slice(i, end)) : chunks[i];
         if (!put(data, chunks.slice(end))) {
           wakeDrained();
           return;

@@ -7,6 +7,7 @@
  */
 
 import { setTimeout as nodeSetTimeout } from "node:timers";
+import { concatBytes } from "../core/_util.ts";
 import type { ByteStream, ServerHandle, SocketTransport } from "../core/host.ts";
 import { DrainWaiters } from "./_drain.ts";
 
@@ -86,18 +87,7 @@ function wrap(conn: Deno.Conn): ByteStream {
     while (pending.length > 0) {
       const chunks = pending;
       pending = [];
-      let data: Uint8Array;
-      if (chunks.length === 1) data = chunks[0];
-      else {
-        let size = 0;
-        for (const c of chunks) size += c.byteLength;
-        data = new Uint8Array(size);
-        let at = 0;
-        for (const c of chunks) {
-          data.set(c, at);
-          at += c.byteLength;
-        }
-      }
+      const data = concatBytes(chunks);
       let written = 0;
       while (written < data.byteLength) {
         const n = await conn.write(data.subarray(written));

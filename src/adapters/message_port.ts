@@ -30,6 +30,7 @@
 
 import type { ByteStream, Timers, Transport } from "../core/host.ts";
 import { DrainWaiters } from "./_drain.ts";
+import { concatBytes } from "../core/_util.ts";
 
 /** A reader acknowledges delivered bytes at least this often. */
 export const ACK_BYTES = 64 * 1024;
@@ -329,15 +330,8 @@ class PortStream implements ByteStream {
       this.#port.postMessage(chunks[0]);
       return;
     }
-    let size = 0;
-    for (const c of chunks) size += c.byteLength;
-    const all = new Uint8Array(size);
-    let at = 0;
-    for (const c of chunks) {
-      all.set(c, at);
-      at += c.byteLength;
-    }
-    this.#port.postMessage(all, [all.buffer]);
+    const all = concatBytes(chunks);
+    this.#port.postMessage(all, [all.buffer as ArrayBuffer]); // a new array: its buffer is ours to move
   };
 
   write(data: Uint8Array): void {

@@ -8,6 +8,20 @@ export function randomId(bytes = 12): string {
   return s;
 }
 
+/** The bytes of `chunks` in order, in one array (the chunk itself when there is only one). */
+export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  let size = 0;
+  for (const c of chunks) size += c.byteLength;
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.byteLength;
+  }
+  return all;
+}
+
 /** Bytes to hex. */
 export function toHex(bytes: Uint8Array): string {
   let s = "";

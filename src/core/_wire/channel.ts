@@ -16,7 +16,7 @@ import { frame, FrameReader, MAX_FRAME } from "./framing.ts";
 import { clientHandshake, HANDSHAKE_MAX_FRAME, serverHandshake } from "./auth.ts";
 import { AuthenticationError, OSError, ValueError } from "../errors.ts";
 import { getHost } from "../host.ts";
-import { unrefTimeout } from "../_util.ts";
+import { concatBytes, unrefTimeout } from "../_util.ts";
 import type { Message, Op } from "./protocol.ts";
 
 /** The handler of messages of operation `K`. */
@@ -195,16 +195,7 @@ export class Channel {
       this.#riders = null;
     }
     if (bytes) riders.push(bytes);
-    if (riders.length === 1) return riders[0];
-    let size = 0;
-    for (const r of riders) size += r.length;
-    const all = new Uint8Array(size);
-    let at = 0;
-    for (const r of riders) {
-      all.set(r, at);
-      at += r.length;
-    }
-    return all;
+    return concatBytes(riders);
   }
 
   /** The largest message this channel sends or accepts. */
