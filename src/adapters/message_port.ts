@@ -34,8 +34,6 @@ import { concatBytes } from "../core/_util.ts";
 
 /** A reader acknowledges delivered bytes at least this often. */
 export const ACK_BYTES = 64 * 1024;
-/** How long `end()` waits for the peer to close its side. */
-const END_WAIT_MS = 5000;
 
 /** A `MessagePort`, with the `ref`/`unref` Deno and Bun add. */
 type Port = MessagePort & { ref?(): void; unref?(): void };
@@ -252,6 +250,11 @@ class PortStream implements ByteStream {
   readonly #agent: Agent;
   readonly #id: string;
   #closed = false;
+  /**
+   * The peer closed or its thread ended: nothing more is written, and what
+   * it sent before is still delivered, then the close (as a socket's EOF).
+   */
+  #peerClosed = false;
   /** Bytes written that the reader has not delivered (as far as it told). */
   #buffered = 0;
   readonly #drain = new DrainWaiters();
@@ -273,7 +276,7 @@ class PortStream implements ByteStream {
     agent.streams.set(id, this);
     this.#port.onmessage = (event) => this.#receive(event.data);
     // The peer's runtime was torn down, or it closed its end (see `closeEvents`).
-    if (closeEvents) this.#port.addEventListener("close", () => this.#fireClose());
+    if (closeEvents) this.#port.addEventListener("close", () => this.#closedByPeer());
   }
 
   #receive(data: unknown): void {
@@ -287,9 +290,28 @@ class PortStream implements ByteStream {
       this.#wantAck = true;
       this.#deliver();
     } else {
-      this.#inbox.push(data as Uint8Array | "end" | "close");
+      const item = data as Uint8Array | "end" | "close";
+      // Data that arrives after the peer was found gone still goes before its close.
+      const last = this.#inbox.length - 1;
+      if (this.#peerClosed && last >= 0 && this.#inbox[last] === "close") {
+        this.#inbox.splice(last, 0, item);
+      } else this.#inbox.push(item);
       this.#deliver();
     }
+  }
+
+  /** The peer is gone: stop writing, wake the writers, deliver what came, then close. */
+  #closedByPeer(): void {
+    if (this.#closed || this.#peerClosed) return;
+    this.#peerClosed = true;
+    this.#pending = [];
+    this.#buffered = 0;
+    this.#drain.wake(0, true);
+    const waiter = this.#endWaiter;
+    this.#endWaiter = null;
+    waiter?.();
+    this.#inbox.push("close");
+    this.#deliver();
   }
 
   #ask(): void {
@@ -335,7 +357,7 @@ class PortStream implements ByteStream {
   };
 
   write(data: Uint8Array): void {
-    if (this.#closed || data.byteLength === 0) return;
+    if (this.#closed || this.#peerClosed || data.byteLength === 0) return;
     this.#pending.push(data);
     this.#buffered += data.byteLength;
     if (!this.#flushQueued) {
@@ -349,7 +371,7 @@ class PortStream implements ByteStream {
   }
 
   drained(limit: number): Promise<void> {
-    const wait = this.#drain.wait(limit, this.#buffered, this.#closed);
+    const wait = this.#drain.wait(limit, this.#buffered, this.#closed || this.#peerClosed);
     if (this.#drain.waiting > 0) this.#ask();
     return wait;
   }
@@ -374,20 +396,19 @@ class PortStream implements ByteStream {
     else this.#closeCallbacks.push(callback);
   }
 
+  /**
+   * Flushes, says "end", and waits for the peer's "close" (sent once its
+   * reader delivered everything before the end), or for the peer to be
+   * found gone: like a socket's end, which waits while the peer's buffers
+   * are full. No timeout: a reader that has not read yet still gets it all.
+   */
   async end(): Promise<void> {
     if (this.#closed) return;
-    this.#flush();
-    this.#port.postMessage("end");
-    let timer: { clear(): void } | undefined;
-    await new Promise<void>((resolve) => {
-      this.#endWaiter = resolve;
-      if (timers) {
-        const t = timers.setTimeout(resolve, END_WAIT_MS);
-        t.unref();
-        timer = t;
-      }
-    });
-    timer?.clear();
+    if (!this.#peerClosed) {
+      this.#flush();
+      this.#port.postMessage("end");
+      await new Promise<void>((resolve) => (this.#endWaiter = resolve));
+    }
     this.#fireClose();
   }
 
@@ -397,9 +418,14 @@ class PortStream implements ByteStream {
     this.#fireClose();
   }
 
-  /** The hub says the peer's thread ended. */
+  /**
+   * The hub says the peer's thread ended. That news comes on the broker
+   * port, which may run before the peer's last messages on this stream's
+   * port: they were posted before it ended, so one more turn of the event
+   * loop lets them in first.
+   */
   peerGone(): void {
-    this.#fireClose();
+    setTimeout(() => this.#closedByPeer(), 0);
   }
 
   ref(): void {

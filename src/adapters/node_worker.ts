@@ -69,15 +69,21 @@ export function nodeWorkerLauncher(
       );
       const control = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
       const grant = broker?.();
-      const worker = new Worker(WORKER_ENTRY, {
-        workerData: {
-          bootstrap,
-          shared,
-          control: control.buffer,
-          broker: grant && { port: grant.port, hub: grant.hub, agent: grant.agent },
-        },
-        transferList: grant ? [grant.port as never] : [],
-      });
+      let worker: InstanceType<typeof Worker>;
+      try {
+        worker = new Worker(WORKER_ENTRY, {
+          workerData: {
+            bootstrap,
+            shared,
+            control: control.buffer,
+            broker: grant && { port: grant.port, hub: grant.hub, agent: grant.agent },
+          },
+          transferList: grant ? [grant.port as never] : [],
+        });
+      } catch (error) {
+        grant?.gone(); // the hub forgets a worker that never started
+        throw error;
+      }
       const { exited, settle } = exitLatch();
       let ended = false;
       worker.on("error", () => {}); // the child reports its own errors

@@ -46,6 +46,7 @@ import {
   pipeSendAndReturn,
   pipeSendBack,
   pipeSendBackUnread,
+  pipeSendBigAndReturn,
   pipeSendLater,
   pipeSendOneAndReturn,
   pipeSendRange,
@@ -1256,6 +1257,33 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
         );
         await b.send("and back");
         assert.equal(await within(a.recv(), "the reply"), "and back");
+      },
+    );
+
+    test(
+      "a reader whose thread is busy while a child sends and ends still gets every byte",
+      { timeout: 120_000 },
+      async () => {
+        await using s = new Scope(ctx);
+        const [conn, childConn] = s.pipe();
+        const count = 3;
+        const size = 256 * 1024;
+        const p = s.start(pipeSendBigAndReturn, [childConn, count, size]);
+        childConn.close();
+        // Not synchronisation: the behaviour under test is a reader whose
+        // thread is busy (it never returns to its event loop) while the
+        // child sends, returns and ends: nothing it sent may be lost.
+        const until = Date.now() + 1_500;
+        while (Date.now() < until) { /* busy */ }
+        for (let i = 0; i < count; i++) {
+          const got = await within(conn.recvBytes(), `message ${i}`);
+          assert.equal(got.length, size, `message ${i} is whole`);
+          for (const k of [0, 1, size >> 1, size - 1]) {
+            assert.equal(got[k], (i + k) & 0xff, `byte ${k} of message ${i}`);
+          }
+        }
+        await joinedCleanly(p);
+        await assertEOF(conn, "EOF after the last message");
       },
     );
 

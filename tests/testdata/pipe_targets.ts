@@ -79,6 +79,22 @@ export async function pipeSendAndReturn(conn: Connection, count: number): Promis
   }
 }
 
+/**
+ * Sends `count` messages of `size` bytes (byte `k` of message `i` is
+ * `(i + k) & 0xff`) and returns at once, leaving `conn` open.
+ */
+export async function pipeSendBigAndReturn(
+  conn: Connection,
+  count: number,
+  size: number,
+): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const bytes = new Uint8Array(size);
+    for (let k = 0; k < size; k++) bytes[k] = (i + k) & 0xff;
+    await conn.sendBytes(bytes);
+  }
+}
+
 /** Sends one message and returns without closing `conn`. */
 export async function pipeSendOneAndReturn(conn: Connection, value: unknown): Promise<void> {
   await conn.send(value);
