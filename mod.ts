@@ -38,6 +38,7 @@ export {
   currentProcess,
   parentProcess,
   Process,
+  type ProcessBaseOptions,
   type ProcessOptions,
   TERMINATE_GRACE_MS,
 } from "./src/core/process.ts";
@@ -51,12 +52,26 @@ export {
   type ListenerOptions,
 } from "./src/core/listener.ts";
 export {
+  type ApplyAsyncArguments,
   AsyncResult,
+  type InitArguments,
   type MapOptions,
   Pool,
+  type PoolBaseOptions,
   type PoolOptions,
   type TaskOptions,
 } from "./src/core/pool.ts";
+export type {
+  AnyFunction,
+  Arguments,
+  KeywordParameter,
+  KeywordSplit,
+  MapItem,
+  PositionalArguments,
+  StarItem,
+  TargetArguments,
+  Undeclared,
+} from "./src/core/types.ts";
 export {
   type AutoProxy,
   BaseManager,
@@ -91,6 +106,9 @@ export {
   SynchronizedArray,
   SynchronizedBase,
   type Typecode,
+  type TypecodeArrays,
+  type TypecodeInput,
+  type TypecodeValues,
   Value,
 } from "./src/core/sharedctypes.ts";
 export {

@@ -439,6 +439,10 @@ const ends = new Handoff<
  * objects. A connection may be passed to a child as an argument and keeps
  * working there. `Disposable`: `using conn = ...` closes it.
  *
+ * `T` is the type of the messages (`unknown` unless given, as in
+ * `Pipe<string>()`): `send` takes a `T` and `recv` gives one. Nothing
+ * checks it at run time: both ends must agree, as with any channel.
+ *
  * @example Send a value through a pipe
  * ```ts
  * import assert from "node:assert/strict";
@@ -448,7 +452,7 @@ const ends = new Handoff<
  * assert.deepEqual(await b.recv(), { hello: "kel" });
  * ```
  */
-export class Connection implements Disposable {
+export class Connection<T = unknown> implements Disposable {
   readonly #readable: boolean;
   readonly #writable: boolean;
   readonly #link: LocalLink | RemoteLink | StreamLink;
@@ -545,7 +549,7 @@ export class Connection implements Disposable {
    * assert.deepEqual(await b.recv(), new Map([["x", 1n]]));
    * ```
    */
-  send(obj: unknown): Promise<void> {
+  send(obj: T): Promise<void> {
     try {
       this.#checkWritable();
       const data = encode(obj, sendContext(), "obj");
@@ -671,8 +675,8 @@ export class Connection implements Disposable {
    * assert.deepEqual(await a.recv(), [1, 2, 3]);
    * ```
    */
-  recv(): Promise<unknown> {
-    return this.#acked(this.#recv());
+  recv(): Promise<T> {
+    return this.#acked(this.#recv()) as Promise<T>;
   }
 
   async #recv(): Promise<unknown> {
@@ -1140,17 +1144,19 @@ onMessage("pipe.eof", (_channel, [, ticket]) => {
 /**
  * Makes a pipe and returns its two ends. With `duplex` (the default) both
  * ends send and receive; with `duplex = false` the first end only receives
- * and the second only sends.
+ * and the second only sends. `T` is the type of the messages (see
+ * {@linkcode Connection}); `unknown` unless given.
  *
  * @example A child answers through a pipe
  * ```ts
  * import assert from "node:assert/strict";
  * import { Pipe } from "@procs/multiprocessing";
- * const [parentEnd, childEnd] = Pipe();
+ * const [parentEnd, childEnd] = Pipe<string>();
  * await childEnd.send("hello,kel");
- * assert.equal(await parentEnd.recv(), "hello,kel");
+ * const text: string = await parentEnd.recv();
+ * assert.equal(text, "hello,kel");
  * ```
  */
-export function Pipe(duplex = true): [Connection, Connection] {
-  return Connection._pair(duplex);
+export function Pipe<T = unknown>(duplex = true): [Connection<T>, Connection<T>] {
+  return Connection._pair(duplex) as [Connection<T>, Connection<T>];
 }

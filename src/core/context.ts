@@ -29,12 +29,12 @@ import {
 } from "./synchronize.ts";
 import {
   checkRawAllowed,
-  type CValue,
   rawArray,
-  type RawTypedArray,
   rawValue,
   SharedArray,
   type Typecode,
+  type TypecodeArrays,
+  type TypecodeInput,
   Value,
 } from "./sharedctypes.ts";
 import { getHost } from "./host.ts";
@@ -151,7 +151,7 @@ export class Context {
    * assert.equal(flag[0], 1);
    * ```
    */
-  RawValue(typecode: Typecode, init?: CValue): RawTypedArray {
+  RawValue<T extends Typecode>(typecode: T, init?: TypecodeInput<T>): TypecodeArrays[T] {
     checkRawAllowed(this.#sharesMemory(), "RawValue");
     return rawValue(typecode, init);
   }
@@ -167,10 +167,10 @@ export class Context {
    * assert.equal(cells.length, 8);
    * ```
    */
-  RawArray(
-    typecode: Typecode,
-    sizeOrValues: number | Iterable<CValue>,
-  ): RawTypedArray {
+  RawArray<T extends Typecode>(
+    typecode: T,
+    sizeOrValues: number | Iterable<TypecodeInput<T>>,
+  ): TypecodeArrays[T] {
     checkRawAllowed(this.#sharesMemory(), "RawArray");
     return rawArray(typecode, sizeOrValues);
   }
@@ -182,10 +182,12 @@ export class Context {
 
 /** A `Pool` class named "Pool" whose workers use `context`'s start method. */
 function boundPool(context: Context): typeof Pool {
-  const bound = class extends Pool {
-    constructor(options: number | PoolOptions = {}) {
+  const bound = class<I extends unknown[] = never[]> extends Pool<I> {
+    constructor(options: number | PoolOptions<I> = {} as PoolOptions<I>) {
       super(
-        typeof options === "number" ? { processes: options, context } : { context, ...options },
+        (typeof options === "number"
+          ? { processes: options, context }
+          : { context, ...options }) as PoolOptions<I>,
       );
     }
   };
@@ -283,7 +285,10 @@ export function getAllStartMethods(): StartMethod[] {
  * assert.equal(v[0], 1.5);
  * ```
  */
-export function RawValue(typecode: Typecode, init?: CValue): RawTypedArray {
+export function RawValue<T extends Typecode>(
+  typecode: T,
+  init?: TypecodeInput<T>,
+): TypecodeArrays[T] {
   return getContext().RawValue(typecode, init);
 }
 
@@ -299,9 +304,9 @@ export function RawValue(typecode: Typecode, init?: CValue): RawTypedArray {
  * assert.equal(a[1], 2);
  * ```
  */
-export function RawArray(
-  typecode: Typecode,
-  sizeOrValues: number | Iterable<CValue>,
-): RawTypedArray {
+export function RawArray<T extends Typecode>(
+  typecode: T,
+  sizeOrValues: number | Iterable<TypecodeInput<T>>,
+): TypecodeArrays[T] {
   return getContext().RawArray(typecode, sizeOrValues);
 }

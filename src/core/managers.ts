@@ -63,7 +63,13 @@ import type {
   RLock,
   Semaphore,
 } from "./synchronize.ts";
-import type { CValue, Synchronized, SynchronizedArray, Typecode } from "./sharedctypes.ts";
+import type {
+  CValue,
+  Synchronized,
+  SynchronizedArray,
+  Typecode,
+  TypecodeInput,
+} from "./sharedctypes.ts";
 import { parseTcp } from "./_wire/endpoint.ts";
 import { toHex } from "./_util.ts";
 import { Handoff } from "./_handoff.ts";
@@ -884,11 +890,14 @@ export class SyncManager extends BaseManager {
     return this.#make("Barrier", [parties, action != null], { timeout: timeout ?? null, spec });
   }
   /** A value in the server (no lock: each get/set is one atomic call). */
-  Value(typecode: Typecode, value: CValue = 0): Promise<Synchronized> {
-    return this.#make("Value", [typecode, value]);
+  Value<T extends Typecode>(typecode: T, value?: TypecodeInput<T>): Promise<Synchronized<T>> {
+    return this.#make("Value", [typecode, value === undefined ? 0 : value]);
   }
   /** An array in the server. */
-  Array(typecode: Typecode, sizeOrValues: number | Iterable<CValue>): Promise<SynchronizedArray> {
+  Array<T extends Typecode>(
+    typecode: T,
+    sizeOrValues: number | Iterable<TypecodeInput<T>>,
+  ): Promise<SynchronizedArray<T>> {
     const init = typeof sizeOrValues === "number" ? sizeOrValues : [...sizeOrValues];
     return this.#make("Array", [typecode, init]);
   }

@@ -28,27 +28,86 @@ import { holdAlive } from "./_util.ts";
 import { Deque } from "./_deque.ts";
 import type { PoolMessage, PoolReport, PoolTask } from "./_wire/protocol.ts";
 import { poolWorkerLoop } from "./_pool_worker.ts";
+import type { Arguments, KeywordSplit, MapItem, StarItem, Undeclared } from "./types.ts";
 
 type Fn = (...args: never[]) => unknown;
 
-/** The options of `new Pool({...})`, as Python's keyword arguments. */
-export interface PoolOptions {
+/**
+ * The options of `new Pool({...})`, as Python's keyword arguments, for an
+ * initializer with parameters `I`: `initargs` are checked against them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PoolOptions } from "@procs/multiprocessing";
+ *
+ * function setup(level: number) {
+ *   return level;
+ * }
+ * const options: PoolOptions<[level: number]> = { initializer: setup, initargs: [2] };
+ * // @ts-expect-error: setup takes a number
+ * const wrong: PoolOptions<[level: number]> = { initializer: setup, initargs: ["2"] };
+ * assert.deepEqual([options.initargs, wrong.initargs], [[2], ["2"]]);
+ * ```
+ */
+export type PoolOptions<I extends unknown[] = never[]> = PoolBaseOptions<I> & InitArguments<I>;
+
+/** What the constructor reads of the options, whatever the initializer's parameters. */
+interface GivenPoolOptions {
+  processes?: number;
+  initializer?: Fn | null;
+  initargs?: readonly unknown[];
+  maxtasksperchild?: number | null;
+  context?: { getStartMethod(): StartMethod };
+}
+
+/**
+ * The `initargs` of a pool whose initializer has parameters `I`: required
+ * when it has required parameters.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { InitArguments } from "@procs/multiprocessing";
+ * const some: InitArguments<[level: number]> = { initargs: [1] };
+ * const none: InitArguments<[]> = {};
+ * assert.deepEqual([some, none], [{ initargs: [1] }, {}]);
+ * ```
+ */
+export type InitArguments<I extends unknown[]> = Undeclared<I> extends true
+  ? { initargs?: readonly unknown[] }
+  : [] extends I ? { initargs?: Readonly<I> }
+  : { initargs: Readonly<I> };
+
+/** What `new Pool({...})` takes besides `initargs` (see {@linkcode PoolOptions}). */
+export interface PoolBaseOptions<I extends unknown[] = never[]> {
   /** How many workers (default `cpuCount()`). */
   processes?: number;
-  /** Runs once in each worker before its first task. */
-  initializer?: ((...args: never[]) => unknown) | null;
-  /** The arguments of `initializer`. */
-  initargs?: readonly unknown[];
+  /** Runs once in each worker before its first task, with `initargs`. */
+  initializer?: ((...args: I) => unknown) | null;
   /** Replace a worker after it ran this many tasks (a chunk counts as one). */
   maxtasksperchild?: number | null;
   /** The start method of the workers (default: the default start method). */
   context?: { getStartMethod(): StartMethod };
 }
 
-/** The options of one task: callbacks, cancellation and a timeout. */
-export interface TaskOptions<R> {
+/**
+ * The options of one task: keyword arguments, callbacks, cancellation and a
+ * timeout. `K` is the type of `kwargs` (see {@linkcode ApplyAsyncArguments}).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TaskOptions } from "@procs/multiprocessing";
+ * const seen: number[] = [];
+ * const options: TaskOptions<number> = { callback: (n) => seen.push(n), timeout: 1000 };
+ * options.callback?.(1);
+ * assert.deepEqual(seen, [1]);
+ * ```
+ */
+export interface TaskOptions<R, K = Record<string, unknown>> {
   /** Keyword arguments, passed as one trailing object. */
-  kwargs?: Record<string, unknown>;
+  kwargs?: K;
   /** Called in this process with the result, in completion order. */
   callback?: ((result: R) => unknown) | null;
   /** Called in this process with the error, in completion order. */
@@ -59,7 +118,43 @@ export interface TaskOptions<R> {
   timeout?: number;
 }
 
-/** The options of `mapAsync` / `starmapAsync`. */
+/**
+ * The arguments after `fn` of `pool.applyAsync(fn, args?, options?)` for a
+ * function with parameters `A` and result `R`: `kwargs`, in the options, is
+ * allowed when the last parameter takes an object, and `args` then gives
+ * the parameters before it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ApplyAsyncArguments } from "@procs/multiprocessing";
+ * type Params = [a: number, options: { x: number }];
+ * const all: ApplyAsyncArguments<Params, number> = [[1, { x: 2 }]];
+ * const kw: ApplyAsyncArguments<Params, number> = [[1], { kwargs: { x: 2 } }];
+ * assert.equal(all.length + kw.length, 3);
+ * ```
+ */
+export type ApplyAsyncArguments<A extends unknown[], R> = Undeclared<A> extends true
+  ? [args?: readonly unknown[], options?: TaskOptions<R>]
+  :
+    | ([] extends A ? [args?: Readonly<A>, options?: TaskOptions<R, undefined>]
+      : [args: Readonly<A>, options?: TaskOptions<R, undefined>])
+    | ([KeywordSplit<A>] extends [never] ? never
+      : KeywordSplit<A> extends [infer P extends unknown[], infer K]
+        ? [args: Readonly<P>, options: TaskOptions<R, K> & { kwargs: K }]
+      : never);
+
+/**
+ * The options of `mapAsync` / `starmapAsync`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { MapOptions } from "@procs/multiprocessing";
+ * const options: MapOptions<number> = { chunksize: 2, callback: (all) => assert.ok(all.length) };
+ * assert.equal(options.chunksize, 2);
+ * ```
+ */
 export interface MapOptions<R> {
   /** Items per task (default: CPython's `ceil(len / (4 * processes))`). */
   chunksize?: number;
@@ -246,7 +341,10 @@ const MAX_START_FAILURES = 3;
  *
  * Task functions reach the workers as `Process` targets do: exported from
  * the module that calls the pool (which the workers import; guard your main
- * program with `if (import.meta.main)`), or self-contained.
+ * program with `if (import.meta.main)`), or self-contained. Each call's
+ * arguments are checked against the function's parameters and its result
+ * takes the function's return type (awaited); `I` is the parameters of the
+ * `initializer`, inferred from it (see {@linkcode PoolOptions}).
  *
  * @example Square numbers in four workers
  * ```ts
@@ -264,7 +362,7 @@ const MAX_START_FAILURES = 3;
  * }
  * ```
  */
-export class Pool implements AsyncDisposable {
+export class Pool<I extends unknown[] = never[]> implements AsyncDisposable {
   readonly #processes: number;
   readonly #initializer: Fn | null;
   readonly #initargs: unknown[];
@@ -292,8 +390,9 @@ export class Pool implements AsyncDisposable {
    * @throws {ValueError} for `processes < 1` or a `maxtasksperchild` that is not a positive integer
    * @throws {TypeError} for an initializer that is not a function
    */
-  constructor(options: number | PoolOptions = {}) {
-    const o: PoolOptions = typeof options === "number" ? { processes: options } : options ?? {};
+  constructor(options?: number | PoolOptions<I>) {
+    const o =
+      (typeof options === "number" ? { processes: options } : options ?? {}) as GivenPoolOptions;
     const processes = o.processes ?? cpuCount();
     if (!Number.isInteger(processes) || processes < 1) {
       throw new ValueError(`Number of processes must be at least 1: received ${processes}`);
@@ -661,15 +760,17 @@ export class Pool implements AsyncDisposable {
 
   /**
    * Runs `fn(...args, kwargs?)` in a worker and waits for its result
-   * (Python's blocking `apply`).
+   * (Python's blocking `apply`). `args` (and `kwargs`) are checked against
+   * `fn`'s parameters (see {@linkcode Arguments}); the result has `fn`'s
+   * return type, awaited.
    */
-  apply<R>(
-    fn: (...args: never[]) => R | Promise<R>,
-    args?: readonly unknown[],
-    kwargs?: Record<string, unknown>,
-  ): Promise<R> {
+  apply<A extends unknown[], R>(
+    fn: (...args: A) => R,
+    ...argsAndKwargs: Arguments<A>
+  ): Promise<Awaited<R>> {
+    const [args, kwargs] = argsAndKwargs;
     try {
-      return this.applyAsync(fn, args, { kwargs }).get();
+      return this.#applyAsync(fn as Fn, args, { kwargs } as TaskOptions<Awaited<R>>).get();
     } catch (error) {
       return Promise.reject(error);
     }
@@ -678,23 +779,34 @@ export class Pool implements AsyncDisposable {
   /**
    * Runs `fn(...args, kwargs?)` in a worker; returns at once with an
    * {@linkcode AsyncResult}. `callback`/`errorCallback` run in this process.
+   * `args` (and `options.kwargs`) are checked against `fn`'s parameters
+   * (see {@linkcode ApplyAsyncArguments}); the result has `fn`'s return
+   * type, awaited.
    */
-  applyAsync<R>(
-    fn: (...args: never[]) => R | Promise<R>,
-    args?: readonly unknown[],
-    options: TaskOptions<Awaited<R>> = {},
+  applyAsync<A extends unknown[], R>(
+    fn: (...args: A) => R,
+    ...argsAndOptions: ApplyAsyncArguments<A, Awaited<R>>
   ): AsyncResult<Awaited<R>> {
+    const [args, options = {}] = argsAndOptions;
+    return this.#applyAsync(fn as Fn, args, options as TaskOptions<Awaited<R>>);
+  }
+
+  #applyAsync<R>(
+    fn: Fn,
+    args: readonly unknown[] | undefined,
+    options: TaskOptions<R>,
+  ): AsyncResult<R> {
     this.#checkRunning();
-    const id = this.#functionId(fn as Fn);
+    const id = this.#functionId(fn);
     const list = this.#args(args, options.kwargs);
     const encoded = this.#encode(list, "args");
-    const result = new AsyncResult<Awaited<R>>();
+    const result = new AsyncResult<R>();
     const { callback, errorCallback, signal, timeout } = options;
     this.#submit(id, encoded, true, true, (ok, value) => {
       const v = ok ? (value as unknown[])[0] : value;
       result._settle(ok, v);
       try {
-        if (ok) callback?.(v as Awaited<R>);
+        if (ok) callback?.(v as R);
         else errorCallback?.(v);
       } catch (error) {
         reportCallbackError(error);
@@ -756,10 +868,13 @@ export class Pool implements AsyncDisposable {
     return result;
   }
 
-  /** Applies `fn` to every item, in chunks, and resolves with the results in order. */
+  /**
+   * Applies `fn` to every item, in chunks, and resolves with the results in
+   * order. The items are checked against `fn`'s first parameter.
+   */
   map<T, R>(
-    fn: (item: T) => R | Promise<R>,
-    iterable: Iterable<T>,
+    fn: (item: T) => R,
+    iterable: Iterable<MapItem<NoInfer<T>>>,
     chunksize?: number,
   ): Promise<Awaited<R>[]> {
     try {
@@ -771,18 +886,21 @@ export class Pool implements AsyncDisposable {
 
   /** `map` that returns at once with an {@linkcode AsyncResult}. */
   mapAsync<T, R>(
-    fn: (item: T) => R | Promise<R>,
-    iterable: Iterable<T>,
+    fn: (item: T) => R,
+    iterable: Iterable<MapItem<NoInfer<T>>>,
     options: MapOptions<Awaited<R>> = {},
   ): AsyncResult<Awaited<R>[]> {
     this.#checkRunning();
     return this.#mapAsync(fn as Fn, this.#materialize(iterable), false, options);
   }
 
-  /** Like `map`, but each item is an array of arguments: `fn(...item)`. */
-  starmap<R>(
-    fn: (...args: never[]) => R | Promise<R>,
-    iterable: Iterable<readonly unknown[]>,
+  /**
+   * Like `map`, but each item is an array of arguments: `fn(...item)`,
+   * checked against `fn`'s parameters.
+   */
+  starmap<A extends unknown[], R>(
+    fn: (...args: A) => R,
+    iterable: Iterable<StarItem<NoInfer<A>>>,
     chunksize?: number,
   ): Promise<Awaited<R>[]> {
     try {
@@ -793,9 +911,9 @@ export class Pool implements AsyncDisposable {
   }
 
   /** `starmap` that returns at once with an {@linkcode AsyncResult}. */
-  starmapAsync<R>(
-    fn: (...args: never[]) => R | Promise<R>,
-    iterable: Iterable<readonly unknown[]>,
+  starmapAsync<A extends unknown[], R>(
+    fn: (...args: A) => R,
+    iterable: Iterable<StarItem<NoInfer<A>>>,
     options: MapOptions<Awaited<R>> = {},
   ): AsyncResult<Awaited<R>[]> {
     this.#checkRunning();
@@ -807,8 +925,8 @@ export class Pool implements AsyncDisposable {
    * the input lazily with bounded look-ahead (an endless generator works).
    */
   imap<T, R>(
-    fn: (item: T) => R | Promise<R>,
-    iterable: Iterable<T> | AsyncIterable<T>,
+    fn: (item: T) => R,
+    iterable: Iterable<MapItem<NoInfer<T>>> | AsyncIterable<MapItem<NoInfer<T>>>,
     chunksize = 1,
   ): AsyncIterableIterator<Awaited<R>> {
     this.#checkRunning();
@@ -817,8 +935,8 @@ export class Pool implements AsyncDisposable {
 
   /** Like `imap`, but yields each result as soon as it is ready. */
   imapUnordered<T, R>(
-    fn: (item: T) => R | Promise<R>,
-    iterable: Iterable<T> | AsyncIterable<T>,
+    fn: (item: T) => R,
+    iterable: Iterable<MapItem<NoInfer<T>>> | AsyncIterable<MapItem<NoInfer<T>>>,
     chunksize = 1,
   ): AsyncIterableIterator<Awaited<R>> {
     this.#checkRunning();

@@ -16,18 +16,53 @@ import { callerModules } from "./reduction.ts";
 import { checkTimeout, holdAlive, unrefTimeout } from "./_util.ts";
 import { Popen } from "./_popen.ts";
 import { Handoff } from "./_handoff.ts";
+import type { TargetArguments } from "./types.ts";
 
-/** The options of `new Process(...)`, as Python's keyword arguments. */
-export interface ProcessOptions {
+/**
+ * The options of `new Process(...)`, as Python's keyword arguments, for a
+ * target with parameters `A`: `args` (and `kwargs`) are checked against
+ * them (see {@linkcode TargetArguments}). A subclass that overrides `run()`
+ * passes no target.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ProcessOptions } from "@procs/multiprocessing";
+ *
+ * function greet(name: string, options?: { loud?: boolean }) {
+ *   return options?.loud ? name.toUpperCase() : name;
+ * }
+ * const plain: ProcessOptions<Parameters<typeof greet>> = { target: greet, args: ["kel"] };
+ * const kw: ProcessOptions<Parameters<typeof greet>> = {
+ *   target: greet,
+ *   args: ["kel"],
+ *   kwargs: { loud: true },
+ * };
+ * // @ts-expect-error: greet takes a string
+ * const wrong: ProcessOptions<Parameters<typeof greet>> = { target: greet, args: [1] };
+ * assert.deepEqual([plain.args, kw.kwargs, wrong.args], [["kel"], { loud: true }, [1]]);
+ * ```
+ */
+export type ProcessOptions<A extends unknown[] = never[]> =
+  & ProcessBaseOptions<A>
+  & TargetArguments<A>;
+
+/** What `new Process(...)` takes besides `args` and `kwargs` (see {@linkcode ProcessOptions}). */
+export interface ProcessBaseOptions<A extends unknown[] = never[]> {
   /** The function `run()` calls; exported, or self-contained if not. */
-  target?: (...args: never[]) => unknown;
-  /** The positional arguments for `target`. */
-  args?: readonly unknown[];
-  /** Keyword arguments: passed to `target` as one trailing object. */
-  kwargs?: Record<string, unknown>;
+  target?: ((...args: A) => unknown) | null;
   /** The name; `Process-N` (`Process-1:2` in a child) by default. */
   name?: string;
   /** Whether the child is ended when its parent ends; inherited by default. */
+  daemon?: boolean;
+}
+
+/** What the constructor reads of the options, whatever the target's parameters. */
+interface GivenOptions {
+  target?: ((...args: unknown[]) => unknown) | null;
+  args?: readonly unknown[];
+  kwargs?: Record<string, unknown>;
+  name?: string;
   daemon?: boolean;
 }
 
@@ -75,7 +110,7 @@ const boundClasses = new Map<StartMethod, typeof Process>();
 export function processClassFor(method: StartMethod): typeof Process {
   let bound = boundClasses.get(method);
   if (!bound) {
-    bound = class extends Process {
+    bound = class<A extends unknown[] = never[]> extends Process<A> {
       static readonly [START_METHOD]: StartMethod = method;
     };
     // Engines differ in the name they infer for a class expression.
@@ -147,6 +182,10 @@ function installExitHook(): void {
  * `run()` of an exported subclass. `start()` launches it, `join()` waits for
  * it, `exitcode` tells how it ended.
  *
+ * `args` (and `kwargs`) are checked against the target's parameters: `A`
+ * is inferred from `target` (see {@linkcode ProcessOptions}); write no
+ * type arguments.
+ *
  * Under `"spawn"` the child is a new OS process of the same runtime that
  * imports the module that created the Process afresh: guard the main
  * program with `if (import.meta.main)`, as Python guards it with
@@ -191,7 +230,7 @@ function installExitHook(): void {
  * }
  * ```
  */
-export class Process implements AsyncDisposable {
+export class Process<A extends unknown[] = never[]> implements AsyncDisposable {
   #role: Role = "child";
   #target: ((...args: unknown[]) => unknown) | null = null;
   #args: unknown[] = [];
@@ -209,9 +248,9 @@ export class Process implements AsyncDisposable {
   /**
    * Makes a process object; nothing runs until {@linkcode Process.start}.
    *
-   * @param options the target, its arguments, name and daemon flag
+   * @param options the target, its arguments (checked against its parameters), name and daemon flag
    */
-  constructor(options: ProcessOptions = {}) {
+  constructor(options?: ProcessOptions<A>) {
     const s = rebuilds.take();
     if (s) {
       this.#role = "current";
@@ -226,12 +265,13 @@ export class Process implements AsyncDisposable {
       this.#ident = s.ident;
       return;
     }
+    if (options === undefined) options = {} as ProcessOptions<A>;
     if (options === null || typeof options !== "object") {
       throw new TypeError(
         `Process options must be an object such as { target, args }: received ${String(options)}`,
       );
     }
-    const { target, args = [], kwargs, name, daemon } = options;
+    const { target, args = [], kwargs, name, daemon } = options as GivenOptions;
     if (target !== undefined && target !== null && typeof target !== "function") {
       throw new TypeError(`Process target must be a function: received ${typeof target}`);
     }
@@ -243,7 +283,7 @@ export class Process implements AsyncDisposable {
     this.#name = name ?? `${new.target.name}-${this.#identity.join(":")}`;
     this.#daemon = daemon ?? state.daemon;
     this.#authkey = state.authkey;
-    this.#target = (target as (...args: unknown[]) => unknown) ?? null;
+    this.#target = target ?? null;
     this.#args = [...args];
     this.#kwargs = kwargs;
     this.#modules = callerModules();

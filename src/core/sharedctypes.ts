@@ -33,6 +33,100 @@ import { Handoff } from "./_handoff.ts";
 /** Python's `array` typecodes (`l`/`L` are 32-bit here; use `q`/`Q` for 64-bit, as `bigint`). */
 export type Typecode = "b" | "B" | "h" | "H" | "i" | "I" | "l" | "L" | "q" | "Q" | "f" | "d";
 
+/**
+ * What a value of each typecode reads as: `bigint` for `q`/`Q`, a number
+ * otherwise. `Value("i", 0)` is a `Synchronized<"i">` whose `get()` gives a
+ * `number`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type TypecodeValues, Value } from "@procs/multiprocessing";
+ * const n: TypecodeValues["i"] = await Value("i", 7).get();
+ * const big: TypecodeValues["q"] = await Value("q", 7n).get();
+ * assert.deepEqual([n, big], [7, 7n]);
+ * ```
+ */
+export interface TypecodeValues {
+  /** signed char */
+  b: number;
+  /** unsigned char */
+  B: number;
+  /** signed short */
+  h: number;
+  /** unsigned short */
+  H: number;
+  /** signed int */
+  i: number;
+  /** unsigned int */
+  I: number;
+  /** signed long (32-bit here) */
+  l: number;
+  /** unsigned long (32-bit here) */
+  L: number;
+  /** signed long long */
+  q: bigint;
+  /** unsigned long long */
+  Q: bigint;
+  /** float */
+  f: number;
+  /** double */
+  d: number;
+}
+
+/**
+ * What a write of typecode `T` takes: its value type, and for `q`/`Q` an
+ * integer `number` too (converted to `bigint`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TypecodeInput } from "@procs/multiprocessing";
+ * const inputs: TypecodeInput<"q">[] = [1n, 2];
+ * assert.equal(inputs.length, 2);
+ * ```
+ */
+export type TypecodeInput<T extends Typecode> = T extends "q" | "Q" ? bigint | number
+  : TypecodeValues[T];
+
+/**
+ * The typed array of each typecode: what `RawValue` and `RawArray` hand out.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TypecodeArrays } from "@procs/multiprocessing";
+ * const cells: TypecodeArrays["d"] = new Float64Array(2);
+ * assert.equal(cells.length, 2);
+ * ```
+ */
+export interface TypecodeArrays {
+  /** signed char */
+  b: Int8Array;
+  /** unsigned char */
+  B: Uint8Array;
+  /** signed short */
+  h: Int16Array;
+  /** unsigned short */
+  H: Uint16Array;
+  /** signed int */
+  i: Int32Array;
+  /** unsigned int */
+  I: Uint32Array;
+  /** signed long (32-bit here) */
+  l: Int32Array;
+  /** unsigned long (32-bit here) */
+  L: Uint32Array;
+  /** signed long long */
+  q: BigInt64Array;
+  /** unsigned long long */
+  Q: BigUint64Array;
+  /** float */
+  f: Float32Array;
+  /** double */
+  d: Float64Array;
+}
+
 const TYPES = {
   b: Int8Array,
   B: Uint8Array,
@@ -174,7 +268,7 @@ const made = new Handoff<MemoryParts>();
  * assert.ok(Value("i", 1) instanceof SynchronizedBase);
  * ```
  */
-export abstract class SynchronizedBase implements Disposable {
+export abstract class SynchronizedBase<T extends Typecode = Typecode> implements Disposable {
   readonly #typecode: Typecode;
   readonly #length: number;
   #view: View | null;
@@ -236,8 +330,8 @@ export abstract class SynchronizedBase implements Disposable {
   }
 
   /** The typecode. */
-  get typecode(): Typecode {
-    return this.#typecode;
+  get typecode(): T {
+    return this.#typecode as T;
   }
 
   /** @internal */
@@ -345,31 +439,36 @@ export abstract class SynchronizedBase implements Disposable {
 
 /**
  * A shared number (Python's `Synchronized` from `Value`). `get`/`set` are
- * each atomic; `update(fn)` is a read-modify-write under the lock.
+ * each atomic; `update(fn)` is a read-modify-write under the lock. `T` is
+ * the typecode: a `number` for most, a `bigint` for `q`/`Q` (see
+ * {@linkcode TypecodeValues}).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { Value } from "@procs/multiprocessing";
  * const v = Value("b", 127);
- * await v.update((x) => Number(x) + 1);
- * assert.equal(await v.get(), -128); // C-style wrap-around
+ * await v.update((x) => x + 1);
+ * const n: number = await v.get();
+ * assert.equal(n, -128); // C-style wrap-around
  * ```
  */
-export class Synchronized extends SynchronizedBase {
+export class Synchronized<T extends Typecode = Typecode> extends SynchronizedBase<T> {
   /** The value. */
-  get(): Promise<CValue> {
-    return this._read(0);
+  get(): Promise<TypecodeValues[T]> {
+    return this._read(0) as Promise<TypecodeValues[T]>;
   }
   /** Sets the value (converted and wrapped as the C type does). */
-  set(value: CValue): Promise<void> {
+  set(value: TypecodeInput<T>): Promise<void> {
     return this._write(0, value);
   }
   /** Replaces the value by `fn(value)` under the lock; resolves with what was stored. */
-  update(fn: (value: CValue) => CValue | Promise<CValue>): Promise<CValue> {
+  update(
+    fn: (value: TypecodeValues[T]) => TypecodeInput<T> | Promise<TypecodeInput<T>>,
+  ): Promise<TypecodeValues[T]> {
     return this._locked(async () => {
-      await this._write(0, await fn(await this._read(0)));
-      return await this._read(0);
+      await this._write(0, await fn(await this._read(0) as TypecodeValues[T]));
+      return await this._read(0) as TypecodeValues[T];
     });
   }
 
@@ -384,7 +483,8 @@ export class Synchronized extends SynchronizedBase {
 /**
  * A shared array of one C type (Python's `SynchronizedArray` from
  * `Array`): `get(i)`, `set(i, x)`, `length`, `toArray()`, `slice()`, and
- * `update(i, fn)` under the lock.
+ * `update(i, fn)` under the lock. `T` is the typecode: items are numbers
+ * for most, `bigint`s for `q`/`Q` (see {@linkcode TypecodeValues}).
  *
  * @example
  * ```ts
@@ -396,32 +496,35 @@ export class Synchronized extends SynchronizedBase {
  * assert.equal(a.length, 3);
  * ```
  */
-export class SynchronizedArray extends SynchronizedBase {
+export class SynchronizedArray<T extends Typecode = Typecode> extends SynchronizedBase<T> {
   /** How many items. */
   get length(): number {
     return this._length();
   }
   /** Item `index` (negative counts from the end); out of range is a `RangeError`. */
-  get(index: number): Promise<CValue> {
-    return this._read(index);
+  get(index: number): Promise<TypecodeValues[T]> {
+    return this._read(index) as Promise<TypecodeValues[T]>;
   }
   /** Sets item `index`. */
-  set(index: number, value: CValue): Promise<void> {
+  set(index: number, value: TypecodeInput<T>): Promise<void> {
     return this._write(index, value);
   }
   /** A copy of every item. */
-  toArray(): Promise<CValue[]> {
-    return this._readAll();
+  toArray(): Promise<TypecodeValues[T][]> {
+    return this._readAll() as Promise<TypecodeValues[T][]>;
   }
   /** A copy of items `start` to `end` (as `Array.prototype.slice`). */
-  async slice(start?: number, end?: number): Promise<CValue[]> {
-    return (await this._readAll()).slice(start, end);
+  async slice(start?: number, end?: number): Promise<TypecodeValues[T][]> {
+    return (await this.toArray()).slice(start, end);
   }
   /** Replaces item `index` by `fn(item)` under the lock; resolves with what was stored. */
-  update(index: number, fn: (value: CValue) => CValue | Promise<CValue>): Promise<CValue> {
+  update(
+    index: number,
+    fn: (value: TypecodeValues[T]) => TypecodeInput<T> | Promise<TypecodeInput<T>>,
+  ): Promise<TypecodeValues[T]> {
     return this._locked(async () => {
-      await this._write(index, await fn(await this._read(index)));
-      return await this._read(index);
+      await this._write(index, await fn(await this._read(index) as TypecodeValues[T]));
+      return await this._read(index) as TypecodeValues[T];
     });
   }
 
@@ -453,31 +556,35 @@ export interface SharedOptions {
 
 /**
  * A shared value of a C type, initialised to `init` (Python's `Value`).
+ * Its type follows the typecode: `Value("i", 0)` holds a `number`,
+ * `Value("q", 0n)` a `bigint` (see {@linkcode TypecodeValues}).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { Value } from "@procs/multiprocessing";
  * const counter = Value("i", 0);
- * await counter.update((n) => Number(n) + 1);
- * assert.equal(await counter.get(), 1);
+ * await counter.update((n) => n + 1);
+ * const n: number = await counter.get();
+ * assert.equal(n, 1);
  * ```
  */
-export function Value(
-  typecode: Typecode,
-  init: CValue = 0,
+export function Value<T extends Typecode>(
+  typecode: T,
+  init?: TypecodeInput<T>,
   options: SharedOptions = {},
-): Synchronized {
-  const [t, view] = sharedView(typecode, [init]);
+): Synchronized<T> {
+  const [t, view] = sharedView(typecode, [init === undefined ? 0 : init]);
   const lock = lockFor(options.lock);
   const parts = { typecode: t, length: 1, view, ref: null, lock, ownsLock: ownsLock(options.lock) };
-  return made.build(parts, () => new Synchronized());
+  return made.build(parts, () => new Synchronized<T>());
 }
 
 /**
  * A shared array of a C type (Python's `Array`, exported as `SharedArray`
  * so the global `Array` is not shadowed): `sizeOrValues` is a length
- * (zero-filled) or the initial values.
+ * (zero-filled) or the initial values. Its items' type follows the
+ * typecode, as {@linkcode Value}'s does.
  *
  * @example
  * ```ts
@@ -487,11 +594,11 @@ export function Value(
  * assert.deepEqual(await zeros.toArray(), [0, 0, 0, 0]);
  * ```
  */
-export function SharedArray(
-  typecode: Typecode,
-  sizeOrValues: number | Iterable<CValue>,
+export function SharedArray<T extends Typecode>(
+  typecode: T,
+  sizeOrValues: number | Iterable<TypecodeInput<T>>,
   options: SharedOptions = {},
-): SynchronizedArray {
+): SynchronizedArray<T> {
   const [t, view] = sharedView(typecode, sizeOrValues);
   const lock = lockFor(options.lock);
   const parts = {
@@ -502,7 +609,7 @@ export function SharedArray(
     lock,
     ownsLock: ownsLock(options.lock),
   };
-  return made.build(parts, () => new SynchronizedArray());
+  return made.build(parts, () => new SynchronizedArray<T>());
 }
 
 /** @internal Refuses raw shared memory outside the "worker" start method. */
@@ -519,13 +626,19 @@ export function checkRawAllowed(sharedMemory: boolean, what: string): void {
  * Raw shared memory for one value: the typed array itself (length 1),
  * without a lock. "worker" start method only.
  */
-export function rawValue(typecode: Typecode, init: CValue = 0): View {
-  return sharedView(typecode, [init])[1];
+export function rawValue<T extends Typecode>(
+  typecode: T,
+  init?: TypecodeInput<T>,
+): TypecodeArrays[T] {
+  return sharedView(typecode, [init === undefined ? 0 : init])[1] as TypecodeArrays[T];
 }
 
 /** Raw shared memory for an array: the typed array itself. "worker" start method only. */
-export function rawArray(typecode: Typecode, sizeOrValues: number | Iterable<CValue>): View {
-  return sharedView(typecode, sizeOrValues)[1];
+export function rawArray<T extends Typecode>(
+  typecode: T,
+  sizeOrValues: number | Iterable<TypecodeInput<T>>,
+): TypecodeArrays[T] {
+  return sharedView(typecode, sizeOrValues)[1] as TypecodeArrays[T];
 }
 
 function rebuild(Cls: typeof Synchronized | typeof SynchronizedArray) {

@@ -361,7 +361,8 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
 
   /** Runs `target` in a child with a pipe end first and returns what it sent first. */
   async function askChild<R>(
-    target: (conn: Connection, ...args: never[]) => unknown,
+    // Any function: its first parameter takes the Connection; the rest are unchecked.
+    target: (...args: never[]) => unknown,
     ...args: unknown[]
   ): Promise<R> {
     const [reader, writer] = Pipe();

@@ -366,7 +366,7 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
       const r = pool.starmapAsync(poolAdd, pairs, { chunksize: 4, callback: (v) => calls.push(v) });
       assert.deepEqual(await r, sums);
       assert.deepEqual(calls, [sums]);
-      function* gen() {
+      function* gen(): Generator<[number, number]> {
         yield [10, 1];
         yield [20, 2];
       }

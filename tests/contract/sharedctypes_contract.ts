@@ -455,7 +455,7 @@ export function runSharedctypesContract({ startMethod }: { startMethod: StartMet
         const v = ctx.Value("H", 0, { lock: someLock });
         const children = Array.from(
           { length: 2 },
-          () => new P({ target: targets.incrementUnderLock, args: [v, v.getLock(), 200] }),
+          () => new P({ target: targets.incrementUnderLock, args: [v, v.getLock()!, 200] }),
         );
         for (const p of children) p.start();
         for (const p of children) await p.join();
