@@ -67,6 +67,7 @@ export type {
   KeywordParameter,
   KeywordSplit,
   MapItem,
+  MethodKeys,
   PositionalArguments,
   StarItem,
   TargetArguments,

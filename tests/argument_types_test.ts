@@ -183,6 +183,10 @@ function processChecks(): void {
   // A target taking a Connection and a Queue.
   const [, childEnd] = Pipe<number>();
   new Process({ target: reader, args: [childEnd, new Queue<string>()] });
+  // @ts-expect-error: reader needs its queue too (a Queue is not a kwargs object)
+  new Process({ target: reader, args: [childEnd] });
+  // @ts-expect-error: a Queue is not a kwargs object: it goes in args
+  new Process({ target: reader, args: [childEnd], kwargs: new Queue<string>() });
   // @ts-expect-error: reader reads numbers, not strings
   new Process({ target: reader, args: [Pipe<string>()[1], new Queue<string>()] });
   new Process({ target: untyped, args: [1, "x"], kwargs: { y: 1 } });

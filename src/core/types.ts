@@ -86,22 +86,41 @@ export type KeywordSplit<A extends readonly unknown[]> = number extends A["lengt
   : never;
 
 /**
- * `Split` when a parameter of type `K` may take a `kwargs` object (an
- * object that is not a function), `never` otherwise.
+ * `Split` when a parameter of type `K` may take a `kwargs` object: an
+ * object of values, not a function nor an object with methods (a
+ * `Connection`, a queue, a lock: those are positional arguments);
+ * `never` otherwise.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { KeywordParameter } from "@procs/multiprocessing";
+ * import type { Connection, KeywordParameter } from "@procs/multiprocessing";
  * const yes: KeywordParameter<{ x: number }, "yes"> = "yes";
  * const no: KeywordParameter<number, "yes"> = undefined as never;
- * assert.deepEqual([yes, no], ["yes", undefined]);
+ * const handle: KeywordParameter<Connection, "yes"> = undefined as never;
+ * assert.deepEqual([yes, no, handle], ["yes", undefined, undefined]);
  * ```
  */
 export type KeywordParameter<K, Split> = unknown extends K ? Split
   : [K] extends [AnyFunction] ? never
   : [Extract<K, object>] extends [never] ? never
-  : Split;
+  : [MethodKeys<Extract<K, object>>] extends [never] ? Split
+  : never;
+
+/**
+ * The keys of `T` whose values are always functions (its methods).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { MethodKeys } from "@procs/multiprocessing";
+ * const key: MethodKeys<{ n: number; run(): void }> = "run";
+ * assert.equal(key, "run");
+ * ```
+ */
+export type MethodKeys<T> = {
+  [P in keyof T]-?: T[P] extends AnyFunction ? P : never;
+}[keyof T];
 
 /**
  * The `args` a function with parameters `A` may be called with: required
