@@ -900,7 +900,7 @@ export class Pool<I extends unknown[] = never[]> implements AsyncDisposable {
    */
   starmap<A extends unknown[], R>(
     fn: (...args: A) => R,
-    iterable: Iterable<StarItem<NoInfer<A>>>,
+    iterable: Iterable<StarItem<A>>,
     chunksize?: number,
   ): Promise<Awaited<R>[]> {
     try {
@@ -913,7 +913,7 @@ export class Pool<I extends unknown[] = never[]> implements AsyncDisposable {
   /** `starmap` that returns at once with an {@linkcode AsyncResult}. */
   starmapAsync<A extends unknown[], R>(
     fn: (...args: A) => R,
-    iterable: Iterable<StarItem<NoInfer<A>>>,
+    iterable: Iterable<StarItem<A>>,
     options: MapOptions<Awaited<R>> = {},
   ): AsyncResult<Awaited<R>[]> {
     this.#checkRunning();
