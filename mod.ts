@@ -112,6 +112,7 @@ export {
   Full,
   KeyError,
   OSError,
+  PermissionError,
   ProcessError,
   RemoteError,
   TimeoutError,

@@ -73,6 +73,7 @@ export async function bunHost(privateDir: () => string): Promise<Host> {
         // already gone
       }
     },
+    checkPermissions: () => null, // Bun has no permissions
     onExit(callback) {
       process.on("exit", callback);
     },

@@ -12,6 +12,7 @@ import { denoSocketTransport } from "./deno_socket.ts";
 import { denoSubprocessLauncher } from "./deno_subprocess.ts";
 import { nodeWorkerLauncher } from "./node_worker.ts";
 import { startWatchdog, WATCHDOG_POLL_MS } from "./_watchdog.ts";
+import { missingDenoPermissions } from "./_deno_permissions.ts";
 
 /** A Web timer id as a {@linkcode TimerHandle}, through Deno's own `refTimer`/`unrefTimer`. */
 function denoTimer(id: number, clear: (id: number) => void): TimerHandle {
@@ -63,6 +64,7 @@ export async function denoHost(privateDir: () => string): Promise<Host> {
         // already gone, or not ours to remove
       }
     },
+    checkPermissions: missingDenoPermissions,
     onExit(callback) {
       globalThis.addEventListener("unload", callback);
     },
