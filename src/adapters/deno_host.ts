@@ -13,6 +13,7 @@ import { denoSubprocessLauncher } from "./deno_subprocess.ts";
 import { nodeWorkerLauncher } from "./node_worker.ts";
 import { startWatchdog, WATCHDOG_POLL_MS } from "./_watchdog.ts";
 import { missingDenoPermissions } from "./_deno_permissions.ts";
+import { onDenoExit, trackSignalListeners } from "./_deno_exits.ts";
 
 /** A Web timer id as a {@linkcode TimerHandle}, through Deno's own `refTimer`/`unrefTimer`. */
 function denoTimer(id: number, clear: (id: number) => void): TimerHandle {
@@ -47,6 +48,7 @@ export async function denoHost(privateDir: () => string): Promise<Host> {
       denoTimer(setInterval(callback, ms) as unknown as number, clearInterval),
   };
   const tree = await treeTransports(env, "socket", denoSocketTransport, privateDir, timers, true);
+  trackSignalListeners();
   return {
     runtime: `Deno ${Deno.version.deno}`,
     pid: Deno.pid,
@@ -65,9 +67,7 @@ export async function denoHost(privateDir: () => string): Promise<Host> {
       }
     },
     checkPermissions: missingDenoPermissions,
-    onExit(callback) {
-      globalThis.addEventListener("unload", callback);
-    },
+    onExit: onDenoExit,
     exit: (code) => realExit(code),
     timers,
     underTestRunner() {

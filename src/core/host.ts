@@ -241,7 +241,14 @@ export interface Host {
    * held when it covers the paths the library uses.
    */
   checkPermissions(need: PermissionNeed): MissingPermissions | null;
-  /** Runs `callback` synchronously when this program (or worker) ends. */
+  /**
+   * Runs `callback` synchronously when this program (or worker) ends, every
+   * way the host can see: a normal end or exit, and (in the main thread) a
+   * SIGINT, SIGTERM or SIGHUP the program does not listen to itself, or an
+   * error or rejection nobody handled. The program still ends as it would
+   * have (killed by the signal; the error printed, exit status 1), and the
+   * hooks never keep it alive.
+   */
   onExit(callback: () => void): void;
   /** Ends this program (or worker) with `code`, at once. */
   exit(code: number): never;
