@@ -131,6 +131,7 @@ export {
   Full,
   KeyError,
   OSError,
+  PermissionError,
   ProcessError,
   RemoteError,
   TimeoutError,

@@ -74,6 +74,7 @@ const EXPECTED: Record<string, string[] | "inherited"> = {
   Full: "inherited",
   KeyError: "inherited",
   OSError: "inherited",
+  PermissionError: ["message", "missing"],
   RemoteError: "inherited",
   TimeoutError: "inherited",
   ValueError: "inherited",

@@ -17,6 +17,7 @@ import { bunSocketTransport } from "./bun_socket.ts";
 import { bunSpawnLauncher } from "./bun_spawn.ts";
 import { webWorkerLauncher } from "./web_worker.ts";
 import { startWatchdog, WATCHDOG_POLL_MS } from "./_watchdog.ts";
+import { onBunExit } from "./_bun_exits.ts";
 
 interface NodeProcess {
   pid: number;
@@ -73,9 +74,8 @@ export async function bunHost(privateDir: () => string): Promise<Host> {
         // already gone
       }
     },
-    onExit(callback) {
-      process.on("exit", callback);
-    },
+    checkPermissions: () => null, // Bun has no permissions
+    onExit: (callback) => onBunExit(g.process as never, realExit, callback),
     exit: (code) => realExit(code),
     timers: hostTimers,
     underTestRunner: () => process.env.NODE_ENV === "test", // `bun test` sets it

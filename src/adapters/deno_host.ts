@@ -12,6 +12,8 @@ import { denoSocketTransport } from "./deno_socket.ts";
 import { denoSubprocessLauncher } from "./deno_subprocess.ts";
 import { nodeWorkerLauncher } from "./node_worker.ts";
 import { startWatchdog, WATCHDOG_POLL_MS } from "./_watchdog.ts";
+import { missingDenoPermissions } from "./_deno_permissions.ts";
+import { onDenoExit, trackSignalListeners } from "./_deno_exits.ts";
 
 /** A Web timer id as a {@linkcode TimerHandle}, through Deno's own `refTimer`/`unrefTimer`. */
 function denoTimer(id: number, clear: (id: number) => void): TimerHandle {
@@ -46,6 +48,7 @@ export async function denoHost(privateDir: () => string): Promise<Host> {
       denoTimer(setInterval(callback, ms) as unknown as number, clearInterval),
   };
   const tree = await treeTransports(env, "socket", denoSocketTransport, privateDir, timers, true);
+  trackSignalListeners();
   return {
     runtime: `Deno ${Deno.version.deno}`,
     pid: Deno.pid,
@@ -63,9 +66,8 @@ export async function denoHost(privateDir: () => string): Promise<Host> {
         // already gone, or not ours to remove
       }
     },
-    onExit(callback) {
-      globalThis.addEventListener("unload", callback);
-    },
+    checkPermissions: missingDenoPermissions,
+    onExit: onDenoExit,
     exit: (code) => realExit(code),
     timers,
     underTestRunner() {

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { requirePermissions } from "./_permissions.ts";
 import type { ChildHandle, ExitStatus, StartMethod } from "./host.ts";
 import { encode, type EncodeContext } from "./_wire/codec.ts";
 import { type Channel, onMessage } from "./_wire/channel.ts";
@@ -95,6 +96,7 @@ export class Popen {
    */
   constructor(options: PopenOptions) {
     const { method, modules } = options;
+    requirePermissions({ method, modules });
     const state = processState();
     const host = getHost();
     const launcher = host.launchers[method];

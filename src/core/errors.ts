@@ -55,6 +55,34 @@ export class ValueError extends ProcessError {}
 export class OSError extends ProcessError {}
 
 /**
+ * The program lacks permissions the library needs (under Deno: the
+ * `--allow-*` flags it was run without). Thrown once, before the first
+ * operation that needs them (starting a process, a pool or a manager,
+ * listening on a private socket), listing every flag missing at once in
+ * {@linkcode PermissionError.missing} and the command line to run instead.
+ * Not raised where a host has no permissions (Bun). As in Python, it is an
+ * {@linkcode OSError}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { OSError, PermissionError } from "@procs/multiprocessing";
+ * const error = new PermissionError("run again with --allow-run", ["--allow-run"]);
+ * assert.ok(error instanceof OSError);
+ * assert.deepEqual(error.missing, ["--allow-run"]);
+ * ```
+ */
+export class PermissionError extends OSError {
+  /** The flags missing (`--allow-read`, `--allow-net`, ...), every one of them. */
+  readonly missing: readonly string[];
+  /** Creates the error with a message and the flags missing. */
+  constructor(message?: string, missing: readonly string[] = []) {
+    super(message);
+    this.missing = missing;
+  }
+}
+
+/**
  * `recvBytesInto` was given a buffer too small for the message. The whole
  * message is kept in {@linkcode BufferTooShort.data}, so nothing is lost.
  *
@@ -201,6 +229,7 @@ export const LIBRARY_ERRORS: Readonly<Record<string, new (message?: string) => E
   ProcessError,
   ValueError,
   OSError,
+  PermissionError,
   TimeoutError,
   AuthenticationError,
   EOFError,

@@ -186,6 +186,27 @@ export interface ChildHost {
   isolateTestRunner(): void;
 }
 
+/**
+ * What the library is about to do, for a host with permissions to check
+ * them all before the first operation: start a child by `method` (importing
+ * `modules`), or (`method` null) only listen on a unix socket in the
+ * private directory.
+ */
+export interface PermissionNeed {
+  /** The start method of the child about to start; null for sockets only. */
+  readonly method: StartMethod | null;
+  /** The URLs of the modules a child will import (read access to each). */
+  readonly modules: readonly string[];
+}
+
+/** The permissions this program lacks, as a host that has permissions says them. */
+export interface MissingPermissions {
+  /** The flags to add, one per permission missing (`--allow-read`, ...). */
+  readonly flags: readonly string[];
+  /** The command line that runs the program with every permission needed. */
+  readonly command: string;
+}
+
 /** Everything runtime-specific every process (parent or child) uses. */
 export interface Host {
   /** The runtime's name, for messages only. */
@@ -213,7 +234,21 @@ export interface Host {
   makePrivateDir(): string;
   /** Removes a directory made by {@linkcode Host.makePrivateDir}, synchronously. */
   removePrivateDir(path: string): void;
-  /** Runs `callback` synchronously when this program (or worker) ends. */
+  /**
+   * The permissions this program lacks for `need`, every one at once, found
+   * without prompting; null when it holds them all (always on a host
+   * without permissions). A permission held only for some paths counts as
+   * held when it covers the paths the library uses.
+   */
+  checkPermissions(need: PermissionNeed): MissingPermissions | null;
+  /**
+   * Runs `callback` synchronously when this program (or worker) ends, every
+   * way the host can see: a normal end or exit, and (in the main thread) a
+   * SIGINT, SIGTERM or SIGHUP the program does not listen to itself, or an
+   * error or rejection nobody handled. The program still ends as it would
+   * have (killed by the signal; the error printed, exit status 1), and the
+   * hooks never keep it alive.
+   */
   onExit(callback: () => void): void;
   /** Ends this program (or worker) with `code`, at once. */
   exit(code: number): never;

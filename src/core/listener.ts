@@ -8,6 +8,7 @@
  * @module
  */
 
+import { requirePermissions } from "./_permissions.ts";
 import type { ByteStream, ServerHandle } from "./host.ts";
 import { Connection } from "./connection.ts";
 import {
@@ -102,6 +103,7 @@ export class Listener implements AsyncDisposable {
     // Peers that do not prove the key in time are closed; a flood of them
     // evicts the oldest, so a legitimate client still gets in.
     const gate = new HandshakeGate();
+    if (options.address === undefined) requirePermissions({ method: null, modules: [] });
     const address = options.address ?? `${localEndpoint().privateDir}/listener-${randomId(6)}.sock`;
     const accept = async (stream: ByteStream) => {
       const channel = new Channel(stream, { maxMessageSize });
