@@ -114,6 +114,7 @@ export {
   OSError,
   ProcessError,
   RemoteError,
+  RuntimeError,
   TimeoutError,
   ValueError,
   WorkerLostError,

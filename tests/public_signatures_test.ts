@@ -75,6 +75,7 @@ const EXPECTED: Record<string, string[] | "inherited"> = {
   KeyError: "inherited",
   OSError: "inherited",
   RemoteError: "inherited",
+  RuntimeError: "inherited",
   TimeoutError: "inherited",
   ValueError: "inherited",
   WorkerLostError: "inherited",

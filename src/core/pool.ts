@@ -17,7 +17,7 @@
 
 import type { StartMethod } from "./host.ts";
 import { type Connection, Pipe } from "./connection.ts";
-import { onChildExit, type Process, processClassFor } from "./process.ts";
+import { checkNotBootstrapping, onChildExit, type Process, processClassFor } from "./process.ts";
 import { cpuCount } from "./process.ts";
 import { defaultStartMethod } from "./_start_method.ts";
 import { OSError, ProcessError, TimeoutError, ValueError, WorkerLostError } from "./errors.ts";
@@ -291,8 +291,11 @@ export class Pool implements AsyncDisposable {
    *
    * @throws {ValueError} for `processes < 1` or a `maxtasksperchild` that is not a positive integer
    * @throws {TypeError} for an initializer that is not a function
+   * @throws {RuntimeError} in a child still importing the module of its target (a program
+   * that makes a pool at its top level, not under `if (import.meta.main)`)
    */
   constructor(options: number | PoolOptions = {}) {
+    checkNotBootstrapping("a Pool");
     const o: PoolOptions = typeof options === "number" ? { processes: options } : options ?? {};
     const processes = o.processes ?? cpuCount();
     if (!Number.isInteger(processes) || processes < 1) {
