@@ -134,6 +134,7 @@ export {
   PermissionError,
   ProcessError,
   RemoteError,
+  RuntimeError,
   TimeoutError,
   ValueError,
   WorkerLostError,

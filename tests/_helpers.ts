@@ -59,6 +59,8 @@ export function runScript(
     onStdout?: (text: string, kill: (signal: NodeJS.Signals) => void) => void;
     /** Variables set (or, with undefined, removed) in the script's environment. */
     env?: Record<string, string | undefined>;
+    /** Milliseconds after which the script is killed with SIGKILL (the result's `signal` says so). */
+    timeout?: number;
   } = {},
 ): Promise<ScriptResult> {
   const [cmd, ...rest] = scriptCommand(script, args, options.denoFlags);
@@ -77,8 +79,14 @@ export function runScript(
     options.onStdout?.(stdout, (signal) => child.kill(signal));
   });
   child.stderr.on("data", (d: Uint8Array) => (stderr += new TextDecoder().decode(d)));
+  const timer = options.timeout === undefined
+    ? undefined
+    : setTimeout(() => child.kill("SIGKILL"), options.timeout);
   return new Promise((resolve) => {
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
   });
 }
 

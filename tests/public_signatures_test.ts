@@ -76,6 +76,7 @@ const EXPECTED: Record<string, string[] | "inherited"> = {
   OSError: "inherited",
   PermissionError: ["message", "missing"],
   RemoteError: "inherited",
+  RuntimeError: "inherited",
   TimeoutError: "inherited",
   ValueError: "inherited",
   WorkerLostError: "inherited",

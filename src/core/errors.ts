@@ -224,6 +224,34 @@ export class KeyError extends ProcessError {}
  */
 export class RemoteError extends ProcessError {}
 
+/**
+ * Python's `RuntimeError`, raised where CPython's `multiprocessing` raises
+ * it: a child started a process, a `Pool` or a manager while it was still
+ * importing the module of the function it runs (its bootstrapping phase).
+ * That happens when a program starts processes at its top level instead of
+ * under `if (import.meta.main)`; every child would import the module and
+ * start more children, for ever. The message says to add the guard.
+ *
+ * @example The guard that keeps a child from starting children on import
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Process, RuntimeError } from "@procs/multiprocessing";
+ *
+ * export function work() {}
+ *
+ * // Without this guard, each child would start a child when it imports
+ * // this module, and fail with a RuntimeError saying so.
+ * if (import.meta.main) {
+ *   const p = new Process({ target: work });
+ *   p.start();
+ *   await p.join();
+ *   assert.equal(p.exitcode, 0);
+ *   assert.equal(new RuntimeError("bootstrapping").name, "RuntimeError");
+ * }
+ * ```
+ */
+export class RuntimeError extends ProcessError {}
+
 /** Every error class above by name, for rebuilding errors that crossed a process boundary. */
 export const LIBRARY_ERRORS: Readonly<Record<string, new (message?: string) => Error>> = {
   ProcessError,
@@ -239,4 +267,5 @@ export const LIBRARY_ERRORS: Readonly<Record<string, new (message?: string) => E
   WorkerLostError,
   KeyError,
   RemoteError,
+  RuntimeError,
 };

@@ -49,7 +49,7 @@ import {
 } from "./_shared.ts";
 import { defaultStartMethod } from "./_start_method.ts";
 import { OSError, RemoteError, ValueError } from "./errors.ts";
-import { type Process, processClassFor } from "./process.ts";
+import { checkNotBootstrapping, type Process, processClassFor } from "./process.ts";
 import { registerLibraryTarget } from "./_popen.ts";
 import { type CallableSpec, callerModules, describeCallable } from "./reduction.ts";
 import { type Address, addressString, keyBytes } from "./listener.ts";
@@ -574,6 +574,7 @@ export class BaseManager implements AsyncDisposable {
     if (this.#state !== "initial") {
       throw new ValueError(`The manager has already been ${this.#state}`);
     }
+    checkNotBootstrapping(`the server process of ${this.constructor.name}`);
     const method = this.#method;
     const ProcessClass = processClassFor(method);
     const [mine, theirs] = Pipe();

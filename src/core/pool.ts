@@ -17,7 +17,7 @@
 
 import type { StartMethod } from "./host.ts";
 import { type Connection, Pipe } from "./connection.ts";
-import { onChildExit, type Process, processClassFor } from "./process.ts";
+import { checkNotBootstrapping, onChildExit, type Process, processClassFor } from "./process.ts";
 import { cpuCount } from "./process.ts";
 import { defaultStartMethod } from "./_start_method.ts";
 import { OSError, ProcessError, TimeoutError, ValueError, WorkerLostError } from "./errors.ts";
@@ -389,8 +389,11 @@ export class Pool<I extends unknown[] = never[]> implements AsyncDisposable {
    *
    * @throws {ValueError} for `processes < 1` or a `maxtasksperchild` that is not a positive integer
    * @throws {TypeError} for an initializer that is not a function
+   * @throws {RuntimeError} in a child still importing the module of its target (a program
+   * that makes a pool at its top level, not under `if (import.meta.main)`)
    */
   constructor(options?: number | PoolOptions<I>) {
+    checkNotBootstrapping("a Pool");
     const o =
       (typeof options === "number" ? { processes: options } : options ?? {}) as GivenPoolOptions;
     const processes = o.processes ?? cpuCount();

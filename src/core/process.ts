@@ -11,8 +11,8 @@ import { localEndpoint } from "./_wire/endpoint.ts";
 import { getHost } from "./host.ts";
 import { processState } from "./_state.ts";
 import { defaultStartMethod } from "./_start_method.ts";
-import { ValueError } from "./errors.ts";
-import { callerModules } from "./reduction.ts";
+import { RuntimeError, ValueError } from "./errors.ts";
+import { callerModules, moduleBeingImported } from "./reduction.ts";
 import { checkTimeout, holdAlive, unrefTimeout } from "./_util.ts";
 import { Popen } from "./_popen.ts";
 import { Handoff } from "./_handoff.ts";
@@ -82,6 +82,26 @@ export interface RebuildState {
   kwargs: Record<string, unknown> | undefined;
   pid: number;
   ident: number;
+}
+
+/**
+ * @internal Throws a {@linkcode RuntimeError} when this process is a child
+ * still importing the module of a function it runs (CPython's check of the
+ * bootstrapping phase): the module started `what` at its top level, and
+ * every child that imports it would start another, for ever.
+ */
+export function checkNotBootstrapping(what: string): void {
+  const state = processState();
+  const url = state.startMethod === null ? null : moduleBeingImported();
+  if (url === null) return;
+  throw new RuntimeError(
+    `An attempt has been made to start ${what} before ${state.name} has finished its ` +
+      `bootstrapping phase: it is importing ${url} to find a function it was given, and that ` +
+      `module starts processes at its top level. Every child imports that module, so each one ` +
+      `would start more children, for ever. Guard the main program of ${url} with ` +
+      `\`if (import.meta.main) { ... }\` (Python's \`if __name__ == "__main__":\`) and ` +
+      `export the functions the children run`,
+  );
 }
 
 /** What a child's own Process object, or the view of the main program or parent, is made from. */
@@ -343,6 +363,8 @@ export class Process<A extends unknown[] = never[]> implements AsyncDisposable {
    * naming where they sit, and nothing is started.
    *
    * @throws {ValueError} when started twice, closed, or started by a daemon
+   * @throws {RuntimeError} in a child still importing the module of its target (a program
+   * that starts processes at its top level, not under `if (import.meta.main)`)
    * @example
    * ```ts
    * import assert from "node:assert/strict";
@@ -371,6 +393,7 @@ export class Process<A extends unknown[] = never[]> implements AsyncDisposable {
         `Cannot start a process twice: ${this.#name} was started already; make a new Process`,
       );
     }
+    checkNotBootstrapping(`a new process (${this.#name})`);
     const state = processState();
     if (state.daemon) {
       throw new ValueError(

@@ -111,6 +111,32 @@ function explainMissing(spec: CallableSpec, error: unknown): unknown {
   return error;
 }
 
+/** The modules this process has imported for {@linkcode rebuildCallable}, once imported. */
+const imported = new Set<string>();
+/** The modules being imported for {@linkcode rebuildCallable} now, first started first. */
+const importing: string[] = [];
+
+/**
+ * The module this process is importing to find a function, when it is
+ * evaluated for the first time here (its top-level code runs), or null: a
+ * child importing the module of its target (its bootstrapping phase).
+ */
+export function moduleBeingImported(): string | null {
+  return importing[0] ?? null;
+}
+
+async function importModule(url: string): Promise<Record<string, unknown>> {
+  if (imported.has(url)) return await import(url);
+  importing.push(url);
+  try {
+    const namespace = await import(url);
+    imported.add(url);
+    return namespace;
+  } finally {
+    importing.splice(importing.indexOf(url), 1);
+  }
+}
+
 /**
  * Finds, in the child, the function or class `spec` describes: the export
  * of one of its modules with the same name and source, else a copy rebuilt
@@ -120,7 +146,7 @@ export async function rebuildCallable(
   spec: CallableSpec,
 ): Promise<(...args: unknown[]) => unknown> {
   for (const url of spec.modules) {
-    const namespace = await import(url) as Record<string, unknown>;
+    const namespace = await importModule(url);
     const named = namespace[spec.name];
     if (typeof named === "function" && Function.prototype.toString.call(named) === spec.source) {
       return named as (...args: unknown[]) => unknown;

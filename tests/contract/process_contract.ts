@@ -6,7 +6,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   activeChildren,
   type Connection,
@@ -46,6 +48,25 @@ function isZombie(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The pids of the live processes whose environment holds `marker` (Linux:
+ * read from /proc), or null where /proc cannot say.
+ */
+function processesWithEnv(marker: string): number[] | null {
+  if (!existsSync("/proc/self/environ")) return null;
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const environ = readFileSync(`/proc/${entry}/environ`, "latin1");
+      if (environ.includes(marker) && !isZombie(Number(entry))) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return pids;
 }
 
 /** Runs `target` in a child with a pipe end first, returns everything it sent. */
@@ -503,6 +524,64 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
         assert.match(result.stderr, /export it/);
       },
     );
+
+    // CPython's check of the bootstrapping phase: a program that starts a
+    // process, a pool or a manager at its top level, without the guard,
+    // would have every child import it and start more children, for ever.
+    for (
+      const [kind, started, exit] of [
+        ["process", "a new process \\(Process-1:1\\)", 0],
+        ["pool", "a Pool", 1],
+        ["manager", "the server process of CounterManager", 1],
+      ] as const
+    ) {
+      test(
+        `a program that starts a ${kind} without the import.meta.main guard fails at once with the guard advice: no loop, no leftover`,
+        T,
+        async () => {
+          const dir = mkdtempSync(join(tmpdir(), "procs-mp-guard-"));
+          const log = join(dir, "imports.log");
+          try {
+            const result = await runScript(testdata(`unguarded_${kind}.ts`), [], {
+              env: { PROCS_MP_START_METHOD: startMethod, GUARD_LOG: log },
+              timeout: 45_000,
+            });
+            assert.equal(result.signal, null, `killed after 45 s: it looped\n${result.stderr}`);
+            assert.equal(result.code, exit, result.stderr);
+            // The child's error, with the advice, reaches the user.
+            assert.match(
+              result.stderr,
+              new RegExp(
+                `RuntimeError: An attempt has been made to start ${started} before \\S+ has finished its bootstrapping phase`,
+              ),
+            );
+            assert.match(
+              result.stderr,
+              /unguarded_\w+\.ts with `if \(import\.meta\.main\) \{ \.\.\. \}`/,
+            );
+            assert.match(result.stderr, /if __name__ == "__main__":/);
+            assert.doesNotMatch(result.stderr, /Daemonic/);
+            if (kind === "process") assert.match(result.stdout, /exitcode 1/);
+            if (kind === "manager") {
+              assert.match(result.stderr, /RemoteError: The manager's server process exited/);
+            }
+            // The module ran in the main program and in the children that
+            // imported it, never in a grandchild.
+            const imports = readFileSync(log, "utf8").trim().split("\n");
+            assert.match(imports[0], /^MainProcess /);
+            assert.ok(imports.length >= 2 && imports.length <= 3, imports.join("; "));
+            for (const line of imports.slice(1)) assert.doesNotMatch(line, /^\S*:/, line);
+            if (processesWithEnv(log) === null) return; // no /proc: nothing more to check
+            await waitFor(
+              () => processesWithEnv(log)!.length === 0,
+              `no process left of the program (${processesWithEnv(log)})`,
+            );
+          } finally {
+            rmSync(dir, { recursive: true, force: true });
+          }
+        },
+      );
+    }
 
     test("an uncaught error prints 'Process <name>:' and the stack on stderr", T, async () => {
       const result = await runScript(testdata("failing_child.ts"), [startMethod]);
