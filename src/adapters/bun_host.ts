@@ -17,6 +17,7 @@ import { bunSocketTransport } from "./bun_socket.ts";
 import { bunSpawnLauncher } from "./bun_spawn.ts";
 import { webWorkerLauncher } from "./web_worker.ts";
 import { startWatchdog, WATCHDOG_POLL_MS } from "./_watchdog.ts";
+import { bunResourceKind } from "./_resources.ts";
 
 interface NodeProcess {
   pid: number;
@@ -78,6 +79,7 @@ export async function bunHost(privateDir: () => string): Promise<Host> {
     },
     exit: (code) => realExit(code),
     timers: hostTimers,
+    resourceKind: bunResourceKind,
     underTestRunner: () => process.env.NODE_ENV === "test", // `bun test` sets it
     fileUrl: (path) => pathToFileURL(path).href,
     child: {

@@ -12,6 +12,7 @@ import { denoSocketTransport } from "./deno_socket.ts";
 import { denoSubprocessLauncher } from "./deno_subprocess.ts";
 import { nodeWorkerLauncher } from "./node_worker.ts";
 import { startWatchdog, WATCHDOG_POLL_MS } from "./_watchdog.ts";
+import { denoResourceKind } from "./_resources.ts";
 
 /** A Web timer id as a {@linkcode TimerHandle}, through Deno's own `refTimer`/`unrefTimer`. */
 function denoTimer(id: number, clear: (id: number) => void): TimerHandle {
@@ -104,6 +105,7 @@ export async function denoHost(privateDir: () => string): Promise<Host> {
       },
     },
     env,
+    resourceKind: denoResourceKind,
     writeStderr(text) {
       const bytes = encoder.encode(text);
       let written = 0;

@@ -62,7 +62,16 @@ import {
   poolUncloneable,
   poolUncloneableAt2,
 } from "../testdata/pool_targets.ts";
-import { pidAlive, runScript, RUNTIME, type ScriptResult, testdata, waitFor } from "../_helpers.ts";
+import {
+  openRuntimeSockets,
+  pidAlive,
+  runScript,
+  RUNTIME,
+  type ScriptResult,
+  SOCKET_REFUSED,
+  testdata,
+  waitFor,
+} from "../_helpers.ts";
 
 export * from "../testdata/pool_targets.ts";
 
@@ -733,6 +742,18 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
       assert.ok(mapped instanceof TypeError);
       assert.deepEqual(await pool.map(poolUncloneableAt2, [0, 1, 3]), [0, 1, 3]);
     });
+
+    test(
+      "a runtime socket in a task's arguments fails that task saying what it is",
+      T,
+      async () => {
+        await using sockets = await openRuntimeSockets();
+        const error = await failureOf(() => pool.apply(poolSquare, [sockets.conn as never]));
+        assert.ok(error instanceof TypeError, `got ${error}`);
+        assert.equal(error.message, `Cannot copy args[0] to another process: ${SOCKET_REFUSED}`);
+        assert.equal(await pool.apply(poolSquare, [3]), 9, "the pool keeps serving");
+      },
+    );
 
     test(
       "an argument that cannot be copied fails that task, and the pool keeps serving",
