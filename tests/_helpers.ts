@@ -7,6 +7,7 @@
  */
 
 import { spawn } from "node:child_process";
+import assert from "node:assert/strict";
 import process from "node:process";
 
 /** "deno" or "bun": the runtime running the tests. */
@@ -144,4 +145,25 @@ export async function openRuntimeSockets(): Promise<RuntimeSockets> {
 /** `text` as a regular expression that matches it literally. */
 export function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * Asserts what a program printed for an error a child raised and nobody
+ * caught: `RangeError: <message>` once, the child's frame `childFrame`, one
+ * `RemoteTraceback` raised in `where` as its cause, and nothing of the
+ * library (no frame, no source excerpt).
+ */
+export function assertSaidOnce(
+  stderr: string,
+  message: string,
+  childFrame: RegExp,
+  where: string,
+): void {
+  const count = (text: string) => stderr.split(text).length - 1;
+  assert.equal(count(`RangeError: ${message}`), 1, `the message once:\n${stderr}`);
+  assert.match(stderr, childFrame, `the child's frame:\n${stderr}`);
+  assert.equal(count("RemoteTraceback"), 1, `one cause:\n${stderr}`);
+  assert.ok(stderr.includes(`RemoteTraceback: raised in ${where}`), `where:\n${stderr}`);
+  assert.ok(count("Caused by") <= 1, `not nested:\n${stderr}`);
+  assert.doesNotMatch(stderr, /src\/(core|child|adapters)\//, `nothing of the library:\n${stderr}`);
 }

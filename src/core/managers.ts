@@ -49,6 +49,10 @@ import {
 } from "./_shared.ts";
 import { defaultStartMethod } from "./_start_method.ts";
 import { OSError, RemoteError, ValueError } from "./errors.ts";
+import { awaitFromChild } from "./_remote.ts";
+
+/** Where a proxy's method raised, as its `RemoteTraceback` says. */
+const IN_SERVER = "the manager's server process";
 import { type Process, processClassFor } from "./process.ts";
 import { registerLibraryTarget } from "./_popen.ts";
 import { type CallableSpec, callerModules, describeCallable } from "./reduction.ts";
@@ -134,7 +138,7 @@ export abstract class BaseProxy {
   /** @internal */
   _call<T>(method: string, ...args: unknown[]): Promise<T> {
     if (this._ref.released) return Promise.reject(closedProxyError(this.constructor.name));
-    return this._ref.call(method, ...args) as Promise<T>;
+    return awaitFromChild(this._ref.call(method, ...args) as Promise<T>, IN_SERVER);
   }
   /**
    * Lets go of this proxy's hold on its object (at once; a proxy dropped
@@ -386,7 +390,7 @@ function autoProxy(ref: Ref<InstanceCore>, methods: string[]): AutoProxy {
       return (...args: unknown[]) =>
         ref.released
           ? Promise.reject(closedProxyError("AutoProxy"))
-          : ref.call("invoke", name, args);
+          : awaitFromChild(ref.call("invoke", name, args), IN_SERVER);
     },
     has: (t, name) => (typeof name === "symbol" ? name in t : allowed.has(name)),
     ownKeys: () => [...allowed],

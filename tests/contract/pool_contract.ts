@@ -63,6 +63,7 @@ import {
   poolUncloneableAt2,
 } from "../testdata/pool_targets.ts";
 import {
+  assertSaidOnce,
   openRuntimeSockets,
   pidAlive,
   runScript,
@@ -72,6 +73,7 @@ import {
   testdata,
   waitFor,
 } from "../_helpers.ts";
+import { CHILD_MESSAGE } from "../testdata/uncaught_remote.ts";
 
 export * from "../testdata/pool_targets.ts";
 
@@ -682,6 +684,23 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
 
     // ---------------------------------------------------------- errors
 
+    for (const scenario of ["pool-map", "pool-apply-top"]) {
+      test(
+        `a task's error nobody catches is printed once, with the worker's stack as its cause (${scenario})`,
+        T,
+        async () => {
+          const run = await runScript(testdata("uncaught_remote.ts"), [scenario, startMethod]);
+          assert.notEqual(run.code, 0, "the program fails");
+          assertSaidOnce(
+            run.stderr,
+            CHILD_MESSAGE,
+            /at uncaughtTask \(.*uncaught_remote\.ts:\d+:\d+\)/,
+            "a pool worker",
+          );
+        },
+      );
+    }
+
     test(
       "a task's error keeps its class and message, with the worker's stack as cause",
       T,
@@ -691,9 +710,12 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
         );
         assert.ok(rangeError instanceof RangeError, `got ${rangeError}`);
         assert.equal(rangeError.message, "out of range");
-        assert.ok(rangeError.cause instanceof Error, "the cause holds the worker's stack");
-        assert.match(String((rangeError.cause as Error).message), /out of range/);
-        assert.match(String((rangeError.cause as Error).message), /poolThrow/);
+        const cause = rangeError.cause as Error;
+        assert.ok(cause instanceof Error, "the cause holds the worker's stack");
+        assert.equal(cause.name, "RemoteTraceback");
+        assert.match(String(cause.stack), /^RemoteTraceback: raised in a pool worker\n/);
+        assert.match(String(cause.stack), /at poolThrow \(/);
+        assert.doesNotMatch(String(cause.stack), /out of range/, "the message is said once");
 
         const type = await failureOf(() => pool.applyAsync(poolThrow, ["TypeError", "bad type"]));
         assert.ok(type instanceof TypeError);

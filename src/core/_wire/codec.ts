@@ -90,6 +90,14 @@ const errorClasses = new Map<string, new (message?: string) => Error>([
   ["URIError", URIError],
 ]);
 
+/** The errors decoding made: raised in another process. */
+const decodedErrors = new WeakSet<Error>();
+
+/** Whether `error` was rebuilt by {@linkcode decode}: it was raised in another process. */
+export function isDecodedError(error: Error): boolean {
+  return decodedErrors.has(error);
+}
+
 /** Lets errors of the given classes be rebuilt with their own class. */
 export function registerErrorClasses(
   classes: Readonly<Record<string, new (message?: string) => Error>>,
@@ -827,7 +835,11 @@ class Decoder {
         const message = this.str();
         const stack = this.str();
         const cls = errorClasses.get(name) ?? Error;
-        const e = Object.create(cls.prototype) as Error;
+        // A real error object (runtimes print a plain object made from the
+        // prototype as a dump of its fields), without running the class's
+        // own constructor, whose parameters may be anything.
+        const e = Reflect.construct(Error, [], cls) as Error;
+        decodedErrors.add(e);
         Object.defineProperty(e, "message", { value: message, writable: true, configurable: true });
         Object.defineProperty(e, "stack", { value: stack, writable: true, configurable: true });
         if (e.name !== name) {
