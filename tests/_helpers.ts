@@ -7,6 +7,7 @@
  */
 
 import { spawn } from "node:child_process";
+import assert from "node:assert/strict";
 import process from "node:process";
 
 /** "deno" or "bun": the runtime running the tests. */
@@ -93,4 +94,84 @@ export function runScript(
 /** A path inside tests/testdata as a file path. */
 export function testdata(name: string): string {
   return new URL(`./testdata/${name}`, import.meta.url).pathname;
+}
+
+/** The runtime's own connected socket and listening socket (`Deno.Conn`, a Bun `Socket`). */
+export interface RuntimeSockets {
+  /** The connecting side of a TCP connection on 127.0.0.1. */
+  conn: object;
+  /** The listening socket it connected to. */
+  listener: object;
+  /** Closes both. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** What sending a runtime socket says, on every runtime: what it is and what to do. */
+export const SOCKET_REFUSED =
+  "it is a socket, which only this process can use; pass what identifies it (its address: host and port, or path) and connect from the child";
+
+/**
+ * Opens a TCP connection to itself with the runtime's own socket API, the
+ * kind of value a user may try to hand a child.
+ */
+export async function openRuntimeSockets(): Promise<RuntimeSockets> {
+  // deno-lint-ignore no-explicit-any
+  const g = globalThis as unknown as Record<string, any>;
+  if (RUNTIME === "deno") {
+    const listener = g.Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const accepted = listener.accept();
+    const conn = await g.Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    const peer = await accepted;
+    return {
+      conn,
+      listener,
+      [Symbol.asyncDispose]: async () => {
+        conn.close();
+        peer.close();
+        listener.close();
+        await Promise.resolve();
+      },
+    };
+  }
+  const listener = g.Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const conn = await g.Bun.connect({
+    hostname: "127.0.0.1",
+    port: listener.port,
+    socket: { data() {} },
+  });
+  return {
+    conn,
+    listener,
+    [Symbol.asyncDispose]: async () => {
+      conn.end();
+      listener.stop(true);
+      await Promise.resolve();
+    },
+  };
+}
+
+/** `text` as a regular expression that matches it literally. */
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * Asserts what a program printed for an error a child raised and nobody
+ * caught: `RangeError: <message>` once, the child's frame `childFrame`, one
+ * `RemoteTraceback` raised in `where` as its cause, and nothing of the
+ * library (no frame, no source excerpt).
+ */
+export function assertSaidOnce(
+  stderr: string,
+  message: string,
+  childFrame: RegExp,
+  where: string,
+): void {
+  const count = (text: string) => stderr.split(text).length - 1;
+  assert.equal(count(`RangeError: ${message}`), 1, `the message once:\n${stderr}`);
+  assert.match(stderr, childFrame, `the child's frame:\n${stderr}`);
+  assert.equal(count("RemoteTraceback"), 1, `one cause:\n${stderr}`);
+  assert.ok(stderr.includes(`RemoteTraceback: raised in ${where}`), `where:\n${stderr}`);
+  assert.ok(count("Caused by") <= 1, `not nested:\n${stderr}`);
+  assert.doesNotMatch(stderr, /src\/(core|child|adapters)\//, `nothing of the library:\n${stderr}`);
 }

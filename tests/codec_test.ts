@@ -208,6 +208,40 @@ describe("codec", () => {
     assert.deepEqual(roundTrip({ after: "ok" }), { after: "ok" });
   });
 
+  it("refuses runtime objects with what they are, and copies the program's own class instances", () => {
+    const refused: [unknown, RegExp][] = [
+      [new ReadableStream(), /^Cannot copy args\[0\]\.body to another process: it is a stream, /],
+      [new Response("x"), /it is an HTTP request or response, .*read its body here/],
+      [new Blob(["x"]), /it is a Blob, .*await blob\.bytes\(\)/],
+      [
+        new URL("http://example.com/"),
+        /it is a URL, an object of the runtime that cannot be copied/,
+      ],
+      [new TextEncoder(), /it is a TextEncoder, an object of the runtime/],
+    ];
+    for (const [value, message] of refused) {
+      assert.throws(() => encode([{ body: value }], {}, "args"), (error: Error) => {
+        assert.ok(error instanceof TypeError, `expected a TypeError, got ${error}`);
+        assert.match(error.message, message);
+        return true;
+      });
+    }
+    class Point {
+      x = 1;
+      y = [2, new Map([["z", 3]])];
+      norm(): number {
+        return this.x;
+      }
+    }
+    class Stateless {}
+    const boxed = roundTrip({
+      p: new Point(),
+      s: new Stateless(),
+      o: Object.create({ inherited: 1 }),
+    });
+    assert.deepEqual(boxed, { p: { x: 1, y: [2, new Map([["z", 3]])] }, s: {}, o: {} });
+  });
+
   it("frames decode the same however the stream is cut", () => {
     const messages = [["op", 1, "é"], ["pipe.send", "id", 0, false, encode({ n: 1 })], [
       "big",

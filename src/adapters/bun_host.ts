@@ -18,6 +18,7 @@ import { bunSpawnLauncher } from "./bun_spawn.ts";
 import { webWorkerLauncher } from "./web_worker.ts";
 import { startWatchdog, WATCHDOG_POLL_MS } from "./_watchdog.ts";
 import { onBunExit } from "./_bun_exits.ts";
+import { bunResourceKind } from "./_resources.ts";
 
 interface NodeProcess {
   pid: number;
@@ -78,6 +79,7 @@ export async function bunHost(privateDir: () => string): Promise<Host> {
     onExit: (callback) => onBunExit(g.process as never, realExit, callback),
     exit: (code) => realExit(code),
     timers: hostTimers,
+    resourceKind: bunResourceKind,
     underTestRunner: () => process.env.NODE_ENV === "test", // `bun test` sets it
     fileUrl: (path) => pathToFileURL(path).href,
     child: {

@@ -14,6 +14,7 @@ import { nodeWorkerLauncher } from "./node_worker.ts";
 import { startWatchdog, WATCHDOG_POLL_MS } from "./_watchdog.ts";
 import { missingDenoPermissions } from "./_deno_permissions.ts";
 import { onDenoExit, trackSignalListeners } from "./_deno_exits.ts";
+import { denoResourceKind } from "./_resources.ts";
 
 /** A Web timer id as a {@linkcode TimerHandle}, through Deno's own `refTimer`/`unrefTimer`. */
 function denoTimer(id: number, clear: (id: number) => void): TimerHandle {
@@ -106,6 +107,7 @@ export async function denoHost(privateDir: () => string): Promise<Host> {
       },
     },
     env,
+    resourceKind: denoResourceKind,
     writeStderr(text) {
       const bytes = encoder.encode(text);
       let written = 0;

@@ -11,6 +11,8 @@
  * @module
  */
 
+import type { ResourceKind } from "./_wire/resources.ts";
+
 /** The start methods: a new OS process of the same runtime, or a Web Worker. */
 export type StartMethod = "spawn" | "worker";
 
@@ -266,6 +268,14 @@ export interface Host {
   fileUrl(path: string): string;
   /** Writes to standard error, synchronously where possible. */
   writeStderr(text: string): void;
+  /**
+   * What kind of runtime resource `value` (an object that is not a plain
+   * object) is when it is one of this runtime's own (a socket, a file, a
+   * child process...): such a value cannot be copied to another process,
+   * and the codec says so instead of copying its fields. Undefined for
+   * anything else (the core recognises the Web classes itself).
+   */
+  resourceKind(value: object): ResourceKind | undefined;
 }
 
 let installed: Host | undefined;

@@ -50,6 +50,7 @@ import {
 import { defaultStartMethod } from "./_start_method.ts";
 import { OSError, RemoteError, ValueError } from "./errors.ts";
 import { checkNotBootstrapping, type Process, processClassFor } from "./process.ts";
+import { awaitFromChild } from "./_remote.ts";
 import { registerLibraryTarget } from "./_popen.ts";
 import { type CallableSpec, callerModules, describeCallable } from "./reduction.ts";
 import { type Address, addressString, keyBytes } from "./listener.ts";
@@ -81,6 +82,9 @@ import {
   registerProxyRef,
 } from "./_manager_cores.ts";
 import { managerServerLoop, type Registration, serve, type SyncTypeId } from "./_manager_server.ts";
+
+/** Where a proxy's method raised, as its `RemoteTraceback` says. */
+const IN_SERVER = "the manager's server process";
 
 type Fn = (...args: never[]) => unknown;
 
@@ -140,7 +144,7 @@ export abstract class BaseProxy {
   /** @internal */
   _call<T>(method: string, ...args: unknown[]): Promise<T> {
     if (this._ref.released) return Promise.reject(closedProxyError(this.constructor.name));
-    return this._ref.call(method, ...args) as Promise<T>;
+    return awaitFromChild(this._ref.call(method, ...args) as Promise<T>, IN_SERVER);
   }
   /**
    * Lets go of this proxy's hold on its object (at once; a proxy dropped
@@ -392,7 +396,7 @@ function autoProxy(ref: Ref<InstanceCore>, methods: string[]): AutoProxy {
       return (...args: unknown[]) =>
         ref.released
           ? Promise.reject(closedProxyError("AutoProxy"))
-          : ref.call("invoke", name, args);
+          : awaitFromChild(ref.call("invoke", name, args), IN_SERVER);
     },
     has: (t, name) => (typeof name === "symbol" ? name in t : allowed.has(name)),
     ownKeys: () => [...allowed],

@@ -26,6 +26,7 @@ import { decode, encode } from "./_wire/codec.ts";
 import { getHost } from "./host.ts";
 import { holdAlive } from "./_util.ts";
 import { Deque } from "./_deque.ts";
+import { awaitFromChild, fromChild } from "./_remote.ts";
 import type { PoolMessage, PoolReport, PoolTask } from "./_wire/protocol.ts";
 import { poolWorkerLoop } from "./_pool_worker.ts";
 import type { Arguments, KeywordSplit, MapItem, StarItem, Undeclared } from "./types.ts";
@@ -166,13 +167,8 @@ export interface MapOptions<R> {
 
 // ---------------------------------------------------------------- results
 
-function fromWorker(error: unknown): unknown {
-  if (!(error instanceof Error)) return error;
-  const remote = new Error(`Raised in a pool worker:\n${error.stack ?? error.message}`);
-  if ("cause" in error) (remote as { cause?: unknown }).cause = error.cause;
-  Object.defineProperty(error, "cause", { value: remote, writable: true, configurable: true });
-  return error;
-}
+/** Where a task's error was raised, as its `RemoteTraceback` says. */
+const IN_WORKER = "a pool worker";
 
 function reportCallbackError(error: unknown): void {
   getHost().writeStderr(
@@ -232,9 +228,14 @@ export class AsyncResult<R> implements PromiseLike<R> {
    * with `TimeoutError` if not ready by then (the task keeps running).
    */
   get(timeout?: number | null): Promise<R> {
+    // Awaited here, a task's error names the caller's line (see _remote.ts).
     if (timeout === undefined || timeout === null || this.#state !== "pending") {
-      return this.#promise;
+      return awaitFromChild(this.#promise, IN_WORKER);
     }
+    return awaitFromChild(this.#timed(timeout), IN_WORKER);
+  }
+
+  #timed(timeout: number): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       const timer = setTimeout(
         () =>
@@ -483,7 +484,7 @@ export class Pool<I extends unknown[] = never[]> implements AsyncDisposable {
           const job = worker.inflight.get(id);
           if (!job) continue;
           worker.inflight.delete(id);
-          this.#settle(job, ok, ok ? value : fromWorker(value));
+          this.#settle(job, ok, ok ? value : fromChild(value, IN_WORKER));
         }
         if (worker.inflight.size === 0) worker.exclusive = false;
       }

@@ -66,7 +66,16 @@ import {
   mgrUseCounter,
   mgrUsePrimitives,
 } from "../testdata/manager_targets.ts";
-import { pidAlive, runScript, RUNTIME, type ScriptResult, testdata, waitFor } from "../_helpers.ts";
+import {
+  assertSaidOnce,
+  pidAlive,
+  runScript,
+  RUNTIME,
+  type ScriptResult,
+  testdata,
+  waitFor,
+} from "../_helpers.ts";
+import { CHILD_MESSAGE } from "../testdata/uncaught_remote.ts";
 
 export * from "../testdata/manager_targets.ts";
 
@@ -814,6 +823,21 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
   });
 
   describe(`Manager [${startMethod}] [${RUNTIME}]`, () => {
+    test(
+      "a method's error nobody catches is printed once, with the server's stack as its cause",
+      T,
+      async () => {
+        const run = await runScript(testdata("uncaught_remote.ts"), ["manager", startMethod]);
+        assert.notEqual(run.code, 0, "the program fails");
+        assertSaidOnce(
+          run.stderr,
+          CHILD_MESSAGE,
+          /at (UncaughtThing\.)?explode \(.*uncaught_remote\.ts:\d+:\d+\)/,
+          "the manager's server process",
+        );
+      },
+    );
+
     test(
       "Manager() starts a server process named SyncManager-N that ends with exitcode 0 at shutdown",
       T,

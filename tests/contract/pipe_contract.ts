@@ -28,6 +28,7 @@ import {
   ValueError,
 } from "../../mod.ts";
 import { Scope, sleep, stillPendingAfter, within } from "./_scope.ts";
+import { openRuntimeSockets, SOCKET_REFUSED } from "../_helpers.ts";
 import {
   pipeAnswerer,
   pipeAsker,
@@ -333,6 +334,23 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
       value.buf[0] = 99;
       assert.deepEqual(await b.recv(), { list: [1, 2], buf: Uint8Array.of(1, 2, 3) });
     });
+
+    test(
+      "a runtime socket rejects the send with a TypeError saying what it is and what to do",
+      TEST,
+      async () => {
+        await using s = new Scope(ctx);
+        await using sockets = await openRuntimeSockets();
+        const [a, b] = s.pipe();
+        await assert.rejects(a.send([sockets.conn]), (error: unknown) => {
+          assert.ok(error instanceof TypeError, `expected a TypeError, got ${error}`);
+          assert.equal(error.message, `Cannot copy obj[0] to another process: ${SOCKET_REFUSED}`);
+          return true;
+        });
+        await a.send("after");
+        assert.equal(await b.recv(), "after", "the pipe still works");
+      },
+    );
 
     test(
       "a value that cannot be copied rejects at once with a TypeError naming its path",

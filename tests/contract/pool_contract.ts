@@ -62,7 +62,18 @@ import {
   poolUncloneable,
   poolUncloneableAt2,
 } from "../testdata/pool_targets.ts";
-import { pidAlive, runScript, RUNTIME, type ScriptResult, testdata, waitFor } from "../_helpers.ts";
+import {
+  assertSaidOnce,
+  openRuntimeSockets,
+  pidAlive,
+  runScript,
+  RUNTIME,
+  type ScriptResult,
+  SOCKET_REFUSED,
+  testdata,
+  waitFor,
+} from "../_helpers.ts";
+import { CHILD_MESSAGE } from "../testdata/uncaught_remote.ts";
 
 export * from "../testdata/pool_targets.ts";
 
@@ -673,6 +684,23 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
 
     // ---------------------------------------------------------- errors
 
+    for (const scenario of ["pool-map", "pool-apply-top"]) {
+      test(
+        `a task's error nobody catches is printed once, with the worker's stack as its cause (${scenario})`,
+        T,
+        async () => {
+          const run = await runScript(testdata("uncaught_remote.ts"), [scenario, startMethod]);
+          assert.notEqual(run.code, 0, "the program fails");
+          assertSaidOnce(
+            run.stderr,
+            CHILD_MESSAGE,
+            /at uncaughtTask \(.*uncaught_remote\.ts:\d+:\d+\)/,
+            "a pool worker",
+          );
+        },
+      );
+    }
+
     test(
       "a task's error keeps its class and message, with the worker's stack as cause",
       T,
@@ -682,9 +710,12 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
         );
         assert.ok(rangeError instanceof RangeError, `got ${rangeError}`);
         assert.equal(rangeError.message, "out of range");
-        assert.ok(rangeError.cause instanceof Error, "the cause holds the worker's stack");
-        assert.match(String((rangeError.cause as Error).message), /out of range/);
-        assert.match(String((rangeError.cause as Error).message), /poolThrow/);
+        const cause = rangeError.cause as Error;
+        assert.ok(cause instanceof Error, "the cause holds the worker's stack");
+        assert.equal(cause.name, "RemoteTraceback");
+        assert.match(String(cause.stack), /^RemoteTraceback: raised in a pool worker\n/);
+        assert.match(String(cause.stack), /at poolThrow \(/);
+        assert.doesNotMatch(String(cause.stack), /out of range/, "the message is said once");
 
         const type = await failureOf(() => pool.applyAsync(poolThrow, ["TypeError", "bad type"]));
         assert.ok(type instanceof TypeError);
@@ -733,6 +764,18 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
       assert.ok(mapped instanceof TypeError);
       assert.deepEqual(await pool.map(poolUncloneableAt2, [0, 1, 3]), [0, 1, 3]);
     });
+
+    test(
+      "a runtime socket in a task's arguments fails that task saying what it is",
+      T,
+      async () => {
+        await using sockets = await openRuntimeSockets();
+        const error = await failureOf(() => pool.apply(poolSquare, [sockets.conn as never]));
+        assert.ok(error instanceof TypeError, `got ${error}`);
+        assert.equal(error.message, `Cannot copy args[0] to another process: ${SOCKET_REFUSED}`);
+        assert.equal(await pool.apply(poolSquare, [3]), 9, "the pool keeps serving");
+      },
+    );
 
     test(
       "an argument that cannot be copied fails that task, and the pool keeps serving",

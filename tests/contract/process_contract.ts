@@ -24,7 +24,15 @@ import {
   ValueError,
 } from "../../mod.ts";
 import * as targets from "../testdata/targets.ts";
-import { pidAlive, runScript, RUNTIME, testdata, waitFor } from "../_helpers.ts";
+import {
+  openRuntimeSockets,
+  pidAlive,
+  runScript,
+  RUNTIME,
+  SOCKET_REFUSED,
+  testdata,
+  waitFor,
+} from "../_helpers.ts";
 
 export * from "../testdata/targets.ts";
 
@@ -157,6 +165,40 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
         );
         assert.equal(p.pid, null);
         assert.equal(activeChildren().includes(p), false);
+      },
+    );
+
+    test(
+      "a runtime socket in args or kwargs throws a TypeError saying what it is, and starts nothing",
+      T,
+      async () => {
+        // Deno's Conn has no fields of its own: copied field by field it
+        // arrived as {} and the child ran on; Bun's named Node internals.
+        await using sockets = await openRuntimeSockets();
+        const cases = [
+          [
+            { args: [{ conn: sockets.conn }] },
+            `args[0].conn to another process: ${SOCKET_REFUSED}`,
+          ],
+          [{ kwargs: { conn: sockets.conn } }, `kwargs.conn to another process: ${SOCKET_REFUSED}`],
+          [
+            { args: [1, sockets.listener] },
+            "args[1] to another process: it is a listening socket ",
+          ],
+        ] as const;
+        for (const [options, expected] of cases) {
+          const p = new P({ target: targets.sleeper, ...options });
+          assert.throws(() => p.start(), (e: Error) => {
+            assert.ok(e instanceof TypeError, `expected a TypeError, got ${e}`);
+            assert.ok(
+              e.message.startsWith(`Cannot copy ${expected}`),
+              `the message says where and what: ${e.message}`,
+            );
+            return true;
+          });
+          assert.equal(p.pid, null);
+          assert.equal(activeChildren().includes(p), false);
+        }
       },
     );
 

@@ -65,7 +65,7 @@ import {
   lifetimeUseQueueFromQueue,
 } from "../testdata/lifetime_targets.ts";
 import { queueChaosConsumeSlowly } from "../testdata/queue_chaos_targets.ts";
-import { RUNTIME, waitFor } from "../_helpers.ts";
+import { escapeRegExp, openRuntimeSockets, RUNTIME, SOCKET_REFUSED, waitFor } from "../_helpers.ts";
 import { ownedCore } from "../../src/core/_shared.ts";
 
 export * from "../testdata/queue_targets.ts";
@@ -391,6 +391,28 @@ export function runQueueContract({ startMethod }: { startMethod: StartMethod }):
         const value = richValue();
         await q.put(value);
         assertRichValue(await q.get(), value, "in one process");
+      },
+    );
+
+    test(
+      "a runtime socket fails the put with a TypeError saying what it is and what to do",
+      TEST,
+      async () => {
+        await using scope = new Scope(ctx);
+        await using sockets = await openRuntimeSockets();
+        for (const maxsize of [0, 2]) {
+          const q = scope.queue<unknown>(maxsize);
+          await rejectsWith(
+            q.put({ conn: sockets.conn }),
+            TypeError,
+            new RegExp(
+              `^Cannot copy obj\\.conn to another process: ${escapeRegExp(SOCKET_REFUSED)}$`,
+            ),
+            `a socket (maxsize ${maxsize})`,
+          );
+          await q.put("after");
+          assert.equal(await q.get(), "after", "the queue still works");
+        }
       },
     );
 

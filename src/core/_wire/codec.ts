@@ -7,7 +7,8 @@
  * are rebuilt on the other side by the reducer registered under their type.
  *
  * What cannot be copied fails with a `TypeError` that names its path in the
- * value (`args[1].socket`). Deno's `node:v8` serializer leaks native memory
+ * value (`args[1].socket`); so does a runtime resource (a socket, a file, a
+ * stream: see resources.ts), whose fields are not the resource. Deno's `node:v8` serializer leaks native memory
  * (400k `serialize` calls grow the resident set from 33 MiB to 1 GiB, `gc()`
  * does not free it, and `deserialize` leaks too), so this codec is plain TypeScript and works the
  * same on every runtime.
@@ -16,6 +17,7 @@
  */
 
 import { writeHeader } from "./framing.ts";
+import { describeResource } from "./resources.ts";
 
 /** The method a live library object implements to say how it crosses a boundary. */
 export const REDUCE: unique symbol = Symbol.for("@procs/multiprocessing.reduce") as never;
@@ -87,6 +89,14 @@ const errorClasses = new Map<string, new (message?: string) => Error>([
   ["EvalError", EvalError],
   ["URIError", URIError],
 ]);
+
+/** The errors decoding made: raised in another process. */
+const decodedErrors = new WeakSet<Error>();
+
+/** Whether `error` was rebuilt by {@linkcode decode}: it was raised in another process. */
+export function isDecodedError(error: Error): boolean {
+  return decodedErrors.has(error);
+}
 
 /** Lets errors of the given classes be rebuilt with their own class. */
 export function registerErrorClasses(
@@ -521,6 +531,12 @@ class Encoder {
     ) {
       return this.fail(`a ${o.constructor.name} cannot be copied`);
     }
+    const proto = Object.getPrototypeOf(o);
+    if (proto !== Object.prototype && proto !== null) {
+      // A socket, a file, a stream...: its own fields (often none) are not it.
+      const resource = describeResource(o, proto);
+      if (resource !== undefined) return this.fail(resource);
+    }
     this.ref(o);
     w.u8(Tag.Object);
     const keys = Object.keys(o);
@@ -819,7 +835,11 @@ class Decoder {
         const message = this.str();
         const stack = this.str();
         const cls = errorClasses.get(name) ?? Error;
-        const e = Object.create(cls.prototype) as Error;
+        // A real error object (runtimes print a plain object made from the
+        // prototype as a dump of its fields), without running the class's
+        // own constructor, whose parameters may be anything.
+        const e = Reflect.construct(Error, [], cls) as Error;
+        decodedErrors.add(e);
         Object.defineProperty(e, "message", { value: message, writable: true, configurable: true });
         Object.defineProperty(e, "stack", { value: stack, writable: true, configurable: true });
         if (e.name !== name) {
