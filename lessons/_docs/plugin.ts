@@ -14,7 +14,8 @@
  *   TypeDoc's default router does (`classes/Process.html`).
  */
 // TypeDoc imports this file itself, and Deno resolves a bare "typedoc" from there without the
-// import map: hence the full specifier, the same as deno.json's (tests/docs_test.ts checks it).
+// import map: hence the full specifier, the same as lessons/_docs/deno.json's (tests/docs_test.ts
+// checks it).
 import { readFileSync } from "node:fs";
 import { dirname, relative } from "node:path";
 import { fileURLToPath } from "node:url";
