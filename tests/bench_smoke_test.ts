@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 const RUNTIME: "deno" | "bun" = "Bun" in globalThis ? "bun" : "deno";
 const MAIN = fileURLToPath(new URL("../bench/main.ts", import.meta.url));
 /** The benchmarks' own config: their npm packages stay out of the root import map and lock. */
-const CONFIG = fileURLToPath(new URL("../bench/deno.json", import.meta.url));
+const CONFIG = fileURLToPath(new URL("../bench/bench.deno.json", import.meta.url));
 const WORKLOADS_DIR = fileURLToPath(new URL("../bench/workloads/", import.meta.url));
 
 /** The JS pools next to the library's applyAsync: any of them may hang or fail on a runtime. */

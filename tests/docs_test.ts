@@ -178,11 +178,11 @@ if (!("Deno" in globalThis) || "Bun" in globalThis) {
 
     test("the task, the import map and the plugin run the same TypeDoc", () => {
       const config = JSON.parse(Deno.readTextFileSync(`${root}deno.json`));
-      const docsConfig = JSON.parse(Deno.readTextFileSync(`${root}lessons/_docs/deno.json`));
+      const docsConfig = JSON.parse(Deno.readTextFileSync(`${root}lessons/_docs/docs.deno.json`));
       const plugin = Deno.readTextFileSync(`${root}lessons/_docs/plugin.ts`);
       const pinned = docsConfig.imports.typedoc as string;
       assert.match(pinned, /^npm:typedoc@\d+\.\d+\.\d+$/);
-      assert.match(config.tasks.docs, / --config lessons\/_docs\/deno\.json /);
+      assert.match(config.tasks.docs, / --config lessons\/_docs\/docs\.deno\.json /);
       assert.match(config.tasks.docs, new RegExp(` ${pinned.replaceAll(".", "\\.")}( |$)`));
       assert.ok(plugin.includes(`from "${pinned}"`), `the plugin does not import ${pinned}`);
     });

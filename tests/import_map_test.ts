@@ -2,8 +2,8 @@
  * The root deno.json and deno.lock hold only what the lessons import. Every
  * `deno task` (the lessons' too) first downloads every npm package of the
  * root import map and lock, so a package only the docs site or the
- * benchmarks use lives in their own config (lessons/_docs/deno.json,
- * bench/deno.json, each with its lock beside it, passed with `--config` by
+ * benchmarks use lives in their own config (lessons/_docs/docs.deno.json,
+ * bench/bench.deno.json, each with its lock beside it, passed with `--config` by
  * `deno task docs` and `deno task bench`): `npx --yes deno@2.9.6 task lessons`
  * on a fresh machine downloads the lessons' Markdown parser and nothing else.
  */
@@ -48,17 +48,17 @@ test("the root deno.lock pins only the root import map's npm packages", () => {
 
 test("the docs and the benchmarks pin their npm packages in their own config and lock", () => {
   const config = json("deno.json");
-  assert.match(config.tasks.docs, /--config lessons\/_docs\/deno\.json /);
-  assert.match(config.tasks.bench, /--config bench\/deno\.json /);
+  assert.match(config.tasks.docs, /--config lessons\/_docs\/docs\.deno\.json /);
+  assert.match(config.tasks.bench, /--config bench\/bench\.deno\.json /);
   for (
     const [path, names] of [
-      ["lessons/_docs/deno.json", ["typedoc"]],
-      ["bench/deno.json", ["piscina", "tinybench", "tinypool", "workerpool"]],
+      ["lessons/_docs/docs.deno.json", ["typedoc"]],
+      ["bench/bench.deno.json", ["piscina", "tinybench", "tinypool", "workerpool"]],
     ] as const
   ) {
     const imports = npmImports(path);
     assert.deepEqual([...imports.keys()].sort(), [...names].sort(), path);
-    const lock = json(path.replace(/deno\.json$/, "deno.lock"));
+    const lock = json(path.replace(/[^/]*$/, "deno.lock"));
     assert.deepEqual(Object.keys(lock.specifiers).sort(), [...imports.values()].sort(), path);
   }
 });

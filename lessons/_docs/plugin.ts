@@ -21,7 +21,7 @@
  *   in the sidebar.
  */
 // TypeDoc imports this file itself, and Deno resolves a bare "typedoc" from there without the
-// import map: hence the full specifier, the same as lessons/_docs/deno.json's (tests/docs_test.ts
+// import map: hence the full specifier, the same as lessons/_docs/docs.deno.json's (tests/docs_test.ts
 // checks it).
 import { readFileSync } from "node:fs";
 import { dirname, relative } from "node:path";
@@ -87,9 +87,7 @@ const exportChain = (
   const entry = context.getSymbolFromReflection(context.project);
   let symbol = entry === undefined
     ? context.getSymbolFromReflection(reflection)
-    : context.checker.getExportsOfModule(entry).find((s) =>
-      s.name === reflection.name
-    );
+    : context.checker.getExportsOfModule(entry).find((s) => s.name === reflection.name);
   for (let hops = 0; symbol !== undefined && hops < 10; hops++) {
     const file = symbol.declarations?.[0]?.getSourceFile().fileName;
     if (file !== undefined) files.push(file);
