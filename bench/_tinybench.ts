@@ -1,7 +1,7 @@
 /**
  * Loads tinybench at the pinned version on either runtime.
  *
- * Deno resolves the bare name through deno.json's import map
+ * Deno resolves the bare name through bench/bench.deno.json's import map
  * (`npm:tinybench@6.2.3`). Bun does not read deno.json: it gets a versioned
  * specifier, which its auto-install resolves from the npm registry (or its
  * cache) when the project has no node_modules; `bun --install=fallback`
@@ -13,7 +13,7 @@
 
 import type * as Tinybench from "tinybench";
 
-/** The tinybench version the suite pins (deno.json says the same). */
+/** The tinybench version the suite pins (bench/bench.deno.json says the same). */
 export const TINYBENCH_VERSION = "6.2.3";
 
 let loaded: Promise<typeof Tinybench> | null = null;

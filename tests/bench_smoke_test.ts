@@ -18,6 +18,8 @@ import { fileURLToPath } from "node:url";
 
 const RUNTIME: "deno" | "bun" = "Bun" in globalThis ? "bun" : "deno";
 const MAIN = fileURLToPath(new URL("../bench/main.ts", import.meta.url));
+/** The benchmarks' own config: their npm packages stay out of the root import map and lock. */
+const CONFIG = fileURLToPath(new URL("../bench/bench.deno.json", import.meta.url));
 const WORKLOADS_DIR = fileURLToPath(new URL("../bench/workloads/", import.meta.url));
 
 /** The JS pools next to the library's applyAsync: any of them may hang or fail on a runtime. */
@@ -110,7 +112,7 @@ test(`bench --quick --smoke writes its JSON with every workload [${RUNTIME}]`, {
   try {
     const flags = ["--quick", "--smoke", "--out", out];
     const args = RUNTIME === "deno"
-      ? ["run", "-A", MAIN, ...flags]
+      ? ["run", "-A", "--config", CONFIG, MAIN, ...flags]
       : ["--install=fallback", MAIN, ...flags];
     // A deadline against a hang, not a speed target (targets live in the benchmarks).
     const { code, output } = await run(process.execPath, args, 80_000);

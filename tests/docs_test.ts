@@ -3,7 +3,9 @@
  * lessons/_docs/): built into a temporary directory, it has a page or an
  * anchor for every export of mod.ts, README.md as its home page, a page for
  * the lessons index and for every lesson, the lessons in the navigation in
- * numeric order under their titles, and no relative link that leads nowhere.
+ * numeric order under their titles, the API in the sidebar by category (the
+ * bases last), code blocks that wrap rather than clip in a column that holds
+ * 100 columns at 1280 px, and no relative link that leads nowhere.
  *
  * Runs under `deno test` only: TypeDoc runs under Deno.
  */
@@ -176,11 +178,79 @@ if (!("Deno" in globalThis) || "Bun" in globalThis) {
 
     test("the task, the import map and the plugin run the same TypeDoc", () => {
       const config = JSON.parse(Deno.readTextFileSync(`${root}deno.json`));
+      const docsConfig = JSON.parse(Deno.readTextFileSync(`${root}lessons/_docs/docs.deno.json`));
       const plugin = Deno.readTextFileSync(`${root}lessons/_docs/plugin.ts`);
-      const pinned = config.imports.typedoc as string;
+      const pinned = docsConfig.imports.typedoc as string;
       assert.match(pinned, /^npm:typedoc@\d+\.\d+\.\d+$/);
+      assert.match(config.tasks.docs, / --config lessons\/_docs\/docs\.deno\.json /);
       assert.match(config.tasks.docs, new RegExp(` ${pinned.replaceAll(".", "\\.")}( |$)`));
       assert.ok(plugin.includes(`from "${pinned}"`), `the plugin does not import ${pinned}`);
+    });
+
+    test("the sidebar lists the API by category, with the bases last", {
+      timeout: 120_000,
+    }, async () => {
+      const { dir } = await site();
+      const top = await navigation(dir);
+      const categories = top.filter((item) => item.path === undefined).map((item) => item.text);
+      assert.deepEqual(categories, [
+        "Processes",
+        "Pipes and connections",
+        "Queues",
+        "Synchronization",
+        "Shared memory",
+        "Pool",
+        "Managers",
+        "Listener and Client",
+        "Contexts and start methods",
+        "Errors",
+        "Bases",
+      ], 'every export has a category of its own (no "Other"), in typedoc.json\'s order');
+      const under = (category: string): string[] =>
+        (top.find((item) => item.text === category)?.children ?? []).map((item) => item.text);
+      assert.deepEqual(under("Bases").sort(), ["BaseProxy", "SemLock", "SynchronizedBase"]);
+      for (
+        const [category, name] of [
+          ["Processes", "Process"],
+          ["Pipes and connections", "Pipe"],
+          ["Queues", "Queue"],
+          ["Synchronization", "Lock"],
+          ["Shared memory", "Value"],
+          ["Shared memory", "RawArray"],
+          ["Pool", "Pool"],
+          ["Managers", "Manager"],
+          ["Listener and Client", "Listener"],
+          ["Contexts and start methods", "getContext"],
+          ["Errors", "ProcessError"],
+        ]
+      ) assert.ok(under(category).includes(name), `${name} is not under ${category}`);
+      assert.equal(top[0].path, "lessons/README.html", "the lessons come first");
+    });
+
+    test("a code block wraps rather than clipping, in a column wide enough for 100 columns", {
+      timeout: 120_000,
+    }, async () => {
+      const { dir } = await site();
+      const css = (await Deno.readTextFile(`${dir}/assets/custom.css`)).replace(
+        /\/\*.*?\*\//gs,
+        "",
+      );
+      const pre = /(?:^|\})\s*pre\s*\{([^}]*)\}/.exec(css)?.[1] ?? "";
+      assert.match(pre, /white-space:\s*pre-wrap/, "pre lines wrap");
+      assert.match(pre, /overflow-wrap:\s*anywhere/, "a long word breaks too");
+      assert.match(pre, /font-size:\s*0\.75rem/, "12 px code: 100 columns are about 725 px");
+      // From 1200 px the sidebars have fixed widths: 1200 - 2 * 32 px padding - 14rem - 13rem
+      // leaves 704 px, and 1280 px (a common laptop) 784 px, for a 100-column line's 740 px.
+      const grid =
+        /grid-template-columns:\s*minmax\(0,\s*(\d+)rem\)\s*minmax\(0,\s*1fr\)\s*minmax\(0,\s*(\d+)rem\)/
+          .exec(css);
+      assert.ok(grid, "the content column takes what the fixed-width sidebars leave");
+      const content = 1280 - 64 - (Number(grid[1]) + Number(grid[2])) * 16;
+      assert.ok(content >= 760, `the content column is ${content} px at 1280 px`);
+      for (const file of lessonFiles()) {
+        const html = await Deno.readTextFile(`${dir}/lessons/${file.replace(/\.md$/, ".html")}`);
+        assert.ok(!/<pre[^>]*\sstyle=/.test(html), `a code block of ${file} has its own style`);
+      }
     });
 
     test("every relative link leads to a page, file or anchor of the site", {

@@ -1,7 +1,7 @@
 /**
  * The JS pools the suite compares the library's `applyAsync` with: which
  * versions, how each is set up, and how it is loaded on either runtime (as
- * bench/_tinybench.ts does for tinybench: Deno through deno.json's import
+ * bench/_tinybench.ts does for tinybench: Deno through bench/bench.deno.json's import
  * map, Bun through versioned specifiers that its auto-install fetches under
  * `bun --install=fallback`).
  *
@@ -17,7 +17,7 @@ import type * as TinypoolModule from "tinypool";
 import type * as WorkerpoolModule from "workerpool";
 import type { PeerMethod } from "../_figures.ts";
 
-/** The versions the suite pins (deno.json says the same). */
+/** The versions the suite pins (bench/bench.deno.json says the same). */
 export const PEER_VERSIONS = {
   piscina: "5.3.2",
   tinypool: "2.2.0",

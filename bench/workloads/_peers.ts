@@ -13,7 +13,7 @@ import type { PeerMethod } from "../_figures.ts";
 import type { Plan } from "../_measure.ts";
 
 const RUN = fileURLToPath(new URL("../peers/run.ts", import.meta.url));
-const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
+const CONFIG = fileURLToPath(new URL("../bench.deno.json", import.meta.url));
 
 const live = new Set<ChildProcess>();
 
