@@ -266,9 +266,9 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
       { timeout: 180_000 },
       async (t) => {
         if (!existsSync("/proc/self/fd")) return t.skip("counts descriptors in /proc (Linux)");
-        // Deno leaked 2 descriptors and ~1.3 MiB per worker: 200 lifetimes
-        // past the checkpoint would add ~400 and ~250 MiB.
-        const [n, checkpoint] = osProcess ? [60, 20] : [300, 100];
+        // Deno leaked 2 descriptors and ~1.3 MiB per worker: 100 lifetimes
+        // past the checkpoint would add ~200 and ~130 MiB, far above the bounds.
+        const [n, checkpoint] = osProcess ? [60, 20] : [200, 100];
         const result = await runScript(testdata("child_lifetimes.ts"), [
           startMethod,
           String(n),
