@@ -22,6 +22,7 @@ import {
   ValueError,
 } from "../../mod.ts";
 import * as targets from "../testdata/targets.ts";
+import { StderrFile } from "../testdata/stderr_capture.ts";
 import { pidAlive, runScript, RUNTIME, testdata, waitFor } from "../_helpers.ts";
 
 export * from "../testdata/targets.ts";
@@ -196,10 +197,12 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
     });
 
     test("an uncaught error gives exitcode 1", T, async () => {
-      const p = new P({ target: targets.thrower, args: ["boom"] });
+      using stderr = new StderrFile();
+      const p = new P({ target: targets.throwerCapturing, args: [stderr.path, "boom"] });
       p.start();
       await p.join();
       assert.equal(p.exitcode, 1);
+      assert.match(stderr.read(), new RegExp(`^Process ${p.name}:\n(Uncaught )?RangeError: boom`));
     });
 
     test("the code given to process.exit() becomes the exitcode", T, async () => {
