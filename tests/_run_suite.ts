@@ -5,7 +5,9 @@
  * publish checks, and ends with each part's wall time.
  *
  * The two halves run at once because most of their time is spent waiting on
- * children, not on the CPU. Their output is not interleaved: the Deno half's
+ * children, not on the CPU; each runs its files in parallel too (`deno test
+ * --parallel`, the slowest files named first so they start first; `bun test
+ * --parallel=2`). Their output is not interleaved: the Deno half's
  * streams as it runs; the Bun half's is held until the Deno half is done,
  * then printed and streamed from there. Each half's summary (`ok | N passed
  * | N failed`, ` N pass` / ` N fail`) is printed as the runner printed it, so

@@ -1129,9 +1129,13 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
         const own = new ctx.Pool({ processes: 2, maxtasksperchild: 10 });
         const mine = () => activeChildren().filter((p) => !others.has(p) && p.isAlive());
         const killed: number[] = [];
+        let ok = 0;
+        let lost = 0;
         try {
+          // On a loaded machine every victim may still be starting (no task
+          // lost): the chaos goes on until it has caught one in a task too.
           const killer = (async () => {
-            while (killed.length < KILLS) {
+            while (killed.length < KILLS || (lost === 0 && killed.length < 10 * KILLS)) {
               // The schedule of the chaos, not a synchronisation: 10-100 ms apart.
               await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 90));
               const live = mine();
@@ -1149,13 +1153,11 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
           })();
           let done = false;
           killer.finally(() => (done = true));
-          let ok = 0;
-          let lost = 0;
           const check = (error: unknown, what: string) => {
             assert.ok(error instanceof WorkerLostError, `${what} failed with ${error}`);
             lost++;
           };
-          for (let wave = 0; wave < MAX_WAVES && !done; wave++) {
+          for (let wave = 0; (wave < MAX_WAVES || lost === 0) && !done; wave++) {
             const singles = range(60).map((i) =>
               own.applyAsync(poolSlowSquare, [i]).get().then(
                 (value) => {
@@ -1177,7 +1179,7 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
             await Promise.all([...singles, ...maps]);
           }
           await killer;
-          assert.equal(killed.length, KILLS, "the chaos ran to its end");
+          assert.ok(killed.length >= KILLS, "the chaos ran to its end");
           assert.ok(ok > 0 && lost > 0, `${ok} results right, ${lost} lost: no chaos seen`);
           // After the chaos, a fresh batch all succeeds, on two live workers.
           assert.deepEqual(await own.map(poolSquare, range(100), 1), squares(range(100)));
