@@ -6,7 +6,8 @@
  *
  * The two halves run at once because most of their time is spent waiting on
  * children, not on the CPU; each runs its files in parallel too (`deno test
- * --parallel`, the slowest files named first so they start first; `bun test
+ * --parallel` with three at a time, the slowest files named first so the three
+ * longest start at once; `bun test
  * --parallel=2`). Their output is not interleaved: the Deno half's
  * streams as it runs; the Bun half's is held until the Deno half is done,
  * then printed and streamed from there. Each half's summary (`ok | N passed
@@ -75,7 +76,7 @@ function report(outcome: Outcome): void {
 say(
   "Running the test suite: static checks, then the Deno and Bun halves side by side (every " +
     'contract under both start methods, "spawn" and "worker"), then the publish checks; ' +
-    "about 5 minutes on 2 cores.",
+    "about 5 minutes on 2 cores (more on a busy machine).",
 );
 const outcomes: Outcome[] = [];
 const started = performance.now();

@@ -1040,11 +1040,11 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
         );
         const starts = (await takeRest(q)).length;
         assert.ok(starts >= 2 && starts <= 8, `${starts} workers started`);
-        // Each worker that started printed its initializer's error.
+        // The workers printed their initializer's error (one may be ended before it does).
         const reports = stderr.read().match(
           /^Process \w+PoolWorker-\d+:\n.*poolFailingInit fails/gm,
         );
-        assert.ok(reports && reports.length <= starts, stderr.read());
+        assert.ok((reports?.length ?? 0) >= 1, stderr.read());
         // A window for a wrong restart to show, not a synchronisation: under load
         // it can only miss one, never fail a pool that started none.
         await new Promise((resolve) => setTimeout(resolve, 700));
