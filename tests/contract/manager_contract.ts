@@ -62,6 +62,7 @@ import {
   MgrQueueClient,
   mgrRecord,
   mgrSetKey,
+  MgrStderrManager,
   mgrTouchNested,
   mgrUseCounter,
   mgrUsePrimitives,
@@ -76,6 +77,7 @@ import {
   waitFor,
 } from "../_helpers.ts";
 import { CHILD_MESSAGE } from "../testdata/uncaught_remote.ts";
+import { StderrFile } from "../testdata/stderr_capture.ts";
 
 export * from "../testdata/manager_targets.ts";
 
@@ -333,6 +335,11 @@ async function within<V>(promise: Promise<V>, ms: number): Promise<V | "timeout"
   ]);
   clearTimeout(timer);
   return result;
+}
+
+/** How many connections a server's stderr says it dropped. */
+function droppedReports(stderr: string): number {
+  return stderr.match(/dropped a connection from an authenticated peer/g)?.length ?? 0;
 }
 
 /** The children of this process that are managers' servers. */
@@ -1333,14 +1340,18 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
       "a manager on a taken address fails to start and leaves no server running",
       T,
       async () => {
-        await using taken = new Listener({ address: ["127.0.0.1", 0], authkey: "k" });
-        const before = new Set(serverProcesses());
-        await assert.rejects(
-          ctx.Manager({ address: taken.address, authkey: "k" }),
-          (e: Error) => (e instanceof RemoteError || e instanceof OSError) && e.message.length > 0,
-        );
-        const started = serverProcesses().filter((p) => !before.has(p));
-        assert.deepEqual(started, [], "no server process is left running");
+        // In a program of its own, whose stderr (the server's report) is read here.
+        const run = await runScript(testdata("manager_taken_address.ts"), [startMethod]);
+        assert.equal(run.code, 0, run.stderr);
+        const { failure, left } = JSON.parse(run.stdout) as {
+          failure: { name: string; message: string } | null;
+          left: string[];
+        };
+        assert.ok(failure, "the manager did not start");
+        assert.match(failure.name, /^(RemoteError|OSError)$/);
+        assert.ok(failure.message.length > 0);
+        assert.deepEqual(left, [], "no server process is left running");
+        assert.match(run.stderr, /^Process SyncManager-\d+:\n/m);
       },
     );
 
@@ -1403,7 +1414,14 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
       "after the challenge, garbage and oversized frames close that connection only",
       T,
       async () => {
-        await using manager = await ctx.Manager({ address: ["127.0.0.1", 0], authkey: "k" });
+        using stderr = new StderrFile();
+        await using manager = new MgrStderrManager({
+          context: ctx,
+          address: ["127.0.0.1", 0],
+          authkey: "k",
+        });
+        await manager.start();
+        await manager.create("captureStderr", stderr.path);
         const d = await manager.dict<string, unknown>({ kept: 1 });
         const key = enc.encode("k");
         const cases: [string, Uint8Array][] = [
@@ -1427,6 +1445,12 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
         assert.deepEqual([ok, value], [true, 1], "another connection is still served");
         bystander.destroy();
         assert.equal(await d.get("kept"), 1);
+        // The server said on its stderr why it dropped each one.
+        await waitFor(
+          () => droppedReports(stderr.read()) === cases.length,
+          `${cases.length} reports of a dropped connection on the server's stderr`,
+        );
+        assert.match(stderr.read(), /'launch-missiles' is not an operation this process knows/);
       },
     );
 
@@ -1494,13 +1518,15 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
       "a frame above maxMessageSize closes that connection; a proxy call above it is a ValueError",
       T,
       async () => {
-        await using manager = new SyncManager({
+        using stderr = new StderrFile();
+        await using manager = new MgrStderrManager({
           context: ctx,
           address: ["127.0.0.1", 0],
           authkey: "k",
           maxMessageSize: 64 * 1024,
         });
         await manager.start();
+        await manager.create("captureStderr", stderr.path);
         const d = await manager.dict<string, unknown>({ kept: 1 });
         const key = enc.encode("k");
         const bystander = await RawPeer.connect(manager.address!);
@@ -1509,6 +1535,11 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
         await peer.handshake(key);
         peer.write(announce(100_000, new Uint8Array(16)));
         assert.ok(await peer.closedWithin(), "the server closed the connection");
+        await waitFor(
+          () => droppedReports(stderr.read()) === 1,
+          "a report of the dropped connection on the server's stderr",
+        );
+        assert.match(stderr.read(), /larger than maxMessageSize 65536/);
         const [ok, value] = await bystander.request("obj", d._ref.state().id, "get", 1, ["kept"]);
         assert.deepEqual([ok, value], [true, 1], "another connection is still served");
         bystander.destroy();

@@ -74,6 +74,7 @@ import {
   waitFor,
 } from "../_helpers.ts";
 import { CHILD_MESSAGE } from "../testdata/uncaught_remote.ts";
+import { capturingStderr, StderrFile } from "../testdata/stderr_capture.ts";
 
 export * from "../testdata/pool_targets.ts";
 
@@ -622,18 +623,22 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
     );
 
     test("a callback that throws does not wedge its result or later ones", T, async () => {
-      const r1 = pool.applyAsync(poolSquare, [2], {
-        callback: () => {
-          throw new Error("callback boom on purpose (expected on stderr)");
-        },
+      // The parent reports the throw on its stderr: kept and read here.
+      const { stderr } = await capturingStderr(async () => {
+        const r1 = pool.applyAsync(poolSquare, [2], {
+          callback: () => {
+            throw new Error("callback boom on purpose (expected on stderr)");
+          },
+        });
+        assert.equal(await r1, 4);
+        assert.equal(r1.successful(), true);
+        const later: unknown[] = [];
+        const r2 = pool.applyAsync(poolSquare, [3], { callback: (v) => later.push(v) });
+        assert.equal(await r2.get(20_000), 9);
+        assert.deepEqual(later, [9]);
+        assert.deepEqual(await pool.map(poolSquare, [4, 5]), [16, 25]);
       });
-      assert.equal(await r1, 4);
-      assert.equal(r1.successful(), true);
-      const later: unknown[] = [];
-      const r2 = pool.applyAsync(poolSquare, [3], { callback: (v) => later.push(v) });
-      assert.equal(await r2.get(20_000), 9);
-      assert.deepEqual(later, [9]);
-      assert.deepEqual(await pool.map(poolSquare, [4, 5]), [16, 25]);
+      assert.match(stderr, /a pool callback threw .*callback boom on purpose/);
     });
 
     test("an error thrown by a callback is reported on stderr", T, async () => {
@@ -1038,9 +1043,19 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
       "a worker that crashes outside its task fails that task with WorkerLostError",
       T,
       async () => {
+        using stderr = new StderrFile();
         await using own = new ctx.Pool(2);
-        const crashed = await failureOf(() => own.apply(poolCrash));
+        const crashed = await failureOf(() => own.apply(poolCrash, [stderr.path]));
         assert.ok(crashed instanceof WorkerLostError, `got ${crashed}`);
+        // A spawned worker reports the crash before it exits; a worker thread
+        // may be gone before it does (Bun), so there only what it wrote is checked.
+        const report = stderr.read();
+        if (osProcess || report !== "") {
+          assert.match(
+            report,
+            /^Process \w+PoolWorker-\d+:\n(Uncaught )?Error: poolCrash: an uncaught error outside/,
+          );
+        }
         assert.deepEqual(await own.map(poolSquare, [1, 2, 3]), [1, 4, 9]);
       },
     );
@@ -1048,7 +1063,12 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
     test("workers that keep dying at start-up make the pool fail clearly", T, async () => {
       const q = new ctx.Queue<unknown>();
       const others = new Set(activeChildren());
-      const own = new ctx.Pool({ processes: 2, initializer: poolFailingInit, initargs: [q] });
+      using stderr = new StderrFile();
+      const own = new ctx.Pool({
+        processes: 2,
+        initializer: poolFailingInit,
+        initargs: [q, stderr.path],
+      });
       try {
         const r = own.applyAsync(poolSquare, [2]);
         const error = await failureOf(() => r.get());
@@ -1063,6 +1083,11 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
         );
         const starts = (await takeRest(q)).length;
         assert.ok(starts >= 2 && starts <= 8, `${starts} workers started`);
+        // The workers printed their initializer's error (one may be ended before it does).
+        const reports = stderr.read().match(
+          /^Process \w+PoolWorker-\d+:\n.*poolFailingInit fails/gm,
+        );
+        assert.ok((reports?.length ?? 0) >= 1, stderr.read());
         // A window for a wrong restart to show, not a synchronisation: under load
         // it can only miss one, never fail a pool that started none.
         await new Promise((resolve) => setTimeout(resolve, 700));
@@ -1147,9 +1172,13 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
         const own = new ctx.Pool({ processes: 2, maxtasksperchild: 10 });
         const mine = () => activeChildren().filter((p) => !others.has(p) && p.isAlive());
         const killed: number[] = [];
+        let ok = 0;
+        let lost = 0;
         try {
+          // On a loaded machine every victim may still be starting (no task
+          // lost): the chaos goes on until it has caught one in a task too.
           const killer = (async () => {
-            while (killed.length < KILLS) {
+            while (killed.length < KILLS || (lost === 0 && killed.length < 10 * KILLS)) {
               // The schedule of the chaos, not a synchronisation: 10-100 ms apart.
               await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 90));
               const live = mine();
@@ -1167,13 +1196,11 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
           })();
           let done = false;
           killer.finally(() => (done = true));
-          let ok = 0;
-          let lost = 0;
           const check = (error: unknown, what: string) => {
             assert.ok(error instanceof WorkerLostError, `${what} failed with ${error}`);
             lost++;
           };
-          for (let wave = 0; wave < MAX_WAVES && !done; wave++) {
+          for (let wave = 0; (wave < MAX_WAVES || lost === 0) && !done; wave++) {
             const singles = range(60).map((i) =>
               own.applyAsync(poolSlowSquare, [i]).get().then(
                 (value) => {
@@ -1195,7 +1222,7 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
             await Promise.all([...singles, ...maps]);
           }
           await killer;
-          assert.equal(killed.length, KILLS, "the chaos ran to its end");
+          assert.ok(killed.length >= KILLS, "the chaos ran to its end");
           assert.ok(ok > 0 && lost > 0, `${ok} results right, ${lost} lost: no chaos seen`);
           // After the chaos, a fresh batch all succeeds, on two live workers.
           assert.deepEqual(await own.map(poolSquare, range(100), 1), squares(range(100)));

@@ -23,6 +23,7 @@ import {
   type StartMethod,
   ValueError,
 } from "../../mod.ts";
+import type { AnyFunction } from "../../mod.ts";
 import * as targets from "../testdata/targets.ts";
 import {
   openRuntimeSockets,
@@ -33,6 +34,7 @@ import {
   testdata,
   waitFor,
 } from "../_helpers.ts";
+import { StderrFile } from "../testdata/stderr_capture.ts";
 
 export * from "../testdata/targets.ts";
 
@@ -187,7 +189,9 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
           ],
         ] as const;
         for (const [options, expected] of cases) {
-          const p = new P({ target: targets.sleeper, ...options });
+          // The wrong arguments are the point: the target is typed loosely to let them through.
+          const target: AnyFunction = targets.sleeper;
+          const p = new P({ target, ...options });
           assert.throws(() => p.start(), (e: Error) => {
             assert.ok(e instanceof TypeError, `expected a TypeError, got ${e}`);
             assert.ok(
@@ -260,10 +264,12 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
     });
 
     test("an uncaught error gives exitcode 1", T, async () => {
-      const p = new P({ target: targets.thrower, args: ["boom"] });
+      using stderr = new StderrFile();
+      const p = new P({ target: targets.throwerCapturing, args: [stderr.path, "boom"] });
       p.start();
       await p.join();
       assert.equal(p.exitcode, 1);
+      assert.match(stderr.read(), new RegExp(`^Process ${p.name}:\n(Uncaught )?RangeError: boom`));
     });
 
     test("the code given to process.exit() becomes the exitcode", T, async () => {
@@ -330,9 +336,9 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
       { timeout: 180_000 },
       async (t) => {
         if (!existsSync("/proc/self/fd")) return t.skip("counts descriptors in /proc (Linux)");
-        // Deno leaked 2 descriptors and ~1.3 MiB per worker: 200 lifetimes
-        // past the checkpoint would add ~400 and ~250 MiB.
-        const [n, checkpoint] = osProcess ? [60, 20] : [300, 100];
+        // Deno leaked 2 descriptors and ~1.3 MiB per worker: 100 lifetimes
+        // past the checkpoint would add ~200 and ~130 MiB, far above the bounds.
+        const [n, checkpoint] = osProcess ? [60, 20] : [200, 100];
         const result = await runScript(testdata("child_lifetimes.ts"), [
           startMethod,
           String(n),

@@ -29,6 +29,7 @@ import { Scope, sleep, stillPendingAfter, within } from "./_scope.ts";
 import { lifetimeUsePrimitives } from "../testdata/lifetime_targets.ts";
 import { ownedCore } from "../../src/core/_shared.ts";
 import { RUNTIME, waitFor } from "../_helpers.ts";
+import { StderrFile } from "../testdata/stderr_capture.ts";
 import {
   type Acquirable,
   syncAcquireAndCrash,
@@ -1031,10 +1032,15 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       await using scope = new Scope(ctx);
       const lock = new ctx.Lock();
       const out = scope.queue(1_000);
-      const holder = scope.start(syncAcquireAndCrash, [lock, out]);
+      using stderr = new StderrFile();
+      const holder = scope.start(syncAcquireAndCrash, [lock, out, stderr.path]);
       assert.equal(await next(out), "held");
       await within(holder.join(), "the crashing child to end");
       assert.equal(holder.exitcode, 1);
+      assert.match(
+        stderr.read(),
+        new RegExp(`^Process ${holder.name}:\n(Uncaught )?RangeError: crashing while holding`),
+      );
       assert.equal(await lock.acquire({ timeout: 10_000 }), true);
       await lock.release();
     });
@@ -1182,7 +1188,8 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
     test("a party killed while waiting breaks the Barrier", TEST, async () => {
       await using scope = new Scope(ctx);
       const barrier = new ctx.Barrier(2);
-      const party = scope.start(syncBarrierWaitAndLinger, [barrier]);
+      using stderr = new StderrFile();
+      const party = scope.start(syncBarrierWaitAndLinger, [barrier, stderr.path]);
       await waitFor(async () => (await barrier.nWaiting()) === 1, "the child to wait");
       await killed(party);
       await waitFor(() => barrier.broken(), "the barrier to break");

@@ -29,8 +29,10 @@ import {
   type Semaphore,
   type Synchronized,
   type SynchronizedArray,
+  SyncManager,
   ValueError,
 } from "../../mod.ts";
+import { captureStderr } from "./stderr_capture.ts";
 import type { AutoProxy } from "../../mod.ts";
 
 /** What a child reports about an error it caught: its class (by `instanceof`) and message. */
@@ -256,6 +258,19 @@ MgrManager.register("Counter", mgrMakeCounter);
 MgrManager.register("Narrow", mgrMakeCounter, { exposed: ["value", "_secret"] });
 MgrManager.register("Broken", mgrMakeBroken);
 MgrManager.register("Number", mgrMakeNumber);
+
+/** In a manager's server: sends its stderr to the file `path` (see stderr_capture.ts). */
+export function mgrCaptureStderr(path: string): { path: string } {
+  captureStderr(path);
+  return { path };
+}
+
+/**
+ * A SyncManager whose server a test can tell to send its stderr to a file
+ * (`await manager.create("captureStderr", path)`), to read what it reports.
+ */
+export class MgrStderrManager extends SyncManager {}
+MgrStderrManager.register("captureStderr", mgrCaptureStderr);
 
 /** The client side of manager_server.ts: its type ids, without callables. */
 export class MgrQueueClient extends BaseManager {}

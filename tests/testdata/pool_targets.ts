@@ -13,6 +13,7 @@
  */
 
 import process from "node:process";
+import { captureStderr } from "./stderr_capture.ts";
 import {
   activeChildren,
   currentProcess,
@@ -49,8 +50,12 @@ export function poolInitState(): { initCalls: number; initTag: unknown; ident: n
   return { initCalls, initTag, ident: currentProcess().ident };
 }
 
-/** An initializer that reports `"start"` on `queue` and then fails: the worker dies at start-up. */
-export async function poolFailingInit(queue: Queue<unknown>): Promise<void> {
+/**
+ * An initializer that sends its stderr to `stderrPath`, reports `"start"`
+ * on `queue` and then fails: the worker dies at start-up.
+ */
+export async function poolFailingInit(queue: Queue<unknown>, stderrPath: string): Promise<void> {
+  captureStderr(stderrPath);
   await queue.put("start");
   throw new Error("poolFailingInit fails on purpose");
 }
@@ -180,10 +185,12 @@ export function poolExit(code: number): void {
 }
 
 /**
- * Crashes its worker with an error thrown outside the task, then waits to be
- * noticed; returns "survived" if its worker lived through the crash.
+ * Sends its worker's stderr to `stderrPath`, crashes the worker with an error
+ * thrown outside the task, then waits to be noticed; returns "survived" if
+ * its worker lived through the crash.
  */
-export async function poolCrash(): Promise<string> {
+export async function poolCrash(stderrPath: string): Promise<string> {
+  captureStderr(stderrPath);
   setTimeout(() => {
     throw new Error("poolCrash: an uncaught error outside the task, on purpose");
   }, 0);

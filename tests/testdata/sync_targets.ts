@@ -19,6 +19,7 @@ import {
   type RLock,
   type Semaphore,
 } from "../../mod.ts";
+import { captureStderr } from "./stderr_capture.ts";
 
 /** Something with `acquire` and `release`: a lock, a semaphore or a condition. */
 export interface Acquirable {
@@ -149,8 +150,16 @@ export async function syncAcquireAndLinger(
   await sleep(LINGER_MS);
 }
 
-/** Acquires `lock`, says "held", then crashes with an uncaught error. */
-export async function syncAcquireAndCrash(lock: Acquirable, out: Queue): Promise<void> {
+/**
+ * Sends its stderr to `stderrPath`, acquires `lock`, says "held", then
+ * crashes with an uncaught error.
+ */
+export async function syncAcquireAndCrash(
+  lock: Acquirable,
+  out: Queue,
+  stderrPath: string,
+): Promise<void> {
+  captureStderr(stderrPath);
   await lock.acquire();
   await out.put("held");
   throw new RangeError("crashing while holding the lock");
@@ -333,8 +342,15 @@ export async function syncBarrierRounds(
   }
 }
 
-/** Waits at `barrier` (until killed). */
-export async function syncBarrierWaitAndLinger(barrier: Barrier): Promise<void> {
+/**
+ * Sends its stderr to `stderrPath` (a worker child killed in the wait may
+ * still see the barrier break), then waits at `barrier` (until killed).
+ */
+export async function syncBarrierWaitAndLinger(
+  barrier: Barrier,
+  stderrPath: string,
+): Promise<void> {
+  captureStderr(stderrPath);
   await barrier.wait();
   await sleep(LINGER_MS);
 }

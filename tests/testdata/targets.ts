@@ -3,6 +3,7 @@
  * exported (and re-exported by the contract) so a child finds them by name.
  */
 import process from "node:process";
+import { captureStderr } from "./stderr_capture.ts";
 import {
   activeChildren,
   type Connection,
@@ -41,6 +42,12 @@ export async function readyThenSleep(conn: Connection, ms = 60_000): Promise<voi
 
 /** Throws a RangeError with `message`. */
 export function thrower(message: string): never {
+  throw new RangeError(message);
+}
+
+/** Sends this child's stderr to the file `stderrPath`, then throws a RangeError with `message`. */
+export function throwerCapturing(stderrPath: string, message: string): never {
+  captureStderr(stderrPath);
   throw new RangeError(message);
 }
 
