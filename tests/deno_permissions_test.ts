@@ -110,7 +110,7 @@ test("with some flags, only the missing ones are listed", { timeout: 60_000 }, a
   ]);
   // Write granted, but not where the private directory is made.
   assertRefused(
-    await runNeeded("worker", ["--allow-read", "--allow-net", `--allow-write=${dirname(REPO)}`]),
+    await runNeeded("worker", ["--allow-read", "--allow-net", `--allow-write=${REPO}`]),
     "worker",
     ["--allow-write"],
   );

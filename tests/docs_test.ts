@@ -204,6 +204,7 @@ if (!("Deno" in globalThis) || "Bun" in globalThis) {
         "Listener and Client",
         "Contexts and start methods",
         "Errors",
+        "Argument types",
         "Bases",
       ], 'every export has a category of its own (no "Other"), in typedoc.json\'s order');
       const under = (category: string): string[] =>

@@ -61,6 +61,7 @@ const CATEGORY_BY_MODULE: Readonly<Record<string, string>> = {
   "listener.ts": "Listener and Client",
   "errors.ts": "Errors",
   "context.ts": "Contexts and start methods",
+  "types.ts": "Argument types",
 };
 
 /** Exports filed elsewhere than their module's category. */
