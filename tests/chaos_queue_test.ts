@@ -12,7 +12,9 @@
  * Under "worker", consumers of a queue the parent owns take items from
  * shared memory themselves; a record they took stays held in the ring
  * until their program has it, and goes back to the front when they are
- * terminated first (see src/core/_ring.ts): exact too.
+ * terminated first (see src/core/_ring.ts). A worker terminated between
+ * reporting an item and letting go of its hold may give back the item it
+ * reported last: one duplicate per kill at most, that item only.
  *
  * Children find their targets by export name in this module, so it
  * re-exports them.
@@ -90,7 +92,11 @@ async function chaos(
   try {
     let nextConsumer = 0;
     const alive: Process[] = [];
+    /** The consumer number of each process in `alive`, and of each one killed. */
+    const aliveIds: number[] = [];
+    const killedIds: number[] = [];
     for (let c = 0; c < CONSUMERS; c++) {
+      aliveIds.push(nextConsumer);
       alive.push(start(queueChaosConsume, [q, results, nextConsumer++, WORK_MS]));
     }
     const producers = [];
@@ -118,10 +124,12 @@ async function chaos(
       if (kills < KILL_AT.length && distinct >= KILL_AT[kills] * total) {
         // Kill the consumer that has run longest, and start another in its place.
         const doomed = alive.shift()!;
+        killedIds.push(aliveIds.shift()!);
         doomed.kill();
         await within(doomed.join(), "a killed consumer to end");
         assert.equal(doomed.exitcode, -9, "the consumer was killed");
         kills++;
+        aliveIds.push(nextConsumer);
         alive.push(start(queueChaosConsume, [q, results, nextConsumer++, WORK_MS]));
       }
     }
@@ -140,14 +148,30 @@ async function chaos(
     // Whatever else was reported (an item got twice) is here now: each child flushed.
     while (!(await results.empty())) record(await results.get());
 
+    // A worker consumer of a queue in shared memory that is terminated between
+    // reporting an item (its put into `results`) and letting go of its hold on
+    // the item in `q` gives the item back although it was reported: the one
+    // duplicate per killed consumer the README allows ("only as a duplicate").
+    // Only that: the item must be the last one that killed consumer reported.
+    const lastOfKilled = new Set(killedIds.map((id) => {
+      const items = seen.get(id) ?? [];
+      const last = items[items.length - 1];
+      return last === undefined ? -1 : last[0] * ITEMS + last[1];
+    }));
+    const sharedMemory = startMethod === "worker" && owner === "the parent";
     const twice: string[] = [];
     const lost: string[] = [];
     times.forEach((n, k) => {
       const item = `[${Math.floor(k / ITEMS)}, ${k % ITEMS}]`;
-      if (n > 1) twice.push(`${item} x${n}`);
+      const allowed = sharedMemory && n === 2 && lastOfKilled.has(k);
+      if (n > 1 && !allowed) twice.push(`${item} x${n}`);
       if (n === 0) lost.push(item);
     });
-    assert.deepEqual(twice, [], "no item received twice");
+    assert.deepEqual(
+      twice,
+      [],
+      "no item received twice (but the last one a killed worker reported, under shared memory)",
+    );
     assert.deepEqual(lost, [], "no item lost");
 
     // FIFO per producer as each consumer sees it; an item that came back from a
