@@ -13,6 +13,8 @@
  * @module
  */
 
+import { ExitCallbacks, FATAL_SIGNALS } from "./_exit_callbacks.ts";
+
 interface NodeProcess {
   pid: number;
   exitCode?: number;
@@ -23,20 +25,8 @@ interface NodeProcess {
   exit(code: number): never;
 }
 
-const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-const callbacks: (() => void)[] = [];
-let installed = false;
-
-/** Runs every callback once, in order; one that throws does not stop the others. */
-function runCallbacks(): void {
-  for (const callback of callbacks.splice(0)) {
-    try {
-      callback();
-    } catch {
-      // keep going: the rest still clean up
-    }
-  }
-}
+const callbacks = new ExitCallbacks();
+const runCallbacks = callbacks.run;
 
 /** Adds `callback` to what runs when the program ends, however it ends. */
 export function onBunExit(
@@ -44,9 +34,7 @@ export function onBunExit(
   exit: (code: number) => never,
   callback: () => void,
 ): void {
-  callbacks.push(callback);
-  if (installed) return;
-  installed = true;
+  if (!callbacks.add(callback)) return;
   process.on("exit", runCallbacks);
   // Signals and fatal errors belong to the whole OS process: only its main
   // thread answers them (a worker's errors are its parent's to report).
@@ -60,7 +48,7 @@ export function onBunExit(
   process.on("uncaughtException", fatal("uncaughtException"));
   process.on("unhandledRejection", fatal("unhandledRejection"));
   const handlers = new Map<string, () => void>();
-  for (const signal of SIGNALS) {
+  for (const signal of FATAL_SIGNALS) {
     const handler = () => {
       if (process.listenerCount(signal) > 1) return; // the program handles it
       runCallbacks();

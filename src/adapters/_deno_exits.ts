@@ -14,13 +14,12 @@
  * @module
  */
 
-const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-type Fatal = typeof SIGNALS[number];
+import { ExitCallbacks, FATAL_SIGNALS, type FatalSignal as Fatal } from "./_exit_callbacks.ts";
 
 /** Deno's own signal functions, before {@linkcode trackSignalListeners} wraps them. */
 const ours = { add: Deno.addSignalListener, remove: Deno.removeSignalListener };
-const callbacks: (() => void)[] = [];
-let installed = false;
+const callbacks = new ExitCallbacks();
+const runCallbacks = callbacks.run;
 
 /** The program's own signal listeners, counted as it adds and removes them. */
 const userListeners = new Map<Deno.Signal, Set<() => void>>();
@@ -41,17 +40,6 @@ export function trackSignalListeners(): void {
     remove(signal, handler);
     userListeners.get(signal)?.delete(handler);
   };
-}
-
-/** Runs every callback once, in order; one that throws does not stop the others. */
-function runCallbacks(): void {
-  for (const callback of callbacks.splice(0)) {
-    try {
-      callback();
-    } catch {
-      // keep going: the rest still clean up
-    }
-  }
 }
 
 /** Whether the program itself listens for `signal` (then it decides how to end). */
@@ -85,9 +73,7 @@ function removeSignalHandlers(): void {
 
 /** Adds `callback` to what runs when the program ends, however it ends. */
 export function onDenoExit(callback: () => void): void {
-  callbacks.push(callback);
-  if (installed) return;
-  installed = true;
+  if (!callbacks.add(callback)) return;
   globalThis.addEventListener("unload", () => {
     removeSignalHandlers();
     runCallbacks();
@@ -102,7 +88,7 @@ export function onDenoExit(callback: () => void): void {
   });
   // Signals reach the whole OS process: only its main thread answers them.
   if (!isMainThread()) return;
-  for (const signal of SIGNALS) {
+  for (const signal of FATAL_SIGNALS) {
     const handler = () => {
       if (programListens(signal)) return;
       runCallbacks();
