@@ -1,32 +1,47 @@
 /**
- * `deno task test`: the whole suite. Says up front what runs and about how
- * long it takes, runs the static checks, then the Deno half (`deno task
- * test:deno`) and the Bun half (`deno task test:bun`) one after the other
- * (side by side with `PROCS_TEST_PARALLEL=1`), then the
- * publish checks, and ends with each part's wall time.
+ * `deno task test`: the whole suite, in four parts, each timed:
  *
- * The two halves run at once because most of their time is spent waiting on
- * children, not on the CPU; each runs its files in parallel too (`deno test
- * --parallel` with three at a time, the slowest files named first so the three
- * longest start at once; `bun test
- * --parallel=2`). Their output is not interleaved: the Deno half's
- * streams as it runs; the Bun half's is held until the Deno half is done,
- * then printed and streamed from there. Each half's summary (`ok | N passed
- * | N failed`, ` N pass` / ` N fail`) is printed as the runner printed it, so
- * `.ci/run` can count them.
+ * 1. **static**: `deno fmt --check`, `deno lint`, `deno check` (the type
+ *    tests among them).
+ * 2. **matrix**: every test file under Deno and under Bun, each contract under
+ *    both start methods. The files are cut into runs (the contracts of
+ *    `spawn_test.ts` and `worker_test.ts` in two halves each, the lessons,
+ *    the other files) and the runs of both runtimes go through
+ *    `PROCS_TEST_JOBS` slots (3 by default), longest first: most of a run's
+ *    time is spent waiting on children and timers, not on the CPU, so three
+ *    at a time keep 2 cores busy without starving the timing-sensitive tests.
+ * 3. **transports**: the "worker" contracts again with the transport that is
+ *    not the runtime's default (`tests/worker_transport_test.ts`, which runs
+ *    two test runners of its own side by side), Deno then Bun.
+ * 4. **publish**: `deno publish --dry-run` and `deno doc --lint`.
+ *
+ * A run's output is printed whole when it ends (runs never interleave),
+ * with each runner's summary as it printed it (`ok | N passed | N failed`,
+ * ` N pass` / ` N fail`), so `.ci/run` can count them. It ends with each
+ * part's wall time and each run's.
  *
  * @module
  */
 
 const encoder = new TextEncoder();
 const say = (line: string): void => {
-  Deno.stdout.writeSync(encoder.encode(`${line}\n`));
+  write(encoder.encode(`${line}\n`));
 };
+function write(bytes: Uint8Array): void {
+  let written = 0;
+  while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
+}
 
-/** One part of the suite: a `deno task` name and what it is called in the report. */
-interface Part {
+const BUN = ["npx", "--yes", "bun@1.4.5", "test", "--timeout", "120000"];
+const DENO = [Deno.execPath(), "test", "-A", "--no-check"];
+
+/** One test runner's run: its command, and the time it took when measured (to order them). */
+interface Run {
   name: string;
-  task: string;
+  command: string[];
+  env?: Record<string, string>;
+  /** Seconds it took alone on the 2-core machine: the longest start first. */
+  estimate: number;
 }
 
 interface Outcome {
@@ -35,92 +50,127 @@ interface Outcome {
   ms: number;
 }
 
-const STATIC: Part = { name: "static", task: "test:static" };
-/**
- * `PROCS_TEST_PARALLEL=1`: the halves side by side, each running its files in
- * parallel (about 5 minutes on 2 cores instead of 14). Not the default yet: on
- * 2 cores the load makes three timing-sensitive tests fail now and then (a
- * manager server's RSS falling back, a pool's give-up window, queue chaos).
- */
-const PARALLEL = Deno.env.get("PROCS_TEST_PARALLEL") === "1";
-const DENO: Part = { name: "deno", task: PARALLEL ? "test:deno:parallel" : "test:deno" };
-const BUN: Part = { name: "bun", task: PARALLEL ? "test:bun:parallel" : "test:bun" };
-const PUBLISH: Part = { name: "publish", task: "test:publish" };
+/** The files of the matrix that are not one of the runs cut out of it. */
+function otherFiles(): string[] {
+  const own = new Set([
+    "spawn_test.ts",
+    "worker_test.ts",
+    "worker_transport_test.ts",
+    "lessons_test.ts",
+  ]);
+  return [...Deno.readDirSync(new URL("./", import.meta.url))]
+    .map((entry) => entry.name)
+    .filter((name) => name.endsWith("_test.ts") && !own.has(name))
+    .sort()
+    .map((name) => `./tests/${name}`);
+}
+
+function matrixRuns(): Run[] {
+  const runs: Run[] = [];
+  // Seconds each took alone (measured on the 2-core machine, Deno 2.9.6,
+  // Bun 1.4.5); only the order depends on them.
+  const halves = { deno: { spawn: 58, worker: 62 }, bun: { spawn: 47, worker: 45 } };
+  for (const runtime of ["deno", "bun"] as const) {
+    for (const method of ["spawn", "worker"] as const) {
+      for (const half of ["first", "second"] as const) {
+        runs.push({
+          name: `${runtime} ${method} contracts (${half} half)`,
+          command: [...(runtime === "deno" ? DENO : BUN), `./tests/${method}_test.ts`],
+          env: { PROCS_TEST_CONTRACTS: half },
+          estimate: halves[runtime][method],
+        });
+      }
+    }
+  }
+  // The lessons run under Deno only: they run each lesson under Bun too.
+  runs.push({ name: "deno lessons", command: [...DENO, "./tests/lessons_test.ts"], estimate: 72 });
+  runs.push({ name: "deno other files", command: [...DENO, ...otherFiles()], estimate: 60 });
+  runs.push({ name: "bun other files", command: [...BUN, ...otherFiles()], estimate: 45 });
+  return runs.sort((a, b) => b.estimate - a.estimate);
+}
+
+const TRANSPORT_RUNS: Run[] = [
+  { name: "deno", command: [...DENO, "./tests/worker_transport_test.ts"], estimate: 80 },
+  { name: "bun", command: [...BUN, "./tests/worker_transport_test.ts"], estimate: 52 },
+];
+
+const STATIC: Run = { name: "static", command: ["deno", "task", "test:static"], estimate: 7 };
+const PUBLISH: Run = { name: "publish", command: ["deno", "task", "test:publish"], estimate: 2 };
 
 function formatMs(ms: number): string {
   const s = Math.round(ms / 1000);
   return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
 }
 
-/**
- * Runs `part`, handing each chunk of its output (stdout and stderr, in the
- * order they arrive) to `sink`.
- */
-async function run(part: Part, sink: (chunk: Uint8Array) => void): Promise<Outcome> {
+/** Runs `run`, holding its output (stdout and stderr as they arrive) until it ends, then printing it. */
+async function execute(run: Run): Promise<Outcome> {
   const started = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", part.task],
+  const [program, ...args] = run.command;
+  const child = new Deno.Command(program === "deno" ? Deno.execPath() : program, {
+    args,
+    env: run.env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  const chunks: Uint8Array[] = [];
   const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) sink(chunk);
+    for await (const chunk of stream) chunks.push(chunk);
   };
   const [status] = await Promise.all([child.status, pump(child.stdout), pump(child.stderr)]);
-  return { name: part.name, code: status.code, ms: performance.now() - started };
-}
-
-const live = (chunk: Uint8Array): void => {
-  let written = 0;
-  while (written < chunk.length) written += Deno.stdout.writeSync(chunk.subarray(written));
-};
-
-function report(outcome: Outcome): void {
+  const outcome = { name: run.name, code: status.code, ms: performance.now() - started };
+  for (const chunk of chunks) write(chunk);
   const verdict = outcome.code === 0 ? "passed" : `FAILED (exit code ${outcome.code})`;
-  say(`=== ${outcome.name}: ${verdict} in ${formatMs(outcome.ms)}`);
+  say(`=== ${run.name}: ${verdict} in ${formatMs(outcome.ms)}`);
+  return outcome;
 }
+
+/** Runs `runs` through `slots` at a time, in order; resolves with every outcome. */
+async function throughSlots(runs: Run[], slots: number): Promise<Outcome[]> {
+  const queue = [...runs];
+  const outcomes: Outcome[] = [];
+  const slot = async () => {
+    for (let run = queue.shift(); run; run = queue.shift()) outcomes.push(await execute(run));
+  };
+  await Promise.all(Array.from({ length: Math.min(slots, runs.length) }, slot));
+  return outcomes;
+}
+
+const JOBS = Math.max(1, Number(Deno.env.get("PROCS_TEST_JOBS") ?? 3) || 3);
+const matrix = matrixRuns();
 
 say(
-  `Running the test suite: static checks, then the Deno and Bun halves ${
-    PARALLEL ? "side by side" : "one after the other"
-  } (every contract under both start methods, "spawn" and "worker"), then the publish checks; ` +
-    `about ${PARALLEL ? 5 : 14} minutes on 2 cores (more on a busy machine).`,
+  `Running the test suite: static checks; the matrix (every file under Deno and Bun, every ` +
+    `contract under "spawn" and "worker": ${matrix.length} runs, ${JOBS} at a time); the ` +
+    `"worker" contracts again over the other transport; the publish checks. About 7 minutes ` +
+    `on 2 cores (more on a busy machine); each run's output is printed when it ends.`,
 );
-const outcomes: Outcome[] = [];
 const started = performance.now();
+const parts: { name: string; ms: number; outcomes: Outcome[] }[] = [];
+/** Runs a part and records it; false if anything in it failed. */
+async function part(name: string, body: () => Promise<Outcome[]>): Promise<boolean> {
+  const t0 = performance.now();
+  const outcomes = await body();
+  parts.push({ name, ms: performance.now() - t0, outcomes });
+  return outcomes.every((o) => o.code === 0);
+}
 
-const staticChecks = await run(STATIC, live);
-report(staticChecks);
-outcomes.push(staticChecks);
+const ok = await part("static", async () => [await execute(STATIC)]) &&
+  await part("matrix", () => throughSlots(matrix, JOBS)) &&
+  await part("transports", () => throughSlots(TRANSPORT_RUNS, 1)) &&
+  await part("publish", async () => [await execute(PUBLISH)]);
 
-if (staticChecks.code === 0) {
-  // The Bun half's output waits in `held` until the Deno half is done.
-  let held: Uint8Array[] | null = [];
-  const bunSink = (chunk: Uint8Array) => held === null ? live(chunk) : held.push(chunk);
-  const bunFirst = PARALLEL ? run(BUN, bunSink) : null;
-  const denoRun = await run(DENO, live);
-  report(denoRun);
-  for (const chunk of held) live(chunk);
-  held = null;
-  const bunDone = await (bunFirst ?? run(BUN, live));
-  report(bunDone);
-  outcomes.push(denoRun, bunDone);
-  if (denoRun.code === 0 && bunDone.code === 0) {
-    const publish = await run(PUBLISH, live);
-    report(publish);
-    outcomes.push(publish);
+for (const p of parts) {
+  if (p.outcomes.length > 1) {
+    say(`=== ${p.name}: ${p.outcomes.map((o) => `${o.name} ${formatMs(o.ms)}`).join(", ")}`);
   }
 }
-
-const failed = outcomes.filter((o) => o.code !== 0);
 say(
-  `=== parts: ${outcomes.map((o) => `${o.name} ${formatMs(o.ms)}`).join(", ")} ` +
-    `(deno and bun ${PARALLEL ? "side by side" : "one after the other"}); total ${
-      formatMs(performance.now() - started)
-    }`,
+  `=== parts: ${parts.map((p) => `${p.name} ${formatMs(p.ms)}`).join(", ")} ` +
+    `(matrix: ${JOBS} runs at a time); total ${formatMs(performance.now() - started)}`,
 );
-if (failed.length > 0) {
+const failed = parts.flatMap((p) => p.outcomes).filter((o) => o.code !== 0);
+if (!ok || failed.length > 0) {
   say(`=== FAILED: ${failed.map((o) => o.name).join(", ")}`);
   Deno.exit(1);
 }

@@ -271,6 +271,55 @@ describe("codec", () => {
     }
   });
 
+  it("a large frame is gathered whole however it is cut, between small ones and after a hold", () => {
+    // 3 MiB: above the size from which the reader gathers a frame into a
+    // buffer of its own; each byte says where it is.
+    const big = new Uint8Array(3 * 1024 * 1024 + 5).map((_, i) => (i * 7) & 0xff);
+    const small = (n: number) => frame(new Uint8Array([n]));
+    const parts = [small(1), frame(big), small(2), small(3), frame(big), small(4)];
+    const stream = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+    let at = 0;
+    for (const p of parts) {
+      stream.set(p, at);
+      at += p.byteLength;
+    }
+    for (const cut of [65_537, 100_000, 1_000_003, stream.byteLength]) {
+      for (const hold of [-1, 2]) {
+        const reader = new FrameReader();
+        if (hold > 0) reader.holdAfter(hold);
+        const got: Uint8Array[] = [];
+        for (let i = 0; i < stream.byteLength; i += cut) {
+          got.push(...reader.push(stream.slice(i, i + cut)));
+          if (hold > 0 && got.length === hold) got.push(...reader.resume());
+        }
+        const label = `cut ${cut}, hold ${hold}`;
+        assert.equal(reader.pending, 0, label);
+        assert.deepEqual(
+          got.map((f) => f.byteLength),
+          [1, big.byteLength, 1, 1, big.byteLength, 1],
+          label,
+        );
+        assert.deepEqual([got[0][0], got[2][0], got[3][0], got[5][0]], [1, 2, 3, 4], label);
+        assert.ok(got[1].every((b, i) => b === big[i]), label);
+        assert.ok(got[4].every((b, i) => b === big[i]), label);
+      }
+    }
+  });
+
+  it("dropping a half-received large frame frees its buffer and the reader starts afresh", () => {
+    const reader = new FrameReader();
+    const announced = frame(new Uint8Array(8 * 1024 * 1024)).subarray(0, 4);
+    reader.push(announced.slice());
+    const chunks = Array.from({ length: 10 }, () => new Uint8Array(200_000).fill(9));
+    for (const chunk of chunks) assert.deepEqual(reader.push(chunk), []);
+    assert.equal(reader.pending, 2_000_000);
+    // Chunks copied into the frame's own buffer were handed back at once.
+    assert.ok(chunks.slice(1).every((c) => c.buffer.byteLength === 0));
+    reader.clear();
+    assert.equal(reader.pending, 0);
+    assert.deepEqual(reader.push(frame(new Uint8Array([5]))).map((f) => [...f]), [[5]]);
+  });
+
   it("refuses a frame longer than the reader allows", () => {
     const reader = new FrameReader(16);
     assert.throws(() => reader.push(frame(new Uint8Array(17))), RangeError);

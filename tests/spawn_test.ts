@@ -1,19 +1,8 @@
 /**
  * Every contract under the "spawn" start method (run by `deno test` and by
- * `bun test`).
+ * `bun test`); `PROCS_TEST_CONTRACTS=first|second` runs half of them (see
+ * tests/contract/_all.ts).
  */
-import { runProcessContract } from "./contract/process_contract.ts";
-import { runPipeContract } from "./contract/pipe_contract.ts";
-import { runQueueContract } from "./contract/queue_contract.ts";
-import { runSynchronizeContract } from "./contract/synchronize_contract.ts";
-import { runSharedctypesContract } from "./contract/sharedctypes_contract.ts";
-import { runPoolContract } from "./contract/pool_contract.ts";
-import { runManagerContract } from "./contract/manager_contract.ts";
+import { runContracts } from "./contract/_all.ts";
 
-runProcessContract({ startMethod: "spawn" });
-runPipeContract({ startMethod: "spawn" });
-runQueueContract({ startMethod: "spawn" });
-runSynchronizeContract({ startMethod: "spawn" });
-runSharedctypesContract({ startMethod: "spawn" });
-runPoolContract({ startMethod: "spawn" });
-runManagerContract({ startMethod: "spawn" });
+runContracts("spawn");

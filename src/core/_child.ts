@@ -38,6 +38,30 @@ function describeError(error: unknown): string {
   return String(error);
 }
 
+/**
+ * Says what ends this child as Python does ("Process <name>:" and the stack
+ * on stderr), and tells the parent too: a pool that gives up on workers
+ * failing at start-up, or a manager whose server never got ready, shows
+ * the child's error (with its advice) in the parent's own error.
+ */
+function reportFailure(channel: Channel, error: unknown): void {
+  getHost().writeStderr(`Process ${processState().name}:\n${describeError(error)}\n`);
+  const said = error instanceof Error ? error : new Error(String(error));
+  try {
+    channel.send(["failed", said]);
+  } catch {
+    // Not copyable as it is (a field holds a function...): its words still are.
+    const words = new Error(said.message);
+    words.name = said.name;
+    words.stack = said.stack;
+    try {
+      channel.send(["failed", words]);
+    } catch {
+      // Too large to send: stderr has said it.
+    }
+  }
+}
+
 /** Runs the child described by `bootstrapLine`; never returns. */
 export async function runChild(
   bootstrapLine: string,
@@ -106,7 +130,7 @@ export async function runChild(
   // keep running while the entry's top-level await is pending.
   const uncaught = (error: unknown) => {
     if (error instanceof SystemExit) return void exitChild(error.code);
-    host.writeStderr(`Process ${processState().name}:\n${describeError(error)}\n`);
+    reportFailure(channel, error);
     exitChild(1);
   };
   host.child.trapExit((exitCode) => {
@@ -143,7 +167,7 @@ export async function runChild(
   } catch (error) {
     if (error instanceof SystemExit) code = error.code;
     else {
-      host.writeStderr(`Process ${processState().name}:\n${describeError(error)}\n`);
+      reportFailure(channel, error);
       code = 1;
     }
   }

@@ -45,6 +45,12 @@ onMessage("hello", (channel, [, token]) => {
   waiter(channel);
 });
 
+// A child says what ended it before it exits (see _child.ts): kept with its
+// channel until the parent reads it when the child has finished.
+onMessage("failed", (channel, [, error]) => {
+  channel.attachments.set("failed", error);
+});
+
 /** Who a child is, as its `Process` object says when the child says hello. */
 export type ChildIdentity = Pick<StartHeader, "name" | "identity" | "daemon" | "authkey">;
 
@@ -88,6 +94,11 @@ export class Popen {
    * handled (a failed child's unused tickets are dropped by then).
    */
   readonly finished: Promise<ExitStatus>;
+  /**
+   * The error that ended the child, as it said before exiting (set by the
+   * time {@linkcode Popen.finished} resolves); null if it said none.
+   */
+  failure: Error | null = null;
 
   /**
    * Encodes what the child runs and launches it; throws (a `TypeError`
@@ -192,6 +203,8 @@ export class Popen {
       // whose attach is still in flight: only a failed child may have left
       // tickets unused.
       if (status.code !== 0) { for (const drop of tickets) drop(); }
+      const failure = channel?.attachments.get("failed");
+      if (failure instanceof Error) this.failure = failure;
       return status;
     })();
   }

@@ -44,12 +44,34 @@ function split(stack: string): { header: string; frames: string[] } {
   };
 }
 
+/**
+ * A frame of code outside any function (`at file.ts:3:4`, a module's top
+ * level) written as one with a name (`at <anonymous> (file.ts:3:4)`): both
+ * are V8's forms, but Bun reads only the second from a stack it is given,
+ * and for the first prints where the error object was made instead (a line
+ * of this library).
+ */
+function named(frame: string): string {
+  return frame.replace(/^(\s+at (?:async )?)([^\s(][^()]*:\d+:\d+)$/, "$1<anonymous> ($2)");
+}
+
+/** An error with no stack of its own: the one it is given is all it shows. */
+function bare(message: string): Error {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new Error(message);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** The frames of the program's own code: neither the library's nor the runtime's. */
 function programFrames(frames: string[]): string[] {
   return frames.filter((line) =>
     PROGRAM_FRAME.test(line) && !/\(?(ext|node):/.test(line) &&
     !LIBRARY.some((source) => line.includes(source))
-  );
+  ).map(named);
 }
 
 /**
@@ -61,8 +83,8 @@ export function fromChild(error: unknown, where: string): unknown {
   if (!(error instanceof Error) || !isDecodedError(error) || headers.has(error)) return error;
   const { header, frames } = split(typeof error.stack === "string" ? error.stack : "");
   const own = programFrames(frames);
-  const childFrames = own.length > 0 ? own : frames;
-  const remote = new Error(`raised in ${where}`);
+  const childFrames = own.length > 0 ? own : frames.map(named);
+  const remote = bare(`raised in ${where}`);
   remote.name = "RemoteTraceback";
   define(remote, "stack", [`RemoteTraceback: raised in ${where}`, ...childFrames].join("\n"));
   if ("cause" in error) define(remote, "cause", error.cause);

@@ -50,7 +50,7 @@ import {
 import { defaultStartMethod } from "./_start_method.ts";
 import { OSError, RemoteError, ValueError } from "./errors.ts";
 import { checkNotBootstrapping, type Process, processClassFor } from "./process.ts";
-import { awaitFromChild } from "./_remote.ts";
+import { awaitFromChild, fromChild } from "./_remote.ts";
 import { registerLibraryTarget } from "./_popen.ts";
 import { type CallableSpec, callerModules, describeCallable } from "./reduction.ts";
 import { type Address, addressString, keyBytes } from "./listener.ts";
@@ -605,8 +605,15 @@ export class BaseManager implements AsyncDisposable {
       ready = await mine.recv() as ManagerReport;
     } catch {
       await p.join();
+      // What ended it, as the server process said (its module, with the
+      // guard advice, or a registered callable's module failed to load).
+      const failure = p._failure;
       throw new RemoteError(
-        `The manager's server process exited with code ${p.exitcode} before it was ready (see its stderr)`,
+        `The manager's server process ${p.name} exited with code ${p.exitcode} before it was ready` +
+          (failure === null ? " (see its stderr)" : `: ${failure.name}: ${failure.message}`),
+        failure === null
+          ? undefined
+          : { cause: fromChild(failure, `the server process ${p.name}`) },
       );
     }
     this.#process = p;

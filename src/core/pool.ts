@@ -506,16 +506,23 @@ export class Pool<I extends unknown[] = never[]> implements AsyncDisposable {
       );
     }
     worker.inflight.clear();
-    if (this.#state === "TERMINATE") return this.#checkIdle();
+    // A pool that gave up (see #break) replaces no one: the workers it
+    // killed end here too, and must not start new ones.
+    if (this.#state === "TERMINATE" || this.#broken) return this.#checkIdle();
     // Only a worker that ended by itself before it was ready says something
     // is wrong with the module or the initializer: one killed by a signal
     // (a negative exit code) while it started says nothing about them.
     if (!worker.ready && !worker.killed && code !== null && code >= 0) {
       if (++this.#startFailures >= MAX_START_FAILURES) {
+        // The last worker's own error, as it told the pool, is the cause.
+        const failure = worker.process._failure;
+        const said = failure === null
+          ? "the initializer or the import of your module probably fails; see their stderr"
+          : `the last one failed with ${failure.name}: ${failure.message}`;
         this.#break(
           new ProcessError(
-            `Pool workers keep dying at start-up (${this.#startFailures} in a row, last exit code ${code}): ` +
-              `the initializer or the import of your module probably fails; see their stderr`,
+            `Pool workers keep dying at start-up (${this.#startFailures} in a row, last exit code ${code}): ${said}`,
+            failure === null ? undefined : { cause: fromChild(failure, IN_WORKER) },
           ),
         );
         return;

@@ -149,6 +149,8 @@ interface Started {
   finished: Promise<void>;
   exitcode: number | null;
   killedWith: number | null;
+  /** The error the child said ended it (set when it has finished). */
+  failure: Error | null;
 }
 
 /** Called with the ident of a child that ended abnormally (killed, crashed). */
@@ -309,6 +311,15 @@ export class Process<A extends unknown[] = never[]> implements AsyncDisposable {
     this.#modules = callerModules();
   }
 
+  /**
+   * @internal The error that ended the child, as the child said it before
+   * exiting (its module, target or initializer threw); null while it runs,
+   * when it ended without one, or when it was killed first.
+   */
+  get _failure(): Error | null {
+    return this.#started?.failure ?? null;
+  }
+
   /** @internal Where a child looks for the functions of this process (a pool's workers use the pool creator's). */
   _useModules(modules: string[]): void {
     this.#modules = modules;
@@ -432,9 +443,11 @@ export class Process<A extends unknown[] = never[]> implements AsyncDisposable {
       finished: Promise.resolve(),
       exitcode: null,
       killedWith: null,
+      failure: null,
     };
     started.finished = (async () => {
       const status = await popen.finished;
+      started.failure = popen.failure;
       if (status.code !== 0) {
         for (const hook of childDeathHooks) hook(this.#ident!);
       }

@@ -1063,6 +1063,11 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
     test("workers that keep dying at start-up make the pool fail clearly", T, async () => {
       const q = new ctx.Queue<unknown>();
       const others = new Set(activeChildren());
+      // Every Process object made in this process takes the next number of
+      // one counter: made (not started) before and after, two tell how many
+      // workers the pool made in between.
+      const nextNumber = () => Number(new ctx.Process().name.split("-")[1]);
+      const first = nextNumber();
       using stderr = new StderrFile();
       const own = new ctx.Pool({
         processes: 2,
@@ -1073,7 +1078,13 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
         const r = own.applyAsync(poolSquare, [2]);
         const error = await failureOf(() => r.get());
         assert.ok(error instanceof ProcessError, `got ${error}`);
-        assert.match(error.message, /start-up/);
+        // The last worker's own error, as it told the pool, is said and is the cause.
+        assert.match(
+          error.message,
+          /keep dying at start-up \(3 in a row, last exit code 1\): the last one failed with Error: poolFailingInit fails on purpose/,
+        );
+        assert.ok(error.cause instanceof Error, `cause: ${error.cause}`);
+        assert.equal(error.cause.message, "poolFailingInit fails on purpose");
         const later = await failureOf(() => own.apply(poolSquare, [3]));
         assert.ok(later instanceof ProcessError, "later work fails too");
         // Every worker the pool started has ended (each reported "start" first).
@@ -1092,6 +1103,9 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
         // it can only miss one, never fail a pool that started none.
         await new Promise((resolve) => setTimeout(resolve, 700));
         assert.deepEqual(await takeRest(q), [], "no worker started after the pool gave up");
+        // Two workers, and one for each of the first two that died: the
+        // third death gives up, and the worker it kills is not replaced.
+        assert.equal(nextNumber() - first - 1, 4, "workers the pool made");
       } finally {
         await own.terminate();
         q.close();

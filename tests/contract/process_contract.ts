@@ -577,14 +577,19 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
     // process, a pool or a manager at its top level, without the guard,
     // would have every child import it and start more children, for ever.
     for (
-      const [kind, started, exit] of [
-        ["process", "a new process \\(Process-1:1\\)", 0],
-        ["pool", "a Pool", 1],
-        ["manager", "the server process of CounterManager", 1],
+      const [kind, started, exit, evaluations] of [
+        ["process", "a new process \\(Process-1:1\\)", 0, 3],
+        ["pool", "a Pool", 1, 3],
+        ["manager", "the server process of CounterManager", 1, 2],
+        // A pool whose initializer is in the unguarded module: its workers
+        // fail before they are ready, three times, and the pool gives up.
+        ["initializer", "a Pool", 1, 4],
       ] as const
     ) {
       test(
-        `a program that starts a ${kind} without the import.meta.main guard fails at once with the guard advice: no loop, no leftover`,
+        `a program that starts ${
+          kind === "initializer" ? "a pool whose initializer is in that module" : `a ${kind}`
+        } without the import.meta.main guard fails at once with the guard advice: no loop, no leftover`,
         T,
         async () => {
           const dir = mkdtempSync(join(tmpdir(), "procs-mp-guard-"));
@@ -610,14 +615,27 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
             assert.match(result.stderr, /if __name__ == "__main__":/);
             assert.doesNotMatch(result.stderr, /Daemonic/);
             if (kind === "process") assert.match(result.stdout, /exitcode 1/);
+            // The parent's own error says it too, with the child's as its cause.
             if (kind === "manager") {
-              assert.match(result.stderr, /RemoteError: The manager's server process exited/);
+              assert.match(
+                result.stderr,
+                /RemoteError: The manager's server process CounterManager-1 exited with code 1 before it was ready: RuntimeError: An attempt has been made/,
+              );
+            }
+            if (kind === "initializer") {
+              assert.match(
+                result.stderr,
+                /ProcessError: Pool workers keep dying at start-up \(3 in a row, last exit code 1\): the last one failed with RuntimeError: An attempt has been made to start a Pool/,
+              );
             }
             // The module ran in the main program and in the children that
             // imported it, never in a grandchild.
             const imports = readFileSync(log, "utf8").trim().split("\n");
             assert.match(imports[0], /^MainProcess /);
-            assert.ok(imports.length >= 2 && imports.length <= 3, imports.join("; "));
+            assert.ok(
+              imports.length >= 2 && imports.length <= evaluations,
+              imports.join("; "),
+            );
             for (const line of imports.slice(1)) assert.doesNotMatch(line, /^\S*:/, line);
             if (processesWithEnv(log) === null) return; // no /proc: nothing more to check
             await waitFor(

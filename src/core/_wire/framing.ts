@@ -39,8 +39,27 @@ function release(chunk: Uint8Array): void {
   }
 }
 
-/** Cuts a stream of chunks into frames; throws on a frame above `maxFrame`. */
+/**
+ * A frame at least this long, of which at least {@linkcode ASSEMBLE_AFTER}
+ * bytes have come, is gathered into one buffer of its own as it arrives.
+ */
+const ASSEMBLE_AT = 1024 * 1024;
+/** See {@linkcode ASSEMBLE_AT}. */
+const ASSEMBLE_AFTER = 64 * 1024;
+
+/**
+ * Cuts a stream of chunks into frames; throws on a frame above `maxFrame`.
+ *
+ * A large frame is gathered as it arrives into a buffer of its announced
+ * length, each chunk freed once copied: the runtime's allocator then holds
+ * one block it hands back to the system as soon as the frame is dropped
+ * (see {@linkcode FrameReader.clear}), rather than hundreds of chunks
+ * scattered through its heap, which it may keep long after they are freed.
+ */
 export class FrameReader {
+  /** The large frame being gathered, and how much of it has come. */
+  #assembling: Uint8Array | null = null;
+  #filled = 0;
   #chunks: Uint8Array[] = [];
   /** Where the unread bytes of the first chunk start (no re-slicing per frame). */
   #offset = 0;
@@ -56,6 +75,27 @@ export class FrameReader {
 
   /** Adds a chunk and returns every frame it completed. */
   push(chunk: Uint8Array): Uint8Array[] {
+    const assembling = this.#assembling;
+    if (assembling !== null) {
+      const need = assembling.byteLength - this.#filled;
+      if (chunk.byteLength < need) {
+        assembling.set(chunk, this.#filled);
+        this.#filled += chunk.byteLength;
+        release(chunk);
+        return [];
+      }
+      assembling.set(chunk.subarray(0, need), this.#filled);
+      this.#assembling = null;
+      this.#filled = 0;
+      if (this.#holdAfter > 0) this.#holdAfter--;
+      if (chunk.byteLength === need) {
+        release(chunk);
+        return [assembling];
+      }
+      this.#chunks.push(chunk.subarray(need));
+      this.#buffered += chunk.byteLength - need;
+      return [assembling, ...this.#cut()];
+    }
     this.#chunks.push(chunk);
     this.#buffered += chunk.byteLength;
     return this.#cut();
@@ -85,12 +125,35 @@ export class FrameReader {
           `Frame of ${length} bytes is larger than the ${this.maxFrame} allowed`,
         );
       }
-      if (this.#buffered < 4 + length) break;
+      if (this.#buffered < 4 + length) {
+        if (length >= ASSEMBLE_AT && this.#buffered - 4 >= ASSEMBLE_AFTER) this.#assemble(length);
+        break;
+      }
       this.#advance(4); // the header
       frames.push(this.#take(length));
       if (this.#holdAfter > 0) this.#holdAfter--;
     }
     return frames;
+  }
+
+  /** Starts gathering the next frame, of `length` bytes, with what has come of it. */
+  #assemble(length: number): void {
+    this.#advance(4); // the header
+    const assembling = new Uint8Array(length);
+    const chunks = this.#chunks;
+    let filled = 0;
+    for (let i = 0; i < chunks.length; i++) {
+      const part = i === 0 ? chunks[0].subarray(this.#offset) : chunks[i];
+      assembling.set(part, filled);
+      filled += part.byteLength;
+      // The first chunk may still back a frame handed out before (a subarray).
+      if (i > 0 || this.#offset === 0) release(chunks[i]);
+    }
+    this.#chunks = [];
+    this.#offset = 0;
+    this.#buffered = 0;
+    this.#assembling = assembling;
+    this.#filled = filled;
   }
 
   /**
@@ -100,6 +163,9 @@ export class FrameReader {
    * sent 200 MB of a frame and left must not keep them for a quiet server.
    */
   clear(): void {
+    if (this.#assembling !== null) release(this.#assembling);
+    this.#assembling = null;
+    this.#filled = 0;
     const chunks = this.#chunks;
     this.#chunks = [];
     // The first chunk may still back a frame handed out before (a subarray).
@@ -110,7 +176,7 @@ export class FrameReader {
 
   /** Bytes received that do not yet form a whole frame. */
   get pending(): number {
-    return this.#buffered;
+    return this.#buffered + this.#filled;
   }
 
   /** The next frame's length (big-endian u32), which may straddle chunks. */

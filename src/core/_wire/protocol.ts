@@ -71,6 +71,11 @@ export interface Messages {
   start: [header: StartHeader, args: Uint8Array, kwargs: Uint8Array, fields: Uint8Array];
   /** A process ends cleanly: nothing it held needs releasing by the other side. */
   goodbye: [];
+  /**
+   * child → parent: the error that ends the child (its module, its target or
+   * something it left running threw), so the parent can say it too.
+   */
+  failed: [error: Error];
   /** A request (see {@linkcode Requests}); `id` 0 wants no reply. */
   req: RequestFields;
   /** The reply to request `id`: its value, or the error it threw. */
