@@ -146,12 +146,8 @@ export class FrameReader {
       const part = i === 0 ? chunks[0].subarray(this.#offset) : chunks[i];
       assembling.set(part, filled);
       filled += part.byteLength;
-      // The first chunk may still back a frame handed out before (a subarray).
-      if (i > 0 || this.#offset === 0) release(chunks[i]);
     }
-    this.#chunks = [];
-    this.#offset = 0;
-    this.#buffered = 0;
+    this.#dropChunks();
     this.#assembling = assembling;
     this.#filled = filled;
   }
@@ -166,6 +162,11 @@ export class FrameReader {
     if (this.#assembling !== null) release(this.#assembling);
     this.#assembling = null;
     this.#filled = 0;
+    this.#dropChunks();
+  }
+
+  /** Forgets the chunks held, freeing those no frame handed out shares. */
+  #dropChunks(): void {
     const chunks = this.#chunks;
     this.#chunks = [];
     // The first chunk may still back a frame handed out before (a subarray).
