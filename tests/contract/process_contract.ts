@@ -614,6 +614,9 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
             );
             assert.match(result.stderr, /if __name__ == "__main__":/);
             assert.doesNotMatch(result.stderr, /Daemonic/);
+            // A child's error rebuilt here is shown at the program's lines
+            // (a module's top level too), never where the library rebuilt it.
+            assert.doesNotMatch(result.stderr, /_remote\.ts/, result.stderr);
             if (kind === "process") assert.match(result.stdout, /exitcode 1/);
             // The parent's own error says it too, with the child's as its cause.
             if (kind === "manager") {
