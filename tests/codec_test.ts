@@ -14,6 +14,7 @@ import {
   decode,
   encode,
   encodeFrame,
+  encodeFrameParts,
   REDUCE,
   type Reduced,
   registerReducer,
@@ -46,6 +47,73 @@ describe("codec", () => {
     const back = roundTrip(numbers);
     assert.equal(back.length, numbers.length);
     for (let i = 0; i < numbers.length; i++) assert.ok(Object.is(back[i], numbers[i]), `${i}`);
+  });
+
+  it("sends long arrays of numbers as one block and gets the same arrays back", () => {
+    const ints = Array.from({ length: 1000 }, (_, i) => (i - 500) * 4_000_000);
+    const floats = [...ints.map((n) => n / 3), -0, NaN, Infinity, -Infinity, 2 ** 53, 1e-310];
+    const withMinusZero = [...Array.from({ length: 20 }, (_, i) => i), -0];
+    for (const numbers of [ints, floats, withMinusZero]) {
+      const bytes = encode(numbers);
+      // One tag and a block: 4 or 8 bytes an item, not a tag and a value each.
+      const each = numbers === ints ? 4 : 8;
+      assert.ok(bytes.length <= 6 + numbers.length * each, `${bytes.length} bytes`);
+      const back = decode(bytes) as number[];
+      assert.ok(Array.isArray(back));
+      assert.equal(back.length, numbers.length);
+      for (let i = 0; i < numbers.length; i++) assert.ok(Object.is(back[i], numbers[i]), `${i}`);
+    }
+    // Anything else in the array, a hole, or a shared reference: still exact.
+    const mixed: unknown[] = [...ints.slice(0, 30), "x", 1n];
+    const holey = ints.slice(0, 30);
+    delete holey[7];
+    const shared = { a: ints, b: ints };
+    assert.deepEqual(roundTrip(mixed), mixed);
+    const back = roundTrip(holey);
+    assert.equal(7 in back, false);
+    assert.deepEqual(back, holey);
+    const sharedBack = roundTrip(shared);
+    assert.equal(sharedBack.a, sharedBack.b);
+    assert.deepEqual(sharedBack.a, ints);
+    // A block is numbered as the array it stands for: references after it still resolve.
+    const after = { list: ints.slice(0, 20), other: {} as object, again: null as object | null };
+    after.again = after.other;
+    const afterBack = roundTrip(after);
+    assert.equal(afterBack.again, afterBack.other);
+  });
+
+  it("writes a large encoded payload as a part of its own, and the parts make the same frame", () => {
+    const big = new Uint8Array(3 * 1024 * 1024).map((_, i) => i * 7);
+    const payload = encode(big.buffer); // as a pipe's message: encoded once
+    const message = ["pipe.send", 3, 1, payload, { ticket: "t" }, [payload.subarray(0, 2)]];
+    const parts = encodeFrameParts(message);
+    assert.ok(parts.length >= 3, `${parts.length} parts`);
+    assert.ok(parts.includes(payload), "the payload itself is a part, not a copy");
+    const whole = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+    let at = 0;
+    for (const part of parts) {
+      whole.set(part, at);
+      at += part.byteLength;
+    }
+    assert.deepEqual(whole, new Uint8Array(encodeFrame(message)));
+    const [frameBytes] = new FrameReader(1 << 30).push(whole);
+    const back = decode(frameBytes) as unknown[];
+    assert.deepEqual(new Uint8Array(decode(back[3] as Uint8Array) as ArrayBuffer), big);
+    // Small payloads stay in the frame: one part, as encodeFrame writes it.
+    const small = ["pipe.send", 3, 1, encode("hi")];
+    const smallParts = encodeFrameParts(small);
+    assert.equal(smallParts.length, 1);
+    assert.deepEqual(new Uint8Array(smallParts[0]), new Uint8Array(encodeFrame(small)));
+  });
+
+  it("hands out a large encoding without copying it, and later encodes never touch it", () => {
+    const big = new Float64Array(300_000).map((_, i) => i / 3);
+    const first = encode(big);
+    const copy = first.slice();
+    for (let i = 0; i < 3; i++) encode(new Float64Array(300_000).fill(i));
+    encode({ small: [1, 2, 3] });
+    assert.deepEqual(first, copy);
+    assert.deepEqual(decode(first), big);
   });
 
   it("round-trips ASCII, non-ASCII and lone-surrogate strings of every length class", () => {
@@ -336,6 +404,7 @@ describe("codec", () => {
       BackRef: 18,
       String16: 22,
       Bytes: 24,
+      Numbers: 25,
     };
     const u32 = (n: number) => [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24];
     const huge = 2 ** 31;
@@ -354,6 +423,9 @@ describe("codec", () => {
       ["a string cut short", [TAG.String, ...u32(10), 0x61]],
       ["a number cut short", [4, 1, 2]],
       ["a reference to an object not yet seen", [TAG.BackRef, ...u32(5)]],
+      ["a block announcing 2^30 float64s", [TAG.Numbers, 1, ...u32(2 ** 30), 0]],
+      ["a block of int32s cut short", [TAG.Numbers, 0, ...u32(3), 1, 0, 0, 0]],
+      ["a block of an unknown kind", [TAG.Numbers, 7, ...u32(1), 1, 0, 0, 0]],
     ];
     for (const [what, bytes] of cases) {
       assert.throws(

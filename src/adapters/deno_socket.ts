@@ -15,6 +15,8 @@ import { DrainWaiters } from "./_drain.ts";
 const READ_MIN = 4 * 1024;
 /** The read buffer never grows past this. */
 const READ_MAX = 256 * 1024;
+/** Pending writes smaller than this together are sent as one buffer. */
+const JOIN_BELOW = 64 * 1024;
 
 /**
  * Wraps a connection. Its read buffer starts small and doubles while reads
@@ -87,14 +89,23 @@ function wrap(conn: Deno.Conn): ByteStream {
     while (pending.length > 0) {
       const chunks = pending;
       pending = [];
-      const data = concatBytes(chunks);
-      let written = 0;
-      while (written < data.byteLength) {
-        const n = await conn.write(data.subarray(written));
-        written += n;
-        if (closed) return;
-        buffered -= n;
-        wakeDrained();
+      // Small chunks are joined into one write; a large one goes alone.
+      for (let i = 0; i < chunks.length;) {
+        let end = i;
+        let size = 0;
+        while (end < chunks.length && (end === i || size + chunks[end].byteLength <= JOIN_BELOW)) {
+          size += chunks[end++].byteLength;
+        }
+        const data = end - i > 1 ? concatBytes(chunks.slice(i, end)) : chunks[i];
+        i = end;
+        let written = 0;
+        while (written < data.byteLength) {
+          const n = await conn.write(data.subarray(written));
+          written += n;
+          if (closed) return;
+          buffered -= n;
+          wakeDrained();
+        }
       }
     }
   }

@@ -11,7 +11,7 @@
  */
 
 import type { ByteStream } from "../host.ts";
-import { decode, type EncodeContext, encodeFrame } from "./codec.ts";
+import { decode, type EncodeContext, encodeFrameParts } from "./codec.ts";
 import { frame, FrameReader, MAX_FRAME } from "./framing.ts";
 import { clientHandshake, HANDSHAKE_MAX_FRAME, serverHandshake } from "./auth.ts";
 import { AuthenticationError, OSError, ValueError } from "../errors.ts";
@@ -169,11 +169,18 @@ export class Channel {
   /** Encodes and sends a message; a closed channel drops it; a message above the limit throws. */
   send(message: Message, context?: EncodeContext): void {
     if (this.#closed) return;
-    const bytes = encodeFrame(message, context, "message");
-    this.#checkSize(bytes.byteLength - 4);
-    if (this.#riders) this.#riders.push(bytes);
-    else if (this.#beforeNext.length > 0) this.#stream.write(this.#withRiders(bytes));
-    else this.#stream.write(bytes);
+    // A large payload in the message is a part of its own: written as it
+    // is, never copied into the frame (see encodeFrameParts).
+    const parts = encodeFrameParts(message, context, "message");
+    let size = -4;
+    for (const part of parts) size += part.byteLength;
+    this.#checkSize(size);
+    if (this.#riders) this.#riders.push(...parts);
+    else {
+      const first = this.#beforeNext.length > 0 ? this.#withRiders(parts[0]) : parts[0];
+      this.#stream.write(first);
+      for (let i = 1; i < parts.length; i++) this.#stream.write(parts[i]);
+    }
   }
 
   /**

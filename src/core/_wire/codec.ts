@@ -131,6 +131,15 @@ const enum Tag {
   String16,
   Function,
   Bytes,
+  /** An array of numbers only, as one block of int32s or float64s (see `Encoder.numbers`). */
+  Numbers,
+}
+
+/** Arrays this long or longer are tried as a block of numbers. */
+const NUMBERS_MIN = 16;
+const enum NumberKind {
+  Int32 = 0,
+  Float64 = 1,
 }
 
 const TYPED_ARRAYS = [
@@ -230,9 +239,11 @@ class Writer {
   }
 
   ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
+    const need = this.pos + n;
+    if (need <= this.buf.length) return;
+    // Doubling, or the size needed and a sixteenth more when that is more:
+    // a 64 MiB payload takes a 68 MiB buffer, not 128 MiB.
+    const size = Math.max(this.buf.length * 2, need + (need >>> 4));
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
@@ -352,6 +363,10 @@ const RESERVED = {};
 
 class Encoder {
   w = new Writer();
+  /** While a frame is encoded in parts: the parts so far (see `encodeFrameParts`). */
+  parts: Uint8Array[] | null = null;
+  /** Where the writer's bytes not yet in a part start. */
+  partStart = 0;
   refs = new RefTable();
   /** How many references were numbered (the decoder numbers them in the same order). */
   count = 0;
@@ -370,6 +385,15 @@ class Encoder {
     this.path.length = 0;
     this.path.push(root);
     this.context = context;
+    this.parts = null;
+    this.partStart = 0;
+  }
+
+  /** Ends the current part with the bytes written since the last one. */
+  cut(): void {
+    const w = this.w;
+    this.parts!.push(copyBytes(w.buf, this.partStart, w.pos - this.partStart));
+    this.partStart = w.pos;
   }
 
   fail(what: string): never {
@@ -451,8 +475,9 @@ class Encoder {
     }
     if (Array.isArray(o)) {
       this.ref(o);
-      w.u8(Tag.Array);
       const n = o.length;
+      if (n >= NUMBERS_MIN && LITTLE_ENDIAN && this.numbers(o)) return;
+      w.u8(Tag.Array);
       w.u32(n);
       for (let i = 0; i < n; i++) {
         if (!(i in o)) {
@@ -549,6 +574,31 @@ class Encoder {
     }
   }
 
+  /**
+   * Writes an array of numbers only (no hole, nothing else) as one block:
+   * int32s when every item is one, else float64s. The generic path costs a
+   * type switch and a tag per item, slow until the JIT has seen it run (the
+   * first `map` of a program); this check loop is small and the copy native.
+   */
+  numbers(o: unknown[]): boolean {
+    const n = o.length;
+    let ints = true;
+    for (let i = 0; i < n; i++) {
+      const v = o[i];
+      if (typeof v !== "number") return false;
+      if (ints && ((v | 0) !== v || (v === 0 && 1 / v < 0))) ints = false;
+    }
+    const block = ints ? new Int32Array(o as number[]) : new Float64Array(o as number[]);
+    const w = this.w;
+    w.u8(Tag.Numbers);
+    w.u8(ints ? NumberKind.Int32 : NumberKind.Float64);
+    w.u32(n);
+    w.ensure(block.byteLength);
+    w.buf.set(new Uint8Array(block.buffer), w.pos);
+    w.pos += block.byteLength;
+    return true;
+  }
+
   view(o: ArrayBufferView): void {
     const w = this.w;
     this.ref(o);
@@ -557,6 +607,13 @@ class Encoder {
       // `.buffer` (a slab, or a backing store JavaScriptCore would allocate).
       this.count++; // the decoder numbers the buffer of what it rebuilds
       w.u8(Tag.Bytes);
+      if (this.parts && o.byteLength >= PART_BYTES) {
+        // A large payload in a frame is written as a part of its own, not copied.
+        w.u32(o.byteLength);
+        this.cut();
+        this.parts.push(o);
+        return;
+      }
       return w.bytes(o);
     }
     if (o instanceof Uint8Array) {
@@ -605,6 +662,18 @@ class Encoder {
     this.value(extra);
     this.path.pop();
   }
+}
+
+/**
+ * The numbers of a block as an array. A function of its own, small, so the
+ * JIT optimises its loop after a few thousand items; the same loop inside
+ * the decoder's large `value()` stays slow far longer.
+ */
+function arrayOf(block: Int32Array | Float64Array): number[] {
+  const n = block.length;
+  const a: number[] = new Array(n);
+  for (let i = 0; i < n; i++) a[i] = block[i];
+  return a;
 }
 
 class Decoder {
@@ -763,6 +832,22 @@ class Decoder {
         }
         return a;
       }
+      case Tag.Numbers: {
+        const kind = this.u8();
+        if (kind !== NumberKind.Int32 && kind !== NumberKind.Float64) {
+          throw new TypeError(`Corrupt message: unknown number block kind ${kind}`);
+        }
+        const size = kind === NumberKind.Int32 ? 4 : 8;
+        const n = this.count(size, "a block of numbers");
+        const copy = new Uint8Array(n * size);
+        copyInto(copy, 0, this.buf, this.pos, n * size);
+        this.pos += n * size;
+        const a = arrayOf(
+          kind === NumberKind.Int32 ? new Int32Array(copy.buffer) : new Float64Array(copy.buffer),
+        );
+        this.refs.push(a);
+        return a;
+      }
       case Tag.Object: {
         const o: Record<string, unknown> = {};
         this.refs.push(o);
@@ -894,12 +979,12 @@ class Decoder {
 let spareEncoder: Encoder | null = null;
 
 /** Runs `write` with an encoder (the spare one unless an encode is already running). */
-function withEncoder(
+function withEncoder<T>(
   root: string,
   context: EncodeContext,
   start: number,
-  write: (e: Encoder) => Uint8Array,
-): Uint8Array {
+  write: (e: Encoder) => T,
+): T {
   const e = spareEncoder ?? new Encoder();
   spareEncoder = null;
   e.reset(root, context, start);
@@ -908,6 +993,7 @@ function withEncoder(
   } finally {
     e.refs.clear();
     e.context = {};
+    e.parts = null;
     if (e.w.buf.length > KEEP_WRITER_BYTES) e.w = new Writer();
     spareEncoder = e;
   }
@@ -924,7 +1010,50 @@ export function encode(
 ): Uint8Array {
   return withEncoder(root, context, 0, (e) => {
     e.value(value);
-    return copyBytes(e.w.buf, 0, e.w.pos);
+    return written(e, 0);
+  });
+}
+
+/**
+ * The bytes the encoder wrote from `start`: a copy, or when they are large
+ * the writer's own buffer (copying 64 MiB into fresh memory costs 10–130 ms
+ * here), the encoder taking a new writer.
+ */
+function written(e: Encoder, start: number): Uint8Array {
+  const w = e.w;
+  if (w.pos - start <= KEEP_WRITER_BYTES) return copyBytes(w.buf, start, w.pos - start);
+  e.w = new Writer();
+  return new Encoded(w.buf.buffer as ArrayBuffer, start, w.pos - start);
+}
+
+/** Payloads this large travel as a part of their own in {@linkcode encodeFrameParts}. */
+const PART_BYTES = 256 * 1024;
+
+/**
+ * Encodes `value` as one frame, like {@linkcode encodeFrame}, in parts
+ * written one after the other: a large payload already encoded (what
+ * {@linkcode encode} returned, a pipe's message, a queue's item) is a part
+ * of its own instead of being copied into the frame. The frame's length is
+ * in the first part.
+ */
+export function encodeFrameParts(
+  value: unknown,
+  context: EncodeContext = {},
+  root = "value",
+): Uint8Array[] {
+  return withEncoder(root, context, 4, (e) => {
+    e.parts = [];
+    e.value(value);
+    const parts = e.parts;
+    if (parts.length === 0) {
+      writeHeader(e.w.buf, e.w.pos - 4);
+      return [written(e, 0)];
+    }
+    if (e.w.pos > e.partStart) e.cut();
+    let size = -4;
+    for (const part of parts) size += part.byteLength;
+    writeHeader(parts[0], size);
+    return parts;
   });
 }
 
@@ -940,7 +1069,7 @@ export function encodeFrame(
   return withEncoder(root, context, 4, (e) => {
     e.value(value);
     writeHeader(e.w.buf, e.w.pos - 4);
-    return copyBytes(e.w.buf, 0, e.w.pos);
+    return written(e, 0);
   });
 }
 
