@@ -10,9 +10,9 @@
  *    `PROCS_TEST_JOBS` slots (3 by default), longest first: most of a run's
  *    time is spent waiting on children and timers, not on the CPU, so three
  *    at a time keep 2 cores busy without starving the timing-sensitive tests.
- * 3. **transports**: the "worker" contracts again with the transport that is
- *    not the runtime's default (`tests/worker_transport_test.ts`, which runs
- *    two test runners of its own side by side), Deno then Bun.
+ * 3. **transports**: the "worker" contracts again with the transports that
+ *    are not the runtime's default (`tests/worker_transport_test.ts`, which
+ *    runs three test runners of its own side by side), Deno then Bun.
  * 4. **publish**: `deno publish --dry-run` and `deno doc --lint`.
  *
  * A run's output is printed whole when it ends (runs never interleave),

@@ -1,13 +1,17 @@
 /**
  * PROCS_MP_TRANSPORT picks how "worker" children talk to the threads of
- * their OS process: `message-port` (streams over MessagePorts through the
- * process's hub, no socket) or `socket` (unix sockets in the private
- * directory, as "spawn" children always do). Each case runs a program whose
- * worker child starts a worker and a spawn grandchild, and counts the
- * MessagePort streams opened; then every "worker" contract (tests/
- * worker_test.ts) runs with the transport that is not this runtime's
- * default, in two test runners of its own side by side (the variable is
- * read once, when the host is built).
+ * their OS process: `ring` (connected through MessagePorts via the
+ * process's hub, the bytes through shared-memory rings; the default),
+ * `message-port` (the bytes posted on the ports) or `socket` (unix sockets
+ * in the private directory, as "spawn" children always do). Each case runs
+ * a program whose worker child starts a worker and a spawn grandchild, and
+ * counts the streams opened through the hub; then the "worker" contracts
+ * (tests/worker_test.ts, which run with the default) run again with the
+ * other transports, in test runners of their own side by side (the
+ * variable is read once, when the host is built): every contract with
+ * `socket`, and with `message-port` the half of them this runtime takes
+ * (Deno the first, Bun the second: the two runtimes together cover every
+ * contract, in half the time).
  */
 
 import { describe, it } from "node:test";
@@ -19,10 +23,12 @@ import { runScript, RUNTIME, testdata } from "./_helpers.ts";
 const SCRIPT = testdata("print_transport.ts");
 const T = { timeout: 120_000 };
 /** The default of each runtime (see src/adapters/deno_host.ts and bun_host.ts). */
-const DEFAULT: Record<typeof RUNTIME, "message-port" | "socket"> = {
-  deno: "socket",
-  bun: "socket",
+const DEFAULT: Record<typeof RUNTIME, "ring" | "message-port" | "socket"> = {
+  deno: "ring",
+  bun: "ring",
 };
+/** The half of the contracts this runtime runs with `message-port` (see the module doc). */
+const PORT_HALF: Record<typeof RUNTIME, "first" | "second"> = { deno: "first", bun: "second" };
 
 /**
  * Runs half of the contracts of tests/worker_test.ts (`half`, see there) in
@@ -58,6 +64,21 @@ async function runWorkerContracts(
 }
 
 describe("PROCS_MP_TRANSPORT", () => {
+  it(
+    "ring: worker children's streams are connected through the hub, their bytes in shared memory",
+    T,
+    async () => {
+      const result = await runScript(SCRIPT, [], { env: { PROCS_MP_TRANSPORT: "ring" } });
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /^transports ring,unix$/m);
+      assert.match(result.stdout, /^children worker, spawn; exitcode 0$/m);
+      const main = Number(/^main port streams (\d+)$/m.exec(result.stdout)?.[1]);
+      const child = Number(/^child port streams (\d+)$/m.exec(result.stdout)?.[1]);
+      assert.ok(main >= 1, result.stdout);
+      assert.ok(child >= 1, result.stdout);
+    },
+  );
+
   it("message-port: worker children talk through MessagePorts", T, async () => {
     const result = await runScript(SCRIPT, [], { env: { PROCS_MP_TRANSPORT: "message-port" } });
     assert.equal(result.code, 0, result.stderr);
@@ -83,27 +104,36 @@ describe("PROCS_MP_TRANSPORT", () => {
   it("unset: this runtime's default", T, async () => {
     const result = await runScript(SCRIPT, [], { env: { PROCS_MP_TRANSPORT: undefined } });
     assert.equal(result.code, 0, result.stderr);
-    const expected = DEFAULT[RUNTIME] === "socket" ? "unix" : "message-port,unix";
+    const expected = DEFAULT[RUNTIME] === "socket" ? "unix" : `${DEFAULT[RUNTIME]},unix`;
     assert.match(result.stdout, new RegExp(`^transports ${expected}$`, "m"));
   });
 
   it("an unknown name fails and names the choices", T, async () => {
     const result = await runScript(SCRIPT, [], { env: { PROCS_MP_TRANSPORT: "carrier-pigeon" } });
     assert.notEqual(result.code, 0);
-    assert.match(result.stderr, /PROCS_MP_TRANSPORT must be 'message-port' or 'socket'/);
+    assert.match(result.stderr, /PROCS_MP_TRANSPORT must be 'ring', 'message-port' or 'socket'/);
   });
 
   it(
-    'every "worker" contract holds with the other transport',
+    'every "worker" contract holds with the other transports',
     { timeout: 900_000 },
     async () => {
-      const other = DEFAULT[RUNTIME] === "socket" ? "message-port" : "socket";
-      // Two runners side by side, each taking half of the contracts.
-      const groups = await Promise.all(
-        (["first", "second"] as const).map((half) => runWorkerContracts(other, half)),
+      // Runners side by side, each taking half of the contracts.
+      const runs: [string, "first" | "second"][] = [
+        ["socket", "first"],
+        ["socket", "second"],
+        ["message-port", PORT_HALF[RUNTIME]],
+      ];
+      assert.equal(
+        DEFAULT[RUNTIME],
+        "ring",
+        "the runs above are the transports besides the default",
       );
-      for (const { code, output, ran } of groups) {
-        assert.equal(code, 0, output.slice(-4000));
+      const groups = await Promise.all(
+        runs.map(([transport, half]) => runWorkerContracts(transport, half)),
+      );
+      for (const [i, { code, output, ran }] of groups.entries()) {
+        assert.equal(code, 0, `${runs[i].join(", ")}:\n${output.slice(-4000)}`);
         assert.ok(ran >= 30, `only ${ran} contract tests ran:\n${output.slice(-2000)}`);
       }
     },

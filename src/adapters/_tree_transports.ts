@@ -1,18 +1,25 @@
 /**
  * Which transports a host offers the tree's own endpoints: unix sockets
- * always (children started by "spawn" are other OS processes), and
- * `MessagePort`s first when the environment variable `PROCS_MP_TRANSPORT`
- * is `message-port` (or unset, on a runtime whose default it is), so
- * "worker" children of one OS process talk through ports instead of
- * sockets. `PROCS_MP_TRANSPORT=socket` keeps sockets only.
+ * always (children started by "spawn" are other OS processes), and first,
+ * for the threads of one OS process ("worker" children), what the
+ * environment variable `PROCS_MP_TRANSPORT` picks (the host's default when
+ * unset):
  *
- * Both hosts default to sockets: measured on this machine (2 vCPUs, Deno
- * 2.9.6, Bun 1.4.5; a pipe round trip parent<->worker and 20k queue items
- * put->get, one worker), MessagePorts were slower on Bun (round trip ~100
- * vs ~55-75 us, queue ~70k vs ~85-105k items/s) and no faster on Deno
- * (round trip ~135-190 vs ~90-170 us, queue ~95-120k vs ~85-170k items/s):
- * every message is a structured clone and a cross-thread event, plus the
- * credit acknowledgements, where a socket write batches bytes.
+ * - `ring`: threads connect through `MessagePort`s (the hub of
+ *   message_port.ts) and a stream's bytes go through shared memory, two
+ *   rings a stream (_ring_stream.ts). The default on both hosts.
+ * - `message-port`: the bytes are posted on the ports themselves (what a
+ *   page without `SharedArrayBuffer` can do).
+ * - `socket`: unix sockets only, as "spawn" children always use.
+ *
+ * Measured on this machine (2 vCPUs, Deno 2.9.6, Bun 1.4.5, 2026-12-05; a
+ * pipe round trip parent<->worker, then 20k `applyAsync` on a worker
+ * `Pool(2)`): rings 28–32 µs (Deno) and 33–39 µs (Bun) a round trip
+ * against 64–81 and 40–42 µs over sockets, with the same task throughput
+ * within this machine's noise. Posting bytes on ports was slower than
+ * sockets on Bun (round trip ~100 vs ~55-75 µs) and no faster on Deno
+ * (~135-190 vs ~90-170 µs, 2026-11): every message is a structured clone
+ * and a cross-thread event.
  *
  * `closeEvents`: whether the runtime's `MessagePort` `close` event is to be
  * trusted (see src/adapters/message_port.ts).
@@ -25,7 +32,7 @@ import { unixTreeTransport } from "./_unix_tree.ts";
 import type { BrokerGrant } from "./message_port.ts";
 
 /** The tree transports of "worker" children. */
-export type TreeTransportMode = "message-port" | "socket";
+export type TreeTransportMode = "ring" | "message-port" | "socket";
 
 /**
  * The tree transports, and the broker a worker launcher hands each worker
@@ -41,15 +48,15 @@ export async function treeTransports(
 ): Promise<{ transports: Transport[]; broker?: () => BrokerGrant & { gone(): void } }> {
   const raw = env("PROCS_MP_TRANSPORT");
   let mode = defaultMode;
-  if (raw === "message-port" || raw === "socket") mode = raw;
+  if (raw === "ring" || raw === "message-port" || raw === "socket") mode = raw;
   else if (raw) {
     throw new RangeError(
-      `PROCS_MP_TRANSPORT must be 'message-port' or 'socket': received '${raw}'`,
+      `PROCS_MP_TRANSPORT must be 'ring', 'message-port' or 'socket': received '${raw}'`,
     );
   }
   const unix = unixTreeTransport(sockets, privateDir);
   if (mode === "socket") return { transports: [unix] };
   const { messagePortTransport } = await import("./message_port.ts");
-  const ports = messagePortTransport({ timers, closeEvents });
+  const ports = messagePortTransport({ timers, closeEvents, rings: mode === "ring" });
   return { transports: [ports, unix], broker: ports.grant };
 }

@@ -52,7 +52,7 @@ export async function bunHost(privateDir: () => string): Promise<Host> {
   const env = (name: string) => process.env[name];
   const tree = await treeTransports(
     env,
-    "socket",
+    "ring",
     bunSocketTransport,
     privateDir,
     hostTimers,

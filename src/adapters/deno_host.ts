@@ -48,7 +48,7 @@ export async function denoHost(privateDir: () => string): Promise<Host> {
     setInterval: (callback, ms) =>
       denoTimer(setInterval(callback, ms) as unknown as number, clearInterval),
   };
-  const tree = await treeTransports(env, "socket", denoSocketTransport, privateDir, timers, true);
+  const tree = await treeTransports(env, "ring", denoSocketTransport, privateDir, timers, true);
   trackSignalListeners();
   return {
     runtime: `Deno ${Deno.version.deno}`,

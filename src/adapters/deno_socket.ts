@@ -66,10 +66,13 @@ function wrap(conn: Deno.Conn): ByteStream {
         if (closed) break;
         const n = await conn.read(buf);
         if (n === null) break;
-        const chunk = buf.slice(0, n);
-        if (n === buf.byteLength) {
+        // A full read hands over the buffer itself (no copy) and reads next
+        // into a new one, twice as large up to the limit.
+        const full = n === buf.byteLength;
+        const chunk = full ? buf : buf.slice(0, n);
+        if (full) {
           small = 0;
-          if (n < READ_MAX) buf = new Uint8Array(n * 2);
+          buf = new Uint8Array(n < READ_MAX ? n * 2 : n);
         } else if (n <= buf.byteLength >> 2 && buf.byteLength > READ_MIN && ++small >= 8) {
           // Eight small reads in a row: the traffic is small now.
           small = 0;

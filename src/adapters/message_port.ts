@@ -31,6 +31,7 @@
 import type { ByteStream, Timers, Transport } from "../core/host.ts";
 import { DrainWaiters } from "./_drain.ts";
 import { concatBytes } from "../core/_util.ts";
+import { newRing, type RingSignal, RingStream } from "./_ring_stream.ts";
 
 /** A reader acknowledges delivered bytes at least this often. */
 export const ACK_BYTES = 64 * 1024;
@@ -56,9 +57,17 @@ type ToHub =
 
 /** Messages from the hub to a thread. */
 type ToAgent =
-  | { t: "incoming"; id: string; stream: string; port: MessagePort }
-  | { t: "verdict"; stream: string; port: MessagePort | null }
+  | { t: "incoming"; id: string; stream: string; port: MessagePort; rings?: Rings }
+  | { t: "verdict"; stream: string; port: MessagePort | null; rings?: Rings }
   | { t: "closed"; stream: string };
+
+/** A stream's two rings (see `rings`): the listener writes the first, the connector the second. */
+type Rings = [SharedArrayBuffer, SharedArrayBuffer];
+
+/** A stream as its agent sees it: told when the peer's thread is gone. */
+interface AgentStream {
+  peerGone(): void;
+}
 
 interface AgentRecord {
   send(message: ToAgent, transfer?: Transferable[]): void;
@@ -109,10 +118,12 @@ class Hub {
         // must not keep the program alive.
         const { port1, port2 } = new MessageChannel();
         this.#streams.set(message.stream, [from, owner!]);
-        listener.send({ t: "incoming", id: message.id, stream: message.stream, port: port1 }, [
-          port1,
-        ]);
-        sender.send({ t: "verdict", stream: message.stream, port: port2 }, [port2]);
+        const made: Rings | undefined = rings ? [newRing(), newRing()] : undefined;
+        listener.send(
+          { t: "incoming", id: message.id, stream: message.stream, port: port1, rings: made },
+          [port1],
+        );
+        sender.send({ t: "verdict", stream: message.stream, port: port2, rings: made }, [port2]);
         break;
       }
       case "agent":
@@ -163,8 +174,11 @@ class Hub {
 /** This thread's side of the hub: its listeners, its open streams, its pending connects. */
 class Agent {
   readonly #listeners = new Map<string, (stream: ByteStream) => void>();
-  readonly streams = new Map<string, PortStream>();
-  readonly #verdicts = new Map<string, (port: MessagePort | null) => void>();
+  readonly streams = new Map<string, AgentStream>();
+  readonly #verdicts = new Map<
+    string,
+    (verdict: { port: MessagePort | null; rings?: Rings }) => void
+  >();
   #next = 0;
   #children = 0;
 
@@ -184,13 +198,13 @@ class Agent {
           this.toHub({ t: "drop", stream: message.stream });
           break;
         }
-        onConnection(new PortStream(message.port, this, message.stream));
+        onConnection(openStream(message.port, this, message.stream, message.rings, 0));
         break;
       }
       case "verdict": {
         const settle = this.#verdicts.get(message.stream);
         this.#verdicts.delete(message.stream);
-        settle?.(message.port);
+        settle?.(message);
         break;
       }
       case "closed":
@@ -214,20 +228,20 @@ class Agent {
   async connect(address: string): Promise<ByteStream> {
     const id = address.slice(`mp:${this.hub}:`.length);
     const streamId = `${this.id}/${this.#next++}`;
-    const verdict = new Promise<MessagePort | null>((resolve) =>
+    const verdict = new Promise<{ port: MessagePort | null; rings?: Rings }>((resolve) =>
       this.#verdicts.set(streamId, resolve)
     );
     // A connect waiting for its verdict keeps the thread alive, as a socket's would.
     if (this.#verdicts.size === 1) this.keepAlive(true);
     this.toHub({ t: "connect", id, stream: streamId });
-    let port: MessagePort | null;
+    let answer: { port: MessagePort | null; rings?: Rings };
     try {
-      port = await verdict;
+      answer = await verdict;
     } finally {
       if (this.#verdicts.size === 0) this.keepAlive(false);
     }
-    if (!port) throw new Error(`Nothing listens at ${address}`);
-    return new PortStream(port, this, streamId);
+    if (!answer.port) throw new Error(`Nothing listens at ${address}`);
+    return openStream(answer.port, this, streamId, answer.rings, 1);
   }
 
   /** A broker for a worker this thread starts. */
@@ -243,6 +257,54 @@ class Agent {
     };
   }
 }
+
+/**
+ * The stream over a connected port: its bytes through the two rings when
+ * the hub made them (`side` 0 is the listener's, which writes the first),
+ * or through the port itself.
+ */
+function openStream(
+  port: MessagePort,
+  agent: Agent,
+  id: string,
+  made: Rings | undefined,
+  side: 0 | 1,
+): ByteStream {
+  if (!made) return new PortStream(port, agent, id);
+  const p = port as Port;
+  const stream = new RingStream(
+    made[side],
+    made[1 - side],
+    (message) => p.postMessage(message),
+    timers ?? webTimers,
+    () => {
+      p.onmessage = null;
+      p.close();
+      agent.streams.delete(id);
+      agent.toHub({ t: "drop", stream: id });
+    },
+  );
+  // The port carries only the end and the close; the rings' waits keep the
+  // program alive while the stream is ref'd.
+  p.onmessage = (event) => stream.signalled(event.data as RingSignal);
+  if (closeEvents) p.addEventListener("close", () => stream.peerLost());
+  p.unref?.();
+  // Told on the broker port, which may run before the peer's last signal: one more turn first.
+  agent.streams.set(id, { peerGone: () => setTimeout(() => stream.peerLost(), 0) });
+  return stream;
+}
+
+/** Web timers as {@linkcode Timers}, where the host gave none (they cannot be unref'd). */
+const webTimers: Timers = {
+  setTimeout(callback, ms) {
+    const id = setTimeout(callback, ms);
+    return { ref() {}, unref() {}, clear: () => clearTimeout(id) };
+  },
+  setInterval(callback, ms) {
+    const id = setInterval(callback, ms);
+    return { ref() {}, unref() {}, clear: () => clearInterval(id) };
+  },
+};
 
 /** A {@linkcode ByteStream} over one end of a `MessageChannel`. */
 class PortStream implements ByteStream {
@@ -458,6 +520,8 @@ let agent: Agent | null = null;
 let timers: Timers | null = null;
 /** Whether a port's `close` event means its peer closed it or was torn down (see `messagePortTransport`). */
 let closeEvents = false;
+/** Whether the hub makes rings for the streams it connects (see `MessagePortOptions.rings`). */
+let rings = false;
 /** Streams opened through this module, for tests and measurements. */
 let opened = 0;
 
@@ -513,14 +577,22 @@ export interface MessagePortOptions {
    * first connects), so there the hub learns of deaths only from launchers.
    */
   closeEvents?: boolean;
+  /**
+   * The streams' bytes go through shared memory (two rings a stream, see
+   * _ring_stream.ts) instead of being posted on their ports. Read by the
+   * hub, which makes the rings: the main thread's option decides for every
+   * thread of the tree.
+   */
+  rings?: boolean;
 }
 
 /** The `MessagePort` transport. */
 export function messagePortTransport(options: MessagePortOptions = {}): MessagePortTransport {
   timers ??= options.timers ?? null;
   closeEvents = options.closeEvents ?? false;
+  rings = options.rings ?? false;
   return {
-    name: "message-port",
+    name: rings ? "ring" : "message-port",
     listen(onConnection) {
       return localAgent().listen((stream) => {
         opened++;

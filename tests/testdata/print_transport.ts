@@ -1,5 +1,5 @@
 // Prints the tree transports PROCS_MP_TRANSPORT chose, and how many
-// MessagePort streams the main thread and a "worker" child opened while the
+// MessagePort streams (ring or port) the main thread and a "worker" child opened while the
 // child (and its own "worker" and "spawn" children) talked to their parents.
 import { getContext, type StartMethod } from "../../mod.ts";
 import type { Connection } from "../../mod.ts";
@@ -7,7 +7,7 @@ import { getHost } from "../../src/core/host.ts";
 
 /** MessagePort streams this thread opened or accepted (0 without that transport). */
 function portStreams(): number {
-  const ports = getHost().transports.find((t) => t.name === "message-port") as
+  const ports = getHost().transports.find((t) => t.name === "message-port" || t.name === "ring") as
     | { opened: number }
     | undefined;
   return ports?.opened ?? 0;
