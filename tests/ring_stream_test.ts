@@ -27,13 +27,12 @@ function pair(): { a: RingStream; b: RingStream; finished: string[] } {
   const up = newRing();
   const down = newRing();
   const finished: string[] = [];
-  let a!: RingStream;
-  let b!: RingStream;
-  const to = (peer: () => RingStream) => (message: RingSignal) =>
-    setTimeout(() => peer().signalled(message), 0);
-  a = new RingStream(up, down, to(() => b), timers, () => finished.push("a"));
-  b = new RingStream(down, up, to(() => a), timers, () => finished.push("b"));
-  return { a, b, finished };
+  const ends: RingStream[] = [];
+  const to = (peer: number) => (message: RingSignal) =>
+    setTimeout(() => ends[peer].signalled(message), 0);
+  ends.push(new RingStream(up, down, to(1), timers, () => finished.push("a")));
+  ends.push(new RingStream(down, up, to(0), timers, () => finished.push("b")));
+  return { a: ends[0], b: ends[1], finished };
 }
 
 /** Collects what `stream` delivers until it closes. */

@@ -122,43 +122,50 @@ export function setReplyContext(make: (channel: Channel) => EncodeContext): void
 
 onMessage("req", (channel, [, id, op, ...args]) => {
   const handler = requestHandlers.get(op);
-  let result: Promise<unknown>;
+  let value: unknown;
   try {
     if (!handler) throw new TypeError(`Unknown request '${String(op)}'`);
-    result = Promise.resolve(handler(channel, args));
+    value = handler(channel, args);
   } catch (error) {
-    result = Promise.reject(error);
+    return failed(channel, id, op, error);
   }
-  result.then(
-    (value) => {
-      if (!id) return;
-      try {
-        channel.send(["res", id, true, value], replyContext?.(channel));
-      } catch (error) {
-        channel.send([
-          "res",
-          id,
-          false,
-          new RemoteError(
-            `The result of '${String(op)}' could not be sent back: ${
-              (error as Error)?.message ?? error
-            }`,
-          ),
-        ]);
-      }
-    },
-    (error) => {
-      if (id) channel.send(["res", id, false, error]);
-      else {
-        getHost().writeStderr(
-          `@procs/multiprocessing: request '${String(op)}' failed: ${
-            (error as Error)?.stack ?? error
-          }\n`,
-        );
-      }
-    },
-  );
+  // A handler that answers at once is answered at once: no promise per
+  // request (a queue's put from a "spawn" child is one of these).
+  if (value instanceof Promise) {
+    value.then((v) => answer(channel, id, op, v), (e) => failed(channel, id, op, e));
+  } else answer(channel, id, op, value);
 });
+
+/** Sends request `id`'s reply (none for a notification, id 0). */
+function answer(channel: Channel, id: number, op: RequestOp, value: unknown): void {
+  if (!id) return;
+  try {
+    channel.send(["res", id, true, value], replyContext?.(channel));
+  } catch (error) {
+    channel.send([
+      "res",
+      id,
+      false,
+      new RemoteError(
+        `The result of '${String(op)}' could not be sent back: ${
+          (error as Error)?.message ?? error
+        }`,
+      ),
+    ]);
+  }
+}
+
+/** Sends request `id`'s error, or says it on stderr when nobody waits for it (a notification). */
+function failed(channel: Channel, id: number, op: RequestOp, error: unknown): void {
+  if (id) channel.send(["res", id, false, error]);
+  else {
+    getHost().writeStderr(
+      `@procs/multiprocessing: request '${String(op)}' failed: ${
+        (error as Error)?.stack ?? error
+      }\n`,
+    );
+  }
+}
 
 onMessage("res", (channel, [, id, ok, value]) => {
   const pending = replies.get(channel);
