@@ -15,6 +15,7 @@ import {
   encode,
   encodeFrame,
   encodeFrameParts,
+  LARGE_VIEW,
   REDUCE,
   type Reduced,
   registerReducer,
@@ -104,6 +105,23 @@ describe("codec", () => {
     const smallParts = encodeFrameParts(small);
     assert.equal(smallParts.length, 1);
     assert.deepEqual(new Uint8Array(smallParts[0]), new Uint8Array(encodeFrame(small)));
+  });
+
+  it('decodes large payloads as views into the input with views: "large", small ones as copies', () => {
+    const big = encode(new Uint8Array(LARGE_VIEW).fill(3));
+    const small = encode(new Uint8Array(1000).fill(4));
+    const input = encode(["pipe.push", "t", 1, big, small]);
+    const [, , , bigBack, smallBack] = decode(input, { views: "large" }) as Uint8Array[];
+    assert.equal(bigBack.buffer, input.buffer, "the large payload is a view into the input");
+    assert.notEqual(smallBack.buffer, input.buffer, "the small one is a copy of its own");
+    assert.deepEqual(
+      new Uint8Array(decode(bigBack) as Uint8Array),
+      new Uint8Array(LARGE_VIEW).fill(3),
+    );
+    assert.deepEqual(
+      new Uint8Array(decode(smallBack) as Uint8Array),
+      new Uint8Array(1000).fill(4),
+    );
   });
 
   it("hands out a large encoding without copying it, and later encodes never touch it", () => {

@@ -402,7 +402,9 @@ export class Channel {
     }
     let message: Message;
     try {
-      message = decode(payload) as Message;
+      // Large payloads (a pipe's message, a queue's item) stay views into
+      // the frame: the frame is this message's alone, copying them is not.
+      message = decode(payload, { views: "large" }) as Message;
       if (!Array.isArray(message) || typeof message[0] !== "string") {
         throw new TypeError("not a message");
       }

@@ -59,9 +59,12 @@ export interface DecodeContext {
   functions?: ((...args: unknown[]) => unknown)[];
   /**
    * Byte payloads come back as views into the input instead of copies: for
-   * a caller that decodes them at once and keeps neither.
+   * a caller that decodes them at once and keeps neither (`true`), or only
+   * the large ones (`"large"`, from {@linkcode LARGE_VIEW} bytes): a view
+   * keeps its whole input alive, which for a large payload is little more
+   * than itself, and saves copying it.
    */
-  views?: boolean;
+  views?: boolean | "large";
 }
 
 type Rebuilder = (state: unknown, context: DecodeContext) => unknown;
@@ -724,6 +727,12 @@ class Decoder {
   u32(): number {
     return this.i32() >>> 0;
   }
+  /** The next u32, not consumed. */
+  peekU32(): number {
+    const b = this.buf;
+    const p = this.pos;
+    return (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) >>> 0;
+  }
   f64(): number {
     const b = this.buf;
     const p = this.pos;
@@ -890,7 +899,11 @@ class Decoder {
       }
       case Tag.Bytes: {
         const index = this.refs.push(null, null) - 2;
-        const v = this.context.views ? this.view() : this.bytes();
+        const views = this.context.views;
+        const v = views === true ||
+            (views === "large" && this.pos + 4 <= this.end && this.peekU32() >= LARGE_VIEW)
+          ? this.view()
+          : this.bytes();
         this.refs[index] = v;
         this.refs[index + 1] = BUFFER_OF_PREVIOUS; // read only when referenced again
         return v;
@@ -1025,6 +1038,9 @@ function written(e: Encoder, start: number): Uint8Array {
   e.w = new Writer();
   return new Encoded(w.buf.buffer as ArrayBuffer, start, w.pos - start);
 }
+
+/** Payloads this large are decoded as views where the caller allows large views. */
+export const LARGE_VIEW = 64 * 1024;
 
 /** Payloads this large travel as a part of their own in {@linkcode encodeFrameParts}. */
 const PART_BYTES = 256 * 1024;
