@@ -142,7 +142,7 @@ const matrix = matrixRuns();
 say(
   `Running the test suite: static checks; the matrix (every file under Deno and Bun, every ` +
     `contract under "spawn" and "worker": ${matrix.length} runs, ${JOBS} at a time); the ` +
-    `"worker" contracts again over the other transport; the publish checks. About 7 minutes ` +
+    `"worker" contracts again over the other transports; the publish checks. About 8.5 minutes ` +
     `on 2 cores (more on a busy machine); each run's output is printed when it ends.`,
 );
 const started = performance.now();
