@@ -8,19 +8,15 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { newRing, RING_BYTES, type RingSignal, RingStream } from "../src/adapters/_ring_stream.ts";
-import type { Timers } from "../src/core/host.ts";
+import {
+  newRing,
+  RING_BYTES,
+  type RingSignal,
+  RingStream,
+  webTimers,
+} from "../src/adapters/_ring_stream.ts";
 
-const timers: Timers = {
-  setTimeout(callback, ms) {
-    const id = setTimeout(callback, ms);
-    return { ref() {}, unref() {}, clear: () => clearTimeout(id) };
-  },
-  setInterval(callback, ms) {
-    const id = setInterval(callback, ms);
-    return { ref() {}, unref() {}, clear: () => clearInterval(id) };
-  },
-};
+const timers = webTimers;
 
 /** Two connected ends; what one signals reaches the other a turn later, as on a port. */
 function pair(): { a: RingStream; b: RingStream; finished: string[] } {

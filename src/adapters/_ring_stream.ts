@@ -53,6 +53,18 @@ const POLL_MS = 0.2;
 const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown })
   .setImmediate;
 
+/** Web timers as {@linkcode Timers}, where the host gave none (they cannot be unref'd). */
+export const webTimers: Timers = {
+  setTimeout(callback, ms) {
+    const id = setTimeout(callback, ms);
+    return { ref() {}, unref() {}, clear: () => clearTimeout(id) };
+  },
+  setInterval(callback, ms) {
+    const id = setInterval(callback, ms);
+    return { ref() {}, unref() {}, clear: () => clearInterval(id) };
+  },
+};
+
 /** A new ring for one direction of a stream. */
 export function newRing(): SharedArrayBuffer {
   return new SharedArrayBuffer(CONTROL_BYTES + RING_BYTES);

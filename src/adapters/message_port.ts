@@ -31,7 +31,7 @@
 import type { ByteStream, Timers, Transport } from "../core/host.ts";
 import { DrainWaiters } from "./_drain.ts";
 import { concatBytes } from "../core/_util.ts";
-import { newRing, type RingSignal, RingStream } from "./_ring_stream.ts";
+import { newRing, type RingSignal, RingStream, webTimers } from "./_ring_stream.ts";
 
 /** A reader acknowledges delivered bytes at least this often. */
 export const ACK_BYTES = 64 * 1024;
@@ -293,18 +293,6 @@ function openStream(
   agent.streams.set(id, { peerGone: () => setTimeout(() => stream.peerLost(), 0) });
   return stream;
 }
-
-/** Web timers as {@linkcode Timers}, where the host gave none (they cannot be unref'd). */
-const webTimers: Timers = {
-  setTimeout(callback, ms) {
-    const id = setTimeout(callback, ms);
-    return { ref() {}, unref() {}, clear: () => clearTimeout(id) };
-  },
-  setInterval(callback, ms) {
-    const id = setInterval(callback, ms);
-    return { ref() {}, unref() {}, clear: () => clearInterval(id) };
-  },
-};
 
 /** A {@linkcode ByteStream} over one end of a `MessageChannel`. */
 class PortStream implements ByteStream {
