@@ -9,14 +9,24 @@ import type { Unit } from "./_measure.ts";
 
 /**
  * The workloads, in table order. `nominal` is the size of one sample the
- * title names (items, tasks, increments); a mode that runs fewer says so in
- * the row (`note`), and a workload whose figure is a total (`scaled`)
- * reports it scaled to the nominal size.
+ * title names (items, tasks, increments) and `nominalBytes` the bytes it
+ * names; a mode that runs fewer says so in the row (`note`), and a workload
+ * whose figure is a total (`scaled`) reports it scaled to the nominal size.
  */
 export const WORKLOADS = {
   "process.start_join": { title: "Process start + join, trivial target", unit: "ms" },
   "pipe.round_trip": { title: "Pipe round trip, small value", unit: "µs" },
   "pipe.throughput_1mib": { title: "Pipe throughput, 1 MiB messages parent→child", unit: "MB/s" },
+  "pipe.large_64mib": {
+    title: "Pipe, one 64 MiB ArrayBuffer parent→child",
+    unit: "MB/s",
+    nominalBytes: 64 * 2 ** 20,
+  },
+  "pipe.large_256mib": {
+    title: "Pipe, one 256 MiB ArrayBuffer parent→child",
+    unit: "MB/s",
+    nominalBytes: 256 * 2 ** 20,
+  },
   "queue.one_producer": {
     title: "Queue, 1 producer process → parent, 100k small items",
     unit: "items/s",
@@ -26,6 +36,16 @@ export const WORKLOADS = {
     title: "Queue, 2 producer → 2 consumer processes, 100k small items",
     unit: "items/s",
     nominal: 100_000,
+  },
+  "queue.large_64mib": {
+    title: "Queue, one 64 MiB ArrayBuffer parent→child",
+    unit: "MB/s",
+    nominalBytes: 64 * 2 ** 20,
+  },
+  "queue.large_256mib": {
+    title: "Queue, one 256 MiB ArrayBuffer parent→child",
+    unit: "MB/s",
+    nominalBytes: 256 * 2 ** 20,
   },
   "lock.uncontended": {
     title: "Lock acquire + release, uncontended, from a child",
@@ -58,10 +78,24 @@ export const WORKLOADS = {
     nominal: 20_000,
   },
   "pool.create_first_map": { title: "Pool(2) creation + first map of 4 items", unit: "ms" },
+  "pool.first_map_200k": {
+    title: "First Pool(2).map of 200k items in a fresh program (after a map of 3 items)",
+    unit: "ms",
+    nominal: 200_000,
+  },
+  "pool.close_join": { title: "Pool(2) close() + join() after a map of 3 items", unit: "ms" },
   "manager.dict_pair": { title: "Manager dict set + get from a child, per pair", unit: "µs" },
   "cpu.speedup": {
     title: "CPU-bound sum of squares, Pool(2) speed-up over the serial loop",
     unit: "×",
+  },
+  "memory.idle_worker": {
+    title: "RSS of an idle pool worker, Pool(2) after a map of 8 items, fresh program",
+    unit: "MiB",
+  },
+  "memory.parent_pool8": {
+    title: "RSS of the parent with a warm Pool(8), fresh program",
+    unit: "MiB",
   },
   "floor.unix_socket": { title: "Floor: unix socket ping-pong, no library", unit: "µs" },
   "floor.unix_socket_throughput_1mib": {
@@ -72,7 +106,7 @@ export const WORKLOADS = {
   "floor.worker_start": { title: "Floor: Web Worker start, no library", unit: "ms" },
 } as const satisfies Record<
   string,
-  { title: string; unit: Unit; nominal?: number; scaled?: boolean }
+  { title: string; unit: Unit; nominal?: number; nominalBytes?: number; scaled?: boolean }
 >;
 
 /** A workload's id. */

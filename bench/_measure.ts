@@ -23,6 +23,8 @@ export interface Plan {
 
 /** Work around each sample that is not timed (tinybench's task hooks). */
 export interface Hooks {
+  /** Runs before every iteration, warm-up ones included (e.g. making what it times). */
+  beforeEach?: () => Promise<void> | void;
   /** Runs after every iteration, warm-up ones included (e.g. terminating what it made). */
   afterEach?: () => Promise<void> | void;
 }
@@ -48,6 +50,7 @@ export async function sample(
   });
   bench.add(name, fn, {
     async: true,
+    ...(hooks.beforeEach ? { beforeEach: async () => await hooks.beforeEach!() } : {}),
     ...(hooks.afterEach ? { afterEach: async () => await hooks.afterEach!() } : {}),
   });
   await bench.run();
@@ -78,9 +81,10 @@ export function stats(values: readonly number[]): Stats {
 
 /**
  * The units figures are reported in. "×" is a ratio measured as such (the
- * CPU speed-up: serial time / pool time, one per sample).
+ * CPU speed-up: serial time / pool time, one per sample); "MiB" a resident
+ * size (2^20 bytes), measured as such too.
  */
-export type Unit = "ms" | "µs" | "ns/op" | "MB/s" | "items/s" | "tasks/s" | "×";
+export type Unit = "ms" | "µs" | "ns/op" | "MB/s" | "items/s" | "tasks/s" | "×" | "MiB";
 
 /** Whether a larger figure is better in `unit`. */
 export function higherIsBetter(unit: Unit): boolean {
@@ -91,12 +95,13 @@ export function higherIsBetter(unit: Unit): boolean {
  * Converts latency samples (ms per iteration) to the figure's unit: MB/s
  * (10^6 bytes per second) needs the bytes moved per iteration; items/s,
  * tasks/s and ns/op the items, tasks or operations of one iteration. "×"
- * samples are ratios already.
+ * and "MiB" samples are in their unit already.
  */
 export function toUnit(latencyMs: readonly number[], unit: Unit, perIteration = 0): number[] {
   switch (unit) {
     case "ms":
     case "×":
+    case "MiB":
       return [...latencyMs];
     case "µs":
       return latencyMs.map((ms) => ms * 1000);

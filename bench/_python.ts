@@ -8,10 +8,13 @@ import { spawn } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 
-/** What a CPython script measured in one context, per workload: samples or why none. */
+/**
+ * What a CPython script measured in one context, per workload: samples (and
+ * what to note beside them, e.g. a resident size) or why none.
+ */
 export type PythonResults = Record<
   string,
-  Record<string, { samples_ms: number[] } | { error: string; trace?: string }>
+  Record<string, { samples_ms: number[]; beside?: string } | { error: string; trace?: string }>
 >;
 
 /** The outcome of one script run. */

@@ -15,7 +15,10 @@ export function formatNumber(value: number): string {
   return value.toFixed(digits);
 }
 
-/** "2.31× slower" / "1.20× faster" / "same", from a ratio of medians (or "—"). */
+/**
+ * "2.31× slower" / "1.20× faster" / "same", from a ratio of medians (or
+ * "—"); for a resident size (MiB), "2.31× more" / "1.20× less".
+ */
 function ratioText(r: number | null | undefined, better: Figure["better"], unit: string): string {
   if (r === null || r === undefined) return "—";
   const worse = better === "lower" ? r > 1 : r < 1;
@@ -23,6 +26,7 @@ function ratioText(r: number | null | undefined, better: Figure["better"], unit:
   if (factor < 1.005) return "same";
   // A speed-up is compared as such: "0.80× as much" reads better than "slower".
   if (unit === "×") return `${r.toFixed(2)}× as much`;
+  if (unit === "MiB") return `${factor.toFixed(2)}× ${r > 1 ? "more" : "less"}`;
   return `${factor.toFixed(2)}× ${worse ? "slower" : "faster"}`;
 }
 

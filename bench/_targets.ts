@@ -249,3 +249,75 @@ export async function sumSquaresSplit(pool: Pool, n: number): Promise<number> {
   const parts = await pool.starmap(sumSquares, [[0, half], [half, n]]);
   return parts[0] + parts[1];
 }
+
+// ------------------------------------------------ memory and large messages
+
+/**
+ * The pid of the process that runs it: a pool worker's own under
+ * `"spawn"`, the parent's under `"worker"`.
+ */
+export function workerPid(): number {
+  return "Deno" in globalThis
+    ? Deno.pid
+    : (globalThis as unknown as { process: { pid: number } }).process.pid;
+}
+
+let token = 0;
+
+/**
+ * `[pid, token]`: the pid of the process that runs it (`workerPid`) and a
+ * number drawn once per isolate (a process or a worker thread), which tells
+ * the workers of a `"worker"` pool apart.
+ */
+export function whichWorker(): [number, number] {
+  if (token === 0) token = 1 + Math.random();
+  return [workerPid(), token];
+}
+
+/**
+ * Makes sure every worker of `pool` answered: maps `whichWorker` over
+ * `4 × processes` one-item tasks until as many different workers answered
+ * (for at most 20 s); returns the distinct pids that answered (one under
+ * `"worker"`: the parent's).
+ */
+export async function warmAll(pool: Pool): Promise<number[]> {
+  const n = pool.processes;
+  const items = Array.from({ length: 4 * n }, (_, i) => i);
+  const tokens = new Set<number>();
+  const pids = new Set<number>();
+  const deadline = performance.now() + 20_000;
+  while (tokens.size < n && performance.now() < deadline) {
+    for (const [pid, t] of await pool.map(whichWorker, items, 1)) {
+      pids.add(pid);
+      tokens.add(t);
+    }
+  }
+  if (tokens.size < n) throw new Error(`only ${tokens.size} of the pool's ${n} workers answered`);
+  return [...pids];
+}
+
+/** Answers the `byteLength` of every `ArrayBuffer` it receives on `conn`; `null` ends the child. */
+export async function bufferSink(conn: Connection): Promise<void> {
+  for (;;) {
+    const value = await conn.recv() as ArrayBuffer | null;
+    if (value === null) break;
+    await conn.send(value.byteLength);
+  }
+  conn.close();
+}
+
+/**
+ * Gets `ArrayBuffer`s from `q` and answers each one's `byteLength` on
+ * `conn`; `null` on the queue ends the child.
+ */
+export async function queueBufferSink(
+  conn: Connection,
+  q: Queue<ArrayBuffer | null>,
+): Promise<void> {
+  for (;;) {
+    const value = await q.get();
+    if (value === null) break;
+    await conn.send(value.byteLength);
+  }
+  conn.close();
+}

@@ -56,6 +56,12 @@ export interface Workload<P> {
   id: WorkloadId;
   /** How big one sample is in this plan (the same for every runtime and for CPython). */
   size?(plan: P): Size;
+  /**
+   * Whether this plan measures it at all (absent: always). A workload left
+   * out has no row in the table or the JSON, CPython's neither (e.g. the
+   * 256 MiB transfers, measured in full runs only).
+   */
+  measured?(plan: P): boolean;
   /** Its rows on this runtime, in table order. */
   rows: Row<P>[];
 }

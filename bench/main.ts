@@ -26,6 +26,7 @@ import { TINYBENCH_VERSION } from "./_tinybench.ts";
 import { killLibraryChildren } from "./workloads/library.ts";
 import { killFloorPeers } from "./workloads/floor.ts";
 import { killPeerProcesses } from "./workloads/_peers.ts";
+import { killFreshPrograms } from "./workloads/_fresh.ts";
 import { PEER_VERSIONS } from "./peers/_peers.ts";
 import { formatTable } from "./_table.ts";
 import { type Figure, PEER_METHODS, type WorkloadId, WORKLOADS } from "./_figures.ts";
@@ -116,7 +117,11 @@ function skeleton(
 }
 
 function fill(figure: Figure, latencyMs: number[], size: Size = {}): Figure {
-  const w = WORKLOADS[figure.workload] as { nominal?: number; scaled?: boolean };
+  const w = WORKLOADS[figure.workload] as {
+    nominal?: number;
+    nominalBytes?: number;
+    scaled?: boolean;
+  };
   const perSample = figure.unit === "MB/s" ? size.bytes : size.items;
   let values = toUnit(latencyMs, figure.unit, perSample);
   let note: string | undefined;
@@ -127,6 +132,9 @@ function fill(figure: Figure, latencyMs: number[], size: Size = {}): Figure {
       values = values.map((v) => v * factor);
       note = `measured on ${count(size.items)}, ×${formatFactor(factor)}`;
     } else note = `${count(size.items)} per sample`;
+  }
+  if (w.nominalBytes !== undefined && size.bytes !== undefined && size.bytes !== w.nominalBytes) {
+    note = `${formatFactor(size.bytes / 2 ** 20)} MiB per sample`;
   }
   const s = stats(values);
   return {
@@ -190,6 +198,7 @@ async function measure(
     await killLibraryChildren().catch(() => {});
     killFloorPeers();
     killPeerProcesses();
+    killFreshPrograms();
     const reason = describe(error);
     log(`  ${figure.id}: skipped: ${reason}`);
     return { ...figure, skipped: reason };
@@ -234,7 +243,7 @@ function log(text: string): void {
 
 function pythonFigures(
   run: PythonRun,
-  workloads: WorkloadId[],
+  workloads: readonly WorkloadId[],
   contexts: string[],
   sizeOf: (w: WorkloadId) => Size,
 ): Figure[] {
@@ -249,7 +258,15 @@ function pythonFigures(
       const result = run.results[context]?.[workload];
       if (!result) figures.push({ ...figure, skipped: "the script reported nothing" });
       else if ("error" in result) figures.push({ ...figure, skipped: result.error });
-      else figures.push(fill(figure, result.samples_ms, sizeOf(workload)));
+      else {
+        const filled = fill(figure, result.samples_ms, sizeOf(workload));
+        const beside = result.beside;
+        figures.push(
+          beside === undefined
+            ? filled
+            : { ...filled, note: filled.note ? `${filled.note}; ${beside}` : beside },
+        );
+      }
     }
   }
   return figures;
@@ -279,8 +296,13 @@ async function main(): Promise<void> {
 
   /** The size of one sample of each workload in this mode (the same for every runtime). */
   const sizes = new Map<WorkloadId, Size>();
+  /** The workloads this mode leaves out (`measured` said no). */
+  const leftOut = new Set<WorkloadId>();
   for (const suite of SUITES) {
-    for (const w of suite.workloads) sizes.set(w.id, w.size?.(plan as never) ?? {});
+    for (const w of suite.workloads) {
+      sizes.set(w.id, w.size?.(plan as never) ?? {});
+      if (w.measured?.(plan as never) === false) leftOut.add(w.id);
+    }
   }
   const sizeOf = (w: WorkloadId): Size => sizes.get(w) ?? {};
   const deadline = plan.deadline as number;
@@ -289,7 +311,7 @@ async function main(): Promise<void> {
     for (const workload of suite.workloads) {
       for (const row of workload.rows as Row<unknown>[]) {
         const f = skeleton(workload.id, RUNTIME, row.method, row.label);
-        if (!wanted(f.id)) continue;
+        if (!wanted(f.id) || leftOut.has(workload.id)) continue;
         const problem = row.cannotRun?.() ?? null;
         if (problem !== null) {
           figures.push({ ...f, skipped: problem });
@@ -308,7 +330,8 @@ async function main(): Promise<void> {
       for (const baseline of suite.python ?? []) {
         if (baseline.workloads[baseline.workloads.length - 1] !== workload.id) continue;
         const contexts = ["fork", "spawn"];
-        const ids = baseline.workloads.flatMap((w) => contexts.map((c) => `${w}/cpython-${c}`));
+        const measured = baseline.workloads.filter((w) => !leftOut.has(w));
+        const ids = measured.flatMap((w) => contexts.map((c) => `${w}/cpython-${c}`));
         if (!ids.some(wanted)) continue;
         let run: PythonRun;
         if (!options.python) run = { ok: false, reason: "left out by --no-python" };
@@ -323,7 +346,7 @@ async function main(): Promise<void> {
           else log(`  ${baseline.script}: ${run.reason}`);
         }
         figures.push(
-          ...pythonFigures(run, baseline.workloads, contexts, sizeOf).filter((f) => wanted(f.id)),
+          ...pythonFigures(run, measured, contexts, sizeOf).filter((f) => wanted(f.id)),
         );
       }
     }

@@ -1,7 +1,8 @@
 """CPython's Pool(2): map with the default chunk size and with chunksize 1,
-apply_async + get, creation + a first tiny map, and a CPU-bound sum of
-squares split over the pool against the serial loop, per start method (the
-same workloads as bench/workloads/pool.ts)."""
+apply_async + get, creation + a first tiny map, close() + join(), and a
+CPU-bound sum of squares split over the pool against the serial loop, per
+start method (the same workloads as bench/workloads/pool.ts; the first map
+of a fresh program is first_map.py)."""
 
 import multiprocessing as mp
 import time
@@ -76,6 +77,31 @@ def create_first_map(ctx, plan):
     return samples
 
 
+def close_join(ctx, plan):
+    """close() + join() of a Pool(2) that mapped 3 items; making it and the map are not timed."""
+    clock = time.perf_counter_ns
+
+    def once():
+        pool = ctx.Pool(2)
+        try:
+            pool.map(square, [1, 2, 3])
+            t0 = clock()
+            pool.close()
+            pool.join()
+            return (clock() - t0) / 1e6
+        finally:
+            pool.terminate()
+
+    for _ in range(plan["warmup"]):
+        once()
+    samples, total = [], 0.0
+    while len(samples) < plan["iterations"] or total < plan["time"]:
+        ms = once()
+        samples.append(ms)
+        total += ms
+    return samples
+
+
 def speedup(ctx, plan, n):
     """Samples of serial time / Pool(2) time (a ratio, not ms)."""
     half = n // 2
@@ -107,6 +133,7 @@ def workloads(context, options):
         "pool.map_20k_chunk1": lambda: map_items(ctx, o["chunk1"], o["chunk1_items"], 1),
         "pool.apply_async_20k": lambda: apply_async(ctx, o["apply"], o["apply_tasks"]),
         "pool.create_first_map": lambda: create_first_map(ctx, o["create"]),
+        "pool.close_join": lambda: close_join(ctx, o["close"]),
         "cpu.speedup": lambda: speedup(ctx, o["cpu"], o["cpu_n"]),
     }
 

@@ -1,9 +1,11 @@
 /**
  * The pool workloads: `map` with the default chunk size and with
- * chunksize 1, `applyAsync` + `get`, creation + a first tiny map, and a
- * CPU-bound sum of squares split over the pool against the serial loop.
+ * chunksize 1, `applyAsync` + `get`, creation + a first tiny map, the first
+ * large `map` of a fresh program (a cold runtime), `close()` + `join()`, and
+ * a CPU-bound sum of squares split over the pool against the serial loop.
  * Pools are made and called in `../_targets.ts`, so that their workers
- * import nothing but the library and that module.
+ * import nothing but the library and that module (the fresh program,
+ * `../raw/first_map.ts`, makes its own).
  *
  * @module
  */
@@ -15,6 +17,7 @@ import { type CommonPlan, perMethod, type Suite } from "../_workload.ts";
 import { PEER_METHODS, POOL_FLOOR_METHODS } from "../_figures.ts";
 import { peerLabel } from "../peers/_peers.ts";
 import { peerApplyAsync } from "./_peers.ts";
+import { freshSamples, runFresh } from "./_fresh.ts";
 
 /** Runs `body` with a warm `Pool(2)` (every worker answered once), then terminates it. */
 async function withPool<T>(method: StartMethod, body: (pool: Pool) => Promise<T>): Promise<T> {
@@ -80,6 +83,55 @@ export function poolCreateFirstMap(method: StartMethod, plan: Plan): Promise<num
 }
 
 /**
+ * Latencies (ms) of the first `pool.map(square, items)` over `n` items in
+ * fresh programs (`../raw/first_map.ts`, one after the other), each after
+ * a map of 3 items; each program times its own map.
+ */
+export function poolFirstMap(
+  method: StartMethod,
+  plan: Plan,
+  n: number,
+  programDeadline: number,
+): Promise<number[]> {
+  return freshSamples(async () => {
+    const { ms } = await runFresh<{ ms: number }>(
+      "first_map.ts",
+      [method, String(n)],
+      programDeadline,
+    );
+    return ms;
+  }, plan);
+}
+
+/**
+ * Latency (ms) of `pool.close(); await pool.join()` on a `Pool(2)` that
+ * mapped 3 items (making it and the map are not timed).
+ */
+export function poolCloseJoin(method: StartMethod, plan: Plan): Promise<number[]> {
+  let pool: Pool | null = null;
+  return sample(
+    `pool.close_join ${method}`,
+    async () => {
+      pool!.close();
+      await pool!.join();
+    },
+    plan,
+    {
+      beforeEach: async () => {
+        pool = newPool(method, 2);
+        const out = await mapSquares(pool, [1, 2, 3]);
+        if (out.join() !== "1,4,9") throw new Error("the pool answered something else");
+      },
+      afterEach: async () => {
+        // Nothing left to end after a join; after a failure, the workers.
+        await pool?.terminate();
+        pool = null;
+      },
+    },
+  );
+}
+
+/**
  * Speed-ups (not ms): for each sample, the time of `sumSquares(0, n)` in
  * this process over the time of the same sum split in two halves over a
  * `Pool(2)`.
@@ -113,6 +165,12 @@ export interface PoolPlan {
   poolApply: Plan;
   poolApplyTasks: number;
   poolCreate: Plan;
+  /** The first map in a fresh program: one program per sample, its items, its deadline (ms). */
+  firstMap: Plan;
+  firstMapItems: number;
+  firstMapDeadline: number;
+  /** close() + join(), one new Pool(2) per sample. */
+  poolClose: Plan;
   /** CPU speed-up: the plan, and the loop's length in JavaScript and in CPython. */
   cpu: Plan;
   cpuN: number;
@@ -132,6 +190,11 @@ export const suite: Suite<PoolPlan> = {
       poolApply: { iterations: 5, time: 0, warmup: 2 },
       poolApplyTasks: 20_000,
       poolCreate: { iterations: 10, time: 0, warmup: 2 },
+      // The warm-up program compiles the graph into the runtime's cache.
+      firstMap: { iterations: 5, time: 0, warmup: 1 },
+      firstMapItems: 200_000,
+      firstMapDeadline: 30_000,
+      poolClose: { iterations: 10, time: 0, warmup: 2 },
       // JavaScriptCore needs several calls before the children's loop runs at
       // full speed (the half whose i * i is past 2^31 deoptimizes first).
       cpu: { iterations: 7, time: 0, warmup: 5 },
@@ -147,6 +210,10 @@ export const suite: Suite<PoolPlan> = {
       poolApply: { iterations: 3, time: 0, warmup: 1 },
       poolApplyTasks: 20_000,
       poolCreate: { iterations: 5, time: 0, warmup: 1 },
+      firstMap: { iterations: 3, time: 0, warmup: 1 },
+      firstMapItems: 200_000,
+      firstMapDeadline: 20_000,
+      poolClose: { iterations: 5, time: 0, warmup: 1 },
       cpu: { iterations: 3, time: 0, warmup: 3 },
       cpuN: 200_000_000,
       cpuPythonN: 4_000_000,
@@ -160,6 +227,10 @@ export const suite: Suite<PoolPlan> = {
       poolApply: { iterations: 2, time: 0, warmup: 0 },
       poolApplyTasks: 200,
       poolCreate: { iterations: 2, time: 0, warmup: 0 },
+      firstMap: { iterations: 1, time: 0, warmup: 0 },
+      firstMapItems: 200_000,
+      firstMapDeadline: 15_000,
+      poolClose: { iterations: 2, time: 0, warmup: 0 },
       cpu: { iterations: 2, time: 0, warmup: 0 },
       cpuN: 1_000_000,
       cpuPythonN: 100_000,
@@ -198,17 +269,42 @@ export const suite: Suite<PoolPlan> = {
       rows: perMethod((method, plan) => poolCreateFirstMap(method, plan.poolCreate)),
     },
     {
+      id: "pool.first_map_200k",
+      size: (plan) => ({ items: plan.firstMapItems }),
+      rows: perMethod<PoolPlan & CommonPlan>((method, plan) =>
+        poolFirstMap(method, plan.firstMap, plan.firstMapItems, plan.firstMapDeadline)
+      ).map((row) => ({
+        ...row,
+        // Every program may take its own deadline (warm-up included), and then some.
+        deadline: (plan) =>
+          (plan.firstMap.warmup + plan.firstMap.iterations + 1) * plan.firstMapDeadline,
+      })),
+    },
+    {
+      id: "pool.close_join",
+      rows: perMethod((method, plan) => poolCloseJoin(method, plan.poolClose)),
+    },
+    {
       id: "cpu.speedup",
       rows: perMethod((method, plan) => cpuSpeedup(method, plan.cpu, plan.cpuN)),
     },
   ],
   python: [{
+    script: "first_map.py",
+    workloads: ["pool.first_map_200k"],
+    args: (plan) => ({
+      plan: plan.firstMap,
+      items: plan.firstMapItems,
+      program_deadline_ms: plan.firstMapDeadline,
+    }),
+  }, {
     script: "pool.py",
     workloads: [
       "pool.map_200k",
       "pool.map_20k_chunk1",
       "pool.apply_async_20k",
       "pool.create_first_map",
+      "pool.close_join",
       "cpu.speedup",
     ],
     args: (plan) => ({
@@ -219,6 +315,7 @@ export const suite: Suite<PoolPlan> = {
       apply: plan.poolApply,
       apply_tasks: plan.poolApplyTasks,
       create: plan.poolCreate,
+      close: plan.poolClose,
       cpu: plan.cpu,
       cpu_n: plan.cpuPythonN,
     }),
