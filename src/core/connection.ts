@@ -32,7 +32,13 @@ import {
   type Reduced,
   registerReducer,
 } from "./_wire/codec.ts";
-import { type Channel, HIGH_WATER, onMessage } from "./_wire/channel.ts";
+import {
+  type Channel,
+  checkMessageSize,
+  HIGH_WATER,
+  onMessage,
+  treeMaxMessageSize,
+} from "./_wire/channel.ts";
 import { localEndpoint } from "./_wire/endpoint.ts";
 import type { Message } from "./_wire/protocol.ts";
 import { BufferTooShort, EOFError, OSError, ProcessError, ValueError } from "./errors.ts";
@@ -56,6 +62,12 @@ interface Envelope {
 }
 
 type End = 0 | 1;
+
+/**
+ * Room for what frames a pipe's message between processes ("pipe.push",
+ * "pipe.send" and their fields) within the tree's message limit.
+ */
+const PIPE_ENVELOPE = 1024;
 
 /**
  * One writer of a pipe as its owner sees it: a copy of an end here or in
@@ -596,6 +608,12 @@ export class Connection<T = unknown> implements Disposable {
   /** Sends `data`; resolves when the channel it went to is below its high-water mark. */
   #transmit(data: Uint8Array): Promise<void> {
     const link = this.#link;
+    // A pipe's message may wait for a copy of the other end that has not
+    // attached yet (or move later to another process): too large for the
+    // tree's channels, it fails here, not when the owner pushes it on.
+    if (link.kind !== "stream") {
+      checkMessageSize(data.byteLength + PIPE_ENVELOPE, treeMaxMessageSize());
+    }
     if (link.kind === "local") {
       const flow = this.#flow ??= new Flow();
       const room = link.core.send(other(link.end), data, flow);

@@ -15,6 +15,7 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import process from "node:process";
 import {
   BufferTooShort,
   type Connection,
@@ -824,6 +825,38 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
       parentEnd.close();
       await joinedCleanly(p);
     });
+
+    test(
+      "a message above the tree's message limit fails at send(), even before the child holding the other end is attached, and the pipe goes on",
+      TEST,
+      async () => {
+        // The limit of the tree's channels (a child inherits it): a message
+        // waiting for the child to attach was only refused when the owner
+        // pushed it on, and its reader waited for ever.
+        const before = process.env.PROCS_MP_MAX_MESSAGE_SIZE;
+        process.env.PROCS_MP_MAX_MESSAGE_SIZE = String(64 * 1024);
+        try {
+          await using s = new Scope(ctx);
+          const [parentEnd, childEnd] = s.pipe();
+          const p = s.start(pipeEcho, [childEnd]);
+          await assert.rejects(
+            parentEnd.send(new ArrayBuffer(100 * 1024)),
+            (e: Error) => e instanceof ValueError && /maxMessageSize 65536/.test(e.message),
+          );
+          await assert.rejects(
+            parentEnd.sendBytes(new Uint8Array(100 * 1024)),
+            (e: Error) => e instanceof ValueError && /maxMessageSize 65536/.test(e.message),
+          );
+          await parentEnd.send("still here");
+          assert.equal(await within(parentEnd.recv(), "the echo after the refusals"), "still here");
+          parentEnd.close();
+          await joinedCleanly(p);
+        } finally {
+          if (before === undefined) delete process.env.PROCS_MP_MAX_MESSAGE_SIZE;
+          else process.env.PROCS_MP_MAX_MESSAGE_SIZE = before;
+        }
+      },
+    );
 
     test("the parent may close its copy of the child's end right after start()", TEST, async () => {
       await using s = new Scope(ctx);

@@ -45,6 +45,16 @@ export function treeMaxMessageSize(): number {
   return checkMaxMessageSize(Number(raw), "PROCS_MP_MAX_MESSAGE_SIZE");
 }
 
+/** Throws a `ValueError` when a message of `n` bytes is over `limit`. */
+export function checkMessageSize(n: number, limit: number): void {
+  if (n > limit) {
+    throw new ValueError(
+      `Cannot send a message of ${n} bytes: the limit is maxMessageSize ${limit} ` +
+        `(raise it on both ends, or send the data in parts)`,
+    );
+  }
+}
+
 /** Checks a `maxMessageSize` option; returns it (or the default when undefined). */
 export function checkMaxMessageSize(value: number | undefined, name = "maxMessageSize"): number {
   if (value === undefined) return DEFAULT_MAX_MESSAGE_SIZE;
@@ -211,12 +221,7 @@ export class Channel {
   }
 
   #checkSize(n: number): void {
-    if (n > this.#maxMessageSize) {
-      throw new ValueError(
-        `Cannot send a message of ${n} bytes: the limit is maxMessageSize ${this.#maxMessageSize} ` +
-          `(raise it on both ends, or send the data in parts)`,
-      );
-    }
+    checkMessageSize(n, this.#maxMessageSize);
   }
 
   /** Sends one undecoded frame (Listener/Client connections); a payload above the limit throws. */
