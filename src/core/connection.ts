@@ -605,6 +605,9 @@ export class Connection<T = unknown> implements Disposable {
     }
   }
 
+  /** The tree's message limit, once a message was sent (see `#transmit`). */
+  #limit: number | undefined;
+
   /** Sends `data`; resolves when the channel it went to is below its high-water mark. */
   #transmit(data: Uint8Array): Promise<void> {
     const link = this.#link;
@@ -612,7 +615,8 @@ export class Connection<T = unknown> implements Disposable {
     // attached yet (or move later to another process): too large for the
     // tree's channels, it fails here, not when the owner pushes it on.
     if (link.kind !== "stream") {
-      checkMessageSize(data.byteLength + PIPE_ENVELOPE, treeMaxMessageSize());
+      // Read once: reading the environment costs Deno ~5 µs a send.
+      checkMessageSize(data.byteLength + PIPE_ENVELOPE, this.#limit ??= treeMaxMessageSize());
     }
     if (link.kind === "local") {
       const flow = this.#flow ??= new Flow();
