@@ -13,7 +13,6 @@ import assert from "node:assert/strict";
 import {
   decode,
   encode,
-  encodeFrame,
   encodeFrameParts,
   LARGE_VIEW,
   REDUCE,
@@ -21,6 +20,18 @@ import {
   registerReducer,
 } from "../src/core/_wire/codec.ts";
 import { frame, FrameReader } from "../src/core/_wire/framing.ts";
+
+/** A frame as a channel writes it: the parts of `encodeFrameParts`, one after the other. */
+function frameOf(value: unknown): Uint8Array {
+  const parts = encodeFrameParts(value);
+  const whole = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const part of parts) {
+    whole.set(part, at);
+    at += part.byteLength;
+  }
+  return whole;
+}
 
 function roundTrip<T>(value: T): T {
   return decode(encode(value)) as T;
@@ -90,21 +101,16 @@ describe("codec", () => {
     const parts = encodeFrameParts(message);
     assert.ok(parts.length >= 3, `${parts.length} parts`);
     assert.ok(parts.includes(payload), "the payload itself is a part, not a copy");
-    const whole = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-    let at = 0;
-    for (const part of parts) {
-      whole.set(part, at);
-      at += part.byteLength;
-    }
-    assert.deepEqual(whole, new Uint8Array(encodeFrame(message)));
+    const whole = frameOf(message);
+    assert.deepEqual(whole, new Uint8Array(frame(encode(message))));
     const [frameBytes] = new FrameReader(1 << 30).push(whole);
     const back = decode(frameBytes) as unknown[];
     assert.deepEqual(new Uint8Array(decode(back[3] as Uint8Array) as ArrayBuffer), big);
-    // Small payloads stay in the frame: one part, as encodeFrame writes it.
+    // Small payloads stay in the frame: one part, the whole frame.
     const small = ["pipe.send", 3, 1, encode("hi")];
     const smallParts = encodeFrameParts(small);
     assert.equal(smallParts.length, 1);
-    assert.deepEqual(new Uint8Array(smallParts[0]), new Uint8Array(encodeFrame(small)));
+    assert.deepEqual(new Uint8Array(smallParts[0]), new Uint8Array(frame(encode(small))));
   });
 
   it('decodes large payloads as views into the input with views: "large", small ones as copies', () => {
@@ -334,11 +340,11 @@ describe("codec", () => {
       "y".repeat(70_000),
     ]];
     const stream = new Uint8Array(
-      messages.reduce((n, m) => n + encodeFrame(m).byteLength, 0),
+      messages.reduce((n, m) => n + frameOf(m).byteLength, 0),
     );
     let at = 0;
     for (const m of messages) {
-      const f = encodeFrame(m);
+      const f = frameOf(m);
       assert.deepEqual([...f.subarray(0, 4)], [...frame(encode(m)).subarray(0, 4)]);
       stream.set(f, at);
       at += f.byteLength;

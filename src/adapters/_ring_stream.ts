@@ -249,17 +249,17 @@ export class RingStream implements ByteStream {
     else this.#waitForRoom();
   };
 
-  /** Copies what fits of `data[from..]` into the ring; returns how many bytes went. */
-  #put(data: Uint8Array, from: number): number {
+  /** Copies what fits of `data` into the ring; returns how many bytes went. */
+  #put(data: Uint8Array): number {
     const ring = this.#out;
     const size = ring.data.length;
     const used = (this.#written - Atomics.load(ring.control, READ)) | 0;
-    const n = Math.min(size - used, data.byteLength - from);
+    const n = Math.min(size - used, data.byteLength);
     if (n <= 0) return 0;
     const at = this.#written & ring.mask;
     const first = Math.min(n, size - at);
-    ring.data.set(data.subarray(from, from + first), at);
-    if (first < n) ring.data.set(data.subarray(from + first, from + n), 0);
+    ring.data.set(data.subarray(0, first), at);
+    if (first < n) ring.data.set(data.subarray(first, n), 0);
     this.#written = (this.#written + n) | 0;
     return n;
   }
@@ -281,7 +281,7 @@ export class RingStream implements ByteStream {
       while (!this.#closed && !this.#peerDone) {
         while (this.#pending.length > 0) {
           const head = this.#pending[0];
-          const n = this.#put(head, 0);
+          const n = this.#put(head);
           this.#pendingBytes -= n;
           if (n < head.byteLength) {
             this.#pending[0] = head.subarray(n);

@@ -727,12 +727,6 @@ class Decoder {
   u32(): number {
     return this.i32() >>> 0;
   }
-  /** The next u32, not consumed. */
-  peekU32(): number {
-    const b = this.buf;
-    const p = this.pos;
-    return (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) >>> 0;
-  }
   f64(): number {
     const b = this.buf;
     const p = this.pos;
@@ -900,10 +894,12 @@ class Decoder {
       case Tag.Bytes: {
         const index = this.refs.push(null, null) - 2;
         const views = this.context.views;
-        const v = views === true ||
-            (views === "large" && this.pos + 4 <= this.end && this.peekU32() >= LARGE_VIEW)
-          ? this.view()
-          : this.bytes();
+        let asView = views === true;
+        if (views === "large") {
+          asView = this.u32() >= LARGE_VIEW; // the length, read again by view() or bytes()
+          this.pos -= 4;
+        }
+        const v = asView ? this.view() : this.bytes();
         this.refs[index] = v;
         this.refs[index + 1] = BUFFER_OF_PREVIOUS; // read only when referenced again
         return v;
@@ -1046,11 +1042,12 @@ export const LARGE_VIEW = 64 * 1024;
 const PART_BYTES = 256 * 1024;
 
 /**
- * Encodes `value` as one frame, like {@linkcode encodeFrame}, in parts
- * written one after the other: a large payload already encoded (what
- * {@linkcode encode} returned, a pipe's message, a queue's item) is a part
- * of its own instead of being copied into the frame. The frame's length is
- * in the first part.
+ * Encodes `value` as one frame of `framing.ts` (its 4-byte big-endian
+ * length, then the bytes of {@linkcode encode}) in parts written one after
+ * the other: a large payload already encoded (what {@linkcode encode}
+ * returned, a pipe's message, a queue's item) is a part of its own instead
+ * of being copied into the frame. The frame's length is in the first part;
+ * a frame without such a payload is one part.
  */
 export function encodeFrameParts(
   value: unknown,
@@ -1070,22 +1067,6 @@ export function encodeFrameParts(
     for (const part of parts) size += part.byteLength;
     writeHeader(parts[0], size);
     return parts;
-  });
-}
-
-/**
- * Encodes `value` as one frame of `framing.ts`: its 4-byte
- * big-endian length, then the bytes of {@linkcode encode}, in one buffer.
- */
-export function encodeFrame(
-  value: unknown,
-  context: EncodeContext = {},
-  root = "value",
-): Uint8Array {
-  return withEncoder(root, context, 4, (e) => {
-    e.value(value);
-    writeHeader(e.w.buf, e.w.pos - 4);
-    return written(e, 0);
   });
 }
 
