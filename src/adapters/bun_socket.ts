@@ -8,9 +8,8 @@
  */
 
 import * as fs from "node:fs";
-import { concatBytes } from "../core/_util.ts";
 import type { ByteStream, ServerHandle, SocketTransport } from "../core/host.ts";
-import { DrainWaiters } from "./_drain.ts";
+import { DrainWaiters, nextWrite } from "./_drain.ts";
 
 /** The part of Bun's socket API this file uses. */
 interface BunSocket {
@@ -53,9 +52,6 @@ function bun(): BunSockets {
   return (globalThis as unknown as { Bun: BunSockets }).Bun;
 }
 
-/** Pending writes smaller than this together are sent as one buffer. */
-const JOIN_BELOW = 64 * 1024;
-
 function attach(socket: BunSocket): SocketState {
   let closed = false;
   let onData: ((chunk: Uint8Array) => void) | null = null;
@@ -96,12 +92,7 @@ function attach(socket: BunSocket): SocketState {
       pending = [];
       let i = 0;
       while (i < chunks.length) {
-        let end = i;
-        let size = 0;
-        while (end < chunks.length && (end === i || size + chunks[end].byteLength <= JOIN_BELOW)) {
-          size += chunks[end++].byteLength;
-        }
-        const data = end - i > 1 ? concatBytes(chunks.slice(i, end)) : chunks[i];
+        const { data, end } = nextWrite(chunks, i);
         if (!put(data, chunks.slice(end))) {
           wakeDrained();
           return;

@@ -7,16 +7,13 @@
  */
 
 import { setTimeout as nodeSetTimeout } from "node:timers";
-import { concatBytes } from "../core/_util.ts";
 import type { ByteStream, ServerHandle, SocketTransport } from "../core/host.ts";
-import { DrainWaiters } from "./_drain.ts";
+import { DrainWaiters, nextWrite } from "./_drain.ts";
 
 /** The read buffer a connection starts with: enough for the challenge and small messages. */
 const READ_MIN = 4 * 1024;
 /** The read buffer never grows past this. */
 const READ_MAX = 256 * 1024;
-/** Pending writes smaller than this together are sent as one buffer. */
-const JOIN_BELOW = 64 * 1024;
 
 /**
  * Wraps a connection. Its read buffer starts small and doubles while reads
@@ -94,12 +91,7 @@ function wrap(conn: Deno.Conn): ByteStream {
       pending = [];
       // Small chunks are joined into one write; a large one goes alone.
       for (let i = 0; i < chunks.length;) {
-        let end = i;
-        let size = 0;
-        while (end < chunks.length && (end === i || size + chunks[end].byteLength <= JOIN_BELOW)) {
-          size += chunks[end++].byteLength;
-        }
-        const data = end - i > 1 ? concatBytes(chunks.slice(i, end)) : chunks[i];
+        const { data, end } = nextWrite(chunks, i);
         i = end;
         let written = 0;
         while (written < data.byteLength) {
