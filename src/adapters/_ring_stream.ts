@@ -49,9 +49,21 @@ const WAIT_SLICE = 50;
  */
 const POLL_MS = 0.2;
 
-/** `setImmediate` where the runtime has it (Deno and Bun; not a browser). */
-const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown })
-  .setImmediate;
+type Immediate = (callback: () => void) => unknown;
+let immediateFound: Immediate | null | undefined;
+
+/**
+ * `setImmediate` where the runtime has it (Deno and Bun; not a browser),
+ * looked up when a reader first polls: on Deno the first read of the global
+ * loads the Node compatibility layer (~12 ms), which a "spawn" child that
+ * never uses a ring must not pay at start-up.
+ */
+function immediate(): Immediate | null {
+  if (immediateFound === undefined) {
+    immediateFound = (globalThis as { setImmediate?: Immediate }).setImmediate ?? null;
+  }
+  return immediateFound;
+}
 
 /** Web timers as {@linkcode Timers}, where the host gave none (they cannot be unref'd). */
 export const webTimers: Timers = {
@@ -385,10 +397,11 @@ export class RingStream implements ByteStream {
           return;
         }
         if (idleSince < 0) idleSince = performance.now();
-        if (immediate && lastGap < POLL_MS && performance.now() - lastData < POLL_MS) {
+        const poll = immediate();
+        if (poll && lastGap < POLL_MS && performance.now() - lastData < POLL_MS) {
           // Soon after data, look again at the next turn instead of sleeping:
           // a writer then has no sleeper to wake (a notify costs ~14 µs).
-          await new Promise<void>((resolve) => immediate!(resolve));
+          await new Promise<void>((resolve) => poll(resolve));
           continue;
         }
         // Say so, then look once more: a writer that wrote meanwhile sees the flag.
