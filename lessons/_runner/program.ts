@@ -28,10 +28,18 @@ export const REPO_ROOT: string = fileURLToPath(new URL("../../", import.meta.url
 export const OUT_DIR: string = join(REPO_ROOT, ".lessons-out", String(process.pid));
 
 const QUOTED_SPECIFIER = /(["'])@procs\/multiprocessing\1/g;
+/** The page helpers' subpath (`@procs/multiprocessing/browser`), beside mod.ts. */
+const BROWSER_SPECIFIER = /(["'])@procs\/multiprocessing\/browser\1/g;
 
 /** Replaces every quoted `"@procs/multiprocessing"` in `source` with `libraryUrl`, quoted alike. */
 export function rewriteImports(source: string, libraryUrl: string = LIBRARY_URL): string {
-  return source.replace(QUOTED_SPECIFIER, (_, quote: string) => `${quote}${libraryUrl}${quote}`);
+  return source
+    .replace(QUOTED_SPECIFIER, (_, quote: string) => `${quote}${libraryUrl}${quote}`)
+    .replace(
+      BROWSER_SPECIFIER,
+      (_, quote: string) =>
+        `${quote}${new URL("src/browser.ts", new URL("./", libraryUrl)).href}${quote}`,
+    );
 }
 
 /**

@@ -41,7 +41,7 @@ export type TreeTransportMode = "ring" | "message-port" | "socket";
 export async function treeTransports(
   env: (name: string) => string | undefined,
   defaultMode: TreeTransportMode,
-  sockets: SocketTransport,
+  sockets: SocketTransport | null,
   privateDir: () => string,
   timers: Timers,
   closeEvents: boolean,
@@ -54,9 +54,12 @@ export async function treeTransports(
       `PROCS_MP_TRANSPORT must be 'ring', 'message-port' or 'socket': received '${raw}'`,
     );
   }
-  const unix = unixTreeTransport(sockets, privateDir);
-  if (mode === "socket") return { transports: [unix] };
+  const unix = sockets ? unixTreeTransport(sockets, privateDir) : null;
+  if (mode === "socket") {
+    if (!unix) throw new RangeError("PROCS_MP_TRANSPORT=socket needs a host with sockets");
+    return { transports: [unix] };
+  }
   const { messagePortTransport } = await import("./message_port.ts");
   const ports = messagePortTransport({ timers, closeEvents, rings: mode === "ring" });
-  return { transports: [ports, unix], broker: ports.grant };
+  return { transports: unix ? [ports, unix] : [ports], broker: ports.grant };
 }

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { sharedMemory } from "./_util.ts";
 import { goneError } from "./_shared.ts";
 import { ValueError } from "./errors.ts";
 import { waitUntil } from "./_ring.ts";
@@ -39,7 +40,7 @@ export const lockCells: HeldMemory<Int32Array> = new HeldMemory<Int32Array>(fals
 
 /** A new lock cell, unlocked. */
 export function newLockCell(): Int32Array {
-  const cell = new Int32Array(new SharedArrayBuffer(LOCK_WORDS * Int32Array.BYTES_PER_ELEMENT));
+  const cell = new Int32Array(sharedMemory(LOCK_WORDS * Int32Array.BYTES_PER_ELEMENT));
   lockCells.add(cell);
   return cell;
 }
@@ -156,7 +157,7 @@ export const semaphoreCells: HeldMemory<Int32Array> = new HeldMemory<Int32Array>
 /** A new semaphore cell with `value` units (a bounded one refuses to go above `bound`). */
 export function newSemaphoreCell(value: number, bound: number | null): Int32Array {
   const cell = new Int32Array(
-    new SharedArrayBuffer(SEMAPHORE_WORDS * Int32Array.BYTES_PER_ELEMENT),
+    sharedMemory(SEMAPHORE_WORDS * Int32Array.BYTES_PER_ELEMENT),
   );
   cell[VALUE] = value;
   cell[BOUND] = bound ?? -1;
@@ -265,7 +266,7 @@ const EVENT_WORDS = 1;
 
 /** A new event cell, clear. */
 export function newFlagCell(): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(EVENT_WORDS * Int32Array.BYTES_PER_ELEMENT));
+  return new Int32Array(sharedMemory(EVENT_WORDS * Int32Array.BYTES_PER_ELEMENT));
 }
 
 /** Sets the flag and wakes every waiter. */

@@ -120,4 +120,4 @@ function encodeReply(id: number, ok: boolean, value: unknown): Uint8Array {
   }
 }
 
-registerLibraryTarget(poolWorkerLoop as never, import.meta.url);
+registerLibraryTarget(poolWorkerLoop as never, "poolWorkerLoop");

@@ -17,7 +17,7 @@ import { type Channel, onMessage } from "./_wire/channel.ts";
 import { localEndpoint } from "./_wire/endpoint.ts";
 import { getHost } from "./host.ts";
 import { processState } from "./_state.ts";
-import { type CallableSpec, describeCallable } from "./reduction.ts";
+import { type CallableSpec, describeCallable, type LibraryTarget } from "./reduction.ts";
 import type { Bootstrap, StartHeader } from "./_wire/protocol.ts";
 import { deferred, randomId, toHex, unrefTimeout } from "./_util.ts";
 
@@ -25,11 +25,14 @@ import { deferred, randomId, toHex, unrefTimeout } from "./_util.ts";
 const CHANNEL_CLOSE_GRACE_MS = 2000;
 
 /** Library functions a child runs as targets, with the module that exports them. */
-const libraryTargets = new Map<unknown, string>();
+const libraryTargets = new Map<unknown, LibraryTarget>();
 
-/** @internal Registers a library function a child may run, exported by `moduleUrl`. */
-export function registerLibraryTarget(fn: (...args: never[]) => unknown, moduleUrl: string): void {
-  libraryTargets.set(fn, moduleUrl);
+/** @internal Registers a library function a child may run (see `LIBRARY_TARGETS`). */
+export function registerLibraryTarget(
+  fn: (...args: never[]) => unknown,
+  name: LibraryTarget,
+): void {
+  libraryTargets.set(fn, name);
 }
 
 /** Children waiting for their "hello", by token. */
@@ -125,9 +128,11 @@ export class Popen {
       shareMemory: launcher.capabilities.sharedMemory,
       shared,
     };
-    const libraryModule = libraryTargets.get(options.target);
+    const library = libraryTargets.get(options.target);
     const spec = options.target
-      ? describeCallable(options.target as never, libraryModule ? [libraryModule] : modules)
+      ? library
+        ? { ...describeCallable(options.target as never, []), library }
+        : describeCallable(options.target as never, modules)
       : null;
     const cls = options.cls ? describeCallable(options.cls, modules) : null;
     const args = encode(options.args, context, "args");

@@ -17,7 +17,7 @@
  * @module
  */
 
-import { holdAlive } from "./_util.ts";
+import { holdAlive, sharedMemory } from "./_util.ts";
 import { copyBytes, copyInto } from "./_wire/codec.ts";
 import { HeldMemory } from "./_held.ts";
 
@@ -146,7 +146,7 @@ export function newRing(maxsize: number): Ring {
     return reused;
   }
   const control = new Int32Array(
-    new SharedArrayBuffer(CONTROL_WORDS * Int32Array.BYTES_PER_ELEMENT),
+    sharedMemory(CONTROL_WORDS * Int32Array.BYTES_PER_ELEMENT),
   );
   control[MAXSIZE] = maxsize;
   // A growable buffer (that never grows): V8 maps its pages afresh instead of
@@ -154,7 +154,7 @@ export function newRing(maxsize: number): Ring {
   // big block was freed, making the whole ring resident at once (20k queues
   // left to the collector held 6.5 GiB under Deno; 0.2 GiB so). Bun is
   // unaffected either way.
-  const buffer = new SharedArrayBuffer(RING_BYTES, { maxByteLength: RING_BYTES });
+  const buffer = sharedMemory(RING_BYTES, { maxByteLength: RING_BYTES });
   const ring = { control, data: new Uint8Array(buffer, 0, RING_BYTES) };
   rings.add(control);
   return ring;

@@ -16,7 +16,19 @@ export function checkStartMethod(method: unknown): StartMethod {
       }`,
     );
   }
+  const unavailable = getHost().launchers[method as StartMethod].unavailable;
+  if (unavailable) {
+    throw new ValueError(
+      `The '${String(method)}' start method is not available here: ${unavailable}`,
+    );
+  }
   return method as StartMethod;
+}
+
+/** The start methods this host can use, in the order of {@linkcode START_METHODS}. */
+export function availableStartMethods(): StartMethod[] {
+  const launchers = getHost().launchers;
+  return START_METHODS.filter((method) => !launchers[method].unavailable);
 }
 
 /** The environment variable that picks the default start method, if set. */
@@ -37,7 +49,7 @@ function fromEnvironment(): StartMethod | null {
  * `PROCS_MP_START_METHOD` when it names one, else "spawn".
  */
 export function defaultStartMethod(allowNone = false): StartMethod | null {
-  if (chosen === null && !allowNone) chosen = fromEnvironment() ?? "spawn";
+  if (chosen === null && !allowNone) chosen = fromEnvironment() ?? availableStartMethods()[0];
   return chosen;
 }
 

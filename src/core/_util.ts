@@ -1,4 +1,5 @@
 import { getHost, type TimerHandle } from "./host.ts";
+import { RuntimeError } from "./errors.ts";
 
 /** Random hex id, for tickets, pipes and child tokens. */
 export function randomId(bytes = 12): string {
@@ -101,4 +102,24 @@ export function holdAlive(): () => void {
     released = true;
     if (--holds === 0) keeper?.unref();
   };
+}
+
+/**
+ * New shared memory for a lock's, an event's or a queue's state. A web page
+ * that is not cross-origin isolated has no `SharedArrayBuffer`: say so, and
+ * how to make one that has.
+ */
+export function sharedMemory(
+  bytes: number,
+  options?: { maxByteLength: number },
+): SharedArrayBuffer {
+  if (typeof SharedArrayBuffer !== "function") {
+    throw new RuntimeError(
+      "This needs SharedArrayBuffer, which a web page has only when it is cross-origin isolated: " +
+        "serve it with the headers 'Cross-Origin-Opener-Policy: same-origin' and " +
+        "'Cross-Origin-Embedder-Policy: require-corp', or register a service worker that adds them " +
+        "(see @procs/multiprocessing/browser)",
+    );
+  }
+  return new SharedArrayBuffer(bytes, options);
 }

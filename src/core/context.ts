@@ -41,10 +41,10 @@ import { getHost } from "./host.ts";
 import { Pool, type PoolOptions } from "./pool.ts";
 import { Manager, type ManagerOptions, type SyncManager } from "./managers.ts";
 import {
+  availableStartMethods,
   checkStartMethod,
   defaultStartMethod,
   setDefaultStartMethod,
-  START_METHODS,
 } from "./_start_method.ts";
 
 export type { StartMethod };
@@ -260,7 +260,8 @@ export function getStartMethod(options: { allowNone?: boolean } = {}): StartMeth
 }
 
 /**
- * Every start method, the default first.
+ * Every start method this host can use (in a web page only `"worker"`), the
+ * default first.
  *
  * @example
  * ```ts
@@ -270,7 +271,7 @@ export function getStartMethod(options: { allowNone?: boolean } = {}): StartMeth
  * ```
  */
 export function getAllStartMethods(): StartMethod[] {
-  return [...START_METHODS];
+  return availableStartMethods();
 }
 
 /**

@@ -136,6 +136,11 @@ export interface LaunchSpec {
 export interface Launcher {
   /** What children started this way can do. */
   readonly capabilities: Capabilities;
+  /**
+   * Why this host cannot start children this way (a web page has no OS
+   * processes), as advice for the user; absent when it can.
+   */
+  readonly unavailable?: string;
   /** Starts a child; returns at once with its handle. */
   launch(spec: LaunchSpec): ChildHandle;
 }

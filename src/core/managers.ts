@@ -421,7 +421,7 @@ registerReducer("AutoProxy", (s) => {
 // A manager's server process is started at this module, not at
 // `_manager_server.ts`: importing it registers the proxies' reducers, which
 // the server needs to decode the proxies stored in the objects it owns.
-registerLibraryTarget(managerServerLoop as never, import.meta.url);
+registerLibraryTarget(managerServerLoop as never, "managerServerLoop");
 
 /** @internal The target of a manager's server process (see `_manager_server.ts`). */
 export { managerServerLoop };

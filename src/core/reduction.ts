@@ -17,11 +17,35 @@ export interface CallableSpec {
   readonly name: string;
   /** Its source text (what `toString()` gives). */
   readonly source: string;
+  /**
+   * A function of the library itself (a pool worker's or a manager server's
+   * loop), found by this name in {@linkcode LIBRARY_TARGETS} rather than in
+   * `modules`: a bundled library (a web page's) has no module of its own
+   * that exports it.
+   */
+  readonly library?: LibraryTarget;
 }
+
+/**
+ * The library's own targets, each loaded by the module that exports it
+ * (importing managers.ts also registers the proxies' reducers, which a
+ * manager's server needs).
+ */
+export const LIBRARY_TARGETS: Readonly<
+  Record<LibraryTarget, () => Promise<Readonly<Record<string, unknown>>>>
+> = {
+  poolWorkerLoop: () => import("./_pool_worker.ts"),
+  managerServerLoop: () => import("./managers.ts"),
+};
+
+/** The name of one of the library's own targets. */
+export type LibraryTarget = "poolWorkerLoop" | "managerServerLoop";
 
 const LIBRARY_ROOT = new URL("../", import.meta.url).href;
 
-const FRAME = /(?:\(|at\s)((?:file|https?|jsr|npm):\/\/[^\s()]+?|\/[^()]+?):\d+:\d+\)?\s*$/;
+/** A stack frame's module: a URL (a page's `blob:` ones too), or a bare path (Bun's). */
+const FRAME =
+  /(?:\(|at\s)((?:blob:)?(?:file|https?|jsr|npm):\/\/[^\s()]+?|\/[^()]+?):\d+:\d+\)?\s*$/;
 
 /**
  * The URLs of the user modules on the current call stack, nearest first:
@@ -145,6 +169,10 @@ async function importModule(url: string): Promise<Record<string, unknown>> {
 export async function rebuildCallable(
   spec: CallableSpec,
 ): Promise<(...args: unknown[]) => unknown> {
+  if (spec.library) {
+    const namespace = await LIBRARY_TARGETS[spec.library]();
+    return namespace[spec.library] as (...args: unknown[]) => unknown;
+  }
   for (const url of spec.modules) {
     const namespace = await importModule(url);
     const named = namespace[spec.name];

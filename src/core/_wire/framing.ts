@@ -26,10 +26,12 @@ export function frame(payload: Uint8Array): Uint8Array {
 
 /** Frees a chunk's memory at once where the runtime can (`ArrayBuffer.prototype.transfer`). */
 function release(chunk: Uint8Array): void {
+  // A SharedArrayBuffer has no `transfer` (and a page that is not
+  // cross-origin isolated has no SharedArrayBuffer to test against).
   const buffer = chunk.buffer as ArrayBuffer & { transfer?: (n: number) => ArrayBuffer };
   if (
     typeof buffer.transfer === "function" && chunk.byteOffset === 0 &&
-    chunk.byteLength === buffer.byteLength && !(buffer instanceof SharedArrayBuffer)
+    chunk.byteLength === buffer.byteLength
   ) {
     try {
       buffer.transfer(0);
