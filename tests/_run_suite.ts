@@ -4,9 +4,11 @@
  * 1. **static**: `deno fmt --check`, `deno lint`, `deno check` (the type
  *    tests among them).
  * 2. **matrix**: every test file under Deno and under Bun, each contract under
- *    both start methods. The files are cut into runs (the contracts of
- *    `spawn_test.ts` and `worker_test.ts` in two halves each, the lessons,
- *    the other files) and the runs of both runtimes go through
+ *    both start methods; under Deno also the contracts in Chromium
+ *    (tests/browser_test.ts) and the lessons' playground
+ *    (tests/playground_test.ts). The files are cut into runs (the contracts
+ *    of `spawn_test.ts`, `worker_test.ts` and `browser_test.ts` in two halves
+ *    each, the lessons, the playground, the other files) and the runs of both runtimes go through
  *    `PROCS_TEST_JOBS` slots (3 by default), longest first: most of a run's
  *    time is spent waiting on children and timers, not on the CPU, so three
  *    at a time keep 2 cores busy without starving the timing-sensitive tests.
@@ -42,6 +44,12 @@ interface Run {
   env?: Record<string, string>;
   /** Seconds it took alone on the 2-core machine: the longest start first. */
   estimate: number;
+  /**
+   * Runs of one group never run at the same time (each Chromium run starts
+   * a browser whose workers load the library's modules over HTTP: two at
+   * once on 2 cores slow a worker's start past what the chaos tests assume).
+   */
+  group?: string;
 }
 
 interface Outcome {
@@ -57,6 +65,8 @@ function otherFiles(): string[] {
     "worker_test.ts",
     "worker_transport_test.ts",
     "lessons_test.ts",
+    "browser_test.ts",
+    "playground_test.ts",
   ]);
   return [...Deno.readDirSync(new URL("./", import.meta.url))]
     .map((entry) => entry.name)
@@ -84,6 +94,22 @@ function matrixRuns(): Run[] {
   }
   // The lessons run under Deno only: they run each lesson under Bun too.
   runs.push({ name: "deno lessons", command: [...DENO, "./tests/lessons_test.ts"], estimate: 72 });
+  // Chromium is driven from Deno only (the files skip under Bun and say why): the library's
+  // contracts in a page, in halves as above, and the lessons' playground.
+  for (const half of ["first", "second"] as const) {
+    runs.push({
+      name: `deno browser contracts (${half} half)`,
+      command: [...DENO, "./tests/browser_test.ts"],
+      env: { PROCS_TEST_CONTRACTS: half },
+      estimate: half === "first" ? 100 : 125,
+      group: "chromium",
+    });
+  }
+  runs.push({
+    name: "deno playground",
+    command: [...DENO, "./tests/playground_test.ts"],
+    estimate: 90,
+  });
   runs.push({ name: "deno other files", command: [...DENO, ...otherFiles()], estimate: 60 });
   runs.push({ name: "bun other files", command: [...BUN, ...otherFiles()], estimate: 45 });
   return runs.sort((a, b) => b.estimate - a.estimate);
@@ -129,8 +155,24 @@ async function execute(run: Run): Promise<Outcome> {
 async function throughSlots(runs: Run[], slots: number): Promise<Outcome[]> {
   const queue = [...runs];
   const outcomes: Outcome[] = [];
+  const busy = new Set<string>();
+  let groupFreed = Promise.withResolvers<void>();
   const slot = async () => {
-    for (let run = queue.shift(); run; run = queue.shift()) outcomes.push(await execute(run));
+    while (queue.length > 0) {
+      const next = queue.findIndex((run) => !run.group || !busy.has(run.group));
+      if (next < 0) {
+        await groupFreed.promise; // only runs of a busy group are left: wait for it
+        continue;
+      }
+      const [run] = queue.splice(next, 1);
+      if (run.group) busy.add(run.group);
+      outcomes.push(await execute(run));
+      if (run.group) {
+        busy.delete(run.group);
+        groupFreed.resolve();
+        groupFreed = Promise.withResolvers<void>();
+      }
+    }
   };
   await Promise.all(Array.from({ length: Math.min(slots, runs.length) }, slot));
   return outcomes;

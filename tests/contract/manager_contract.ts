@@ -19,6 +19,7 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { pageLacks } from "./_page.ts";
 import net from "node:net";
 import process from "node:process";
 import { createHmac, randomBytes } from "node:crypto";
@@ -797,7 +798,7 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
 
     test(
       "accept() on a closed Listener is an OSError in a child of this start method too",
-      T,
+      { ...T, skip: pageLacks("sockets") },
       async () => {
         assert.deepEqual(await askChild(listenerAcceptAfterClose), {
           unix: "OSError: closed",
@@ -832,7 +833,7 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
   describe(`Manager [${startMethod}] [${RUNTIME}]`, () => {
     test(
       "a method's error nobody catches is printed once, with the server's stack as its cause",
-      T,
+      { ...T, skip: pageLacks("processes") },
       async () => {
         const run = await runScript(testdata("uncaught_remote.ts"), ["manager", startMethod]);
         assert.notEqual(run.code, 0, "the program fails");
@@ -1153,7 +1154,7 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
 
     test(
       "a program that ends without shutdown() exits, and its manager ends with it",
-      T,
+      { ...T, skip: pageLacks("processes") },
       async () => {
         let pid = 0;
         let killed = false;
@@ -1287,7 +1288,7 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
     test(
       "a manager on a TCP address with its own authkey: address has the real port, " +
         "a wrong key is refused, a child uses the proxies",
-      T,
+      { ...T, skip: pageLacks("sockets") },
       async () => {
         await using manager = await ctx.Manager({ address: ["127.0.0.1", 0], authkey: "tcp-key" });
         const [host, port] = manager.address as [string, number];
@@ -1306,7 +1307,7 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
 
     test(
       "a new manager binds the same TCP address and unix path at once after shutdown",
-      T,
+      { ...T, skip: pageLacks("sockets") },
       async () => {
         using dir = tempDir();
         let port = 0;
@@ -1338,7 +1339,7 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
 
     test(
       "a manager on a taken address fails to start and leaves no server running",
-      T,
+      { ...T, skip: pageLacks("sockets") },
       async () => {
         // In a program of its own, whose stderr (the server's report) is read here.
         const run = await runScript(testdata("manager_taken_address.ts"), [startMethod]);
@@ -1357,7 +1358,7 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
 
     test(
       "junk before the challenge (garbage, truncated, oversized) closes that connection only",
-      T,
+      { ...T, skip: pageLacks("sockets") },
       async () => {
         await using manager = await ctx.Manager({ address: ["127.0.0.1", 0], authkey: "k" });
         const d = await manager.dict<string, unknown>();
@@ -1390,7 +1391,7 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
 
     test(
       "the server decodes nothing from a peer that has not passed the challenge",
-      T,
+      { ...T, skip: pageLacks("sockets") },
       async () => {
         await using manager = await ctx.Manager({ address: ["127.0.0.1", 0], authkey: "k" });
         const d = await manager.dict<string, unknown>();
@@ -1412,7 +1413,7 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
 
     test(
       "after the challenge, garbage and oversized frames close that connection only",
-      T,
+      { ...T, skip: pageLacks("sockets") },
       async () => {
         using stderr = new StderrFile();
         await using manager = new MgrStderrManager({
@@ -1456,7 +1457,7 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
 
     test(
       "peers that never prove the key are closed after a deadline; a flood of them does not lock out a client",
-      T,
+      { ...T, skip: pageLacks("sockets") },
       async () => {
         await using manager = await ctx.Manager({ address: ["127.0.0.1", 0], authkey: "k" });
         const d = await manager.dict<string, unknown>({ kept: 1 });
@@ -1516,7 +1517,7 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
 
     test(
       "a frame above maxMessageSize closes that connection; a proxy call above it is a ValueError",
-      T,
+      { ...T, skip: pageLacks("sockets") },
       async () => {
         using stderr = new StderrFile();
         await using manager = new MgrStderrManager({
@@ -1557,7 +1558,7 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
 
     test(
       "a proxy reaches only exposed methods, and no client can make the server import or run code",
-      T,
+      { ...T, skip: pageLacks("sockets") },
       async () => {
         using dir = tempDir();
         const marks = () => readdirSync(dir.path);
@@ -1648,7 +1649,7 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
 
     test(
       "a remote manager over TCP: a queue served by one program, used by another program's processes",
-      T,
+      { ...T, skip: pageLacks("sockets") },
       async () => {
         const authkey = `remote-${process.pid}`;
         const server = await startProgram(
@@ -1896,7 +1897,7 @@ export function runManagerContract({ startMethod }: { startMethod: StartMethod }
 
     test(
       "lifetime: proxies dropped without close() are released when garbage-collected",
-      T,
+      { ...T, skip: pageLacks("processes") },
       async () => {
         // Its own program, so that the collector can be run (Deno: --expose-gc).
         const result = await runScript(

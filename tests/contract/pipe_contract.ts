@@ -15,6 +15,7 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { pageLacks } from "./_page.ts";
 import process from "node:process";
 import {
   BufferTooShort,
@@ -338,7 +339,7 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
 
     test(
       "a runtime socket rejects the send with a TypeError saying what it is and what to do",
-      TEST,
+      { ...TEST, skip: pageLacks("sockets") },
       async () => {
         await using s = new Scope(ctx);
         await using sockets = await openRuntimeSockets();
@@ -828,7 +829,7 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
 
     test(
       "a message above the tree's message limit fails at send(), even before the child holding the other end is attached, and the pipe goes on",
-      TEST,
+      { ...TEST, skip: pageLacks("environment") },
       async () => {
         // The limit of the tree's channels (a child inherits it): a message
         // waiting for the child to attach was only refused when the owner
@@ -1390,7 +1391,7 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
 
     test(
       "await sendBytes() waits for a slow reader in a child: the writer is never far ahead",
-      TEST,
+      { ...TEST, skip: pageLacks("sockets") },
       async () => {
         // The writer (here) sends 64 x 1 MiB over a Listener connection as
         // fast as its sends resolve; the reader (a child) reads one message
@@ -1496,7 +1497,7 @@ export function runPipeContract({ startMethod }: { startMethod: StartMethod }): 
 
     test(
       "a reader's memory stays bounded while a writer sends 256 MiB faster than it reads",
-      TEST,
+      { ...TEST, skip: pageLacks("memory") },
       async () => {
         await using s = new Scope(ctx);
         const [conn, childConn] = s.pipe();

@@ -21,6 +21,7 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { pageLacks } from "./_page.ts";
 import process from "node:process";
 import {
   activeChildren,
@@ -641,7 +642,10 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
       assert.match(stderr, /a pool callback threw .*callback boom on purpose/);
     });
 
-    test("an error thrown by a callback is reported on stderr", T, async () => {
+    test("an error thrown by a callback is reported on stderr", {
+      ...T,
+      skip: pageLacks("processes"),
+    }, async () => {
       const run = await runScript(testdata("pool_targets.ts"), ["callbacks", startMethod]);
       assert.equal(run.code, 0, run.stderr);
       const line = run.stdout.trim().split("\n").pop()!;
@@ -658,7 +662,10 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
       assert.match(run.stderr, /map callback boom on purpose/);
     });
 
-    test("a program waiting on the pool stays alive until the result arrives", T, async () => {
+    test("a program waiting on the pool stays alive until the result arrives", {
+      ...T,
+      skip: pageLacks("processes"),
+    }, async () => {
       const run = await runScript(testdata("pool_targets.ts"), [
         "no-top-level-await",
         startMethod,
@@ -669,7 +676,7 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
 
     test(
       "a program that leaves its pool open exits at its end, and its workers with it",
-      T,
+      { ...T, skip: pageLacks("processes") },
       async () => {
         const run = await runUntilExit(["left-open", startMethod]);
         assert.equal(run.code, 0, run.stderr);
@@ -681,7 +688,10 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
       },
     );
 
-    test("a pool left open still keeps the program alive for a pending result", T, async () => {
+    test("a pool left open still keeps the program alive for a pending result", {
+      ...T,
+      skip: pageLacks("processes"),
+    }, async () => {
       const run = await runUntilExit(["left-open-pending", startMethod]);
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, /\napply 11\nmain done\n$/);
@@ -692,7 +702,7 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
     for (const scenario of ["pool-map", "pool-apply-top"]) {
       test(
         `a task's error nobody catches is printed once, with the worker's stack as its cause (${scenario})`,
-        T,
+        { ...T, skip: pageLacks("processes") },
         async () => {
           const run = await runScript(testdata("uncaught_remote.ts"), [scenario, startMethod]);
           assert.notEqual(run.code, 0, "the program fails");
@@ -772,7 +782,7 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
 
     test(
       "a runtime socket in a task's arguments fails that task saying what it is",
-      T,
+      { ...T, skip: pageLacks("sockets") },
       async () => {
         await using sockets = await openRuntimeSockets();
         const error = await failureOf(() => pool.apply(poolSquare, [sockets.conn as never]));
@@ -1041,7 +1051,7 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
 
     test(
       "a worker that crashes outside its task fails that task with WorkerLostError",
-      T,
+      { ...T, skip: pageLacks("stderr") },
       async () => {
         using stderr = new StderrFile();
         await using own = new ctx.Pool(2);
@@ -1060,7 +1070,10 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
       },
     );
 
-    test("workers that keep dying at start-up make the pool fail clearly", T, async () => {
+    test("workers that keep dying at start-up make the pool fail clearly", {
+      ...T,
+      skip: pageLacks("stderr"),
+    }, async () => {
       const q = new ctx.Queue<unknown>();
       const others = new Set(activeChildren());
       // Every Process object made in this process takes the next number of

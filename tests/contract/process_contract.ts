@@ -5,6 +5,7 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { pageLacks } from "./_page.ts";
 import process from "node:process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -172,7 +173,7 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
 
     test(
       "a runtime socket in args or kwargs throws a TypeError saying what it is, and starts nothing",
-      T,
+      { ...T, skip: pageLacks("sockets") },
       async () => {
         // Deno's Conn has no fields of its own: copied field by field it
         // arrived as {} and the child ran on; Bun's named Node internals.
@@ -263,7 +264,7 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
       await p.join();
     });
 
-    test("an uncaught error gives exitcode 1", T, async () => {
+    test("an uncaught error gives exitcode 1", { ...T, skip: pageLacks("stderr") }, async () => {
       using stderr = new StderrFile();
       const p = new P({ target: targets.throwerCapturing, args: [stderr.path, "boom"] });
       p.start();
@@ -333,7 +334,7 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
 
     test(
       "descriptors and memory stay flat over many child lifetimes",
-      { timeout: 180_000 },
+      { timeout: 180_000, skip: pageLacks("memory") },
       async (t) => {
         if (!existsSync("/proc/self/fd")) return t.skip("counts descriptors in /proc (Linux)");
         // Deno leaked 2 descriptors and ~1.3 MiB per worker: 100 lifetimes
@@ -362,7 +363,7 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
 
     test(
       "killing children at random moments of their start-up and imports never crashes the parent",
-      { timeout: 120_000 },
+      { timeout: 120_000, skip: pageLacks("processes") },
       async (t) => {
         if (osProcess) {
           return t.skip("a spawned child is ended by a signal: nothing reaches into the parent");
@@ -375,7 +376,7 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
 
     test(
       "a child inherits the start method that started it: getStartMethod(), and a Process and a Pool made there with the defaults",
-      T,
+      { ...T, skip: pageLacks("processes") },
       async () => {
         const before = getStartMethod({ allowNone: true });
         // Also when the parent's default is another method, set with force.
@@ -563,7 +564,7 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
 
     test(
       "a function that cannot be rebuilt fails in the child with an error that says to export it",
-      T,
+      { ...T, skip: pageLacks("processes") },
       async () => {
         const result = await runScript(testdata("unexported_target.ts"), [startMethod]);
         assert.match(result.stdout, /exitcode 1/);
@@ -590,7 +591,7 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
         `a program that starts ${
           kind === "initializer" ? "a pool whose initializer is in that module" : `a ${kind}`
         } without the import.meta.main guard fails at once with the guard advice: no loop, no leftover`,
-        T,
+        { ...T, skip: pageLacks("processes") },
         async () => {
           const dir = mkdtempSync(join(tmpdir(), "procs-mp-guard-"));
           const log = join(dir, "imports.log");
@@ -652,7 +653,10 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
       );
     }
 
-    test("an uncaught error prints 'Process <name>:' and the stack on stderr", T, async () => {
+    test("an uncaught error prints 'Process <name>:' and the stack on stderr", {
+      ...T,
+      skip: pageLacks("processes"),
+    }, async () => {
       const result = await runScript(testdata("failing_child.ts"), [startMethod]);
       assert.match(result.stdout, /exitcode 1/);
       assert.match(result.stderr, /Process Process-1:\n(Uncaught )?RangeError: deliberate failure/);
@@ -666,7 +670,7 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
     ) {
       test(
         `${what} outside the target's flow ends the child: exitcode 1, 'Process <name>:' on stderr`,
-        T,
+        { ...T, skip: pageLacks("processes") },
         async () => {
           const result = await runScript(testdata("failing_child.ts"), [startMethod, how]);
           assert.match(result.stdout, /exitcode 1/);
@@ -705,7 +709,7 @@ export function runProcessContract({ startMethod }: { startMethod: StartMethod }
 
     test(
       "at the end of the main program daemon children are terminated and the others joined",
-      T,
+      { ...T, skip: pageLacks("processes") },
       async () => {
         const result = await runScript(testdata("end_of_main.ts"), [startMethod]);
         assert.equal(result.code, 0, result.stderr);

@@ -17,6 +17,7 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { pageLacks } from "./_page.ts";
 import {
   Empty,
   Full,
@@ -151,7 +152,7 @@ export function runQueueContract({ startMethod }: { startMethod: StartMethod }):
 
     test(
       "under worker, two workers exchange items while the parent's thread is blocked (no item goes through it)",
-      TEST,
+      { ...TEST, skip: pageLacks("blocking") },
       async (t) => {
         if (startMethod !== "worker") {
           return t.skip("only workers share memory; spawn children reach the queue's owner");
@@ -396,7 +397,7 @@ export function runQueueContract({ startMethod }: { startMethod: StartMethod }):
 
     test(
       "a runtime socket fails the put with a TypeError saying what it is and what to do",
-      TEST,
+      { ...TEST, skip: pageLacks("sockets") },
       async () => {
         await using scope = new Scope(ctx);
         await using sockets = await openRuntimeSockets();

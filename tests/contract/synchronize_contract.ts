@@ -15,6 +15,7 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { pageLacks } from "./_page.ts";
 import {
   type Barrier,
   BrokenBarrierError,
@@ -125,7 +126,7 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
 
     test(
       "Lock, RLock, Semaphore and Event are shared memory under worker: a child uses them while the parent's thread is blocked",
-      TEST,
+      { ...TEST, skip: pageLacks("blocking") },
       async (t) => {
         if (startMethod !== "worker") {
           return t.skip("only workers share memory; a spawn child asks the lock's owner");
@@ -1028,22 +1029,26 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       },
     );
 
-    test("a Lock held by a child that crashes is released", TEST, async () => {
-      await using scope = new Scope(ctx);
-      const lock = new ctx.Lock();
-      const out = scope.queue(1_000);
-      using stderr = new StderrFile();
-      const holder = scope.start(syncAcquireAndCrash, [lock, out, stderr.path]);
-      assert.equal(await next(out), "held");
-      await within(holder.join(), "the crashing child to end");
-      assert.equal(holder.exitcode, 1);
-      assert.match(
-        stderr.read(),
-        new RegExp(`^Process ${holder.name}:\n(Uncaught )?RangeError: crashing while holding`),
-      );
-      assert.equal(await lock.acquire({ timeout: 10_000 }), true);
-      await lock.release();
-    });
+    test(
+      "a Lock held by a child that crashes is released",
+      { ...TEST, skip: pageLacks("stderr") },
+      async () => {
+        await using scope = new Scope(ctx);
+        const lock = new ctx.Lock();
+        const out = scope.queue(1_000);
+        using stderr = new StderrFile();
+        const holder = scope.start(syncAcquireAndCrash, [lock, out, stderr.path]);
+        assert.equal(await next(out), "held");
+        await within(holder.join(), "the crashing child to end");
+        assert.equal(holder.exitcode, 1);
+        assert.match(
+          stderr.read(),
+          new RegExp(`^Process ${holder.name}:\n(Uncaught )?RangeError: crashing while holding`),
+        );
+        assert.equal(await lock.acquire({ timeout: 10_000 }), true);
+        await lock.release();
+      },
+    );
 
     test(
       "a child killed while waiting to acquire never takes the lock later",
@@ -1185,16 +1190,20 @@ export function runSynchronizeContract({ startMethod }: { startMethod: StartMeth
       assert.equal(await barrier.broken(), true);
     });
 
-    test("a party killed while waiting breaks the Barrier", TEST, async () => {
-      await using scope = new Scope(ctx);
-      const barrier = new ctx.Barrier(2);
-      using stderr = new StderrFile();
-      const party = scope.start(syncBarrierWaitAndLinger, [barrier, stderr.path]);
-      await waitFor(async () => (await barrier.nWaiting()) === 1, "the child to wait");
-      await killed(party);
-      await waitFor(() => barrier.broken(), "the barrier to break");
-      await assert.rejects(barrier.wait(), BrokenBarrierError);
-    });
+    test(
+      "a party killed while waiting breaks the Barrier",
+      { ...TEST, skip: pageLacks("stderr") },
+      async () => {
+        await using scope = new Scope(ctx);
+        const barrier = new ctx.Barrier(2);
+        using stderr = new StderrFile();
+        const party = scope.start(syncBarrierWaitAndLinger, [barrier, stderr.path]);
+        await waitFor(async () => (await barrier.nWaiting()) === 1, "the child to wait");
+        await killed(party);
+        await waitFor(() => barrier.broken(), "the barrier to break");
+        await assert.rejects(barrier.wait(), BrokenBarrierError);
+      },
+    );
 
     // ------------------------------------------------ lifetimes (issue 11, section 1)
 

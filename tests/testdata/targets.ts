@@ -8,6 +8,7 @@ import {
   activeChildren,
   type Connection,
   currentProcess,
+  getAllStartMethods,
   getContext,
   getStartMethod,
   parentProcess,
@@ -115,8 +116,12 @@ async function greet(p: Process & { conn: Connection; greeting: string }): Promi
   p.conn.close();
 }
 
-/** A subclass with its own constructor argument and fields, under "spawn". */
-export class SpawnGreeter extends getContext("spawn").Process {
+/**
+ * A subclass with its own constructor argument and fields, under "spawn"
+ * (under "worker" in a web page, which has no "spawn": the tests that use it skip there).
+ */
+export class SpawnGreeter
+  extends getContext(getAllStartMethods().includes("spawn") ? "spawn" : "worker").Process {
   greeting: string;
   conn: Connection;
   constructor(conn: Connection, greeting: string) {
