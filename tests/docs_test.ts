@@ -5,7 +5,9 @@
  * the lessons index and for every lesson, the lessons in the navigation in
  * numeric order under their titles, the API in the sidebar by category (the
  * bases last), code blocks that wrap rather than clip in a column that holds
- * 100 columns at 1280 px, and no relative link that leads nowhere.
+ * 100 columns at 1280 px, and no relative link that leads nowhere (each
+ * lesson's link to its playground included: the build writes the playground
+ * too, which tests/playground_test.ts runs in a browser).
  *
  * Runs under `deno test` only: TypeDoc runs under Deno.
  */
@@ -176,15 +178,31 @@ if (!("Deno" in globalThis) || "Bun" in globalThis) {
       assert.deepEqual(listed, expected);
     });
 
-    test("the task, the import map and the plugin run the same TypeDoc", () => {
+    test("the task, the import map, the build and the plugin run the same TypeDoc", () => {
       const config = JSON.parse(Deno.readTextFileSync(`${root}deno.json`));
       const docsConfig = JSON.parse(Deno.readTextFileSync(`${root}lessons/_docs/docs.deno.json`));
       const plugin = Deno.readTextFileSync(`${root}lessons/_docs/plugin.ts`);
+      const build = Deno.readTextFileSync(`${root}lessons/_docs/build.ts`);
       const pinned = docsConfig.imports.typedoc as string;
       assert.match(pinned, /^npm:typedoc@\d+\.\d+\.\d+$/);
-      assert.match(config.tasks.docs, / --config lessons\/_docs\/docs\.deno\.json /);
-      assert.match(config.tasks.docs, new RegExp(` ${pinned.replaceAll(".", "\\.")}( |$)`));
+      // The task runs the site's build (TypeDoc, then the playground) with the docs config.
+      assert.equal(
+        config.tasks.docs,
+        "deno run -A --config lessons/_docs/docs.deno.json lessons/_docs/build.ts",
+      );
+      assert.ok(build.includes(`"${pinned}"`), `the build does not run ${pinned}`);
       assert.ok(plugin.includes(`from "${pinned}"`), `the plugin does not import ${pinned}`);
+    });
+
+    test("the docs config pins every npm package the site's build uses, esbuild as the library's", () => {
+      const docsConfig = JSON.parse(Deno.readTextFileSync(`${root}lessons/_docs/docs.deno.json`));
+      const library = Deno.readTextFileSync(`${root}playground/_library.ts`);
+      for (const [name, specifier] of Object.entries<string>(docsConfig.imports)) {
+        assert.match(specifier, /^npm:(@[^/]+\/)?[^@]+@\d+\.\d+\.\d+$/, `${name} is not pinned`);
+      }
+      // The library's browser build runs under the docs config, which resolves the bare name.
+      assert.ok(library.includes(`from "esbuild"`), "playground/_library.ts does not use esbuild");
+      assert.match(docsConfig.imports.esbuild, /^npm:esbuild@/);
     });
 
     test("the sidebar lists the API by category, with the bases last", {

@@ -52,7 +52,24 @@ test("the docs and the benchmarks pin their npm packages in their own config and
   assert.match(config.tasks.bench, /--config bench\/bench\.deno\.json /);
   for (
     const [path, names] of [
-      ["lessons/_docs/docs.deno.json", ["typedoc"]],
+      [
+        "lessons/_docs/docs.deno.json",
+        [
+          // TypeDoc; the lessons' parser, which the playground's build reads the lessons with
+          "typedoc",
+          "mdast-util-from-markdown",
+          "unist-util-visit",
+          // the playground: its bundler, editor, TypeScript stripper, service worker, test driver
+          "esbuild",
+          "codemirror",
+          "@codemirror/lang-javascript",
+          "@codemirror/state",
+          "@codemirror/view",
+          "sucrase",
+          "coi-serviceworker",
+          "playwright-core",
+        ],
+      ],
       ["bench/bench.deno.json", ["piscina", "tinybench", "tinypool", "workerpool"]],
     ] as const
   ) {

@@ -19,6 +19,9 @@
  *   listed last (`CATEGORY_BY_NAME`). An explicit `@category` tag in an
  *   export's JSDoc wins. typedoc.json orders the categories and shows them
  *   in the sidebar.
+ * - A lesson's page begins with a link to its playground
+ *   (`playground/index.html?lesson=NN`, built by playground/build.ts after
+ *   TypeDoc).
  */
 // TypeDoc imports this file itself, and Deno resolves a bare "typedoc" from there without the
 // import map: hence the full specifier, the same as lessons/_docs/docs.deno.json's (tests/docs_test.ts
@@ -33,7 +36,9 @@ import {
   type Context,
   Converter,
   type DeclarationReflection,
+  type DefaultThemeRenderContext,
   type DocumentReflection,
+  JSX,
   KindRouter,
   type NormalizedPath,
   type Reflection,
@@ -121,6 +126,22 @@ const titleOf = (text: string, file: string): string | undefined => {
   return heading.split(":")[0];
 };
 
+/** The link to a lesson's playground, at the top of its page (nothing on other pages). */
+const playgroundLink = (context: DefaultThemeRenderContext): JSX.Element => {
+  const model = context.page.model;
+  const file = model.isDocument() ? sourceOf(model) : undefined;
+  if (file === undefined || !LESSON.test(file)) return JSX.createElement(JSX.Fragment, null);
+  const number = file.slice("lessons/".length, "lessons/".length + 2);
+  return JSX.createElement(
+    "a",
+    {
+      class: "playground-link",
+      href: `${context.relativeURL("playground/index.html")}?lesson=${number}`,
+    },
+    "▶ Run this lesson in the playground",
+  );
+};
+
 /** Places a Markdown page at its file's path; anything else as the `"kind"` router does. */
 class SourcePathRouter extends KindRouter {
   protected override getIdealBaseName(reflection: Reflection): string {
@@ -135,6 +156,7 @@ class SourcePathRouter extends KindRouter {
 /** Called by TypeDoc when it loads the plugin. */
 export function load(app: Application): void {
   app.renderer.defineRouter("procs", SourcePathRouter);
+  app.renderer.hooks.on("content.begin", playgroundLink);
 
   app.converter.on(
     Converter.EVENT_CREATE_DECLARATION,
