@@ -5,7 +5,8 @@
  * lessons'): serves the repository (`_test_server.ts`), opens
  * `tests/browser/contracts.html?contract=<name>` for each contract named
  * on the command line, and prints one JSON line per contract with every
- * test's result. `--no-isolation` serves the pages without COOP/COEP.
+ * test's result. `--no-isolation` serves the pages without COOP/COEP;
+ * `--only=<text>` runs only the tests whose name holds that text.
  *
  * Debian's Chromium (`/usr/bin/chromium`) or `$CHROMIUM`; no browser is
  * downloaded.
@@ -50,6 +51,7 @@ async function workersLeft(page: { workers(): unknown[] }): Promise<number> {
 
 if (import.meta.main) {
   const isolated = !Deno.args.includes("--no-isolation");
+  const only = Deno.args.find((a) => a.startsWith("--only="))?.slice("--only=".length) ?? "";
   const contracts = Deno.args.filter((a) => !a.startsWith("--"));
   const executablePath = chromiumPath();
   if (!executablePath) {
@@ -62,8 +64,11 @@ if (import.meta.main) {
       const page = await browser.newPage();
       const pageErrors: string[] = [];
       page.on("pageerror", (error) => pageErrors.push(error.stack ?? error.message));
+      // PROCS_PAGE_CONSOLE=1 shows what the page prints (for a contract that fails only there).
+      if (Deno.env.get("PROCS_PAGE_CONSOLE")) page.on("console", (m) => console.error(m.text()));
       await page.goto(
-        `${server.origin}/tests/browser/contracts.html?contract=${encodeURIComponent(contract)}`,
+        `${server.origin}/tests/browser/contracts.html?contract=${encodeURIComponent(contract)}` +
+          `&only=${encodeURIComponent(only)}`,
       );
       await page.waitForFunction(() => document.body.dataset.status === "done", null, {
         timeout: 20 * 60_000,

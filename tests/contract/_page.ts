@@ -15,6 +15,8 @@ const REASONS = {
   memory: "a web page cannot read its memory use",
   blocking: "a page's main thread cannot block (Atomics.wait)",
   stderr: "a web page has no stderr to capture",
+  fastStart: "a page's workers start in 0.2-1 s (each loads the library's modules), so kills at " +
+    "random moments under maxtasksperchild find them starting; a kill mid-task is tested on its own",
 } as const;
 
 /** Whether this runs in a web page's main thread. */

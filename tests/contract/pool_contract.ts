@@ -1188,7 +1188,7 @@ export function runPoolContract({ startMethod }: { startMethod: StartMethod }): 
     test(
       "chaos: workers killed at random under maxtasksperchild; every result is right or " +
         "WorkerLostError, and the pool serves on",
-      { timeout: 180_000 },
+      { timeout: 180_000, skip: pageLacks("fastStart") },
       async () => {
         // Under "spawn" a worker is SIGKILLed from outside by its pid, as the
         // OOM killer or an operator would; under "worker" there is no OS
