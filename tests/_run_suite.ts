@@ -1,21 +1,22 @@
 /**
- * `deno task test`: the whole suite, in four parts, each timed:
+ * `deno task test`: the whole suite, in five parts, each timed:
  *
  * 1. **static**: `deno fmt --check`, `deno lint`, `deno check` (the type
  *    tests among them).
  * 2. **matrix**: every test file under Deno and under Bun, each contract under
- *    both start methods; under Deno also the contracts in Chromium
- *    (tests/browser_test.ts) and the lessons' playground
- *    (tests/playground_test.ts). The files are cut into runs (the contracts
- *    of `spawn_test.ts`, `worker_test.ts` and `browser_test.ts` in two halves
- *    each, the lessons, the playground, the other files) and the runs of both runtimes go through
+ *    both start methods. The files are cut into runs (the contracts of
+ *    `spawn_test.ts` and `worker_test.ts` in two halves each, the lessons,
+ *    the other files) and the runs of both runtimes go through
  *    `PROCS_TEST_JOBS` slots (3 by default), longest first: most of a run's
  *    time is spent waiting on children and timers, not on the CPU, so three
  *    at a time keep 2 cores busy without starving the timing-sensitive tests.
  * 3. **transports**: the "worker" contracts again with the transports that
  *    are not the runtime's default (`tests/worker_transport_test.ts`, which
  *    runs three test runners of its own side by side), Deno then Bun.
- * 4. **publish**: `deno publish --dry-run` and `deno doc --lint`.
+ * 4. **browser**: under Deno, the contracts in Chromium (tests/browser_test.ts,
+ *    in two halves) and the lessons' playground (tests/playground_test.ts),
+ *    one at a time.
+ * 5. **publish**: `deno publish --dry-run` and `deno doc --lint`.
  *
  * A run's output is printed whole when it ends (runs never interleave),
  * with each runner's summary as it printed it (`ok | N passed | N failed`,
@@ -44,12 +45,6 @@ interface Run {
   env?: Record<string, string>;
   /** Seconds it took alone on the 2-core machine: the longest start first. */
   estimate: number;
-  /**
-   * Runs of one group never run at the same time (each Chromium run starts
-   * a browser whose workers load the library's modules over HTTP: two at
-   * once on 2 cores slow a worker's start past what the chaos tests assume).
-   */
-  group?: string;
 }
 
 interface Outcome {
@@ -94,26 +89,24 @@ function matrixRuns(): Run[] {
   }
   // The lessons run under Deno only: they run each lesson under Bun too.
   runs.push({ name: "deno lessons", command: [...DENO, "./tests/lessons_test.ts"], estimate: 72 });
-  // Chromium is driven from Deno only (the files skip under Bun and say why): the library's
-  // contracts in a page, in halves as above, and the lessons' playground.
-  for (const half of ["first", "second"] as const) {
-    runs.push({
-      name: `deno browser contracts (${half} half)`,
-      command: [...DENO, "./tests/browser_test.ts"],
-      env: { PROCS_TEST_CONTRACTS: half },
-      estimate: half === "first" ? 100 : 125,
-      group: "chromium",
-    });
-  }
-  runs.push({
-    name: "deno playground",
-    command: [...DENO, "./tests/playground_test.ts"],
-    estimate: 90,
-  });
   runs.push({ name: "deno other files", command: [...DENO, ...otherFiles()], estimate: 60 });
   runs.push({ name: "bun other files", command: [...BUN, ...otherFiles()], estimate: 45 });
   return runs.sort((a, b) => b.estimate - a.estimate);
 }
+
+// Chromium is driven from Deno only (the files skip under Bun and say why): the library's
+// contracts in a page, in halves as the other contract runs, and the lessons' playground. They run
+// one at a time after the rest: a browser beside the timing-sensitive runs (the lessons that time
+// parallel against serial, the chaos tests) slowed them past what they assume on 2 cores.
+const BROWSER_RUNS: Run[] = [
+  ...(["first", "second"] as const).map((half) => ({
+    name: `deno browser contracts (${half} half)`,
+    command: [...DENO, "./tests/browser_test.ts"],
+    env: { PROCS_TEST_CONTRACTS: half },
+    estimate: half === "first" ? 100 : 125,
+  })),
+  { name: "deno playground", command: [...DENO, "./tests/playground_test.ts"], estimate: 90 },
+];
 
 const TRANSPORT_RUNS: Run[] = [
   { name: "deno", command: [...DENO, "./tests/worker_transport_test.ts"], estimate: 80 },
@@ -155,24 +148,8 @@ async function execute(run: Run): Promise<Outcome> {
 async function throughSlots(runs: Run[], slots: number): Promise<Outcome[]> {
   const queue = [...runs];
   const outcomes: Outcome[] = [];
-  const busy = new Set<string>();
-  let groupFreed = Promise.withResolvers<void>();
   const slot = async () => {
-    while (queue.length > 0) {
-      const next = queue.findIndex((run) => !run.group || !busy.has(run.group));
-      if (next < 0) {
-        await groupFreed.promise; // only runs of a busy group are left: wait for it
-        continue;
-      }
-      const [run] = queue.splice(next, 1);
-      if (run.group) busy.add(run.group);
-      outcomes.push(await execute(run));
-      if (run.group) {
-        busy.delete(run.group);
-        groupFreed.resolve();
-        groupFreed = Promise.withResolvers<void>();
-      }
-    }
+    for (let run = queue.shift(); run; run = queue.shift()) outcomes.push(await execute(run));
   };
   await Promise.all(Array.from({ length: Math.min(slots, runs.length) }, slot));
   return outcomes;
@@ -184,7 +161,8 @@ const matrix = matrixRuns();
 say(
   `Running the test suite: static checks; the matrix (every file under Deno and Bun, every ` +
     `contract under "spawn" and "worker": ${matrix.length} runs, ${JOBS} at a time); the ` +
-    `"worker" contracts again over the other transports; the publish checks. About 8.5 minutes ` +
+    `"worker" contracts again over the other transports; the contracts and the lessons in ` +
+    `Chromium; the publish checks. About 17 minutes ` +
     `on 2 cores (more on a busy machine); each run's output is printed when it ends.`,
 );
 const started = performance.now();
@@ -200,6 +178,7 @@ async function part(name: string, body: () => Promise<Outcome[]>): Promise<boole
 const ok = await part("static", async () => [await execute(STATIC)]) &&
   await part("matrix", () => throughSlots(matrix, JOBS)) &&
   await part("transports", () => throughSlots(TRANSPORT_RUNS, 1)) &&
+  await part("browser", () => throughSlots(BROWSER_RUNS, 1)) &&
   await part("publish", async () => [await execute(PUBLISH)]);
 
 for (const p of parts) {
