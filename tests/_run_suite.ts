@@ -162,7 +162,7 @@ say(
   `Running the test suite: static checks; the matrix (every file under Deno and Bun, every ` +
     `contract under "spawn" and "worker": ${matrix.length} runs, ${JOBS} at a time); the ` +
     `"worker" contracts again over the other transports; the contracts and the lessons in ` +
-    `Chromium; the publish checks. About 17 minutes ` +
+    `Chromium; the publish checks. About 16 minutes ` +
     `on 2 cores (more on a busy machine); each run's output is printed when it ends.`,
 );
 const started = performance.now();
